@@ -1,0 +1,47 @@
+# One venv, made on demand; every target works on a fresh machine.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+TORCH  ?= torch==2.13.0
+
+.PHONY: demo test lint format bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.demo: $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q -e ".[demo]"
+	touch $@
+
+$(VENV)/.test: $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q -e ".[test]"
+	# PyTorch is the parity reference; 2.13.0 is the CPU build on local disk.
+	$(BIN)/pip install -q "$(TORCH)" || echo "torch not installed: parity tests will be skipped"
+	touch $@
+
+$(VENV)/.bench: $(VENV)/.test
+	$(BIN)/pip install -q -e ".[bench]"
+	touch $@
+
+demo: $(VENV)/.demo
+	$(BIN)/densekit demo
+
+test: $(VENV)/.test
+	$(BIN)/ruff format --check src tests benchmarks examples
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/python -m pytest -q
+
+lint: $(VENV)/.test
+	$(BIN)/ruff format --check src tests benchmarks examples
+	$(BIN)/ruff check src tests benchmarks examples
+
+format: $(VENV)/.test
+	$(BIN)/ruff format src tests benchmarks examples
+	$(BIN)/ruff check --fix src tests benchmarks examples
+
+bench: $(VENV)/.bench
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
