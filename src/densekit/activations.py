@@ -1,0 +1,240 @@
+"""Activation functions, each with its derivative beside it.
+
+``forward(xp, z)`` returns ``a = f(z)``; ``backward(xp, z, a, grad)`` returns
+``dL/dz = dL/da * f'(z)`` and may overwrite ``grad`` in place (the caller owns
+it). Where the derivative is cheaper from the output it is taken from ``a``
+(sigmoid, tanh), as scikit-learn does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .backend import erf as _erf
+from .errors import ArgumentError, ArgumentTypeError
+
+SQRT_HALF = 1.0 / math.sqrt(2.0)
+INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+@dataclass(frozen=True)
+class Activation:
+    """A named activation ``f`` with ``forward`` and ``backward`` (its derivative)."""
+
+    name: str
+    forward: Callable[..., Any] = field(repr=False)
+    backward: Callable[..., Any] = field(repr=False)
+    params: dict = field(default_factory=dict)
+    #: True when backward reads only ``a`` and ``grad`` (so ``z`` need not be kept)
+    from_output: bool = False
+
+    def __call__(self, z: Any) -> Any:
+        """Apply ``f`` to a NumPy array (convenience outside a model)."""
+        z = np.asarray(z, dtype=np.result_type(z, np.float32))
+        return self.forward(np, z)
+
+    def get_config(self) -> dict:
+        return {"name": self.name, **self.params}
+
+
+# --- the functions: f and f' side by side ------------------------------------
+
+
+def linear_forward(xp, z):
+    return z
+
+
+def linear_backward(xp, z, a, grad):
+    return grad
+
+
+def relu_forward(xp, z):
+    return xp.maximum(z, 0)
+
+
+def relu_backward(xp, z, a, grad):
+    # f'(z) = 1 where z > 0 (a > 0), else 0
+    grad *= a > 0
+    return grad
+
+
+def make_leaky_relu(negative_slope: float):
+    def leaky_relu_forward(xp, z):
+        return xp.where(z > 0, z, negative_slope * z)
+
+    def leaky_relu_backward(xp, z, a, grad):
+        return xp.multiply(grad, xp.where(z > 0, 1.0, negative_slope).astype(grad.dtype), out=grad)
+
+    return leaky_relu_forward, leaky_relu_backward
+
+
+def make_elu(alpha: float):
+    def elu_forward(xp, z):
+        return xp.where(z > 0, z, alpha * xp.expm1(xp.minimum(z, 0)))
+
+    def elu_backward(xp, z, a, grad):
+        # f'(z) = 1 for z > 0, else alpha * exp(z) = a + alpha
+        return xp.multiply(grad, xp.where(z > 0, 1.0, a + alpha).astype(grad.dtype), out=grad)
+
+    return elu_forward, elu_backward
+
+
+def gelu_forward(xp, z):
+    # exact GELU: z * Phi(z), Phi(z) = (1 + erf(z / sqrt 2)) / 2
+    return 0.5 * z * (1.0 + _erf(xp, z * SQRT_HALF))
+
+
+def gelu_backward(xp, z, a, grad):
+    # f'(z) = Phi(z) + z * phi(z), phi(z) = exp(-z^2 / 2) / sqrt(2 pi)
+    cdf = 0.5 * (1.0 + _erf(xp, z * SQRT_HALF))
+    pdf = xp.exp(-0.5 * z * z) * INV_SQRT_2PI
+    grad *= cdf + z * pdf
+    return grad
+
+
+def sigmoid_forward(xp, z):
+    # 1 / (1 + exp(-z)) without overflow: exp(-|z|) is always <= 1
+    e = xp.exp(-xp.abs(z))
+    return xp.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(z.dtype, copy=False)
+
+
+def sigmoid_backward(xp, z, a, grad):
+    # f'(z) = a (1 - a)
+    grad *= a * (1.0 - a)
+    return grad
+
+
+def tanh_forward(xp, z):
+    return xp.tanh(z)
+
+
+def tanh_backward(xp, z, a, grad):
+    # f'(z) = 1 - a^2
+    grad *= 1.0 - a * a
+    return grad
+
+
+def softmax_forward(xp, z):
+    # exp(z - max) / sum: shifting by the row max keeps exp from overflowing
+    e = xp.exp(z - z.max(axis=1, keepdims=True))
+    e /= e.sum(axis=1, keepdims=True)
+    return e
+
+
+def softmax_backward(xp, z, a, grad):
+    # dz_i = a_i (g_i - sum_j g_j a_j)   (the Jacobian-vector product)
+    dot = (grad * a).sum(axis=1, keepdims=True)
+    grad -= dot
+    grad *= a
+    return grad
+
+
+def softplus_forward(xp, z):
+    # log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|))
+    return xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))
+
+
+def softplus_backward(xp, z, a, grad):
+    # f'(z) = sigmoid(z)
+    grad *= sigmoid_forward(xp, z)
+    return grad
+
+
+def swish_forward(xp, z):
+    # z * sigmoid(z)  (also called SiLU)
+    return z * sigmoid_forward(xp, z)
+
+
+def swish_backward(xp, z, a, grad):
+    # f'(z) = s (1 + z (1 - s)), s = sigmoid(z)
+    s = sigmoid_forward(xp, z)
+    grad *= s * (1.0 + z * (1.0 - s))
+    return grad
+
+
+# --- the table ----------------------------------------------------------------
+
+
+def LeakyReLU(negative_slope: float = 0.2) -> Activation:
+    """leaky_relu with a chosen negative slope (Keras' function default: 0.2)."""
+    _check_number("negative_slope", negative_slope)
+    forward, backward = make_leaky_relu(float(negative_slope))
+    return Activation("leaky_relu", forward, backward, {"negative_slope": float(negative_slope)})
+
+
+def ELU(alpha: float = 1.0) -> Activation:
+    """elu with a chosen alpha (default 1.0)."""
+    _check_number("alpha", alpha)
+    forward, backward = make_elu(float(alpha))
+    return Activation("elu", forward, backward, {"alpha": float(alpha)})
+
+
+linear = Activation("linear", linear_forward, linear_backward, from_output=True)
+relu = Activation("relu", relu_forward, relu_backward, from_output=True)
+sigmoid = Activation("sigmoid", sigmoid_forward, sigmoid_backward, from_output=True)
+tanh = Activation("tanh", tanh_forward, tanh_backward, from_output=True)
+softmax = Activation("softmax", softmax_forward, softmax_backward, from_output=True)
+gelu = Activation("gelu", gelu_forward, gelu_backward)
+softplus = Activation("softplus", softplus_forward, softplus_backward)
+swish = Activation("swish", swish_forward, swish_backward)
+
+_FACTORIES: dict[str, Callable[..., Activation]] = {
+    "linear": lambda: linear,
+    "relu": lambda: relu,
+    "leaky_relu": LeakyReLU,
+    "elu": ELU,
+    "gelu": lambda: gelu,
+    "sigmoid": lambda: sigmoid,
+    "tanh": lambda: tanh,
+    "softmax": lambda: softmax,
+    "softplus": lambda: softplus,
+    "swish": lambda: swish,
+}
+_ALIASES = {"silu": "swish", None: "linear", "identity": "linear"}
+
+NAMES = tuple(_FACTORIES)
+
+
+def get(identifier: str | dict | Activation | None) -> Activation:
+    """Resolve a name, a config dict or an :class:`Activation` (None means linear)."""
+    if isinstance(identifier, Activation):
+        return identifier
+    if isinstance(identifier, dict):
+        params = dict(identifier)
+        name = params.pop("name", None)
+        return _make(name, params)
+    if identifier is None or isinstance(identifier, str):
+        return _make(identifier, {})
+    if callable(identifier):
+        raise ArgumentTypeError(
+            f"activation {identifier!r} is a plain callable; densekit needs its derivative too: "
+            "wrap it as densekit.activations.Activation(name, forward, backward) "
+            f"or use one of {', '.join(NAMES)}"
+        )
+    raise ArgumentTypeError(
+        f"activation must be a name, a config dict or an Activation, got {type(identifier).__name__}"
+    )
+
+
+def _make(name: Any, params: dict) -> Activation:
+    name = _ALIASES.get(name, name)
+    if name not in _FACTORIES:
+        raise ArgumentError(f"unknown activation {name!r}; expected one of {', '.join(NAMES)}")
+    try:
+        return _FACTORIES[name](**params)
+    except TypeError as exc:
+        raise ArgumentError(f"bad parameters {params} for activation {name!r}: {exc}") from exc
+
+
+def _check_number(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ArgumentError(f"{name} must be a finite number, got {value!r}")
+
+
+leaky_relu = LeakyReLU()
+elu = ELU()

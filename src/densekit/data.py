@@ -1,0 +1,109 @@
+"""Checking inputs, splitting off a validation set, and batching.
+
+One set of checks used by every entry point, so ``fit``, ``predict`` and
+``evaluate`` reject bad input the same way and with the same words.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .errors import ArgumentError, ArgumentTypeError, InputError
+
+
+def check_x(x: Any, dtype, n_features: int | None = None, name: str = "x") -> np.ndarray:
+    """A 2-D ``(samples, features)`` finite array of ``dtype``, or a clear error."""
+    if x is None:
+        raise InputError(f"{name} is None; expected a 2-D array (samples, features)")
+    try:
+        array = np.asarray(x)
+    except Exception as exc:
+        raise InputError(f"{name} could not be read as an array: {exc}") from exc
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise InputError(
+            f"{name} must be numeric, got dtype {array.dtype}; encode text columns first"
+        )
+    if array.ndim != 2:
+        hint = (
+            "reshape it with x.reshape(-1, 1) for one feature or x.reshape(1, -1) for one sample"
+            if array.ndim == 1
+            else "flatten each sample to one row: x.reshape(len(x), -1)"
+        )
+        raise InputError(f"{name} must be 2-D (samples, features), got shape {array.shape}: {hint}")
+    if array.shape[0] == 0:
+        raise InputError(f"{name} is empty: it has 0 samples")
+    if array.shape[1] == 0:
+        raise InputError(f"{name} has 0 features")
+    if n_features is not None and array.shape[1] != n_features:
+        raise InputError(
+            f"{name} has {array.shape[1]} features, but the model was built for {n_features}"
+        )
+    array = np.ascontiguousarray(array, dtype=dtype)
+    if not np.isfinite(array).all():
+        bad = np.argwhere(~np.isfinite(array))[0]
+        raise InputError(
+            f"{name} contains NaN or infinite values (first at row {bad[0]}, column {bad[1]})"
+        )
+    return array
+
+
+def check_sample_weight(sample_weight: Any, n: int, dtype) -> np.ndarray | None:
+    """None, or a finite non-negative ``(n,)`` array."""
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight, dtype=np.float64)
+    if w.ndim != 1 or w.shape[0] != n:
+        raise InputError(f"sample_weight must have shape ({n},), got {w.shape}")
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise InputError("sample_weight must be finite and >= 0")
+    return w.astype(dtype)
+
+
+def check_batch_size(batch_size: Any, default: int) -> int:
+    if batch_size is None:
+        return default
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+        raise ArgumentTypeError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    if batch_size < 1:
+        raise ArgumentError(f"batch_size must be >= 1, got {batch_size}")
+    return int(batch_size)
+
+
+def check_same_length(x: np.ndarray, y: np.ndarray, name: str = "y") -> None:
+    if len(x) != len(y):
+        raise InputError(f"x has {len(x)} samples but {name} has {len(y)}; they must match")
+
+
+def validation_split_indices(
+    n: int, fraction: float, rng: np.random.Generator, labels: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """A random (train, validation) split of ``range(n)``; stratified when labels are given.
+
+    Each class gives ``round(fraction * count)`` rows to validation (at least one
+    when it has two or more rows), so rare classes appear on both sides.
+    """
+    if labels is None:
+        order = rng.permutation(n)
+        n_val = int(round(n * fraction))
+        n_val = min(max(n_val, 1), n - 1)
+        return np.sort(order[n_val:]), np.sort(order[:n_val])
+    val_parts = []
+    for cls in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == cls))
+        take = int(round(len(members) * fraction))
+        if len(members) >= 2:
+            take = min(max(take, 1), len(members) - 1)
+        val_parts.append(members[:take])
+    val = np.sort(np.concatenate(val_parts))
+    train = np.setdiff1d(np.arange(n), val, assume_unique=True)
+    return train, val
+
+
+def check_validation_split(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ArgumentError(f"validation_split must be a number in [0, 1), got {value!r}")
+    if not 0.0 <= value < 1.0:
+        raise ArgumentError(f"validation_split must be in [0, 1), got {value}")
+    return float(value)

@@ -1,0 +1,105 @@
+"""Finite-difference gradient checks, for our tests and for users' own models.
+
+Compares backpropagation's gradient of the loss with central differences
+``(L(w + h) - L(w - h)) / 2h`` in float64, for every parameter (or a random
+sample of them) and for the input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import ArgumentError
+
+
+@dataclass
+class GradientCheck:
+    """The result: analytic and numeric gradients, and their worst disagreement."""
+
+    analytic: np.ndarray
+    numeric: np.ndarray
+    input_analytic: np.ndarray
+    input_numeric: np.ndarray
+    max_relative_error: float
+    passed: bool
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+
+def check_gradients(
+    model,
+    x,
+    y,
+    sample_weight=None,
+    epsilon: float = 1e-6,
+    rtol: float = 1e-5,
+    atol: float = 1e-8,
+    max_params: int | None = 2000,
+    seed: int = 0,
+) -> GradientCheck:
+    """Check ``model``'s backpropagation on ``(x, y)`` against central differences.
+
+    The model must be compiled (its loss, and weight penalties, are checked).
+    The check runs on a float64 copy in training mode with dropout masks fixed
+    by ``seed``; ``max_params`` caps how many parameters are perturbed (a
+    random sample; None for all). ``passed`` when every entry satisfies
+    ``|a - n| <= atol + rtol * max(|a|, |n|)``.
+    """
+    model._require_compiled("check gradients")
+    if epsilon <= 0:
+        raise ArgumentError(f"epsilon must be > 0, got {epsilon}")
+    probe = model.copy(dtype="float64")
+    x, y, sample_weight = probe._prepare(x, y, sample_weight, building=True)
+
+    def loss_and_grads():
+        for layer in probe.layers:
+            layer.rng = np.random.default_rng(seed)
+        value, _, dx = probe.compute_gradients(x, y, sample_weight, input_grad=True)
+        return value, probe.grads.copy(), dx.copy()
+
+    _, analytic, input_analytic = loss_and_grads()
+    rng = np.random.default_rng(seed)
+    size = probe.params.size
+    chosen = (
+        np.arange(size)
+        if max_params is None or size <= max_params
+        else np.sort(rng.choice(size, max_params, replace=False))
+    )
+    numeric = np.empty(len(chosen))
+    for k, i in enumerate(chosen):
+        numeric[k] = _central_difference(probe.params, i, epsilon, lambda: loss_and_grads()[0])
+    flat_x = x.reshape(-1)
+    x_chosen = np.arange(flat_x.size)[: max_params or flat_x.size]
+    input_numeric = np.empty(len(x_chosen))
+    for k, i in enumerate(x_chosen):
+        input_numeric[k] = _central_difference(flat_x, i, epsilon, lambda: loss_and_grads()[0])
+    # the input gradient of the loss excludes the weight penalty, which does not depend on x
+    pairs = [(analytic[chosen], numeric), (input_analytic.reshape(-1)[x_chosen], input_numeric)]
+    worst, passed = 0.0, True
+    for a, n in pairs:
+        scale = np.maximum(np.abs(a), np.abs(n))
+        error = np.abs(a - n)
+        passed &= bool(np.all(error <= atol + rtol * scale))
+        relative = error / np.maximum(scale, atol)
+        worst = max(worst, float(relative.max(initial=0.0)))
+    return GradientCheck(
+        analytic[chosen],
+        numeric,
+        input_analytic.reshape(-1)[x_chosen],
+        input_numeric,
+        worst,
+        passed,
+    )
+
+
+def _central_difference(values: np.ndarray, index: int, epsilon: float, loss) -> float:
+    original = values[index]
+    values[index] = original + epsilon
+    plus = loss()
+    values[index] = original - epsilon
+    minus = loss()
+    values[index] = original
+    return (plus - minus) / (2.0 * epsilon)

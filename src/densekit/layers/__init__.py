@@ -1,0 +1,36 @@
+"""Layers: Dense, Dropout, and the contract they share."""
+
+from __future__ import annotations
+
+from ..errors import ModelFileError
+from .base import Layer, WeightSpec
+from .dense import Dense
+from .dropout import Dropout
+
+LAYER_TYPES: dict[str, type[Layer]] = {"Dense": Dense, "Dropout": Dropout}
+
+
+def register(cls: type[Layer]) -> type[Layer]:
+    """Make a layer class loadable from a model file by its class name."""
+    LAYER_TYPES[cls.__name__] = cls
+    return cls
+
+
+def from_config(entry: dict) -> Layer:
+    """Rebuild a layer from ``{"class_name": ..., "config": {...}}``, validating both."""
+    if not isinstance(entry, dict) or set(entry) != {"class_name", "config"}:
+        raise ModelFileError(f"layer entry must have class_name and config, got {entry!r:.200}")
+    cls = LAYER_TYPES.get(entry["class_name"])
+    if cls is None:
+        raise ModelFileError(
+            f"unknown layer type {entry['class_name']!r}; known: {', '.join(LAYER_TYPES)}"
+        )
+    if not isinstance(entry["config"], dict):
+        raise ModelFileError(f"config of {entry['class_name']} must be an object")
+    try:
+        return cls.from_config(entry["config"])
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(f"bad {entry['class_name']} config: {exc}") from exc
+
+
+__all__ = ["Layer", "WeightSpec", "Dense", "Dropout", "LAYER_TYPES", "register", "from_config"]

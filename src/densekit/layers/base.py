@@ -1,0 +1,115 @@
+"""The layer contract every layer keeps.
+
+A layer declares its weights (:class:`WeightSpec`) once it knows its input
+width; the model allocates one flat buffer for all of them and hands each
+layer views (``bind``). ``forward(x, training)`` keeps what ``backward``
+needs; ``backward(grad)`` writes the weight gradients into the gradient views
+and returns ``dL/dx``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..backend import CPU, Backend
+from ..errors import ArgumentError
+from ..initializers import Initializer
+from ..regularizers import Regularizer
+
+
+@dataclass(frozen=True)
+class WeightSpec:
+    """One named weight: its shape, how to initialize it, whether training changes it."""
+
+    name: str
+    shape: tuple[int, ...]
+    initializer: Initializer
+    trainable: bool = True
+    regularizer: Regularizer | None = None
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+
+class Layer:
+    """Base class: the names and bookkeeping; subclasses hold the math."""
+
+    def __init__(self, name: str | None = None):
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ArgumentError(f"layer name must be a non-empty string, got {name!r}")
+        self.name = name
+        self.input_dim: int | None = None
+        self.output_dim: int | None = None
+        self.backend: Backend = CPU
+        self.rng: np.random.Generator | None = None
+        self.weights: dict[str, Any] = {}
+        self.grads: dict[str, Any] = {}
+        self._buffers: dict[tuple[str, tuple], Any] = {}
+
+    # --- building -------------------------------------------------------------
+    @property
+    def built(self) -> bool:
+        return self.output_dim is not None
+
+    def build(self, input_dim: int) -> int:
+        """Fix the input width and return the output width."""
+        self.input_dim = int(input_dim)
+        self.output_dim = self.input_dim
+        return self.output_dim
+
+    def weight_specs(self) -> list[WeightSpec]:
+        """The weights in Keras order (kernel, bias; gamma, beta, mean, variance)."""
+        return []
+
+    def bind(self, weights: dict[str, Any], grads: dict[str, Any], backend: Backend) -> None:
+        """Receive views of the model's flat weight and gradient buffers."""
+        self.weights, self.grads, self.backend = weights, grads, backend
+        self._buffers.clear()
+
+    # --- computing ------------------------------------------------------------
+    def forward(self, x: Any, training: bool) -> Any:
+        raise NotImplementedError
+
+    def backward(self, grad: Any, need_input_grad: bool = True) -> Any:
+        raise NotImplementedError
+
+    def buffer(self, name: str, shape: tuple[int, ...], dtype) -> Any:
+        """A reusable work array, so the training loop does not allocate per batch."""
+        key = (name, shape)
+        array = self._buffers.get(key)
+        if array is None or array.dtype != dtype:
+            if len(self._buffers) > 16:  # many batch sizes seen: start over
+                self._buffers.clear()
+            array = self.backend.xp.empty(shape, dtype=dtype)
+            self._buffers[key] = array
+        return array
+
+    # --- describing -----------------------------------------------------------
+    def count_params(self) -> int:
+        return sum(spec.size for spec in self.weight_specs())
+
+    def get_config(self) -> dict:
+        return {"name": self.name}
+
+    @classmethod
+    def from_config(cls, config: dict) -> Layer:
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name!r} output_dim={self.output_dim}>"
+
+
+def default_name(layer: Layer) -> str:
+    """'Dense' -> 'dense', 'BatchNormalization' -> 'batch_normalization' (Keras names)."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(layer).__name__).lower()
+
+
+def check_positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ArgumentError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)

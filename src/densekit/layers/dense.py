@@ -1,0 +1,114 @@
+"""The dense layer: every unit sees the whole input.
+
+    forward   Z = X @ W + b          A = f(Z)
+    backward  dZ = dA * f'(Z)        dW = X.T @ dZ     db = sum(dZ, axis=0)     dX = dZ @ W.T
+
+``W`` is ``(n, m)`` (inputs, units) and ``b`` is ``(m,)``: ``n*m + m`` parameters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import activations, initializers, regularizers
+from ..errors import ArgumentTypeError
+from .base import Layer, WeightSpec, check_positive_int
+
+
+class Dense(Layer):
+    """A fully connected layer ``y = f(x @ W + b)`` (Keras' arguments and defaults)."""
+
+    def __init__(
+        self,
+        units: int,
+        activation: str | activations.Activation | None = None,
+        use_bias: bool = True,
+        kernel_initializer: str | initializers.Initializer = "glorot_uniform",
+        bias_initializer: str | initializers.Initializer = "zeros",
+        kernel_regularizer: regularizers.Regularizer | str | None = None,
+        bias_regularizer: regularizers.Regularizer | str | None = None,
+        input_dim: int | None = None,
+        name: str | None = None,
+    ):
+        super().__init__(name)
+        self.units = check_positive_int("units", units)
+        self.activation = activations.get(activation)
+        if not isinstance(use_bias, bool):
+            raise ArgumentTypeError(f"use_bias must be True or False, got {use_bias!r}")
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.declared_input_dim = (
+            None if input_dim is None else check_positive_int("input_dim", input_dim)
+        )
+
+    def build(self, input_dim: int) -> int:
+        self.input_dim = int(input_dim)
+        self.output_dim = self.units
+        return self.units
+
+    def weight_specs(self) -> list[WeightSpec]:
+        specs = [
+            WeightSpec(
+                "kernel",
+                (self.input_dim, self.units),
+                self.kernel_initializer,
+                regularizer=self.kernel_regularizer,
+            )
+        ]
+        if self.use_bias:
+            specs.append(
+                WeightSpec(
+                    "bias", (self.units,), self.bias_initializer, regularizer=self.bias_regularizer
+                )
+            )
+        return specs
+
+    @property
+    def kernel(self):
+        return self.weights["kernel"]
+
+    @property
+    def bias(self):
+        return self.weights.get("bias")
+
+    def forward(self, x: Any, training: bool) -> Any:
+        xp = self.backend.xp
+        z = self.buffer("z", (x.shape[0], self.units), x.dtype)
+        xp.matmul(x, self.kernel, out=z)
+        if self.use_bias:
+            z += self.bias
+        a = self.activation.forward(xp, z)
+        self._x, self._z, self._a = x, z, a
+        return a
+
+    def backward(self, grad: Any, need_input_grad: bool = True, through_activation: bool = True):
+        """``grad`` is dL/dA (or dL/dZ when ``through_activation`` is False, the fused case)."""
+        xp = self.backend.xp
+        dz = self.activation.backward(xp, self._z, self._a, grad) if through_activation else grad
+        xp.matmul(self._x.T, dz, out=self.grads["kernel"])
+        if self.use_bias:
+            dz.sum(axis=0, out=self.grads["bias"])
+        if not need_input_grad:
+            return None
+        dx = self.buffer("dx", self._x.shape, dz.dtype)
+        return xp.matmul(dz, self.kernel.T, out=dx)
+
+    def get_config(self) -> dict:
+        return {
+            "name": self.name,
+            "units": self.units,
+            "activation": self.activation.get_config(),
+            "use_bias": self.use_bias,
+            "kernel_initializer": self.kernel_initializer.get_config(),
+            "bias_initializer": self.bias_initializer.get_config(),
+            "kernel_regularizer": _regularizer_config(self.kernel_regularizer),
+            "bias_regularizer": _regularizer_config(self.bias_regularizer),
+            "input_dim": self.declared_input_dim,
+        }
+
+
+def _regularizer_config(regularizer):
+    return None if regularizer is None else regularizer.get_config()

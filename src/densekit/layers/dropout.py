@@ -1,0 +1,43 @@
+"""Inverted dropout: while training, zero each input with probability ``rate``
+and scale the rest by ``1 / (1 - rate)``, so inference is the identity."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..errors import ArgumentError
+from .base import Layer
+
+
+class Dropout(Layer):
+    """``y = x * mask / (1 - rate)`` in training, ``y = x`` at inference."""
+
+    def __init__(self, rate: float, seed: int | None = None, name: str | None = None):
+        super().__init__(name)
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate):
+            raise ArgumentError(f"Dropout rate must be a number in [0, 1), got {rate!r}")
+        if not 0.0 <= rate < 1.0:
+            raise ArgumentError(f"Dropout rate must be in [0, 1), got {rate}")
+        self.rate = float(rate)
+        self.seed = seed
+
+    def forward(self, x: Any, training: bool) -> Any:
+        if not training or self.rate == 0.0:
+            self._scaled_mask = None
+            return x
+        xp = self.backend.xp
+        keep = self.rng.random(x.shape, dtype=x.dtype) >= self.rate
+        scaled_mask = self.buffer("mask", x.shape, x.dtype)
+        xp.multiply(xp.asarray(keep), 1.0 / (1.0 - self.rate), out=scaled_mask)
+        self._scaled_mask = scaled_mask
+        return x * scaled_mask
+
+    def backward(self, grad: Any, need_input_grad: bool = True) -> Any:
+        if self._scaled_mask is None:
+            return grad
+        grad *= self._scaled_mask
+        return grad
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "rate": self.rate, "seed": self.seed}

@@ -1,0 +1,298 @@
+"""Losses: each one's value and gradient, side by side.
+
+A loss gives a value per sample, ``per_sample(xp, y, p) -> (n,)`` (the mean
+over outputs, Keras-style; cross-entropies sum over the class axis, which is
+one distribution, not several outputs), and its gradient ``gradient(xp, y, p)
+= d per_sample / d p``. The model reduces as Keras does:
+``L = sum_i w_i * l_i / n``, so the gradient is scaled by ``w_i / n``.
+
+Cross-entropies also have ``*_from_logits`` forms: when the last layer is
+softmax (sigmoid) and the loss is categorical (binary) cross-entropy, the model
+computes the loss from the logits ``z`` with log-sum-exp and uses the fused
+gradient ``dL/dz = p - y`` — exact and stable where ``log(p)`` would not be.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .errors import ArgumentError, ArgumentTypeError, InputError
+
+EPSILON = 1e-7  # Keras' clip for log(p)
+
+
+@dataclass(frozen=True)
+class Loss:
+    """Base: the name, the fused-activation partner and target preparation."""
+
+    name: ClassVar[str] = "loss"
+    #: the final activation whose gradient this loss can fuse with, if any
+    fuses_with: ClassVar[str | None] = None
+
+    def per_sample(self, xp, y, p):
+        raise NotImplementedError
+
+    def gradient(self, xp, y, p):
+        raise NotImplementedError
+
+    def prepare_targets(self, y: Any, n_outputs: int, dtype) -> np.ndarray:
+        """Check ``y`` and shape it like the model's output ``(n, n_outputs)``."""
+        y = _numeric(y)
+        if y.ndim == 1 and n_outputs == 1:
+            y = y.reshape(-1, 1)
+        if y.ndim != 2 or y.shape[1] != n_outputs:
+            raise InputError(
+                f"y has shape {y.shape}, but the model has {n_outputs} output(s): "
+                f"expected (samples, {n_outputs})" + (" or (samples,)" if n_outputs == 1 else "")
+            )
+        return y.astype(dtype, copy=False)
+
+    def get_config(self) -> dict:
+        return {"name": self.name}
+
+
+# --- regression ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MeanSquaredError(Loss):
+    """l = mean_k (p_k - y_k)^2"""
+
+    name: ClassVar[str] = "mean_squared_error"
+
+    def per_sample(self, xp, y, p):
+        e = p - y
+        return (e * e).mean(axis=1)
+
+    def gradient(self, xp, y, p):
+        return (p - y) * (2.0 / p.shape[1])
+
+
+@dataclass(frozen=True)
+class MeanAbsoluteError(Loss):
+    """l = mean_k |p_k - y_k|"""
+
+    name: ClassVar[str] = "mean_absolute_error"
+
+    def per_sample(self, xp, y, p):
+        return xp.abs(p - y).mean(axis=1)
+
+    def gradient(self, xp, y, p):
+        return xp.sign(p - y) * (1.0 / p.shape[1])
+
+
+@dataclass(frozen=True)
+class Huber(Loss):
+    """l = mean_k (e^2/2 if |e| <= delta else delta (|e| - delta/2)),  e = p - y"""
+
+    name: ClassVar[str] = "huber"
+    delta: float = 1.0
+
+    def __post_init__(self):
+        if not (isinstance(self.delta, (int, float)) and self.delta > 0):
+            raise ArgumentError(f"huber delta must be a positive number, got {self.delta!r}")
+
+    def per_sample(self, xp, y, p):
+        e = xp.abs(p - y)
+        quadratic = xp.minimum(e, self.delta)
+        return (0.5 * quadratic * quadratic + self.delta * (e - quadratic)).mean(axis=1)
+
+    def gradient(self, xp, y, p):
+        return xp.clip(p - y, -self.delta, self.delta) * (1.0 / p.shape[1])
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "delta": float(self.delta)}
+
+
+# --- classification -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BinaryCrossentropy(Loss):
+    """l = -mean_k [y log p + (1 - y) log(1 - p)]; from logits z: max(z,0) - z y + log1p(e^-|z|)"""
+
+    name: ClassVar[str] = "binary_crossentropy"
+    from_logits: bool = False
+    fuses_with: ClassVar[str | None] = "sigmoid"
+
+    def per_sample(self, xp, y, p):
+        if self.from_logits:
+            return self.per_sample_from_logits(xp, y, p)
+        p = xp.clip(p, EPSILON, 1.0 - EPSILON)
+        return -(y * xp.log(p) + (1.0 - y) * xp.log1p(-p)).mean(axis=1)
+
+    def gradient(self, xp, y, p):
+        if self.from_logits:
+            return self.gradient_from_logits(xp, y, p, _sigmoid(xp, p))
+        inside = (p > EPSILON) & (p < 1.0 - EPSILON)  # the clip has zero gradient outside
+        p = xp.clip(p, EPSILON, 1.0 - EPSILON)
+        return (p - y) / (p * (1.0 - p)) * inside * (1.0 / p.shape[1])
+
+    def per_sample_from_logits(self, xp, y, z):
+        return (xp.maximum(z, 0) - z * y + xp.log1p(xp.exp(-xp.abs(z)))).mean(axis=1)
+
+    def gradient_from_logits(self, xp, y, z, p):
+        return (p - y) * (1.0 / z.shape[1])
+
+    def prepare_targets(self, y, n_outputs, dtype):
+        y = super().prepare_targets(y, n_outputs, dtype)
+        if y.size and (y.min() < 0 or y.max() > 1):
+            raise InputError(
+                f"binary_crossentropy needs targets in [0, 1], got values from {y.min()} to {y.max()}"
+            )
+        return y
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "from_logits": self.from_logits}
+
+
+@dataclass(frozen=True)
+class CategoricalCrossentropy(Loss):
+    """l = -sum_k y_k log p_k; from logits z: sum_k y_k (logsumexp(z) - z_k)"""
+
+    name: ClassVar[str] = "categorical_crossentropy"
+    from_logits: bool = False
+    fuses_with: ClassVar[str | None] = "softmax"
+
+    def per_sample(self, xp, y, p):
+        if self.from_logits:
+            return self.per_sample_from_logits(xp, y, p)
+        return -(y * xp.log(xp.clip(p, EPSILON, 1.0 - EPSILON))).sum(axis=1)
+
+    def gradient(self, xp, y, p):
+        if self.from_logits:
+            return self.gradient_from_logits(xp, y, p, _softmax(xp, p))
+        inside = (p > EPSILON) & (p < 1.0 - EPSILON)
+        return -y / xp.clip(p, EPSILON, 1.0 - EPSILON) * inside
+
+    def per_sample_from_logits(self, xp, y, z):
+        return (y * (_logsumexp(xp, z) - z)).sum(axis=1)
+
+    def gradient_from_logits(self, xp, y, z, p):
+        # d/dz sum_k y_k (lse - z_k) = p * sum_k y_k - y  (= p - y for one-hot y)
+        return p * y.sum(axis=1, keepdims=True) - y
+
+    def prepare_targets(self, y, n_outputs, dtype):
+        y = _numeric(y)
+        if y.ndim != 2 or y.shape[1] != n_outputs:
+            hint = (
+                "; for integer labels use loss='sparse_categorical_crossentropy'"
+                if y.ndim == 1
+                else ""
+            )
+            raise InputError(
+                f"categorical_crossentropy needs one-hot targets of shape (samples, {n_outputs}), "
+                f"got {y.shape}{hint}"
+            )
+        if y.size and (y.min() < 0 or y.max() > 1):
+            raise InputError("categorical_crossentropy needs target probabilities in [0, 1]")
+        return y.astype(dtype, copy=False)
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "from_logits": self.from_logits}
+
+
+@dataclass(frozen=True)
+class SparseCategoricalCrossentropy(CategoricalCrossentropy):
+    """Categorical cross-entropy with integer labels: l = -log p_y.
+
+    Targets are kept as one-hot rows internally, so the formulas are the
+    categorical ones; the labels are checked to be integers in [0, classes).
+    """
+
+    name: ClassVar[str] = "sparse_categorical_crossentropy"
+
+    def prepare_targets(self, y, n_outputs, dtype):
+        y = _numeric(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        if y.ndim != 1:
+            raise InputError(
+                f"sparse_categorical_crossentropy needs integer labels of shape (samples,), "
+                f"got {y.shape}; for one-hot targets use loss='categorical_crossentropy'"
+            )
+        labels = y.astype(np.int64)
+        if np.any(labels != y):
+            raise InputError("sparse_categorical_crossentropy needs integer class labels")
+        if labels.size and (labels.min() < 0 or labels.max() >= n_outputs):
+            raise InputError(
+                f"labels must be in [0, {n_outputs}) for a model with {n_outputs} outputs, "
+                f"got values from {labels.min()} to {labels.max()}"
+            )
+        one_hot = np.zeros((labels.size, n_outputs), dtype=dtype)
+        one_hot[np.arange(labels.size), labels] = 1
+        return one_hot
+
+
+# --- helpers ------------------------------------------------------------------
+
+
+def _logsumexp(xp, z):
+    m = z.max(axis=1, keepdims=True)
+    return m + xp.log(xp.exp(z - m).sum(axis=1, keepdims=True))
+
+
+def _softmax(xp, z):
+    from .activations import softmax_forward
+
+    return softmax_forward(xp, z)
+
+
+def _sigmoid(xp, z):
+    from .activations import sigmoid_forward
+
+    return sigmoid_forward(xp, z)
+
+
+def _numeric(y: Any) -> np.ndarray:
+    try:
+        y = np.asarray(y)
+    except Exception as exc:  # ragged lists and the like
+        raise InputError(f"y could not be read as an array: {exc}") from exc
+    if y.dtype == bool:
+        y = y.astype(np.float64)
+    if not np.issubdtype(y.dtype, np.number):
+        raise InputError(
+            f"y must be numeric, got dtype {y.dtype}; encode class names as integers 0..k-1"
+        )
+    if y.ndim == 0:
+        raise InputError("y must be an array of targets, got a scalar")
+    if not np.all(np.isfinite(y)):
+        raise InputError("y contains NaN or infinite values")
+    return y
+
+
+_LOSSES = {
+    "mean_squared_error": MeanSquaredError,
+    "mean_absolute_error": MeanAbsoluteError,
+    "huber": Huber,
+    "binary_crossentropy": BinaryCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+}
+_ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error", "huber_loss": "huber"}
+NAMES = tuple(_LOSSES)
+
+
+def get(identifier: str | dict | Loss) -> Loss:
+    """Resolve a name (or Keras alias such as 'mse'), a config dict or a :class:`Loss`."""
+    if isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, str):
+        identifier = {"name": identifier}
+    if not isinstance(identifier, dict):
+        raise ArgumentTypeError(
+            f"loss must be a name, a config dict or a Loss, got {type(identifier).__name__}"
+        )
+    params = dict(identifier)
+    name = params.pop("name", None)
+    name = _ALIASES.get(name, name)
+    if name not in _LOSSES:
+        raise ArgumentError(f"unknown loss {name!r}; expected one of {', '.join(NAMES)}")
+    try:
+        return _LOSSES[name](**params)
+    except TypeError as exc:
+        raise ArgumentError(f"bad parameters {params} for loss {name!r}: {exc}") from exc

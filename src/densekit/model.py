@@ -1,0 +1,737 @@
+"""Sequential: a stack of layers with one flat parameter buffer.
+
+Building allocates one contiguous array for every trainable parameter and one
+for their gradients; each layer's ``W`` and ``b`` are views into them. A
+training step is forward, loss, backward, then one vectorized optimizer update
+over the whole buffer.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import losses as losses_module
+from . import metrics as metrics_module
+from . import optimizers as optimizers_module
+from .backend import get_backend, make_rng, resolve_dtype
+from .callbacks import Callback, CallbackList, History
+from .data import (
+    check_batch_size,
+    check_same_length,
+    check_sample_weight,
+    check_validation_split,
+    check_x,
+    validation_split_indices,
+)
+from .errors import (
+    ArgumentError,
+    ArgumentTypeError,
+    InputError,
+    NotBuiltError,
+    NotCompiledError,
+    TrainingError,
+)
+from .layers import Dense, Layer
+from .layers import from_config as layer_from_config
+from .layers.base import default_name
+
+DEFAULT_BATCH_SIZE = 32  # Keras' fit default
+DEFAULT_PREDICT_BATCH_SIZE = 1024  # large enough for BLAS, small enough to bound memory
+
+
+class Sequential:
+    """A linear stack of layers (Keras' ``Sequential``).
+
+    ``seed`` makes the initial weights (and, unless ``fit`` gets its own seed,
+    the shuffling and dropout) reproducible bit for bit.
+    """
+
+    def __init__(
+        self,
+        layers: list[Layer] | None = None,
+        name: str = "sequential",
+        seed: int | None = None,
+        dtype: str = "float32",
+        device: str = "cpu",
+    ):
+        self.name = name
+        self.dtype = resolve_dtype(dtype)
+        self.seed = seed
+        self._rng = make_rng(seed)
+        self.backend = get_backend(device)
+        self.layers: list[Layer] = []
+        self.metadata: dict[str, Any] = {}
+        self.optimizer: optimizers_module.Optimizer | None = None
+        self.loss: losses_module.Loss | None = None
+        self.metric_names: list[str] = []
+        self.stop_training = False
+        self.params = self.grads = self.state = None
+        #: callables ``hook(grads)`` run on the flat gradient before each step
+        #: (a distributed all-reduce, for example)
+        self.gradient_hooks: list[Callable[[Any], None]] = []
+        #: callables ``constraint(model)`` run after each optimizer step
+        #: (pruning masks, for example)
+        self.constraints: list[Callable[[Sequential], None]] = []
+        self._weight_index: list[tuple[Layer, Any, Any]] = []
+        self._input_dim: int | None = None
+        if layers is not None:
+            if not isinstance(layers, (list, tuple)):
+                raise ArgumentTypeError(f"layers must be a list of layers, got {layers!r}")
+            for layer in layers:
+                self.add(layer)
+
+    # --- building ---------------------------------------------------------------
+    def add(self, layer: Layer) -> None:
+        """Append a layer; the first layer's ``input_dim`` builds the model at once."""
+        if not isinstance(layer, Layer):
+            raise ArgumentTypeError(f"Sequential takes densekit layers, got {layer!r}")
+        if any(existing is layer for existing in self.layers):
+            raise ArgumentError(f"layer {layer.name!r} is already in this model")
+        if layer.name is None:
+            layer.name = self._unique_name(default_name(layer))
+        elif any(existing.name == layer.name for existing in self.layers):
+            raise ArgumentError(f"two layers named {layer.name!r}: layer names must be unique")
+        declared = getattr(layer, "declared_input_dim", None)
+        self.layers.append(layer)
+        if self.built:
+            if declared is not None and declared != self.output_dim:
+                raise ArgumentError(
+                    f"layer {layer.name!r} declares input_dim={declared}, "
+                    f"but the previous layer outputs {self.output_dim}"
+                )
+            layer.build(self.layers[-2].output_dim)
+            self._allocate(keep=self.get_weights())
+        elif len(self.layers) == 1 and declared is not None:
+            self.build(declared)
+
+    def _unique_name(self, base: str) -> str:
+        taken = {layer.name for layer in self.layers}
+        if base not in taken:
+            return base
+        index = 1
+        while f"{base}_{index}" in taken:
+            index += 1
+        return f"{base}_{index}"
+
+    @property
+    def built(self) -> bool:
+        return self.params is not None
+
+    @property
+    def input_dim(self) -> int | None:
+        return self._input_dim
+
+    @property
+    def output_dim(self) -> int | None:
+        return self.layers[-1].output_dim if self.built else None
+
+    def build(self, input_dim: int) -> None:
+        """Fix the input width, size every layer and initialize the weights."""
+        if not self.layers:
+            raise ArgumentError("the model has no layers: add at least one Dense layer")
+        if isinstance(input_dim, bool) or not isinstance(input_dim, (int, np.integer)):
+            raise ArgumentTypeError(f"input_dim must be a positive integer, got {input_dim!r}")
+        if input_dim < 1:
+            raise ArgumentError(f"input_dim must be a positive integer, got {input_dim}")
+        dim = int(input_dim)
+        self._input_dim = dim
+        for layer in self.layers:
+            declared = getattr(layer, "declared_input_dim", None)
+            if declared is not None and declared != dim:
+                raise InputError(
+                    f"layer {layer.name!r} was declared with input_dim={declared}, "
+                    f"but it receives {dim} features"
+                )
+            dim = layer.build(dim)
+        self._allocate()
+
+    def _allocate(self, keep: list[np.ndarray] | None = None) -> None:
+        """One flat buffer for trainable weights (and their gradients), one for the rest."""
+        xp = self.backend.xp
+        specs = [(layer, spec) for layer in self.layers for spec in layer.weight_specs()]
+        n_trainable = sum(spec.size for _, spec in specs if spec.trainable)
+        n_state = sum(spec.size for _, spec in specs if not spec.trainable)
+        self.params = xp.zeros(n_trainable, dtype=self.dtype)
+        self.grads = xp.zeros(n_trainable, dtype=self.dtype)
+        self.state = xp.zeros(n_state, dtype=self.dtype)
+        self._weight_index = []
+        self._slices: list[slice] = []
+        self._regularized = []
+        offsets = {True: 0, False: 0}
+        views: dict[int, tuple[dict, dict]] = {id(layer): ({}, {}) for layer in self.layers}
+        for position, (layer, spec) in enumerate(specs):
+            buffer = self.params if spec.trainable else self.state
+            start = offsets[spec.trainable]
+            part = slice(start, start + spec.size)
+            offsets[spec.trainable] = part.stop
+            weight = buffer[part].reshape(spec.shape)
+            if keep is not None and position < len(keep):
+                weight[...] = self.backend.asarray(keep[position])
+            else:
+                weight[...] = self.backend.asarray(
+                    spec.initializer(spec.shape, self._rng, self.dtype)
+                )
+            weights, grads = views[id(layer)]
+            weights[spec.name] = weight
+            if spec.trainable:
+                grads[spec.name] = self.grads[part].reshape(spec.shape)
+                self._slices.append(part)
+                if spec.regularizer is not None:
+                    self._regularized.append((weight, grads[spec.name], spec.regularizer))
+            self._weight_index.append((layer, spec, weight))
+        for layer in self.layers:
+            layer.bind(*views[id(layer)], self.backend)
+        self._first_trainable = next(
+            (i for i, layer in enumerate(self.layers) if layer.grads), len(self.layers)
+        )
+        if self.optimizer is not None:
+            self.optimizer.build(self.params, self._slices)
+
+    def _require_built(self, action: str) -> None:
+        if not self.built:
+            raise NotBuiltError(
+                f"cannot {action} before the model is built: give the first layer input_dim=... "
+                "or call fit(x, y) first"
+            )
+
+    # --- compiling ----------------------------------------------------------------
+    def compile(
+        self,
+        optimizer: str | optimizers_module.Optimizer = "rmsprop",
+        loss: str | losses_module.Loss | None = None,
+        metrics: list[str] | None = None,
+    ) -> None:
+        """Choose the optimizer, the loss and the metrics to report."""
+        if loss is None:
+            raise ArgumentError(
+                f"compile needs a loss, e.g. loss='mean_squared_error'; one of "
+                f"{', '.join(losses_module.NAMES)}"
+            )
+        self.optimizer = optimizers_module.get(optimizer)
+        self.loss = losses_module.get(loss)
+        if metrics is None:
+            metrics = []
+        if isinstance(metrics, str) or not isinstance(metrics, (list, tuple)):
+            raise ArgumentTypeError(f"metrics must be a list of names, got {metrics!r}")
+        for name in metrics:
+            metrics_module.get(name, 2, self.loss.name)  # validates the name now
+        self.metric_names = list(metrics)
+        if self.built:
+            self.optimizer.build(self.params, self._slices)
+
+    @property
+    def compiled(self) -> bool:
+        return self.loss is not None
+
+    def _require_compiled(self, action: str) -> None:
+        if not self.compiled:
+            raise NotCompiledError(
+                f"cannot {action} before compile(optimizer=..., loss=...) is called"
+            )
+
+    @property
+    def _fused(self) -> bool:
+        """Softmax/sigmoid output + matching cross-entropy: use dL/dz = p - y."""
+        last = self.layers[-1]
+        return (
+            isinstance(last, Dense)
+            and self.loss.fuses_with is not None
+            and not getattr(self.loss, "from_logits", False)
+            and last.activation.name == self.loss.fuses_with
+        )
+
+    def _metrics(self) -> list[metrics_module.Metric]:
+        from_logits = getattr(self.loss, "from_logits", False)
+        return [
+            metrics_module.get(name, self.output_dim, self.loss.name, from_logits)
+            for name in self.metric_names
+        ]
+
+    # --- the math -------------------------------------------------------------------
+    def forward(self, x: Any, training: bool = False) -> Any:
+        """Run ``x`` (already on the backend, model dtype) through every layer."""
+        for layer in self.layers:
+            x = layer.forward(x, training)
+        return x
+
+    def backward(self, grad: Any, through_last_activation: bool = True, input_grad=False):
+        """Backpropagate dL/d(output) through every layer, filling ``self.grads``."""
+        last = len(self.layers) - 1
+        stop = 0 if input_grad else self._first_trainable
+        for index in range(last, stop - 1, -1):
+            layer = self.layers[index]
+            need_input_grad = index > stop or input_grad
+            if index == last and not through_last_activation:
+                grad = layer.backward(grad, need_input_grad, through_activation=False)
+            else:
+                grad = layer.backward(grad, need_input_grad)
+        return grad
+
+    def _loss_and_gradient(self, y, output, sample_weight):
+        """Per-sample losses and dL/d(output) (or dL/dz when fused), reduced Keras' way."""
+        xp, loss, n = self.backend.xp, self.loss, output.shape[0]
+        if self._fused:
+            z = self.layers[-1]._z
+            per_sample = loss.per_sample_from_logits(xp, y, z)
+            grad = loss.gradient_from_logits(xp, y, z, output)
+        else:
+            per_sample = loss.per_sample(xp, y, output)
+            grad = loss.gradient(xp, y, output)
+        if sample_weight is None:
+            grad *= 1.0 / n
+            value = float(per_sample.mean())
+        else:
+            grad *= (sample_weight / n)[:, None]
+            value = float((per_sample * sample_weight).sum() / n)
+        return value, grad
+
+    def regularization_penalty(self) -> float:
+        xp = self.backend.xp
+        return sum(reg.penalty(xp, weight) for weight, _, reg in self._regularized)
+
+    def compute_gradients(self, x, y, sample_weight=None, training=True, input_grad=False):
+        """Loss (with penalties) and the flat gradient for one batch; returns (loss, output, dx)."""
+        output = self.forward(x, training)
+        value, grad = self._loss_and_gradient(y, output, sample_weight)
+        dx = self.backward(grad, through_last_activation=not self._fused, input_grad=input_grad)
+        xp = self.backend.xp
+        for weight, grad_weight, regularizer in self._regularized:
+            regularizer.add_gradient(xp, weight, grad_weight)
+        if self._regularized:
+            value += self.regularization_penalty()
+        return value, output, dx
+
+    def train_on_batch(self, x, y, sample_weight=None) -> float:
+        """One optimizer step on one batch of prepared arrays; returns the batch loss."""
+        value, output, _ = self.compute_gradients(x, y, sample_weight)
+        if not math.isfinite(value):
+            raise TrainingError(
+                f"the loss became {value} at optimizer step {self.optimizer.iterations + 1}; "
+                "training stopped and the model keeps the weights from before this step. "
+                "Try a lower learning rate, gradient clipping (clipnorm=1.0) or scaled inputs."
+            )
+        for hook in self.gradient_hooks:
+            hook(self.grads)
+        self.optimizer.apply_gradients(self.params, self.grads)
+        for constraint in self.constraints:
+            constraint(self)
+        self._last_output = output
+        return value
+
+    # --- fit ------------------------------------------------------------------------
+    def fit(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int | None = None,
+        epochs: int = 1,
+        verbose: int | str = "auto",
+        callbacks: list[Callback] | None = None,
+        validation_split: float = 0.0,
+        validation_data: tuple | None = None,
+        shuffle: bool = True,
+        class_weight: dict | None = None,
+        sample_weight: Any = None,
+        initial_epoch: int = 0,
+        seed: int | None = None,
+    ) -> History:
+        """Train for ``epochs`` passes over ``(x, y)`` in shuffled minibatches.
+
+        ``validation_split`` holds out a *random* fraction of the rows, drawn
+        from the seed and stratified by class for classification losses (unlike
+        Keras, which takes the last rows unshuffled). ``seed`` fixes shuffling
+        and dropout; with the model's ``seed`` it makes training bit-identical.
+        """
+        self._require_compiled("fit")
+        x, y, sample_weight = self._prepare(x, y, sample_weight, building=True)
+        batch_size = check_batch_size(batch_size, DEFAULT_BATCH_SIZE)
+        epochs = _check_count("epochs", epochs)
+        initial_epoch = _check_count("initial_epoch", initial_epoch)
+        verbose = _check_verbose(verbose)
+        validation_split = check_validation_split(validation_split)
+        sample_weight = self._apply_class_weight(class_weight, y, sample_weight)
+        rng = make_rng(seed) if seed is not None else self._rng
+        for layer in self.layers:
+            layer.rng = make_rng(layer.seed) if getattr(layer, "seed", None) is not None else rng
+
+        validation = None
+        if validation_data is not None:
+            validation = self._prepare_validation(validation_data)
+        elif validation_split > 0:
+            if len(x) < 2:
+                raise InputError("validation_split needs at least 2 samples")
+            train, held_out = validation_split_indices(
+                len(x), validation_split, rng, self._labels(y)
+            )
+            w = sample_weight
+            validation = (x[held_out], y[held_out], None if w is None else w[held_out])
+            x, y = x[train], y[train]
+            sample_weight = None if w is None else w[train]
+
+        history = History()
+        callback_list = CallbackList([history, *(callbacks or [])], self)
+        self.stop_training = False
+        callback_list.on_train_begin({})
+        try:
+            for epoch in range(initial_epoch, epochs):
+                callback_list.on_epoch_begin(epoch, {})
+                started = time.perf_counter()
+                logs = self._train_epoch(
+                    x,
+                    y,
+                    sample_weight,
+                    batch_size,
+                    shuffle,
+                    rng,
+                    callback_list,
+                    verbose,
+                    f"Epoch {epoch + 1}/{epochs}",
+                )
+                if validation is not None:
+                    val_logs = self._evaluate_arrays(*validation, batch_size=None)
+                    logs.update({f"val_{key}": value for key, value in val_logs.items()})
+                if verbose == 2 or (verbose == 1 and validation is not None):
+                    _print_epoch(epoch, epochs, logs, time.perf_counter() - started)
+                callback_list.on_epoch_end(epoch, logs)
+                if self.stop_training:
+                    break
+        finally:
+            callback_list.on_train_end({})
+        return history
+
+    def _train_epoch(self, x, y, w, batch_size, shuffle, rng, callbacks, verbose, title) -> dict:
+        n = len(x)
+        order = rng.permutation(n) if shuffle else None
+        metrics = self._metrics()
+        totals = np.zeros(1 + len(metrics))
+        seen = 0
+        n_batches = -(-n // batch_size)
+        bar = _progress_bar(n_batches, title, verbose)
+        logs: dict = {}
+        x_buffer = y_buffer = None
+        to_device = self.backend.asarray
+        xp = self.backend.xp
+        for batch in range(n_batches):
+            start, stop = batch * batch_size, min(n, (batch + 1) * batch_size)
+            if order is None:
+                xb, yb = x[start:stop], y[start:stop]
+                wb = None if w is None else w[start:stop]
+            else:
+                index = order[start:stop]
+                if x_buffer is None or len(x_buffer) != len(index):
+                    x_buffer = np.empty((len(index), x.shape[1]), dtype=x.dtype)
+                    y_buffer = np.empty((len(index), y.shape[1]), dtype=y.dtype)
+                xb = np.take(x, index, axis=0, out=x_buffer)
+                yb = np.take(y, index, axis=0, out=y_buffer)
+                wb = None if w is None else w[index]
+            callbacks.on_train_batch_begin(batch, {})
+            xb, yb = to_device(xb), to_device(yb)
+            wb = None if wb is None else to_device(wb)
+            value = self.train_on_batch(xb, yb, wb)
+            rows = stop - start
+            totals[0] += value * rows
+            for k, metric in enumerate(metrics, start=1):
+                totals[k] += float(metric.per_sample(xp, yb, self._last_output).sum())
+            seen += rows
+            logs = {"loss": float(totals[0] / seen)}
+            for k, metric in enumerate(metrics, start=1):
+                logs[metric.name] = float(totals[k] / seen)
+            callbacks.on_train_batch_end(batch, logs)
+            if bar is not None:
+                bar.update(1)
+                if batch % max(1, n_batches // 20) == 0 or batch == n_batches - 1:
+                    bar.set_postfix_str(_format_logs(logs), refresh=False)
+            if self.stop_training:
+                break
+        if bar is not None:
+            bar.close()
+        return dict(logs)
+
+    # --- inputs -----------------------------------------------------------------------
+    def _prepare(self, x, y, sample_weight, building=False):
+        """Check and convert x, y, sample_weight (building the model from x if needed)."""
+        if y is None:
+            raise InputError("y is None; fit and evaluate need targets")
+        x = check_x(x, self.dtype, self._input_dim)
+        n_targets = np.shape(y)[0] if np.ndim(y) > 0 else None
+        if n_targets is None:
+            raise InputError("y must be an array of targets, got a scalar")
+        check_same_length(x, np.empty(n_targets))
+        if not self.built:
+            if not building:
+                self._require_built("evaluate")
+            self.build(x.shape[1])
+        y = self.loss.prepare_targets(y, self.output_dim, self.dtype)
+        sample_weight = check_sample_weight(sample_weight, len(x), self.dtype)
+        return x, y, sample_weight
+
+    def _prepare_validation(self, validation_data):
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ArgumentError("validation_data must be (x_val, y_val) or (x_val, y_val, weights)")
+        x_val, y_val, *rest = validation_data
+        try:
+            return self._prepare(x_val, y_val, rest[0] if rest else None)
+        except InputError as exc:
+            raise InputError(f"validation_data: {exc}") from exc
+
+    def _labels(self, y: np.ndarray) -> np.ndarray | None:
+        """Class labels for stratification and class weights (None for regression)."""
+        if self.loss.fuses_with is None:
+            return None
+        if y.shape[1] == 1:
+            return (y[:, 0] > 0.5).astype(np.int64)
+        return y.argmax(axis=1)
+
+    def _apply_class_weight(self, class_weight, y, sample_weight):
+        if class_weight is None:
+            return sample_weight
+        labels = self._labels(y)
+        if labels is None:
+            raise ArgumentError("class_weight needs a classification loss (a cross-entropy)")
+        if not isinstance(class_weight, dict):
+            raise ArgumentTypeError(
+                f"class_weight must be a dict {{class: weight}}, got {class_weight!r}"
+            )
+        n_classes = max(2, y.shape[1])
+        weights = np.ones(n_classes)
+        for cls, weight in class_weight.items():
+            if not isinstance(cls, (int, np.integer)) or not 0 <= cls < n_classes:
+                raise ArgumentError(f"class_weight key {cls!r} is not a class in [0, {n_classes})")
+            if not (isinstance(weight, (int, float)) and math.isfinite(weight) and weight >= 0):
+                raise ArgumentError(f"class_weight[{cls}] must be a finite number >= 0")
+            weights[cls] = weight
+        per_sample = weights[labels].astype(self.dtype)
+        return per_sample if sample_weight is None else per_sample * sample_weight
+
+    # --- evaluate and predict -----------------------------------------------------
+    def evaluate(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int | None = None,
+        verbose: int = 0,
+        sample_weight: Any = None,
+    ) -> dict[str, float]:
+        """Loss (with weight penalties) and metrics on ``(x, y)``: ``{"loss": ..., ...}``."""
+        self._require_compiled("evaluate")
+        self._require_built("evaluate")
+        x, y, sample_weight = self._prepare(x, y, sample_weight)
+        return self._evaluate_arrays(x, y, sample_weight, batch_size)
+
+    def _evaluate_arrays(self, x, y, sample_weight, batch_size) -> dict[str, float]:
+        xp = self.backend.xp
+        batch_size = check_batch_size(batch_size, DEFAULT_PREDICT_BATCH_SIZE)
+        metrics = self._metrics()
+        totals = np.zeros(1 + len(metrics))
+        for start in range(0, len(x), batch_size):
+            stop = min(len(x), start + batch_size)
+            xb, yb = self.backend.asarray(x[start:stop]), self.backend.asarray(y[start:stop])
+            output = self.forward(xb, training=False)
+            if self._fused:
+                per_sample = self.loss.per_sample_from_logits(xp, yb, self.layers[-1]._z)
+            else:
+                per_sample = self.loss.per_sample(xp, yb, output)
+            if sample_weight is not None:
+                per_sample = per_sample * self.backend.asarray(sample_weight[start:stop])
+            totals[0] += float(per_sample.sum())
+            for k, metric in enumerate(metrics, start=1):
+                totals[k] += float(metric.per_sample(xp, yb, output).sum())
+        results = {"loss": float(totals[0] / len(x) + self.regularization_penalty())}
+        for k, metric in enumerate(metrics, start=1):
+            results[metric.name] = float(totals[k] / len(x))
+        return results
+
+    def predict(self, x: Any, batch_size: int | None = None, verbose: int = 0) -> np.ndarray:
+        """Outputs for ``x``, computed ``batch_size`` rows at a time (bounded memory)."""
+        self._require_built("predict")
+        x = check_x(x, self.dtype, self._input_dim)
+        batch_size = check_batch_size(batch_size, DEFAULT_PREDICT_BATCH_SIZE)
+        result = np.empty((len(x), self.output_dim), dtype=self.dtype)
+        for start in range(0, len(x), batch_size):
+            stop = min(len(x), start + batch_size)
+            output = self.forward(self.backend.asarray(x[start:stop]), training=False)
+            result[start:stop] = self.backend.to_numpy(output)
+        return result
+
+    def __call__(self, x: Any) -> np.ndarray:
+        return self.predict(x)
+
+    # --- weights --------------------------------------------------------------------
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of every weight, Keras order: [W1 (n, m), b1 (m,), W2, b2, ...]."""
+        self._require_built("get weights")
+        return [self.backend.to_numpy(weight).copy() for _, _, weight in self._weight_index]
+
+    def set_weights(self, weights: list) -> None:
+        """Load weights given in :meth:`get_weights` order and shapes (Keras' layout)."""
+        self._require_built("set weights")
+        if not isinstance(weights, (list, tuple)):
+            raise ArgumentTypeError(
+                f"set_weights takes a list of arrays, got {type(weights).__name__}"
+            )
+        if len(weights) != len(self._weight_index):
+            raise InputError(
+                f"set_weights got {len(weights)} arrays, but the model has "
+                f"{len(self._weight_index)} weights: {self._weight_names()}"
+            )
+        arrays = []
+        for (layer, spec, _), value in zip(self._weight_index, weights):
+            array = np.asarray(value)
+            if array.shape != spec.shape:
+                raise InputError(
+                    f"weight {layer.name}/{spec.name} must have shape {spec.shape}, got {array.shape}"
+                )
+            if not np.issubdtype(array.dtype, np.number) or not np.isfinite(array).all():
+                raise InputError(f"weight {layer.name}/{spec.name} must be finite numbers")
+            arrays.append(array)
+        for (_, _, weight), array in zip(self._weight_index, arrays):
+            weight[...] = self.backend.asarray(array.astype(self.dtype))
+
+    def _weight_names(self) -> list[str]:
+        return [f"{layer.name}/{spec.name}" for layer, spec, _ in self._weight_index]
+
+    def count_params(self) -> int:
+        """Number of weights, trainable and not (``n*m + m`` per Dense layer)."""
+        self._require_built("count parameters")
+        return int(self.params.size + self.state.size)
+
+    # --- describing -------------------------------------------------------------------
+    def summary(self, print_fn: Callable[[str], Any] | None = None) -> None:
+        """Print each layer's output shape and parameter count, then the totals."""
+        (print_fn or print)(self.summary_text())
+
+    def summary_text(self) -> str:
+        rows = [("Layer (type)", "Output Shape", "Param #")]
+        for layer in self.layers:
+            shape = f"(None, {layer.output_dim})" if layer.built else "(unbuilt)"
+            params = f"{layer.count_params():,}" if layer.built else "?"
+            rows.append((f"{layer.name} ({type(layer).__name__})", shape, params))
+        widths = [max(len(row[i]) for row in rows) + 3 for i in range(3)]
+        line = "=" * sum(widths)
+
+        def fmt(row):
+            return "".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+
+        lines = [f'Model: "{self.name}"', line, fmt(rows[0]), line]
+        lines += [fmt(row) for row in rows[1:]]
+        lines.append(line)
+        if self.built:
+            trainable, other = int(self.params.size), int(self.state.size)
+            lines += [
+                f"Total params: {trainable + other:,}",
+                f"Trainable params: {trainable:,}",
+                f"Non-trainable params: {other:,}",
+            ]
+        else:
+            lines.append("Total params: unknown until the model is built (input_dim or fit)")
+        return "\n".join(lines)
+
+    def get_config(self) -> dict:
+        return {
+            "name": self.name,
+            "dtype": self.dtype.name,
+            "seed": self.seed,
+            "input_dim": self._input_dim,
+            "layers": [
+                {"class_name": type(layer).__name__, "config": layer.get_config()}
+                for layer in self.layers
+            ],
+        }
+
+    @classmethod
+    def from_config(cls, config: dict, dtype: str | None = None) -> Sequential:
+        model = cls(
+            [layer_from_config(entry) for entry in config["layers"]],
+            name=config.get("name", "sequential"),
+            seed=config.get("seed"),
+            dtype=dtype or config.get("dtype", "float32"),
+        )
+        if not model.built and config.get("input_dim") is not None:
+            model.build(config["input_dim"])
+        return model
+
+    def compile_config(self) -> dict | None:
+        if not self.compiled:
+            return None
+        return {
+            "optimizer": self.optimizer.get_config(),
+            "loss": self.loss.get_config(),
+            "metrics": list(self.metric_names),
+        }
+
+    def copy(self, dtype: str | None = None) -> Sequential:
+        """A new model with the same layers, weights and compile settings (fresh optimizer)."""
+        model = Sequential.from_config(self.get_config(), dtype=dtype)
+        if self.built:
+            if not model.built:
+                model.build(self._input_dim)
+            model.set_weights(self.get_weights())
+            model.state[...] = model.backend.asarray(self.backend.to_numpy(self.state))
+        if self.compiled:
+            model.compile(**_compile_kwargs(self.compile_config()))
+        model.metadata = dict(self.metadata)
+        return model
+
+    def save(self, path, include_optimizer: bool = True) -> None:
+        """Write a safetensors file: weights as tensors, architecture as JSON metadata."""
+        from .io import save_model
+
+        save_model(self, path, include_optimizer=include_optimizer)
+
+    def __repr__(self) -> str:
+        state = f"{self.count_params():,} params" if self.built else "unbuilt"
+        return f"<Sequential {self.name!r}: {len(self.layers)} layers, {state}>"
+
+
+def _compile_kwargs(config: dict) -> dict:
+    return {
+        "optimizer": optimizers_module.get(config["optimizer"]),
+        "loss": losses_module.get(config["loss"]),
+        "metrics": config.get("metrics", []),
+    }
+
+
+def _check_count(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ArgumentTypeError(f"{name} must be an integer >= 0, got {value!r}")
+    if value < 0:
+        raise ArgumentError(f"{name} must be >= 0, got {value}")
+    return int(value)
+
+
+def _check_verbose(verbose: Any) -> int:
+    if verbose == "auto":
+        return 1
+    if verbose not in (0, 1, 2):
+        raise ArgumentError(f"verbose must be 0, 1, 2 or 'auto', got {verbose!r}")
+    return int(verbose)
+
+
+def _format_logs(logs: dict) -> str:
+    return " - ".join(f"{key}: {value:.4f}" for key, value in logs.items())
+
+
+def _print_epoch(epoch: int, epochs: int, logs: dict, seconds: float) -> None:
+    print(f"Epoch {epoch + 1}/{epochs} - {seconds:.2f}s - {_format_logs(logs)}", flush=True)
+
+
+def _progress_bar(total: int, title: str, verbose: int):
+    if verbose != 1:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total,
+        desc=title,
+        unit="batch",
+        file=sys.stdout,
+        mininterval=0.25,
+        leave=True,
+        dynamic_ncols=True,
+    )

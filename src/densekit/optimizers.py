@@ -1,0 +1,335 @@
+"""Optimizers: one vectorized, in-place update over the model's flat buffer.
+
+Each optimizer keeps its state (moments, velocities) as flat arrays the size
+of the parameter buffer, so a step is a handful of in-place ufuncs with no
+Python loop over layers, and checkpoints hold the state as plain arrays.
+
+Conventions (see ARCHITECTURE.md): Adam is the paper's Algorithm 1, as in
+PyTorch; SGD momentum is Keras' ``v = mu v - lr g; p += v``; RMSprop and
+Adagrad put epsilon outside the square root, as PyTorch does. Defaults are
+Keras'.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from . import schedules
+from .errors import ArgumentError, ArgumentTypeError
+
+
+def _number(name: str, value: Any, low: float = 0.0, high: float = math.inf, open_low=False):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)):
+        raise ArgumentError(f"{name} must be a number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value) or value < low or value > high or (open_low and value == low):
+        bracket = "(" if open_low else "["
+        raise ArgumentError(f"{name} must be in {bracket}{low}, {high}], got {value}")
+    return value
+
+
+class Optimizer:
+    """Learning rate (a number or a schedule), clipping, the step counter and state."""
+
+    #: names of the flat state arrays, in save order
+    slots: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        learning_rate: float | schedules.LearningRateSchedule = 1e-3,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
+    ):
+        self.learning_rate = learning_rate
+        self.clipnorm = None if clipnorm is None else _number("clipnorm", clipnorm, open_low=True)
+        self.clipvalue = (
+            None if clipvalue is None else _number("clipvalue", clipvalue, open_low=True)
+        )
+        self.global_clipnorm = (
+            None
+            if global_clipnorm is None
+            else _number("global_clipnorm", global_clipnorm, open_low=True)
+        )
+        self.iterations = 0
+        self.state: dict[str, Any] = {}
+        self._slices: list[slice] = []
+
+    # --- the learning rate ------------------------------------------------------
+    @property
+    def learning_rate(self) -> float:
+        """The rate for the next step (a schedule is evaluated at ``iterations``)."""
+        if isinstance(self._learning_rate, schedules.LearningRateSchedule):
+            return float(self._learning_rate(self.iterations))
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value) -> None:
+        if isinstance(value, schedules.LearningRateSchedule):
+            self._learning_rate = value
+        else:
+            self._learning_rate = _number("learning_rate", value, open_low=True)
+
+    # --- the step ---------------------------------------------------------------
+    def build(self, params: Any, slices: list[slice]) -> None:
+        """Allocate state like ``params``; ``slices`` are the weights (for per-weight clipping)."""
+        xp = _xp(params)
+        self._slices = list(slices)
+        self.state = {name: xp.zeros_like(params) for name in self.slots}
+        self._scratch = xp.empty_like(params)
+        self.iterations = 0
+
+    def apply_gradients(self, params: Any, grads: Any) -> None:
+        """One update of ``params`` in place from ``grads`` (which may be clipped in place)."""
+        if not self.state and self.slots:
+            raise ArgumentError("optimizer was not built: compile the model first")
+        self._clip(grads)
+        self._update(params, grads, self.learning_rate, self.iterations + 1)
+        self.iterations += 1
+
+    def _update(self, params, grads, lr: float, t: int) -> None:
+        raise NotImplementedError
+
+    def _clip(self, grads) -> None:
+        xp = _xp(grads)
+        if self.clipvalue is not None:
+            xp.clip(grads, -self.clipvalue, self.clipvalue, out=grads)
+        if self.clipnorm is not None:
+            for part in self._slices:
+                _scale_to_norm(xp, grads[part], self.clipnorm)
+        if self.global_clipnorm is not None:
+            _scale_to_norm(xp, grads, self.global_clipnorm)
+
+    # --- saving -----------------------------------------------------------------
+    def get_config(self) -> dict:
+        rate = self._learning_rate
+        config = {
+            "name": type(self).__name__,
+            "learning_rate": rate.get_config()
+            if isinstance(rate, schedules.LearningRateSchedule)
+            else rate,
+        }
+        for key in ("clipnorm", "clipvalue", "global_clipnorm"):
+            if getattr(self, key) is not None:
+                config[key] = getattr(self, key)
+        config.update(self._hyperparameters())
+        return config
+
+    def _hyperparameters(self) -> dict:
+        return {}
+
+
+def _scale_to_norm(xp, g, max_norm: float) -> None:
+    norm = float(xp.sqrt((g * g).sum()))
+    if norm > max_norm:
+        g *= max_norm / norm
+
+
+def _xp(array):
+    if isinstance(array, np.ndarray):
+        return np
+    import cupy  # only reached for arrays on a GPU
+
+    return cupy.get_array_module(array)
+
+
+class SGD(Optimizer):
+    """p -= lr g; with momentum (Keras): v = mu v - lr g, p += v; nesterov: p += mu v - lr g."""
+
+    slots = ("velocity",)
+
+    def __init__(self, learning_rate=0.01, momentum: float = 0.0, nesterov: bool = False, **kw):
+        super().__init__(learning_rate, **kw)
+        self.momentum = _number("momentum", momentum, 0.0, 1.0)
+        self.nesterov = bool(nesterov)
+        if not self.momentum:
+            self.slots = ()
+
+    def _update(self, params, grads, lr, t):
+        if not self.momentum:
+            grads *= lr
+            params -= grads
+            return
+        velocity = self.state["velocity"]
+        velocity *= self.momentum
+        grads *= lr
+        velocity -= grads
+        if self.nesterov:
+            params -= grads
+            params += self.momentum * velocity
+        else:
+            params += velocity
+
+    def _hyperparameters(self):
+        return {"momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class Adam(Optimizer):
+    """Adam, Algorithm 1 of Kingma & Ba (as PyTorch):
+
+    m = b1 m + (1 - b1) g          v = b2 v + (1 - b2) g^2
+    p -= lr * m_hat / (sqrt(v_hat) + eps),   m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t)
+    """
+
+    slots = ("m", "v")
+
+    def __init__(
+        self, learning_rate=1e-3, beta_1: float = 0.9, beta_2: float = 0.999, epsilon=1e-7, **kw
+    ):
+        super().__init__(learning_rate, **kw)
+        self.beta_1 = _number("beta_1", beta_1, 0.0, 1.0)
+        self.beta_2 = _number("beta_2", beta_2, 0.0, 1.0)
+        if self.beta_1 >= 1.0 or self.beta_2 >= 1.0:
+            raise ArgumentError("beta_1 and beta_2 must be < 1")
+        self.epsilon = _number("epsilon", epsilon)
+
+    def _update(self, params, grads, lr, t):
+        xp, m, v, tmp = _xp(params), self.state["m"], self.state["v"], self._scratch
+        self._decay_weights(params, lr)
+        m *= self.beta_1
+        xp.multiply(grads, 1.0 - self.beta_1, out=tmp)
+        m += tmp
+        v *= self.beta_2
+        xp.multiply(grads, grads, out=tmp)
+        tmp *= 1.0 - self.beta_2
+        v += tmp
+        # sqrt(v_hat) + eps, then lr * m_hat / that, computed in the scratch buffer
+        xp.sqrt(v, out=tmp)
+        tmp *= 1.0 / math.sqrt(1.0 - self.beta_2**t)
+        tmp += self.epsilon
+        xp.divide(m, tmp, out=tmp)
+        tmp *= lr / (1.0 - self.beta_1**t)
+        params -= tmp
+
+    def _decay_weights(self, params, lr) -> None:
+        return None
+
+    def _hyperparameters(self):
+        return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: p -= lr * weight_decay * p before the Adam step."""
+
+    def __init__(self, learning_rate=1e-3, weight_decay: float = 0.004, **kw):
+        super().__init__(learning_rate, **kw)
+        self.weight_decay = _number("weight_decay", weight_decay)
+
+    def _decay_weights(self, params, lr) -> None:
+        if self.weight_decay:
+            params *= 1.0 - lr * self.weight_decay
+
+    def _hyperparameters(self):
+        return {**super()._hyperparameters(), "weight_decay": self.weight_decay}
+
+
+class RMSprop(Optimizer):
+    """v = rho v + (1 - rho) g^2;  p -= lr g / (sqrt(v) + eps)  (centered: v - mean(g)^2)."""
+
+    def __init__(
+        self, learning_rate=1e-3, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, **kw
+    ):
+        super().__init__(learning_rate, **kw)
+        self.rho = _number("rho", rho, 0.0, 1.0)
+        self.momentum = _number("momentum", momentum, 0.0, 1.0)
+        self.epsilon = _number("epsilon", epsilon)
+        self.centered = bool(centered)
+        self.slots = (
+            ("v",) + (("mean_grad",) if centered else ()) + (("velocity",) if self.momentum else ())
+        )
+
+    def _update(self, params, grads, lr, t):
+        xp, v, tmp = _xp(params), self.state["v"], self._scratch
+        v *= self.rho
+        xp.multiply(grads, grads, out=tmp)
+        tmp *= 1.0 - self.rho
+        v += tmp
+        if self.centered:
+            mean_grad = self.state["mean_grad"]
+            mean_grad *= self.rho
+            mean_grad += (1.0 - self.rho) * grads
+            xp.multiply(mean_grad, mean_grad, out=tmp)
+            xp.subtract(v, tmp, out=tmp)
+            xp.sqrt(tmp, out=tmp)
+        else:
+            xp.sqrt(v, out=tmp)
+        tmp += self.epsilon
+        xp.divide(grads, tmp, out=tmp)
+        tmp *= lr
+        if self.momentum:
+            velocity = self.state["velocity"]
+            velocity *= self.momentum
+            velocity += tmp
+            params -= velocity
+        else:
+            params -= tmp
+
+    def _hyperparameters(self):
+        return {
+            "rho": self.rho,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "centered": self.centered,
+        }
+
+
+class Adagrad(Optimizer):
+    """acc += g^2;  p -= lr g / (sqrt(acc) + eps)  (acc starts at initial_accumulator_value)."""
+
+    slots = ("accumulator",)
+
+    def __init__(self, learning_rate=1e-3, initial_accumulator_value=0.1, epsilon=1e-7, **kw):
+        super().__init__(learning_rate, **kw)
+        self.initial_accumulator_value = _number(
+            "initial_accumulator_value", initial_accumulator_value
+        )
+        self.epsilon = _number("epsilon", epsilon)
+
+    def build(self, params, slices):
+        super().build(params, slices)
+        self.state["accumulator"][...] = self.initial_accumulator_value
+
+    def _update(self, params, grads, lr, t):
+        xp, acc, tmp = _xp(params), self.state["accumulator"], self._scratch
+        xp.multiply(grads, grads, out=tmp)
+        acc += tmp
+        xp.sqrt(acc, out=tmp)
+        tmp += self.epsilon
+        xp.divide(grads, tmp, out=tmp)
+        tmp *= lr
+        params -= tmp
+
+    def _hyperparameters(self):
+        return {
+            "initial_accumulator_value": self.initial_accumulator_value,
+            "epsilon": self.epsilon,
+        }
+
+
+OPTIMIZERS = {cls.__name__.lower(): cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad)}
+NAMES = tuple(OPTIMIZERS)
+
+
+def get(identifier: str | dict | Optimizer) -> Optimizer:
+    """Resolve 'adam', a config dict or an :class:`Optimizer` (a fresh one for names)."""
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, str):
+        identifier = {"name": identifier}
+    if not isinstance(identifier, dict):
+        raise ArgumentTypeError(
+            f"optimizer must be a name or a densekit.optimizers object, got {identifier!r}"
+        )
+    params = dict(identifier)
+    name = str(params.pop("name", "")).lower()
+    if name not in OPTIMIZERS:
+        raise ArgumentError(f"unknown optimizer {name!r}; expected one of {', '.join(NAMES)}")
+    if isinstance(params.get("learning_rate"), dict):
+        params["learning_rate"] = schedules.from_config(params["learning_rate"])
+    try:
+        return OPTIMIZERS[name](**params)
+    except TypeError as exc:
+        raise ArgumentError(f"bad parameters for optimizer {name!r}: {exc}") from exc

@@ -1,0 +1,118 @@
+"""Learning-rate schedules: the rate as a function of the optimizer step.
+
+Exposed as ``densekit.optimizers.schedules`` (Keras' path). ``step`` counts
+optimizer updates from 0.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from .errors import ArgumentError
+
+
+def _positive(name: str, value, allow_zero: bool = False) -> float:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ArgumentError(f"{name} must be a finite number {bound}, got {value!r}")
+    return float(value)
+
+
+class LearningRateSchedule:
+    def __call__(self, step: int) -> float:
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        return {"name": type(self).__name__, **asdict(self)}
+
+
+@dataclass
+class ExponentialDecay(LearningRateSchedule):
+    """lr = initial * decay_rate ** (step / decay_steps)  (floor of the ratio if staircase)."""
+
+    initial_learning_rate: float
+    decay_steps: int
+    decay_rate: float
+    staircase: bool = False
+
+    def __post_init__(self):
+        _positive("initial_learning_rate", self.initial_learning_rate)
+        _positive("decay_steps", self.decay_steps)
+        _positive("decay_rate", self.decay_rate)
+
+    def __call__(self, step: int) -> float:
+        ratio = step / self.decay_steps
+        if self.staircase:
+            ratio = math.floor(ratio)
+        return self.initial_learning_rate * self.decay_rate**ratio
+
+
+@dataclass
+class StepDecay(LearningRateSchedule):
+    """lr = initial * gamma ** (step // step_size)  (PyTorch's StepLR, counted in steps)."""
+
+    initial_learning_rate: float
+    step_size: int
+    gamma: float = 0.1
+
+    def __post_init__(self):
+        _positive("initial_learning_rate", self.initial_learning_rate)
+        _positive("step_size", self.step_size)
+        _positive("gamma", self.gamma)
+
+    def __call__(self, step: int) -> float:
+        return self.initial_learning_rate * self.gamma ** (step // self.step_size)
+
+
+@dataclass
+class CosineDecay(LearningRateSchedule):
+    """lr = initial * ((1 - alpha) * (1 + cos(pi * min(step, decay_steps) / decay_steps)) / 2 + alpha)."""
+
+    initial_learning_rate: float
+    decay_steps: int
+    alpha: float = 0.0
+
+    def __post_init__(self):
+        _positive("initial_learning_rate", self.initial_learning_rate)
+        _positive("decay_steps", self.decay_steps)
+        _positive("alpha", self.alpha, allow_zero=True)
+
+    def __call__(self, step: int) -> float:
+        progress = min(step, self.decay_steps) / self.decay_steps
+        cosine = 0.5 * (1.0 + math.cos(math.pi * progress))
+        return self.initial_learning_rate * ((1.0 - self.alpha) * cosine + self.alpha)
+
+
+@dataclass
+class PiecewiseConstantDecay(LearningRateSchedule):
+    """values[i] while step <= boundaries[i] (Keras); the last value after the last boundary."""
+
+    boundaries: list
+    values: list
+
+    def __post_init__(self):
+        if len(self.values) != len(self.boundaries) + 1:
+            raise ArgumentError("PiecewiseConstantDecay needs len(values) == len(boundaries) + 1")
+        self.boundaries = [int(b) for b in self.boundaries]
+        self.values = [_positive("values[i]", v) for v in self.values]
+
+    def __call__(self, step: int) -> float:
+        for boundary, value in zip(self.boundaries, self.values):
+            if step <= boundary:
+                return value
+        return self.values[-1]
+
+
+SCHEDULES = {
+    cls.__name__: cls for cls in (ExponentialDecay, StepDecay, CosineDecay, PiecewiseConstantDecay)
+}
+
+
+def from_config(config: dict) -> LearningRateSchedule:
+    params = dict(config)
+    cls = SCHEDULES.get(params.pop("name", None))
+    if cls is None:
+        raise ArgumentError(f"unknown learning-rate schedule in {config!r}")
+    return cls(**params)
