@@ -449,6 +449,12 @@ def test_missing_target_always_raises_naming_the_rows():
         TabularPreprocessor("y", fill_missing="mean").fit(table)
 
 
+def test_many_missing_targets_are_listed_briefly():
+    table = table_of(x=list(range(30)), y=[""] * 25 + ["a", "b", "a", "b", "a"])
+    with pytest.raises(InputError, match=r"rows 1, 2, .*, 10, \.\.\. \(25 rows\)"):
+        TabularPreprocessor("y").fit(table)
+
+
 def test_all_missing_column_is_an_input_error():
     with pytest.raises(InputError, match="column 'a' has no values"):
         TabularPreprocessor("y", fill_missing="zero").fit(table_of(a=["", ""], y=["p", "q"]))

@@ -224,9 +224,11 @@ def _to_text(value: Any) -> str:
 
 
 def _rows_text(rows: list[int], limit: int = 10) -> str:
-    """'3, 7, 9' or '3, 7, ... (25 rows)' for 0-based row indices, shown 1-based."""
+    """'row 3', 'rows 3, 7' or 'rows 3, 7, ... (25 rows)' for 0-based indices, shown 1-based."""
     shown = ", ".join(str(row + 1) for row in rows[:limit])
-    return shown if len(rows) <= limit else f"{shown}, ... ({len(rows)} rows)"
+    if len(rows) == 1:
+        return f"row {shown}"
+    return f"rows {shown}" if len(rows) <= limit else f"rows {shown}, ... ({len(rows)} rows)"
 
 
 def _missing_rows(values: list) -> list[int]:
@@ -631,7 +633,7 @@ def _raise_if_target_missing(target: str, values: list) -> None:
     rows = _missing_rows(values)
     if rows:
         raise InputError(
-            f"target {target!r} is missing in rows {_rows_text(rows)}; "
+            f"target {target!r} is missing in {_rows_text(rows)}; "
             "every training row needs a target (drop those rows)"
         )
 
