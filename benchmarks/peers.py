@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import numpy as np
 from workloads import Workload
 
-WARMUP_BATCHES = 5
+WARMUP_BATCHES = 3
 LEARNING_RATE = 1e-3
 
 

@@ -123,8 +123,9 @@ def train_workload(workload, names: list[str], threads: list[int], repeats: int)
             continue
         try:
             runner = peers.TRAINERS[name](workload, x, y, weights)
-            with runner.threads(threads[0]):
-                runner.warm_up()
+            for t in threads:  # each thread count starts its pools before it is timed
+                with runner.threads(t):
+                    runner.warm_up()
         except Exception as exc:
             result["peers"][name] = {"error": _reason(exc)}
             continue
