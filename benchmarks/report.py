@@ -17,7 +17,9 @@ def rate(value: float | None) -> str:
 
 
 def ratio(value: float | None) -> str:
-    return "—" if value is None else f"{value:.3g}x"
+    if value is None:
+        return "—"
+    return f"{value:.2f}x" if value >= 0.01 else f"{value:.2g}x"
 
 
 def percent(value: float | None) -> str:
