@@ -83,9 +83,8 @@ def rotated(entries: list, repeat: int) -> list:
 def measure_gemm(threads: list[int], quick: bool) -> dict:
     """NumPy's (and torch's) float32 GEMM rate for each shape and thread count."""
     calls = 3 if quick else 20
-    shapes = GEMM_SHAPES_QUICK if quick else machine.GEMM_SHAPES
     rates: dict[str, dict] = {"numpy": {}, "torch": {}}
-    for m, k, n in shapes:
+    for m, k, n in machine.GEMM_SHAPES:
         key = f"{m}x{k} @ {k}x{n}"
         rates["numpy"][key] = {t: machine.numpy_gemm_gflops(m, k, n, t, calls) for t in threads}
         try:
@@ -96,9 +95,6 @@ def measure_gemm(threads: list[int], quick: bool) -> dict:
     rates["machine_rate"] = max(rates["numpy"][first].values())
     rates["machine_rate_shape"] = first
     return rates
-
-
-GEMM_SHAPES_QUICK = [(128, 256, 1024), (128, 784, 256)]
 
 
 def train_workload(workload, names: list[str], threads: list[int], repeats: int) -> dict:
