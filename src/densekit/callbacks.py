@@ -309,14 +309,13 @@ class ReduceLROnPlateau(Callback):
         optimizer = self.model.optimizer
         logs["learning_rate"] = optimizer.learning_rate
         value = _monitored("ReduceLROnPlateau", self.monitor, logs)
-        in_cooldown = self.cooldown_counter > 0
-        if in_cooldown:
+        if self.cooldown_counter > 0:
             self.cooldown_counter -= 1
             self.wait = 0
         if self._improved(value):
             self.best = value
             self.wait = 0
-        elif not in_cooldown:
+        elif self.cooldown_counter == 0:  # checked after the countdown, as Keras does
             self.wait += 1
             if self.wait >= self.patience and optimizer.learning_rate > self.min_lr:
                 new_rate = max(optimizer.learning_rate * self.factor, self.min_lr)
