@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_diabetes, load_iris
@@ -240,3 +243,19 @@ def test_dropout_survives_save_and_load(tmp_path):
     model.save(tmp_path / "m.safetensors")
     layer = dk.load_model(tmp_path / "m.safetensors").layers[1]
     assert isinstance(layer, Dropout) and layer.rate == 0.5 and layer.seed == 3
+
+
+def test_overfitting_example_runs_and_reports_each_gap(capsys):
+    path = Path(__file__).resolve().parents[1] / "examples" / "overfitting.py"
+    spec = importlib.util.spec_from_file_location("overfitting_example", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    limits = example.one_thread()  # small batches: threads only add overhead
+    try:
+        rows = example.main(epochs=1)
+    finally:
+        if limits is not None:
+            limits.restore_original_limits()
+    assert [row["variant"] for row in rows][0] == "no regularization" and len(rows) == 4
+    assert all(np.isfinite(row["loss_gap"]) for row in rows)
+    assert "loss gap" in capsys.readouterr().out
