@@ -427,7 +427,7 @@ class CSVLogger(Callback):
     def _open(self, epoch: int) -> None:
         header, rows = (self._existing[0], self._existing[1:]) if self._existing else (None, [])
         kept = [row for row in rows if row and _int_or(row[0], epoch) < epoch]
-        self._file = open(self.filename, "w", newline="", encoding="utf-8")  # noqa: SIM115
+        self._file = open(self.filename, "w", newline="", encoding="utf-8")
         self._writer = csv.writer(self._file, delimiter=self.separator)
         if header is not None:
             self.keys = header[1:]
