@@ -98,13 +98,13 @@ class Sequential:
         elif any(existing.name == layer.name for existing in self.layers):
             raise ArgumentError(f"two layers named {layer.name!r}: layer names must be unique")
         declared = getattr(layer, "declared_input_dim", None)
+        if self.built and declared is not None and declared != self.output_dim:
+            raise ArgumentError(
+                f"layer {layer.name!r} declares input_dim={declared}, "
+                f"but the previous layer outputs {self.output_dim}"
+            )
         self.layers.append(layer)
         if self.built:
-            if declared is not None and declared != self.output_dim:
-                raise ArgumentError(
-                    f"layer {layer.name!r} declares input_dim={declared}, "
-                    f"but the previous layer outputs {self.output_dim}"
-                )
             layer.build(self.layers[-2].output_dim)
             self._allocate(keep=self.get_weights())
         elif len(self.layers) == 1 and declared is not None:
