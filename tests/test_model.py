@@ -371,6 +371,16 @@ def test_a_loss_that_becomes_nan_raises_and_keeps_finite_weights():
     assert all(np.isfinite(w).all() for w in model.get_weights())
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_weights_that_overflowed_are_reported_as_such():
+    # lr * grad beyond float32's range: the weights themselves are lost, and the error says so
+    x, y = _iris()
+    model = dk.Sequential([dk.layers.Dense(8, "relu", input_dim=4), dk.layers.Dense(1)], seed=0)
+    model.compile(dk.optimizers.SGD(1e38), "mse")
+    with pytest.raises(TrainingError, match="weights themselves overflowed"):
+        model.fit(x, y * 1000, epochs=5, verbose=0)
+
+
 # --- bad input ----------------------------------------------------------------------------------
 
 

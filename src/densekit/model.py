@@ -311,9 +311,18 @@ class Sequential:
         """One optimizer step on one batch of prepared arrays; returns the batch loss."""
         value, output, _ = self.compute_gradients(x, y, sample_weight)
         if not math.isfinite(value):
+            # checked only here, off the hot path: a step that overflowed the weights
+            # themselves (lr * grad beyond the dtype's range) is reported, not hidden
+            weights_finite = bool(self.backend.xp.isfinite(self.params).all())
+            kept = (
+                "the model keeps the weights from before this step"
+                if weights_finite
+                else "the weights themselves overflowed at the previous step and are not "
+                "finite: re-create the model or load a saved one"
+            )
             raise TrainingError(
                 f"the loss became {value} at optimizer step {self.optimizer.iterations + 1}; "
-                "training stopped and the model keeps the weights from before this step. "
+                f"training stopped and {kept}. "
                 "Try a lower learning rate, gradient clipping (clipnorm=1.0) or scaled inputs."
             )
         for hook in self.gradient_hooks:
