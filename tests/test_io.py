@@ -462,3 +462,14 @@ def test_overlapping_tensors_are_refused(tmp_path):
     path = _raw_file(tmp_path, {"a": entry, "b": dict(entry)}, b"\0" * 8)
     with pytest.raises(ModelFileError, match="overlap or leave gaps"):
         dk.load_model(path)
+
+
+def test_a_model_built_by_fit_round_trips(tmp_path):
+    x, y = _iris()
+    model = dk.Sequential([dk.layers.Dropout(0.1), dk.layers.Dense(3, "softmax")], seed=0)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save(tmp_path / "m.safetensors")
+    loaded = dk.load_model(tmp_path / "m.safetensors", compile=False)
+    assert loaded.input_dim == 4 and not loaded.compiled
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))

@@ -641,3 +641,79 @@ def test_set_weights_refuses_the_wrong_count_or_shapes(case, change, error, mess
         model.set_weights(change(model.get_weights()))
     for a, b in zip(before, model.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_train_on_batch_outside_fit_works_with_dropout():
+    x, y = _iris()
+    model = dk.Sequential(
+        [
+            dk.layers.Dense(8, "relu", input_dim=4),
+            dk.layers.Dropout(0.5, seed=1),
+            dk.layers.Dense(3),
+        ],
+        seed=0,
+    )
+    model.compile("adam", dk.losses.SparseCategoricalCrossentropy(from_logits=True))
+    xb, yb, _ = model._prepare(x, y, None)
+    first = model.train_on_batch(xb, yb)
+    assert np.isfinite(first) and model.optimizer.iterations == 1
+
+
+def test_numpy_scalars_are_accepted_as_arguments():
+    x, y = _iris()
+    model = dk.Sequential([dk.layers.Dense(3, "softmax", input_dim=np.int64(4))], seed=0)
+    model.compile(
+        dk.optimizers.SGD(np.float32(0.1), momentum=np.float64(0.5)),
+        "sparse_categorical_crossentropy",
+    )
+    history = model.fit(
+        x,
+        y,
+        batch_size=np.int64(16),
+        epochs=np.int64(2),
+        validation_split=np.float32(0.2),
+        verbose=0,
+    )
+    assert len(history.history["val_loss"]) == 2
+
+
+METRIC_CASES = [
+    # loss, output activation, units, metric, reference(p, y)
+    ("mse", None, 2, "mse", lambda p, y: ((p - y) ** 2).mean()),
+    ("mse", None, 2, "mae", lambda p, y: np.abs(p - y).mean()),
+    ("binary_crossentropy", "sigmoid", 1, "accuracy", lambda p, y: ((p > 0.5) == y).mean()),
+    ("binary_crossentropy", "sigmoid", 2, "binary_accuracy", lambda p, y: ((p > 0.5) == y).mean()),
+    (
+        "categorical_crossentropy",
+        "softmax",
+        3,
+        "accuracy",
+        lambda p, y: (p.argmax(1) == y.argmax(1)).mean(),
+    ),
+]
+
+
+@pytest.mark.parametrize(("loss", "activation", "units", "metric", "reference"), METRIC_CASES)
+def test_metrics_in_evaluate(loss, activation, units, metric, reference):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(50, 4))
+    if loss == "categorical_crossentropy":
+        y = np.eye(units)[rng.integers(0, units, 50)]
+    elif loss == "binary_crossentropy":
+        y = rng.integers(0, 2, (50, units)).astype(float)
+    else:
+        y = rng.normal(size=(50, units))
+    model = dk.Sequential([dk.layers.Dense(units, activation, input_dim=4)], seed=0)
+    model.compile("sgd", loss, [metric])
+    result = model.evaluate(x, y, batch_size=7)
+    expected = reference(model.predict(x), y)
+    assert result[metric] == pytest.approx(expected, rel=1e-5)
+
+
+def test_logit_outputs_use_a_zero_threshold_for_accuracy():
+    x, y = _binary()
+    model = dk.Sequential([dk.layers.Dense(1, input_dim=30)], seed=0)
+    model.compile("sgd", dk.losses.BinaryCrossentropy(from_logits=True), ["accuracy"])
+    model.fit(x, y, epochs=3, verbose=0)
+    logits = model.predict(x)[:, 0]
+    assert model.evaluate(x, y)["accuracy"] == pytest.approx(((logits > 0) == y).mean())

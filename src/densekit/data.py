@@ -6,6 +6,7 @@ One set of checks used by every entry point, so ``fit``, ``predict`` and
 
 from __future__ import annotations
 
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -102,7 +103,7 @@ def validation_split_indices(
 
 
 def check_validation_split(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, Real):
         raise ArgumentError(f"validation_split must be a number in [0, 1), got {value!r}")
     if not 0.0 <= value < 1.0:
         raise ArgumentError(f"validation_split must be in [0, 1), got {value}")
