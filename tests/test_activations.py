@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -88,7 +90,8 @@ def test_backward_matches_finite_differences(name, activation, reference):
 def test_extreme_inputs_stay_finite_without_warnings(name, activation, reference, dtype):
     z = np.array([[-1000.0, -100.0, -1.0, 0.0, 1.0, 100.0, 1000.0]], dtype=dtype)
     z = np.concatenate([z, -z])
-    with np.errstate(over="raise", invalid="raise", divide="raise"):
+    with warnings.catch_warnings(), np.errstate(over="raise", invalid="raise", divide="raise"):
+        warnings.simplefilter("error")
         a = activation.forward(np, z.copy())
         grad = activation.backward(np, z.copy(), a, np.ones_like(z))
     assert np.all(np.isfinite(a)) and np.all(np.isfinite(grad))

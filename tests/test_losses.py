@@ -7,6 +7,8 @@ each row, so dL/dp is ``gradient / n``.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -182,7 +184,8 @@ LOGIT_LOSSES = [
 def test_extreme_logits_give_finite_exact_losses(loss, dtype):
     z = np.array([[1000.0, -1000.0, 0.0, 999.0], [-1000.0, 1000.0, -999.0, 0.0]], dtype=dtype)
     y = np.array([[1.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]], dtype=dtype)
-    with np.errstate(over="raise", invalid="raise", divide="raise"):
+    with warnings.catch_warnings(), np.errstate(over="raise", invalid="raise", divide="raise"):
+        warnings.simplefilter("error")
         value = loss.per_sample(np, y, z)
         grad = loss.gradient(np, y, z)
     assert np.all(np.isfinite(value)) and np.all(np.isfinite(grad))

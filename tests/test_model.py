@@ -717,3 +717,27 @@ def test_logit_outputs_use_a_zero_threshold_for_accuracy():
     model.fit(x, y, epochs=3, verbose=0)
     logits = model.predict(x)[:, 0]
     assert model.evaluate(x, y)["accuracy"] == pytest.approx(((logits > 0) == y).mean())
+
+
+def test_early_stopping_with_zero_patience_keeps_going_while_improving():
+    x = np.linspace(-1, 1, 40).reshape(-1, 1)
+    model = dk.Sequential([dk.layers.Dense(1, input_dim=1)], seed=0)
+    model.compile(dk.optimizers.SGD(0.05), "mse")
+    stop = dk.callbacks.EarlyStopping(monitor="loss", patience=0)
+    history = model.fit(x, 2 * x + 3, epochs=6, batch_size=40, callbacks=[stop], verbose=0)
+    losses = history.history["loss"]
+    assert all(b < a for a, b in zip(losses, losses[1:]))  # improving every epoch
+    assert len(losses) == 6 and stop.stopped_epoch == 0
+
+
+def test_early_stopping_with_zero_patience_stops_at_the_first_worse_epoch():
+    model = dk.Sequential([dk.layers.Dense(1, input_dim=1)], seed=0)
+    model.compile(dk.optimizers.SGD(0.05), "mse")
+    stop = dk.callbacks.EarlyStopping(monitor="loss", patience=0)
+    stop.set_model(model)
+    stop.on_train_begin()
+    for epoch, value in enumerate([3.0, 2.0, 2.5, 1.0]):
+        stop.on_epoch_end(epoch, {"loss": value})
+        if model.stop_training:
+            break
+    assert stop.stopped_epoch == 2 and stop.best == 2.0
