@@ -521,6 +521,12 @@ CONSTRUCTION_ERRORS = [
         "unknown initializer",
     ),
     (
+        "initializer-nan",
+        lambda: dk.layers.Dense(2, kernel_initializer={"name": "constant", "value": float("nan")}),
+        ArgumentError,
+        "value must be a finite number",
+    ),
+    (
         "regularizer",
         lambda: dk.layers.Dense(2, kernel_regularizer="l3"),
         ArgumentError,
