@@ -451,6 +451,25 @@ FIT_ERRORS = [
         InputError,
         "sample_weight must have shape \\(10,\\)",
     ),
+    (
+        "weights-text",
+        dict(x=X20, y=Y10, sample_weight=["a"] * 10),
+        InputError,
+        "sample_weight must be numbers",
+    ),
+    ("complex-x", dict(x=X20 * 1j, y=Y10), InputError, "x must be real numbers"),
+    (
+        "callbacks",
+        dict(x=X20, y=Y10, callbacks=dk.callbacks.EarlyStopping()),
+        ArgumentTypeError,
+        "callbacks must be a list",
+    ),
+    (
+        "callback-type",
+        dict(x=X20, y=Y10, callbacks=[print]),
+        ArgumentError,
+        "callbacks must be densekit.callbacks.Callback objects",
+    ),
     ("verbose", dict(x=X20, y=Y10, verbose=5), ArgumentError, "verbose must be"),
 ]
 

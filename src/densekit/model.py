@@ -383,6 +383,8 @@ class Sequential:
             x, y = x[train], y[train]
             sample_weight = None if w is None else w[train]
 
+        if callbacks is not None and not isinstance(callbacks, (list, tuple)):
+            raise ArgumentTypeError(f"callbacks must be a list of callbacks, got {callbacks!r}")
         history = History()
         callback_list = CallbackList([history, *(callbacks or [])], self)
         self.stop_training = False
