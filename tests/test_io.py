@@ -473,3 +473,14 @@ def test_a_model_built_by_fit_round_trips(tmp_path):
     loaded = dk.load_model(tmp_path / "m.safetensors", compile=False)
     assert loaded.input_dim == 4 and not loaded.compiled
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+
+
+def test_a_layer_named_optimizer_does_not_clash_with_optimizer_state(tmp_path):
+    x, y = _iris()
+    model = dk.Sequential([dk.layers.Dense(3, "softmax", input_dim=4, name="optimizer")], seed=0)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save(tmp_path / "m.safetensors")
+    loaded = dk.load_model(tmp_path / "m.safetensors")
+    np.testing.assert_array_equal(loaded.optimizer.state["m"], model.optimizer.state["m"])
+    np.testing.assert_array_equal(loaded.get_weights()[0], model.get_weights()[0])

@@ -251,7 +251,12 @@ def _restore_compile(path, model, metadata, tensors) -> None:
     except (DensekitError, KeyError, TypeError) as exc:
         raise ModelFileError(f"{path}: invalid compile configuration: {exc}") from exc
     optimizer = model.optimizer
-    slots = {k.split("/", 1)[1]: v for k, v in tensors.items() if k.startswith("optimizer/")}
+    weights = set(model._weight_names())  # a layer may itself be named "optimizer"
+    slots = {
+        k.split("/", 1)[1]: v
+        for k, v in tensors.items()
+        if k.startswith("optimizer/") and k not in weights
+    }
     if not slots:
         return
     if set(slots) != set(optimizer.state):
