@@ -277,6 +277,8 @@ TAMPERED_CONFIGS = [
     ("activation", _set_layer(1, "activation", {"name": "evil"}), "unknown activation 'evil'"),
     ("units", _set_layer(0, "units", -5), "units must be a positive integer, got -5"),
     ("units-type", _set_layer(0, "units", "5"), "units must be a positive integer"),
+    ("units-huge", _set_layer(0, "units", 10**12), "needs more weights than the file holds"),
+    ("units-more", _set_layer(0, "units", 6), "kernel must have shape \\(4, 6\\), got \\(4, 5\\)"),
     ("initializer", _set_layer(0, "kernel_initializer", {"name": "x"}), "unknown initializer"),
     ("extra-key", _set_layer(0, "__class__", "subprocess.Popen"), "__class__"),
     (

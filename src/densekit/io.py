@@ -213,6 +213,7 @@ def load_model(path, compile: bool = True):
         )
     config = _json_field(path, metadata, "model_config")
     try:
+        _check_size(path, config, tensors)
         model = Sequential.from_config(config)
     except ModelFileError:
         raise
@@ -240,6 +241,31 @@ def load_model(path, compile: bool = True):
     if compile and "compile_config" in metadata:
         _restore_compile(path, model, metadata, tensors)
     return model
+
+
+def _check_size(path, config: Any, tensors: dict) -> None:
+    """Count the weights the configuration asks for before allocating any of them, so a
+    tampered ``units`` cannot make loading reserve gigabytes: it must match the file."""
+    from .layers import from_config as layer_from_config
+
+    if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+        return  # Sequential.from_config reports the malformed configuration
+    dim = config.get("input_dim")
+    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+        return
+    in_file = sum(array.size for array in tensors.values())  # a bound; exact checks follow
+    asked = 0
+    for entry in config["layers"]:
+        layer = layer_from_config(entry)
+        dim = layer.build(dim)
+        asked += sum(spec.size for spec in layer.weight_specs())
+        if asked > in_file:
+            break
+    if asked > in_file:
+        raise ModelFileError(
+            f"{path}: the model configuration needs more weights than the file holds "
+            f"({in_file}); it was altered or is not this file's"
+        )
 
 
 def _restore_compile(path, model, metadata, tensors) -> None:
