@@ -570,6 +570,12 @@ CONSTRUCTION_ERRORS = [
         "Dropout rate must be in \\[0, 1\\)",
     ),
     (
+        "dropout-seed",
+        lambda: dk.layers.Dropout(0.5, seed=-1),
+        ArgumentError,
+        "seed must be a non-negative integer",
+    ),
+    (
         "layers",
         lambda: dk.Sequential([np.zeros(3)]),
         ArgumentTypeError,

@@ -21,6 +21,8 @@ class Dropout(Layer):
         if not 0.0 <= rate < 1.0:
             raise ArgumentError(f"Dropout rate must be in [0, 1), got {rate}")
         self.rate = float(rate)
+        if seed is not None:
+            make_rng(seed)  # checks it now, where it was given, not at the first fit
         self.seed = seed
 
     def forward(self, x: Any, training: bool) -> Any:
