@@ -132,7 +132,8 @@ def test_keras_sgd_momentum_follows_its_formula():
     np.testing.assert_allclose(params, v1 + v2)
 
 
-def test_optimizer_step_through_a_model_matches_torch():
+def test_float32_model_steps_match_torch_float32():
+    # the default dtype; float64 parity to 1e-5 is in test_model_parity_torch.py
     model = dk.Sequential([dk.layers.Dense(3, "tanh", input_dim=4), dk.layers.Dense(1)], seed=0)
     model.compile(optimizers.Adam(0.05), "mse")
     rng = np.random.default_rng(0)
