@@ -236,7 +236,7 @@ def test_a_directory_is_refused(tmp_path):
 def test_header_claiming_a_huge_size_is_refused(tmp_path):
     bad = tmp_path / "huge.safetensors"
     bad.write_bytes(struct.pack("<Q", 2**62) + b"{}")
-    with pytest.raises(ModelFileError, match="header says"):
+    with pytest.raises(ModelFileError, match="header (says|claims)"):
         dk.load_model(bad)
 
 
