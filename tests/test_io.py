@@ -12,7 +12,7 @@ from sklearn.datasets import load_iris
 
 import densekit as dk
 from densekit import activations, io
-from densekit.errors import ArgumentTypeError, ModelFileError
+from densekit.errors import ArgumentTypeError, InputError, ModelFileError, NotBuiltError
 
 safetensors_numpy = pytest.importorskip("safetensors.numpy")
 from safetensors import safe_open  # noqa: E402
@@ -117,7 +117,7 @@ def test_float64_model_round_trips_as_float64(tmp_path):
 
 
 def test_without_optimizer_state(tmp_path):
-    model, _ = _every_activation_model(), None
+    model = _every_activation_model()
     x, y = _iris()
     model.fit(x, y, epochs=1, verbose=0)
     model.save(tmp_path / "m.safetensors", include_optimizer=False)
@@ -127,7 +127,6 @@ def test_without_optimizer_state(tmp_path):
 
 
 def test_saving_an_unbuilt_model_raises(tmp_path):
-    from densekit.errors import NotBuiltError
 
     with pytest.raises(NotBuiltError):
         dk.Sequential([dk.layers.Dense(2)]).save(tmp_path / "m.safetensors")
@@ -419,7 +418,6 @@ def test_saving_over_an_existing_file_replaces_it(trained):
 
 
 def test_saving_into_a_missing_folder_is_refused(tmp_path):
-    from densekit.errors import InputError
 
     model = dk.Sequential([dk.layers.Dense(1, input_dim=2)])
     with pytest.raises(InputError, match="does not exist"):
