@@ -101,13 +101,13 @@ class Sequential:
         elif any(existing.name == layer.name for existing in self.layers):
             raise ArgumentError(f"two layers named {layer.name!r}: layer names must be unique")
         declared = getattr(layer, "declared_input_dim", None)
+        if self.built and declared is not None and declared != self.output_dim:
+            raise ArgumentError(
+                f"layer {layer.name!r} declares input_dim={declared}, "
+                f"but the previous layer outputs {self.output_dim}"
+            )
         self.layers.append(layer)
         if self.built:
-            if declared is not None and declared != self.output_dim:
-                raise ArgumentError(
-                    f"layer {layer.name!r} declares input_dim={declared}, "
-                    f"but the previous layer outputs {self.output_dim}"
-                )
             layer.build(self.layers[-2].output_dim)
             self._allocate(keep=self.get_weights())
         elif len(self.layers) == 1 and declared is not None:
@@ -318,9 +318,17 @@ class Sequential:
                 self.stop_training = True
                 self._last_output = output
                 return value
+            # checked only here, off the hot path: a step that overflowed the weights
+            # themselves (lr * grad beyond the dtype's range) is reported, not hidden
+            weights_finite = bool(self.backend.xp.isfinite(self.params).all())
+            kept = (
+                "the model keeps the weights from before this step"
+                if weights_finite
+                else "the weights themselves overflowed at the previous step and are not finite"
+            )
             raise TrainingError(
                 f"the loss became {value} at optimizer step {self.optimizer.iterations + 1}; "
-                "training stopped and the model keeps the weights from before this step. "
+                f"training stopped and {kept}. "
                 "Try a lower learning rate, gradient clipping (clipnorm=1.0) or scaled inputs."
             )
         for hook in self.gradient_hooks:
@@ -381,6 +389,8 @@ class Sequential:
             x, y = x[train], y[train]
             sample_weight = None if w is None else w[train]
 
+        if callbacks is not None and not isinstance(callbacks, (list, tuple)):
+            raise ArgumentTypeError(f"callbacks must be a list of callbacks, got {callbacks!r}")
         history = History()
         callback_list = CallbackList([history, *(callbacks or [])], self)
         callback_list.set_params(
@@ -409,8 +419,11 @@ class Sequential:
                         verbose,
                         f"Epoch {epoch + 1}/{epochs}",
                     )
-                except TrainingError:
-                    self._roll_back_if_not_finite(last_finite)
+                except TrainingError as exc:
+                    if self._roll_back_if_not_finite(last_finite):
+                        raise TrainingError(
+                            f"{exc} fit restored the weights from the start of epoch {epoch + 1}."
+                        ) from None
                     raise
                 if self._roll_back_if_not_finite(last_finite):
                     if not self._stop_on_nonfinite:
