@@ -5,6 +5,7 @@ from __future__ import annotations
 from . import (
     activations,
     callbacks,
+    checkpoint,
     errors,
     initializers,
     layers,
@@ -28,6 +29,7 @@ __all__ = [
     "check_gradients",
     "activations",
     "callbacks",
+    "checkpoint",
     "errors",
     "initializers",
     "layers",
