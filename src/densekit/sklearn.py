@@ -312,8 +312,6 @@ class _DenseBase(BaseEstimator):
         _integer("n_iter_no_change", self.n_iter_no_change, 1)
         if self.batch_size != "auto":
             _integer("batch_size", self.batch_size, 1)
-        if self.batch_norm and not hasattr(dk_layers, "BatchNormalization"):
-            raise ArgumentError("batch_norm=True needs densekit.layers.BatchNormalization")
         return sizes
 
     def _batch_size(self, n: int) -> int:
