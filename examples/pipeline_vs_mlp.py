@@ -4,7 +4,7 @@ Both get the same parameters on the digits dataset (bundled with
 scikit-learn); the script prints test accuracy and fit time (best of
 ``--repeats`` fits, as other processes on the machine make single timings noisy).
 
-    python examples/pipeline_vs_mlp.py [--repeats 3] [--threads 1]
+    python examples/pipeline_vs_mlp.py [--repeats 3] [--threads 1] [--max-iter 200]
 """
 
 from __future__ import annotations
@@ -41,7 +41,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="BLAS threads (threadpoolctl)")
+    parser.add_argument("--max-iter", type=int, default=PARAMS["max_iter"])
     args = parser.parse_args()
+    params = dict(PARAMS, max_iter=args.max_iter)
 
     x, y = load_digits(return_X_y=True)
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, random_state=0)
@@ -55,14 +57,14 @@ def main() -> None:
         warnings.simplefilter("ignore", ConvergenceWarning)
         for name, cls in (("MLPClassifier", MLPClassifier), ("DenseClassifier", DenseClassifier)):
             seconds, pipeline = best_fit(
-                lambda cls=cls: make_pipeline(StandardScaler(), cls(**PARAMS)),
+                lambda cls=cls: make_pipeline(StandardScaler(), cls(**params)),
                 x_train,
                 y_train,
                 args.repeats,
             )
             model = pipeline[-1]
             rows.append((name, pipeline.score(x_test, y_test), seconds, model.n_iter_))
-    print(f"digits: {len(x_train)} training rows, {len(x_test)} test rows; parameters {PARAMS}")
+    print(f"digits: {len(x_train)} training rows, {len(x_test)} test rows; parameters {params}")
     print(f"{'estimator':<17}{'test accuracy':>15}{'fit time (s)':>15}{'epochs':>8}")
     for name, accuracy, seconds, epochs in rows:
         print(f"{name:<17}{accuracy:>15.4f}{seconds:>15.3f}{epochs:>8}")

@@ -251,3 +251,22 @@ def test_bad_parameters_raise_densekit_errors():
         DenseClassifier(solver="lbfgs").fit(x, y)
     with pytest.raises(dk.errors.ArgumentError, match="loss"):
         DenseRegressor(loss="hinge").fit(x, y)
+
+
+def test_pipeline_vs_mlp_example_prints_both_accuracies_and_fit_times():
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "pipeline_vs_mlp.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--repeats", "1", "--threads", "1", "--max-iter", "20"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = dict(re.findall(r"^(\w+Classifier)\s+([\d.]+)\s+[\d.]+\s+\d+$", result.stdout, re.M))
+    assert set(rows) == {"MLPClassifier", "DenseClassifier"}
+    assert float(rows["DenseClassifier"]) >= float(rows["MLPClassifier"]) - 0.02
