@@ -60,17 +60,18 @@ def _iris():
     return StandardScaler().fit_transform(x), y
 
 
-def _mlp_step_parity(ours, theirs, x, y, sample_weight=None):
-    """Give both the same weights, run one more full-batch SGD epoch, compare."""
+def _mlp_step_parity(ours, theirs, x, y, sample_weight=None, epochs=1):
+    """Give both the same weights, run more full-batch SGD epochs (warm start), compare."""
     warnings.simplefilter("ignore", UserWarning)  # batch_size 1000 is clipped to n
     ours.fit(x, y, sample_weight=sample_weight)
     theirs.fit(x, y, sample_weight=sample_weight)
     for mine, reference in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
         assert mine.shape == reference.shape
         mine[...] = reference
-    ours.fit(x, y, sample_weight=sample_weight)
-    theirs.fit(x, y, sample_weight=sample_weight)
-    np.testing.assert_allclose(ours.loss_curve_[-1], theirs.loss_curve_[-1], rtol=1e-10)
+    ours.set_params(max_iter=epochs).fit(x, y, sample_weight=sample_weight)
+    theirs.set_params(max_iter=epochs).fit(x, y, sample_weight=sample_weight)
+    assert ours.n_iter_ == theirs.n_iter_
+    np.testing.assert_allclose(ours.loss_curve_[1:], theirs.loss_curve_[1:], rtol=1e-10)
     for mine, reference in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
         np.testing.assert_allclose(mine, reference, rtol=1e-9, atol=1e-12)
 
@@ -94,6 +95,24 @@ def test_classifier_step_equals_mlp_multiclass(activation):
     x, y = _iris()
     params = dict(FULL_BATCH_SGD, activation=activation)
     _mlp_step_parity(DenseClassifier(**params, dtype="float64"), MLPClassifier(**params), x, y)
+
+
+@pytest.mark.parametrize("learning_rate", ["constant", "invscaling", "adaptive"])
+def test_sgd_schedules_and_nesterov_momentum_follow_mlp_over_epochs(learning_rate):
+    x, y = _iris()
+    params = dict(
+        FULL_BATCH_SGD,
+        momentum=0.9,
+        learning_rate=learning_rate,
+        tol=0.05,  # loose, so the adaptive schedule divides the rate within a few epochs
+        n_iter_no_change=1,
+    )
+    ours = DenseClassifier(**params, dtype="float64")
+    theirs = MLPClassifier(**params)
+    _mlp_step_parity(ours, theirs, x, y, epochs=8)
+    rate = ours.model_.optimizer.learning_rate
+    assert rate == pytest.approx(theirs._optimizer.learning_rate, rel=1e-12)
+    assert (rate < 0.1) == (learning_rate != "constant")
 
 
 def test_classifier_step_equals_mlp_binary_with_one_logistic_output():

@@ -123,7 +123,7 @@ class _MLPTraining(Callback):
     ``n_iter_no_change`` rule and keeps the best weights under early stopping.
     """
 
-    def __init__(self, estimator, n_train: int, batch_size: int, validation, incremental: bool):
+    def __init__(self, estimator, n_train, batch_size, validation, incremental, weight_scale=1.0):
         super().__init__()
         self.estimator = estimator
         self.n_train = n_train
@@ -131,7 +131,7 @@ class _MLPTraining(Callback):
         self.validation = validation
         self.incremental = incremental
         self.alpha = float(estimator.alpha)
-        self.weight_scale = 1.0  # mean of the raw sample weights
+        self.weight_scale = weight_scale  # mean of the raw sample weights
         self.batch_rows = batch_size
         self.penalty_total = 0.0
         self.stopped = False
@@ -178,7 +178,8 @@ class _MLPTraining(Callback):
             est.best_loss_ = min(est.best_loss_, loss)
         optimizer = self.model.optimizer
         if est.solver == "sgd" and est.learning_rate == "invscaling" and est.optimizer is None:
-            optimizer.learning_rate = est.learning_rate_init / est.t_**est.power_t
+            # MLP's SGD schedule: lr = lr_init / (samples seen + 1)^power_t
+            optimizer.learning_rate = est.learning_rate_init / (est.t_ + 1) ** est.power_t
         if est._no_improvement_count > est.n_iter_no_change and not self.incremental:
             adaptive = est.solver == "sgd" and est.learning_rate == "adaptive"
             if adaptive and est.optimizer is None and optimizer.learning_rate > 1e-6:
@@ -430,8 +431,7 @@ class _DenseBase(BaseEstimator):
         n = x.shape[0]
         batch_size = self._batch_size(n)
         self.n_iter_ = 0
-        training = _MLPTraining(self, n, batch_size, validation, incremental)
-        training.weight_scale = weight_scale
+        training = _MLPTraining(self, n, batch_size, validation, incremental, weight_scale)
         training.set_model(self.model_)
         self.model_.gradient_hooks.append(training.add_penalty_gradient)
         started = time.perf_counter()
