@@ -289,3 +289,11 @@ def test_pipeline_vs_mlp_example_prints_both_accuracies_and_fit_times():
     rows = dict(re.findall(r"^(\w+Classifier)\s+([\d.]+)\s+[\d.]+\s+\d+$", result.stdout, re.M))
     assert set(rows) == {"MLPClassifier", "DenseClassifier"}
     assert float(rows["DenseClassifier"]) >= float(rows["MLPClassifier"]) - 0.02
+
+
+def test_fitted_network_saves_and_loads_as_a_plain_densekit_model(tmp_path):
+    x, y = _iris()
+    estimator = DenseRegressor((8,), max_iter=5, random_state=0).fit(x, y)
+    estimator.model_.save(tmp_path / "net.safetensors")
+    loaded = dk.load_model(tmp_path / "net.safetensors")
+    np.testing.assert_array_equal(loaded.predict(x).ravel(), estimator.predict(x))

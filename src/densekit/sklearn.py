@@ -39,7 +39,7 @@ import numbers
 import time
 import warnings
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
@@ -82,10 +82,9 @@ class HalfSquaredError(dk_losses.MeanSquaredError):
 
     MLP reports the mean over the k outputs but steps along the gradient of
     the sum (its output delta is ``p - y`` whatever k is); both are kept, so
-    multi-output fits follow MLP's exactly.
+    multi-output fits follow MLP's exactly. A saved model records it as
+    mean_squared_error (densekit's own loss), so any densekit can load it.
     """
-
-    name: ClassVar[str] = "half_squared_error"
 
     def per_sample(self, xp, y, p):
         return 0.5 * super().per_sample(xp, y, p)
@@ -96,7 +95,10 @@ class HalfSquaredError(dk_losses.MeanSquaredError):
 
 @dataclass(frozen=True)
 class SummedBinaryCrossentropy(dk_losses.BinaryCrossentropy):
-    """MLP's multi-label loss: binary cross-entropy summed (not averaged) over labels."""
+    """MLP's multi-label loss: binary cross-entropy summed (not averaged) over labels.
+
+    A saved model records it as binary_crossentropy (densekit's own loss).
+    """
 
     def per_sample(self, xp, y, p):
         return super().per_sample(xp, y, p) * p.shape[1]
