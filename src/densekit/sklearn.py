@@ -394,14 +394,14 @@ class _DenseBase(BaseEstimator):
         """Train ``self.model_`` with ``Sequential.fit`` under MLP's rule; ``targets`` are
         the network's targets, ``y_original`` what ``score`` compares with."""
         sizes = self._check_params()
+        if self.early_stopping and incremental:
+            raise ArgumentError("partial_fit does not support early_stopping=True")
         rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31))
         fresh = not hasattr(self, "model_") or not (self.warm_start or incremental)
         if fresh:
             self._initialize(sizes, x.shape[1], targets.shape[1], rng)
         if fresh or not incremental or self.model_.optimizer is None:
             self.model_.compile(optimizer=self._make_optimizer(), loss=self._loss())
-        if self.early_stopping and incremental:
-            raise ArgumentError("partial_fit does not support early_stopping=True")
         if sample_weight is not None:
             total = float(sample_weight.sum())
             if total <= 0:
@@ -521,10 +521,13 @@ class DenseClassifier(ClassifierMixin, _DenseBase):
     """``MLPClassifier`` on densekit: softmax for multiclass, one logistic output for
     binary, independent logistic outputs for multi-label ``y`` (2-D 0/1).
 
-    Adds ``dropout`` (rate after each hidden layer), ``batch_norm``,
-    ``class_weight`` (dict or 'balanced'), ``optimizer`` (a densekit optimizer
-    or name, overriding ``solver``), ``dtype`` and ``validation_loss_curve_``
-    (with ``early_stopping``).
+    Adds ``dropout`` (a Dropout of that rate after each hidden layer),
+    ``batch_norm`` (a BatchNormalization after each hidden layer's activation),
+    ``class_weight`` (dict or 'balanced', multiplied into ``sample_weight``),
+    ``optimizer`` (a densekit optimizer or name, overriding ``solver``),
+    ``dtype`` and ``validation_loss_curve_`` (with ``early_stopping``: the loss
+    on the held-out rows after each epoch, without the penalty). The fitted
+    network is ``model_``, a densekit Sequential (save it, export it to ONNX).
     """
 
     def __init__(
@@ -704,7 +707,8 @@ class DenseRegressor(RegressorMixin, _DenseBase):
 
     ``loss`` is 'squared_error' (reported as ``0.5 * mean((p - y)^2)``, MLP's),
     'absolute_error', 'huber' (delta 1) or 'poisson'. Adds ``dropout``,
-    ``batch_norm``, ``optimizer``, ``dtype`` and ``validation_loss_curve_``.
+    ``batch_norm``, ``optimizer``, ``dtype`` and ``validation_loss_curve_``, as
+    :class:`DenseClassifier` does; the fitted network is ``model_``.
     """
 
     def __init__(
