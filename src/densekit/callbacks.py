@@ -309,14 +309,13 @@ class ReduceLROnPlateau(Callback):
         optimizer = self.model.optimizer
         logs["learning_rate"] = optimizer.learning_rate
         value = _monitored("ReduceLROnPlateau", self.monitor, logs)
-        in_cooldown = self.cooldown_counter > 0
-        if in_cooldown:
+        if self.cooldown_counter > 0:
             self.cooldown_counter -= 1
             self.wait = 0
         if self._improved(value):
             self.best = value
             self.wait = 0
-        elif not in_cooldown:
+        elif self.cooldown_counter == 0:  # checked after the countdown, as Keras does
             self.wait += 1
             if self.wait >= self.patience and optimizer.learning_rate > self.min_lr:
                 new_rate = max(optimizer.learning_rate * self.factor, self.min_lr)
@@ -428,7 +427,7 @@ class CSVLogger(Callback):
     def _open(self, epoch: int) -> None:
         header, rows = (self._existing[0], self._existing[1:]) if self._existing else (None, [])
         kept = [row for row in rows if row and _int_or(row[0], epoch) < epoch]
-        self._file = open(self.filename, "w", newline="", encoding="utf-8")  # noqa: SIM115
+        self._file = open(self.filename, "w", newline="", encoding="utf-8")
         self._writer = csv.writer(self._file, delimiter=self.separator)
         if header is not None:
             self.keys = header[1:]
