@@ -23,10 +23,24 @@ optimizers.schedules = schedules
 
 __version__ = "0.1.0"
 
+# optional extras, imported on first use so `import densekit` needs only numpy
+_LAZY = {"export_onnx": ".onnx", "from_torch": ".interop"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module 'densekit' has no attribute {name!r}")
+
+
 __all__ = [
     "Sequential",
     "load_model",
     "check_gradients",
+    "export_onnx",
+    "from_torch",
     "activations",
     "callbacks",
     "checkpoint",

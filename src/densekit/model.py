@@ -743,6 +743,12 @@ class Sequential:
         model.metadata = dict(self.metadata)
         return model
 
+    def to_torch(self):
+        """The same network as a ``torch.nn.Sequential`` (see :mod:`densekit.interop`)."""
+        from .interop import to_torch
+
+        return to_torch(self)
+
     def save(self, path, include_optimizer: bool = True) -> None:
         """Write a safetensors file: weights as tensors, architecture as JSON metadata."""
         from .io import save_model
