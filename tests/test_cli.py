@@ -172,7 +172,7 @@ def test_predict_refuses_a_model_without_preprocessing(tmp_path, iris_csv, capsy
     assert "no stored preprocessing" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", ["train", "predict", "summary", "demo"])
+@pytest.mark.parametrize("command", ["train", "predict", "summary", "export", "demo"])
 def test_every_command_has_help(command):
     result = run_cli(command, "--help")
     assert result.returncode == 0 and "usage: densekit" in result.stdout
@@ -184,3 +184,29 @@ def test_demo_trains_digits_and_saves_the_model(tmp_path, capsys):
 
     model = dk.load_model(tmp_path / "digits.safetensors")
     assert model.input_dim == 64 and model.output_dim == 10
+
+
+def test_export_writes_an_onnx_file_that_onnxruntime_runs(iris_csv, tmp_path):
+    onnxruntime = pytest.importorskip("onnxruntime")
+    model_path, onnx_path = tmp_path / "m.safetensors", tmp_path / "m.onnx"
+    main(
+        [
+            "train",
+            str(iris_csv),
+            "--target",
+            "species",
+            "-o",
+            str(model_path),
+            "--epochs",
+            "2",
+            "-q",
+        ]
+    )
+    assert main(["export", str(model_path), str(onnx_path), "-q"]) == 0
+    import densekit as dk
+
+    model = dk.load_model(model_path)
+    x = np.random.default_rng(0).standard_normal((5, model.input_dim)).astype(np.float32)
+    session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    (onnx_out,) = session.run(None, {session.get_inputs()[0].name: x})
+    np.testing.assert_allclose(onnx_out, model.predict(x), rtol=1e-5, atol=1e-6)

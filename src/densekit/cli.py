@@ -3,6 +3,7 @@
     densekit train data.csv --target price -o model.safetensors --hidden 64,32
     densekit predict model.safetensors new_rows.csv -o predictions.csv
     densekit summary model.safetensors
+    densekit export model.safetensors model.onnx
     densekit demo
 
 The preprocessing learned by ``train`` (standardization, one-hot vocabularies,
@@ -136,6 +137,16 @@ def cmd_summary(args: argparse.Namespace) -> int:
         print(
             f"Features ({len(preprocessor.feature_names)}): {', '.join(preprocessor.feature_names)}"
         )
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .io import load_model
+    from .onnx import export_onnx
+
+    export_onnx(load_model(args.model), args.output, opset=args.opset)
+    if not args.quiet:
+        print(f"wrote {args.output} (ONNX opset {args.opset})")
     return 0
 
 
@@ -325,6 +336,17 @@ def make_parser() -> argparse.ArgumentParser:
     )
     summary.add_argument("model")
     summary.set_defaults(handler=cmd_summary)
+
+    export = commands.add_parser(
+        "export",
+        help="export a model to ONNX",
+        description="Write a model file as ONNX (Dropout removed; opset 17 or later).",
+    )
+    export.add_argument("model", help="densekit model file")
+    export.add_argument("output", help="the .onnx file to write")
+    export.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    export.add_argument("-q", "--quiet", action="store_true")
+    export.set_defaults(handler=cmd_export)
 
     demo = commands.add_parser(
         "demo",
