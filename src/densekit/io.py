@@ -74,8 +74,8 @@ def read_safetensors(path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     (header_size,) = struct.unpack("<Q", raw[:8])
     if header_size > min(MAX_HEADER_BYTES, len(raw) - 8):
         raise ModelFileError(
-            f"{path} is truncated or not a safetensors file (header says {header_size} bytes, "
-            f"file has {len(raw) - 8})"
+            f"{path} is not a model file, or is truncated: its header claims {header_size} "
+            f"bytes but the file has {len(raw) - 8}"
         )
     try:
         header = json.loads(raw[8 : 8 + header_size].decode("utf-8"))
