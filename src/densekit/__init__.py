@@ -6,6 +6,7 @@ from . import (
     activations,
     callbacks,
     errors,
+    explain,
     initializers,
     layers,
     losses,
@@ -13,10 +14,12 @@ from . import (
     optimizers,
     regularizers,
     schedules,
+    tune,
 )
 from .gradcheck import check_gradients
 from .io import load_model
 from .model import Sequential
+from .report import report
 
 optimizers.schedules = schedules
 
@@ -26,9 +29,11 @@ __all__ = [
     "Sequential",
     "load_model",
     "check_gradients",
+    "report",
     "activations",
     "callbacks",
     "errors",
+    "explain",
     "initializers",
     "layers",
     "losses",
@@ -36,5 +41,6 @@ __all__ = [
     "optimizers",
     "regularizers",
     "schedules",
+    "tune",
     "__version__",
 ]

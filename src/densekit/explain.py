@@ -437,6 +437,8 @@ def plot_weights(model, kind: str = "heatmap", max_size: int = 64):
         raise ArgumentError(f"kind must be 'heatmap' or 'hinton', got {kind!r}")
     layers = dense_layers(model)
     figure = _figure(figsize=(3.2 * len(layers) + 0.8, 3.6), layout="constrained")
+    from matplotlib.ticker import MaxNLocator
+
     for position, (_, layer) in enumerate(layers, start=1):
         kernel = model.backend.to_numpy(layer.kernel)
         ax = figure.add_subplot(1, len(layers), position)
@@ -455,6 +457,8 @@ def plot_weights(model, kind: str = "heatmap", max_size: int = 64):
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("unit")
         ax.set_ylabel("input")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     figure.suptitle("Weights: heatmap" if kind == "heatmap" else "Weights: Hinton diagram")
     return figure
 
@@ -473,7 +477,7 @@ def _hinton(ax, matrix: np.ndarray) -> None:
     ax.set_facecolor("#888888")
     ax.set_xlim(-0.5, matrix.shape[1] - 0.5)
     ax.set_ylim(matrix.shape[0] - 0.5, -0.5)
-    ax.set_aspect("equal" if max(matrix.shape) < 3 * min(matrix.shape) else "auto")
+    ax.set_aspect("equal")
 
 
 def layer_outputs(model, x: Any) -> list[tuple[int, Dense, np.ndarray]]:
