@@ -581,6 +581,8 @@ class SearchResult:
     study_name: str
     study: Any = field(repr=False, default=None)
     history: History | None = field(repr=False, default=None)
+    #: the held-out rows of a single validation split (None with cv), for reports
+    validation_rows: np.ndarray | None = field(repr=False, default=None)
 
     def summary(self) -> str:
         rows = trial_rows(self.study)
@@ -859,6 +861,7 @@ def _result(job: Job, study, url: str, study_name: str, refit: bool) -> SearchRe
         study_name=study_name,
         study=study,
         history=history,
+        validation_rows=job.folds[0][1] if len(job.folds) == 1 else None,
     )
 
 
