@@ -88,12 +88,8 @@ def test_regression_report_has_residual_plots(tmp_path):
     assert "<h2>Tuning</h2>" not in page
 
 
-def test_report_replaces_a_file_atomically(tmp_path, iris_page):
-    target = tmp_path / "report.html"
-    target.write_text("old")
-    iris_report(tmp_path)
-    assert target.read_text().startswith("<!DOCTYPE html>")
-    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+def test_report_leaves_no_temporary_file_behind(iris_page):
+    assert sorted(p.name for p in iris_page.parent.iterdir()) == ["report.html", "study.log"]
 
 
 # --- the browser check ------------------------------------------------------------------
@@ -244,3 +240,17 @@ def test_report_renders_in_headless_chromium_with_every_image(iris_page, tmp_pat
                for image in seen["images"]), seen["images"]  # fmt: skip
     assert all(url.startswith(("file:", "data:")) for url in seen["requests"]), seen["requests"]
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_command_line_train_reports_on_the_rows_fit_held_out(tmp_path, capsys):
+    from sklearn.datasets import load_iris
+
+    from densekit.cli import main
+
+    load_iris(as_frame=True).frame.to_csv(tmp_path / "iris.csv", index=False)
+    code = main(
+        ["train", str(tmp_path / "iris.csv"), "--target", "target", "-o", str(tmp_path / "m.st"),
+         "--epochs", "3", "-q", "--report", str(tmp_path / "train.html")]
+    )  # fmt: skip
+    assert code == 0 and "wrote the report to" in capsys.readouterr().out
+    assert "evaluated on 30 held-out rows" in (tmp_path / "train.html").read_text()

@@ -147,3 +147,36 @@ def test_bad_search_spaces_are_refused_by_name(space, message):
     x, y = ridge_task(20)
     with pytest.raises(dk.errors.ArgumentError, match=message):
         tune.search(space, x, y, n_trials=1)
+
+
+def test_command_line_tune_saves_the_best_model_and_a_report(tmp_path, capsys):
+    from sklearn.datasets import load_iris
+
+    from densekit.cli import main
+
+    frame = load_iris(as_frame=True).frame
+    frame.to_csv(tmp_path / "iris.csv", index=False)
+    code = main(
+        ["tune", str(tmp_path / "iris.csv"), "--target", "target", "--trials", "3",
+         "--epochs", "3", "--storage", str(tmp_path / "s.log"), "-o", str(tmp_path / "m.safetensors"),
+         "--report", str(tmp_path / "tune.html"), "-q"]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0 and "3 trials" in out and "wrote the report to" in out
+    assert dk.load_model(tmp_path / "m.safetensors").metadata["preprocessing"]
+    assert "<h2>Tuning</h2>" in (tmp_path / "tune.html").read_text()
+
+
+def test_tune_size_example_compares_the_rule_of_thumb_with_the_search():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "tune_size.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--trials", "3", "--epochs", "3"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "rule of thumb:   37 hidden units" in result.stdout
+    assert "search, 3 trials:" in result.stdout
