@@ -21,7 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ArgumentError, DensekitError, ModelFileError
+from .errors import (
+    ArgumentError,
+    DensekitError,
+    MissingDependencyError,
+    ModelFileError,
+    require,
+)
 
 PREPROCESSING_KEY = "preprocessing"
 EXIT_ERROR = 2
@@ -152,6 +158,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     _, _, x_test, y_test = load_digits_split(args.seed)
     pixels = [f"pixel_{row}_{column}" for row in range(8) for column in range(8)]
+    try:
+        require("matplotlib", "plot", "the demo's HTML report")
+    except MissingDependencyError as exc:
+        print(f"no report: {exc}")
+        return 0
     path = report(model, history, x_test, y_test, Path(args.output) / "report.html",
                   feature_names=pixels, title="densekit demo: scikit-learn digits")  # fmt: skip
     print(f"wrote the report to {path.resolve()}")

@@ -291,7 +291,7 @@ def _importance(model, x_val, y_val, names, seed) -> str:
     return (
         "<h2>Feature importance</h2>"
         f"{_png(result.plot(top=20), 'permutation feature importance')}"
-        f'<p class="note">Increase in validation loss when a feature is shuffled (mean and '
+        f'<p class="note">Increase in held-out loss when a feature is shuffled (mean and '
         f"standard deviation over 5 shuffles; baseline loss {result.baseline_score:.4g}). "
         f"Top {len(rows)} of {len(names)} features:</p>{_table(rows)}"
     )
@@ -317,7 +317,7 @@ def _units(model, x_val) -> str:
     return (
         "<h2>Units</h2>"
         f"{_png(explain.plot_activation_histograms(model, x_val), 'activation histograms')}"
-        '<p class="note">Dead: ReLU units that output 0 on every validation row. Saturated: '
+        '<p class="note">Dead: ReLU units that output 0 on every held-out row. Saturated: '
         "sigmoid/tanh units beyond 0.99 on at least 95% of rows.</p>"
         f"{_table(rows)}"
     )
