@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -139,6 +141,13 @@ def test_neuron_importance_scores_one_value_per_unit(iris_relu):
         explain.neuron_importance(model, 5, x)
 
 
+def test_prune_neurons_can_use_neuron_importance_by_name(iris_relu):
+    prune = pytest.importorskip("densekit.prune", reason="dk.prune comes from the compress branch")
+    model, x, y = iris_relu
+    smaller = prune.neurons(model, 0.25, criterion="importance", x=x)
+    assert [layer.units for layer in smaller.layers] == [12, 6, 3]
+
+
 def test_class_attributions_give_one_row_per_class(iris_tanh):
     model, x, y = iris_tanh
     table = explain.class_attributions(model, x, y, steps=16)
@@ -156,6 +165,12 @@ def test_weight_pictures_have_one_panel_per_dense_layer(iris_relu, kind, tmp_pat
     assert len(panels) == 3
     figure.savefig(tmp_path / f"{kind}.png")
     assert (tmp_path / f"{kind}.png").stat().st_size > 1000
+
+
+def test_missing_matplotlib_names_the_plot_extra(iris_relu, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # what an environment without it sees
+    with pytest.raises(dk.errors.MissingDependencyError, match=r"densekit\[plot\]"):
+        explain.plot_weights(iris_relu[0])
 
 
 def test_activation_histograms_and_importance_plot_render(iris_relu, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -132,6 +133,13 @@ def build_ridge(trial):
     )
     model.compile("adam", "mse")
     return model
+
+
+def test_missing_optuna_names_the_extra_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "optuna", None)  # what an environment without it sees
+    x, y = ridge_task(20)
+    with pytest.raises(dk.errors.MissingDependencyError, match=r"densekit\[tune\]"):
+        tune.search(RIDGE_SPACE, x, y, n_trials=1)
 
 
 @pytest.mark.parametrize(

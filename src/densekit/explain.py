@@ -562,12 +562,15 @@ def unit_health(model, x: Any, threshold: float = 0.99, fraction: float = 0.95):
 def neuron_importance(model, layer_index: int, x: Any) -> np.ndarray:
     """A score per unit of Dense layer ``model.layers[layer_index]``: what it sends on.
 
-        score_j = mean_rows |a_j| * ||W_next[j, :]||_2
+        score_j = mean_rows |s_j| * ||W_next[j, :]||_2
 
-    where ``a_j`` is the unit's output over ``x`` and ``W_next`` the next Dense
-    layer's kernel (the output layer's units score ``mean |a_j|``). It is the size
-    of the signal that disappears when the unit is pruned, so dead units score 0.
-    The signature matches ``dk.prune.neurons(..., criterion=...)``.
+    where ``s_j`` is the signal unit j hands the next Dense layer over ``x`` (its
+    activation, after any BatchNormalization or Dropout in between) and ``W_next``
+    that layer's kernel; the last Dense layer's units score ``mean |a_j|``. It is
+    the size of the input the next layer loses when the unit is pruned, so dead
+    units score 0. The signature is the criterion ``dk.prune.neurons`` takes:
+    ``dk.prune.neurons(model, 0.25, criterion=neuron_importance, x=x)`` or, by
+    name, ``criterion="importance"``.
     """
     layers = dense_layers(model)
     indices = [index for index, _ in layers]
@@ -578,9 +581,27 @@ def neuron_importance(model, layer_index: int, x: Any) -> np.ndarray:
         raise ArgumentError(
             f"layer_index {layer_index} is not a Dense layer; Dense layers are at {indices}"
         )
-    outputs = {index: values for index, _, values in layer_outputs(model, x)}
-    score = np.abs(outputs[position]).mean(axis=0)
-    after = [layer for index, layer in layers if index > position]
+    after = [index for index in indices if index > position]
+    stop = after[0] - 1 if after else position
+    signal = model.backend.asarray(check_x(x, model.dtype, model.input_dim))
+    for layer in model.layers[: stop + 1]:
+        signal = layer.forward(signal, training=False)
+    score = np.abs(model.backend.to_numpy(signal)).mean(axis=0).astype(np.float64)
     if after:
-        score = score * np.linalg.norm(model.backend.to_numpy(after[0].kernel), axis=1)
+        kernel = model.backend.to_numpy(model.layers[after[0]].kernel).astype(np.float64)
+        score *= np.linalg.norm(kernel, axis=1)
     return score
+
+
+def _register_with_prune() -> None:
+    """Offer ``criterion="importance"`` to ``dk.prune.neurons`` where that module exists."""
+    try:
+        from . import prune
+    except ImportError:
+        return
+    register = getattr(prune, "register_criterion", None)
+    if register is not None:
+        register("importance", neuron_importance)
+
+
+_register_with_prune()

@@ -552,12 +552,33 @@ def _run_processes(job, url, study_name, sampler, seeds, shares, timeout) -> Non
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-    errors = [queue.get() for _ in processes]
+    errors = _collect(queue, processes)
     for process in processes:
         process.join()
     failed = [error for error in errors if error is not None]
     if failed:
         raise TrainingError(f"{len(failed)} tuning worker(s) failed; the first said:\n{failed[0]}")
+
+
+def _collect(queue, processes) -> list:
+    """One message per worker; a worker that dies without one (killed, crashed) is reported."""
+    import queue as queues
+
+    messages = []
+    while len(messages) < len(processes):
+        try:
+            messages.append(queue.get(timeout=1.0))
+        except queues.Empty:
+            if not any(process.is_alive() for process in processes):
+                try:  # a message may have landed just as the last worker ended
+                    messages.append(queue.get(timeout=1.0))
+                    continue
+                except queues.Empty:
+                    pass
+                codes = [process.exitcode for process in processes]
+                messages.append(f"a worker ended without reporting (exit codes {codes})")
+                break
+    return messages
 
 
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
