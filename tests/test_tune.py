@@ -146,7 +146,9 @@ def test_missing_optuna_names_the_extra_to_install(monkeypatch):
     "space, message",
     [
         ({"neurons": (1, 4)}, "unknown search-space keys"),
-        ({"units": (8.5, 16)}, "'units' must be integers"),
+        ({"units": (8.5, 16)}, "'units' must be integers >= 1"),
+        ({"units": (0, 16)}, "'units' must be integers >= 1"),
+        ({"layers": [1, -1]}, "'layers' must be integers >= 0"),
         ({"learning_rate": (0.0, 0.1, "log")}, "log range needs low > 0"),
         ({"dropout": (0.5, 0.1)}, "low 0.5 is above high 0.1"),
     ],

@@ -399,7 +399,12 @@ def make_parser() -> argparse.ArgumentParser:
     )
     tune.add_argument("data", help="CSV or Parquet file with a header row")
     tune.add_argument("--target", required=True, help="name of the column to predict")
-    tune.add_argument("--trials", type=_positive_int, default=20, help="trials to run (default 20)")
+    tune.add_argument(
+        "--trials",
+        type=_positive_int,
+        default=20,
+        help="trials to run now (default 20; added to a continued study)",
+    )
     tune.add_argument("--sampler", choices=["tpe", "random", "grid"], default="tpe")
     tune.add_argument("--jobs", type=_positive_int, default=1, help="worker processes")
     tune.add_argument("--epochs", type=_positive_int, default=20, help="epochs per trial")

@@ -140,13 +140,13 @@ def parse_space(space: dict) -> dict[str, Dimension]:
     dims = {}
     for name in DEFAULTS:
         dims[name] = _dimension(name, space.get(name, DEFAULTS[name]))
-    for name in ("layers", "units"):
+    for name, least in (("layers", 0), ("units", 1)):
         dim = dims[name]
-        if dim.kind in ("float",) or (
-            dim.kind in ("fixed", "categorical")
-            and not all(_is_int(v) and v >= (0 if name == "layers" else 1) for v in dim.choices)
-        ):
-            raise ArgumentError(f"search space {name!r} must be integers, got {space.get(name)!r}")
+        values = dim.choices if dim.kind in ("fixed", "categorical") else (dim.low, dim.high)
+        if dim.kind == "float" or not all(_is_int(v) and v >= least for v in values):
+            raise ArgumentError(
+                f"search space {name!r} must be integers >= {least}, got {space.get(name)!r}"
+            )
     return dims
 
 
