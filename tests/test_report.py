@@ -113,7 +113,7 @@ class Chromium:
             [
                 str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu",
                 "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", "--disable-extensions",
+                "--disable-sync", "--no-first-run", "--disable-extensions", "--disable-dev-shm-usage",
                 "--remote-debugging-pipe", f"--user-data-dir={profile}", "about:blank",
             ],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
