@@ -5,6 +5,7 @@ from __future__ import annotations
 from . import (
     activations,
     callbacks,
+    checkpoint,
     errors,
     explain,
     initializers,
@@ -32,6 +33,7 @@ __all__ = [
     "report",
     "activations",
     "callbacks",
+    "checkpoint",
     "errors",
     "explain",
     "initializers",
