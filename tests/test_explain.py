@@ -61,6 +61,24 @@ def test_integrated_gradients_for_every_class_are_complete_for_each(iris_tanh):
     assert attribution.completeness_ok()
 
 
+def test_integrated_gradients_pass_through_normalization_layers():
+    from sklearn.datasets import load_iris
+
+    x, y = load_iris(return_X_y=True)
+    scale = dk.layers.Normalization()
+    scale.adapt(x)
+    model = dk.Sequential(
+        [scale, dk.layers.Dense(8, "relu"), dk.layers.BatchNormalization(),
+         dk.layers.Dense(3, "softmax")],
+        seed=0,
+    )  # fmt: skip
+    model.compile(dk.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=5, verbose=0, seed=0)
+    attribution = explain.integrated_gradients(model, x, baseline=x.mean(0))
+    assert attribution.completeness_ok()
+    assert explain.neuron_importance(model, 1, x).shape == (8,)
+
+
 def test_too_few_steps_warn_about_completeness(iris_relu):
     model, x, _ = iris_relu
     with pytest.warns(RuntimeWarning, match="raise steps"):
