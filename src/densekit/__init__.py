@@ -7,6 +7,7 @@ from . import (
     callbacks,
     checkpoint,
     errors,
+    explain,
     initializers,
     layers,
     losses,
@@ -14,10 +15,12 @@ from . import (
     optimizers,
     regularizers,
     schedules,
+    tune,
 )
 from .gradcheck import check_gradients
 from .io import load_model
 from .model import Sequential
+from .report import report
 
 optimizers.schedules = schedules
 
@@ -41,10 +44,12 @@ __all__ = [
     "check_gradients",
     "export_onnx",
     "from_torch",
+    "report",
     "activations",
     "callbacks",
     "checkpoint",
     "errors",
+    "explain",
     "initializers",
     "layers",
     "losses",
@@ -52,5 +57,6 @@ __all__ = [
     "optimizers",
     "regularizers",
     "schedules",
+    "tune",
     "__version__",
 ]

@@ -22,7 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ArgumentError, DensekitError, ModelFileError
+from .errors import (
+    ArgumentError,
+    DensekitError,
+    MissingDependencyError,
+    ModelFileError,
+    require,
+)
 
 PREPROCESSING_KEY = "preprocessing"
 EXIT_ERROR = 2
@@ -94,6 +100,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         final = {key: round(values[-1], 4) for key, values in history.history.items()}
         print(f"final: {final}")
         print(f"saved the model to {args.output}")
+    if args.report:
+        _train_report(args, model, history, x, y, preprocessor)
     return 0
 
 
@@ -153,7 +161,60 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    run_demo(epochs=args.epochs, output=args.output, seed=args.seed, verbose=not args.quiet)
+    model, history, _ = run_demo(
+        epochs=args.epochs, output=args.output, seed=args.seed, verbose=not args.quiet
+    )
+    from .demo import load_digits_split
+    from .report import report
+
+    _, _, x_test, y_test = load_digits_split(args.seed)
+    pixels = [f"pixel_{row}_{column}" for row in range(8) for column in range(8)]
+    try:
+        require("matplotlib", "plot", "the demo's HTML report")
+    except MissingDependencyError as exc:
+        print(f"no report: {exc}")
+        return 0
+    path = report(model, history, x_test, y_test, Path(args.output) / "report.html",
+                  feature_names=pixels, title="densekit demo: scikit-learn digits")  # fmt: skip
+    print(f"wrote the report to {path.resolve()}")
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    """Search layer count, widths, activation, learning rate, dropout and L2 (dk.tune)."""
+    from . import tune
+    from .tabular import TabularPreprocessor, read_table
+
+    table = read_table(args.data)
+    preprocessor = TabularPreprocessor(
+        target=args.target,
+        task=None if args.task == "auto" else args.task,
+        fill_missing=args.fill_missing,
+    ).fit(table)
+    x, y = preprocessor.transform(table), preprocessor.encode_target(table)
+    space = {
+        **tune.DEFAULT_SPACE,
+        "layers": (1, args.max_layers),
+        "units": (4, args.max_units, "log"),
+    }
+    result = tune.search(
+        space, x, y, n_trials=args.trials, sampler=args.sampler, n_jobs=args.jobs,
+        seed=args.seed, storage=args.storage, study_name=args.study_name, epochs=args.epochs,
+        batch_size=args.batch_size, cv=args.cv, validation_split=args.validation_split,
+        task=preprocessor.task, verbose=0 if args.quiet else 1,
+    )  # fmt: skip
+    trials = result.trials
+    print(trials.to_string(index=False) if hasattr(trials, "to_string") else trials)
+    print(result.summary())
+    print(f"study {result.study_name!r} is stored in {result.storage} (run again to continue it)")
+    model = result.best_model
+    model.metadata[PREPROCESSING_KEY] = preprocessor.get_config()
+    if args.output:
+        model.save(args.output)
+        print(f"saved the best model to {args.output}")
+    if args.report:
+        rows = result.validation_rows if result.validation_rows is not None else slice(None)
+        _write_report(args.report, model, result.history, x[rows], y[rows], preprocessor, result)
     return 0
 
 
@@ -197,6 +258,29 @@ def build_model(
         )
     )
     return Sequential(stack, seed=seed)
+
+
+def _train_report(args, model, history, x, y, preprocessor) -> None:
+    """The report on the rows ``fit`` held out (the same seeded split), else on all rows."""
+    rows = slice(None)
+    if args.validation_split > 0:
+        from .backend import make_rng
+        from .data import validation_split_indices
+
+        labels = y.reshape(len(y), -1)[:, 0].astype(np.int64) if model.loss.fuses_with else None
+        _, rows = validation_split_indices(
+            len(x), args.validation_split, make_rng(args.seed), labels
+        )
+    _write_report(args.report, model, history, x[rows], y[rows], preprocessor)
+
+
+def _write_report(path, model, history, x, y, preprocessor, tuning=None) -> None:
+    from .report import report
+
+    classes = preprocessor.classes_ if preprocessor.task == "classification" else None
+    written = report(model, history, x, y, path, feature_names=preprocessor.feature_names,
+                     tuning=tuning, class_names=classes)  # fmt: skip
+    print(f"wrote the report to {Path(written).resolve()}")
 
 
 def _preprocessor(model, path):
@@ -314,7 +398,44 @@ def make_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--seed", type=_non_negative_int, default=0)
     train.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    train.add_argument("--report", default=None, metavar="PATH",
+                       help="also write a self-contained HTML report (needs matplotlib)")  # fmt: skip
     train.set_defaults(handler=cmd_train)
+
+    tune = commands.add_parser(
+        "tune",
+        help="search network sizes and training settings on a CSV/Parquet file",
+        description="Try networks (layers, units, activation, learning rate, dropout, L2) with "
+        "Optuna and keep the best on a validation split (or --cv folds). Needs densekit[tune].",
+    )
+    tune.add_argument("data", help="CSV or Parquet file with a header row")
+    tune.add_argument("--target", required=True, help="name of the column to predict")
+    tune.add_argument(
+        "--trials",
+        type=_positive_int,
+        default=20,
+        help="trials to run now (default 20; added to a continued study)",
+    )
+    tune.add_argument("--sampler", choices=["tpe", "random", "grid"], default="tpe")
+    tune.add_argument("--jobs", type=_positive_int, default=1, help="worker processes")
+    tune.add_argument("--epochs", type=_positive_int, default=20, help="epochs per trial")
+    tune.add_argument("--batch-size", type=_positive_int, default=32)
+    tune.add_argument("--max-layers", type=_positive_int, default=3)
+    tune.add_argument("--max-units", type=_positive_int, default=256)
+    tune.add_argument("--cv", type=_positive_int, default=None, help="k-fold instead of a split")
+    tune.add_argument("--validation-split", type=_fraction, default=0.2)
+    tune.add_argument("--storage", default=None,
+                      help="Optuna storage URL or file (.db SQLite, .log journal); default: "
+                      "a new SQLite file in a temporary folder")  # fmt: skip
+    tune.add_argument("--study-name", default="densekit", help="study to create or continue")
+    tune.add_argument("--task", choices=["auto", "classification", "regression"], default="auto")
+    tune.add_argument("--fill-missing", choices=["mean", "median", "most_frequent", "zero"],
+                      default=None)  # fmt: skip
+    tune.add_argument("--seed", type=_non_negative_int, default=0)
+    tune.add_argument("-o", "--output", default=None, help="where to save the best model")
+    tune.add_argument("--report", default=None, metavar="PATH", help="write an HTML report")
+    tune.add_argument("-q", "--quiet", action="store_true")
+    tune.set_defaults(handler=cmd_tune)
 
     predict = commands.add_parser(
         "predict",

@@ -151,6 +151,7 @@ def atomic_write(path, chunks: list[bytes]) -> None:
         raise InputError(f"cannot write {str(path)!r}: folder {str(folder)!r} does not exist")
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; follow the umask instead
         with os.fdopen(handle, "wb") as stream:
             for chunk in chunks:
                 stream.write(chunk)
@@ -161,6 +162,12 @@ def atomic_write(path, chunks: list[bytes]) -> None:
         if os.path.exists(temporary):
             os.unlink(temporary)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 # --- models -------------------------------------------------------------------------
