@@ -11,9 +11,12 @@ from . import (
     losses,
     metrics,
     optimizers,
+    prune,
+    quantize,
     regularizers,
     schedules,
 )
+from .compression_report import compression_report
 from .gradcheck import check_gradients
 from .io import load_model
 from .model import Sequential
@@ -26,6 +29,9 @@ __all__ = [
     "Sequential",
     "load_model",
     "check_gradients",
+    "compression_report",
+    "prune",
+    "quantize",
     "activations",
     "callbacks",
     "errors",

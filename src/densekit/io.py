@@ -194,6 +194,10 @@ def load_model(path, compile: bool = True):
     from .model import Sequential
 
     tensors, metadata = read_safetensors(path)
+    if metadata.get("format") == "densekit-quantized":
+        from .quantize import load
+
+        return load(path)
     if metadata.get("format") != FORMAT:
         raise ModelFileError(
             f"{path} is a safetensors file but not a densekit model "
@@ -227,6 +231,10 @@ def load_model(path, compile: bool = True):
     model.metadata = user_metadata
     if compile and "compile_config" in metadata:
         _restore_compile(path, model, metadata, tensors)
+    if "pruning" in user_metadata:  # masks live on as the zeros of the named kernels
+        from .prune import reattach
+
+        reattach(model)
     return model
 
 
