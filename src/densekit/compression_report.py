@@ -48,7 +48,7 @@ def file_bytes(model) -> int:
 def latency(model, x: np.ndarray, batch_size: int, repeats: int = 10) -> float:
     """Best-of-``repeats`` seconds for ``predict`` on one batch of ``batch_size`` rows."""
     batch = np.ascontiguousarray(x[:batch_size])
-    predict = getattr(model, "predict")
+    predict = model.predict
     predict(batch, batch_size=batch_size)
     best = math.inf
     for _ in range(repeats):
