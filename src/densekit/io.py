@@ -190,7 +190,11 @@ def save_model(model, path, include_optimizer: bool = True) -> None:
 
 
 def load_model(path, compile: bool = True):
-    """Rebuild a model from a file written by :func:`save_model`, checking every field."""
+    """Rebuild a model from a file written by :func:`save_model`, checking every field.
+
+    A quantized model file (``densekit.quantize.save``) loads as a ``QuantizedModel``;
+    a pruned model gets its masks back (``densekit.prune.reattach``).
+    """
     from .model import Sequential
 
     tensors, metadata = read_safetensors(path)

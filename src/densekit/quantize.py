@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -121,22 +121,31 @@ class QuantizedDense:
     kernel_scale: np.ndarray | None = None  # float32 (units,), int8 only
     input_scale: np.float32 | None = None  # int8 only
     input_zero_point: np.uint8 | None = None  # int8 only
+    _compute: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def float_kernel(self) -> np.ndarray:
         if self.storage == "int8":
             return self.kernel.astype(np.float32) * self.kernel_scale
         return self.kernel.astype(np.float32)
 
+    def compute_kernel(self) -> np.ndarray:
+        """The kernel the product runs with, made once: float64 integers for int8
+        (an exact accumulator), float32 otherwise (float16 is upcast)."""
+        if self._compute is None:
+            kind = np.float64 if self.storage == "int8" else np.float32
+            self._compute = self.kernel.astype(kind)
+        return self._compute
+
     def forward(self, x: np.ndarray) -> np.ndarray:
         if self.storage == "int8":
             q = quantize_activations(x, self.input_scale, self.input_zero_point)
             centred = q.astype(np.float64) - float(self.input_zero_point)
             # float64 holds the int32 accumulator exactly (|sum| < 2^53)
-            accumulator = (centred @ self.kernel.astype(np.float64)).astype(np.float32)
+            accumulator = (centred @ self.compute_kernel()).astype(np.float32)
             multiplier = (np.float32(self.input_scale) * self.kernel_scale).astype(np.float32)
             z = accumulator * multiplier + self.bias
         else:
-            z = x @ self.float_kernel() + self.bias
+            z = x @ self.compute_kernel() + self.bias
         return self.activation.forward(np, z.astype(np.float32))
 
 
