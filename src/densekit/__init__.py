@@ -5,6 +5,7 @@ from __future__ import annotations
 from . import (
     activations,
     callbacks,
+    checkpoint,
     errors,
     initializers,
     layers,
@@ -34,6 +35,7 @@ __all__ = [
     "quantize",
     "activations",
     "callbacks",
+    "checkpoint",
     "errors",
     "initializers",
     "layers",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -71,6 +72,8 @@ class Sequential:
         self.loss: losses_module.Loss | None = None
         self.metric_names: list[str] = []
         self.stop_training = False
+        #: set by TerminateOnNaN: a non-finite loss stops training instead of raising
+        self._stop_on_nonfinite = False
         self.params = self.grads = self.state = None
         #: callables ``hook(grads)`` run on the flat gradient before each step
         #: (a distributed all-reduce, for example)
@@ -311,6 +314,10 @@ class Sequential:
         """One optimizer step on one batch of prepared arrays; returns the batch loss."""
         value, output, _ = self.compute_gradients(x, y, sample_weight)
         if not math.isfinite(value):
+            if self._stop_on_nonfinite:  # TerminateOnNaN: skip the step and stop
+                self.stop_training = True
+                self._last_output = output
+                return value
             raise TrainingError(
                 f"the loss became {value} at optimizer step {self.optimizer.iterations + 1}; "
                 "training stopped and the model keeps the weights from before this step. "
@@ -376,23 +383,49 @@ class Sequential:
 
         history = History()
         callback_list = CallbackList([history, *(callbacks or [])], self)
+        callback_list.set_params(
+            {"epochs": epochs, "steps": -(-len(x) // batch_size), "verbose": verbose}
+        )
         self.stop_training = False
+        # callbacks may restore a checkpoint here (BackupAndRestore): they see the
+        # generator that drives shuffling and dropout, and may move the first epoch
+        self._fit_rng = rng
+        self._initial_epoch = initial_epoch
         callback_list.on_train_begin({})
         try:
-            for epoch in range(initial_epoch, epochs):
+            for epoch in range(self._initial_epoch, epochs):
                 callback_list.on_epoch_begin(epoch, {})
                 started = time.perf_counter()
-                logs = self._train_epoch(
-                    x,
-                    y,
-                    sample_weight,
-                    batch_size,
-                    shuffle,
-                    rng,
-                    callback_list,
-                    verbose,
-                    f"Epoch {epoch + 1}/{epochs}",
-                )
+                last_finite = self._snapshot()
+                try:
+                    logs = self._train_epoch(
+                        x,
+                        y,
+                        sample_weight,
+                        batch_size,
+                        shuffle,
+                        rng,
+                        callback_list,
+                        verbose,
+                        f"Epoch {epoch + 1}/{epochs}",
+                    )
+                except TrainingError:
+                    self._roll_back_if_not_finite(last_finite)
+                    raise
+                if self._roll_back_if_not_finite(last_finite):
+                    if not self._stop_on_nonfinite:
+                        raise TrainingError(
+                            f"the weights became NaN or infinite during epoch {epoch + 1} "
+                            "although the loss stayed finite; the model keeps the weights from "
+                            "the start of that epoch. Try a lower learning rate or gradient "
+                            "clipping (clipnorm=1.0)."
+                        )
+                    warnings.warn(
+                        f"the weights became NaN or infinite during epoch {epoch + 1}; "
+                        "TerminateOnNaN: rolled back to the start of that epoch and stopped",
+                        stacklevel=2,
+                    )
+                    self.stop_training = True
                 if validation is not None:
                     val_logs = self._evaluate_arrays(*validation, batch_size=None)
                     logs.update({f"val_{key}": value for key, value in val_logs.items()})
@@ -404,6 +437,25 @@ class Sequential:
         finally:
             callback_list.on_train_end({})
         return history
+
+    def _snapshot(self) -> tuple:
+        """Copies of the weights and optimizer state (once per epoch, for a rollback)."""
+        xp = self.backend.xp
+        slots = {name: xp.copy(array) for name, array in self.optimizer.state.items()}
+        return xp.copy(self.params), xp.copy(self.state), slots, self.optimizer.iterations
+
+    def _roll_back_if_not_finite(self, snapshot: tuple) -> bool:
+        """Restore ``snapshot`` if any weight is NaN or infinite; True if it did."""
+        xp = self.backend.xp
+        if bool(xp.isfinite(self.params).all()) and bool(xp.isfinite(self.state).all()):
+            return False
+        params, state, slots, iterations = snapshot
+        self.params[...] = params
+        self.state[...] = state
+        for name, array in slots.items():
+            self.optimizer.state[name][...] = array
+        self.optimizer.iterations = iterations
+        return True
 
     def _train_epoch(self, x, y, w, batch_size, shuffle, rng, callbacks, verbose, title) -> dict:
         n = len(x)
