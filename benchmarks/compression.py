@@ -18,9 +18,9 @@ Methods, each from the same trained float model:
 - float16 weight storage.
 
 Throughput is rows per second of batch inference (batch ``--batch``), best of
-``--repeats`` runs, every engine limited to one thread (BLAS via threadpoolctl,
-onnxruntime intra-op threads = 1, no spinning) because the machine is shared
-and one thread is the most repeatable; numbers are noisy all the same.
+``--repeats`` interleaved rounds, every engine limited to ``--threads`` threads
+(default 1: BLAS via threadpoolctl, onnxruntime intra-op threads, no spinning),
+the most repeatable setting on a shared machine.
 A second table times one 512x512 Dense product dense vs CSR at rising sparsity
 (the break-even sparsity of sparse inference).
 """
@@ -46,28 +46,29 @@ from densekit import prune, quantize  # noqa: E402
 from densekit.compression_report import file_bytes  # noqa: E402
 
 
-def best_seconds(function, repeats: int) -> float:
-    function()
-    best = np.inf
+def interleaved_timing(rows: list[dict], batch_rows: np.ndarray, repeats: int) -> None:
+    """Rows per second of each row's ``predict`` on one batch: best of ``repeats`` rounds,
+    every round timing each engine once, so load from other jobs falls on all alike."""
+    best = [np.inf] * len(rows)
+    for entry in rows:
+        entry["predict"](batch_rows)  # warm-up
     for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return best
+        for k, entry in enumerate(rows):
+            start = time.perf_counter()
+            entry["predict"](batch_rows)
+            best[k] = min(best[k], time.perf_counter() - start)
+    for entry, seconds in zip(rows, best):
+        entry["rows_per_s"] = len(batch_rows) / seconds
+        del entry["predict"]
 
 
-def throughput(predict, x: np.ndarray, batch: int, repeats: int) -> float:
-    rows = x[:batch]
-    return batch / best_seconds(lambda: predict(rows), repeats)
-
-
-def ort_session(model, folder: str, name: str):
+def ort_session(model, folder: str, name: str, threads: int):
     import onnxruntime as ort
 
     path = os.path.join(folder, f"{name}.onnx")
     quantize.export_onnx(model, path)
     options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
+    options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
@@ -115,11 +116,11 @@ def run(args) -> tuple[list[dict], list[dict]]:
             "bytes": size,
             "accuracy": accuracy,
             "delta": accuracy - base_accuracy,
-            "rows_per_s": throughput(predict, batch_rows, args.batch, args.repeats),
+            "predict": predict,
             "note": note,
         }
 
-    with threadpool_limits(limits=1):
+    with threadpool_limits(limits=args.threads):
         rows.append(
             row("float32", model.count_params(), base_accuracy, model.predict, file_bytes(model))
         )
@@ -212,8 +213,8 @@ def run(args) -> tuple[list[dict], list[dict]]:
             )
         )
         with tempfile.TemporaryDirectory() as folder:
-            float_ort, float_onnx_bytes = ort_session(model, folder, "float")
-            int8_ort, int8_onnx_bytes = ort_session(q8, folder, "int8")
+            float_ort, float_onnx_bytes = ort_session(model, folder, "float", args.threads)
+            int8_ort, int8_onnx_bytes = ort_session(q8, folder, "int8", args.threads)
             float_ort_accuracy = float((float_ort(x_test).argmax(1) == y_test).mean())
             rows.append(
                 row(
@@ -237,7 +238,7 @@ def run(args) -> tuple[list[dict], list[dict]]:
                     note="ONNX file bytes",
                 )
             )
-            del float_ort, int8_ort
+            interleaved_timing(rows, batch_rows, args.repeats)
 
         # the break-even sparsity of CSR against dense BLAS
         rng = np.random.default_rng(0)
@@ -255,13 +256,14 @@ def run(args) -> tuple[list[dict], list[dict]]:
 
 def markdown(rows: list[dict], break_even: list[dict], args) -> str:
     base = {r["engine"]: r for r in rows if r["method"] == "float32"}
+    base["onnxruntime (QDQ)"] = base["onnxruntime"]
     lines = [
         "## Compression (benchmarks/compression.py)",
         "",
         f"digits, 64 -> {args.hidden} -> {args.hidden} -> 10, {args.epochs} epochs of training, "
         f"{args.tune_epochs} of fine-tuning; batch inference of {args.batch} rows, best of "
-        f"{args.repeats}, one thread; {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} cores shared with other jobs (timings are noisy).",
+        f"{args.repeats} interleaved rounds, {args.threads} thread(s); {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} cores.",
         "",
         "| method | engine | parameters | file bytes | test accuracy | change (points) "
         "| rows/s | speed vs float | notes |",
@@ -281,7 +283,7 @@ def markdown(rows: list[dict], break_even: list[dict], args) -> str:
         "Speed and size are relative to float32 on the same engine (onnxruntime rows to the "
         "float32 ONNX model, the others to densekit's float32 predict).",
         "",
-        "Dense vs CSR for one 512x512 Dense product on 256 rows (one thread):",
+        f"Dense vs CSR for one 512x512 Dense product on 256 rows ({args.threads} thread(s)):",
         "",
         "| kernel sparsity | dense ms | CSR ms | faster |",
         "|---|---|---|---|",
@@ -304,6 +306,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1024)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1, help="BLAS and onnxruntime threads")
     parser.add_argument("--markdown", default=None, help="also write the table to this file")
     args = parser.parse_args()
     if args.quick:

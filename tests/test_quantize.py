@@ -249,3 +249,27 @@ def test_compression_report_sets_the_two_models_side_by_side(trained, digits):
     assert report["ratio"]["file_bytes"] < 0.3
     assert report["before"]["flops"] == 2 * (64 * 128 + 128 * 128 + 128 * 10)
     assert "bytes on disk" in report.table()
+
+
+def test_normalized_model_with_batch_norm_exports_and_matches_onnxruntime(digits, tmp_path):
+    pytest.importorskip("onnx")
+    x, y = digits
+    raw = x * 16.0 + np.arange(64, dtype=np.float32)  # features on different scales
+    model = dk.Sequential(
+        [
+            dk.layers.Normalization(mean=raw.mean(0), variance=raw.var(0) + 1e-3, input_dim=64),
+            dk.layers.Dense(48, activation="relu"),
+            dk.layers.BatchNormalization(),
+            dk.layers.Dropout(0.1),
+            dk.layers.Dense(10, activation="softmax"),
+        ],
+        seed=0,
+    )
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(raw, y, epochs=2, verbose=0, seed=0)
+    qmodel = quantize.int8(model, raw[:300])
+    assert isinstance(qmodel.ops[0], quantize.Affine) and len(qmodel.ops) == 3
+    assert (qmodel.predict(raw).argmax(1) == model.predict(raw).argmax(1)).mean() >= 0.98
+    quantize.export_onnx(qmodel, tmp_path / "int8.onnx")
+    reference = _session(tmp_path / "int8.onnx", optimize=False).run(None, {"input": raw})[0]
+    np.testing.assert_allclose(qmodel.predict(raw), reference, atol=2e-3)

@@ -129,19 +129,22 @@ class QuantizedDense:
         return self.kernel.astype(np.float32)
 
     def compute_kernel(self) -> np.ndarray:
-        """The kernel the product runs with, made once: float64 integers for int8
-        (an exact accumulator), float32 otherwise (float16 is upcast)."""
+        """The kernel the product runs with, made once, float32 (float16 upcast; int8
+        as integers, exact while ``inputs * 255 * 127 < 2^24``, else float64)."""
         if self._compute is None:
-            kind = np.float64 if self.storage == "int8" else np.float32
+            kind = np.float32
+            if self.storage == "int8" and self.kernel.shape[0] * UINT8_MAX * INT8_MAX >= 2**24:
+                kind = np.float64  # float32 holds every integer partial sum only below 2^24
             self._compute = self.kernel.astype(kind)
         return self._compute
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         if self.storage == "int8":
             q = quantize_activations(x, self.input_scale, self.input_zero_point)
-            centred = q.astype(np.float64) - float(self.input_zero_point)
-            # float64 holds the int32 accumulator exactly (|sum| < 2^53)
-            accumulator = (centred @ self.compute_kernel()).astype(np.float32)
+            kernel = self.compute_kernel()
+            centred = q.astype(kernel.dtype) - kernel.dtype.type(self.input_zero_point)
+            # an exact integer accumulator, as onnxruntime's int32 one
+            accumulator = (centred @ kernel).astype(np.float32)
             multiplier = (np.float32(self.input_scale) * self.kernel_scale).astype(np.float32)
             z = accumulator * multiplier + self.bias
         else:
