@@ -244,7 +244,7 @@ def run(args) -> tuple[list[dict], list[dict]]:
         rng = np.random.default_rng(0)
         signal = rng.random((256, 512), dtype=np.float32)
         break_even = []
-        for level in (0.5, 0.7, 0.8, 0.9, 0.95, 0.97, 0.99):
+        for level in (0.5, 0.7, 0.8, 0.9, 0.92, 0.94, 0.95, 0.96, 0.97, 0.99):
             kernel = rng.normal(size=(512, 512)).astype(np.float32)
             kernel[rng.random(kernel.shape) < level] = 0.0
             dense_s, sparse_s = prune.time_products(kernel, signal, repeats=args.repeats)

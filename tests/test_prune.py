@@ -236,3 +236,13 @@ def test_sparse_inference_matches_dense_predictions(digits):
     assert len(runner.choices) == 3
     assert all("dense_seconds" in choice for choice in runner.choices)
     np.testing.assert_allclose(runner.predict(x), model.predict(x), rtol=1e-4, atol=1e-6)
+
+
+def test_a_registered_criterion_is_used_by_name():
+    model = make_model(hidden=(8, 4))
+    prune.register_criterion("reverse_index", lambda m, i, x: -np.arange(m.layers[i].units))
+    try:
+        smaller = prune.neurons(model, [2, 1], criterion="reverse_index")
+    finally:
+        del prune.CRITERIA["reverse_index"]
+    np.testing.assert_array_equal(smaller.layers[0].kernel, model.layers[0].kernel[:, :6])

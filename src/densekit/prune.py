@@ -327,19 +327,41 @@ def _signal_into_next(model, index: int, x: np.ndarray) -> np.ndarray:
     raise AssertionError("unreachable: a hidden Dense layer is followed by a Dense layer")
 
 
+def l2_scores(model, index: int, x=None) -> np.ndarray:
+    """L2 norm of each unit's kernel column (its incoming weights)."""
+    kernel = model.backend.to_numpy(model.layers[index].kernel).astype(np.float64)
+    return np.sqrt((kernel**2).sum(axis=0))
+
+
+def activation_scores(model, index: int, x) -> np.ndarray:
+    """Mean |signal| each unit hands the next Dense layer (after BatchNormalization) on ``x``."""
+    if x is None:
+        raise ArgumentError("criterion='activation' needs sample inputs: pass x=...")
+    return np.abs(_signal_into_next(model, index, x)).mean(axis=0)
+
+
+#: named criteria ``criterion(model, layer_index, x) -> scores`` (higher = keep);
+#: other modules add theirs with :func:`register_criterion` (e.g. "importance")
+CRITERIA: dict[str, Callable] = {"l2": l2_scores, "activation": activation_scores}
+
+
+def register_criterion(name: str, criterion: Callable) -> None:
+    """Make ``neurons(..., criterion=name)`` use ``criterion(model, layer_index, x)``."""
+    if not isinstance(name, str) or not callable(criterion):
+        raise ArgumentTypeError("register_criterion takes a name and a callable")
+    CRITERIA[name] = criterion
+
+
 def _scores(model, index: int, criterion, x) -> np.ndarray:
     layer = model.layers[index]
-    if callable(criterion):
-        scores = np.asarray(criterion(model, index, x), dtype=np.float64)
-    elif criterion == "l2":
-        scores = np.sqrt((model.backend.to_numpy(layer.kernel).astype(np.float64) ** 2).sum(0))
-    elif criterion == "activation":
-        scores = np.abs(_signal_into_next(model, index, x)).mean(axis=0)
-    else:
-        raise ArgumentError(
-            f"criterion must be 'l2', 'activation' or a callable "
-            f"criterion(model, layer_index, x) -> scores, got {criterion!r}"
-        )
+    if not callable(criterion):
+        if criterion not in CRITERIA:
+            raise ArgumentError(
+                f"criterion must be one of {sorted(CRITERIA)} or a callable "
+                f"criterion(model, layer_index, x) -> scores, got {criterion!r}"
+            )
+        criterion = CRITERIA[criterion]
+    scores = np.asarray(criterion(model, index, x), dtype=np.float64)
     if scores.shape != (layer.units,) or not np.isfinite(scores).all():
         raise InputError(
             f"criterion scores for layer {layer.name!r} must be {layer.units} finite numbers, "
@@ -410,7 +432,8 @@ def neurons(
     touched. ``criterion``: ``"l2"`` (norm of the unit's kernel column, its
     incoming weights), ``"activation"`` (mean ``|a|`` on ``x`` of what the unit
     feeds the next Dense layer, after BatchNormalization), or a callable
-    ``criterion(model, layer_index, x) -> scores`` (higher = keep). With ``x`` and
+    ``criterion(model, layer_index, x) -> scores`` (higher = keep), or a name added
+    with :func:`register_criterion` (the hook for ``"importance"``). With ``x`` and
     ``compensate``, the mean signal of each removed unit is folded into the next
     layer's bias (``b' = b + mean(a_removed) @ W_removed_rows``).
     The result is compiled like ``model`` (fresh optimizer state) and can be fine-tuned.
@@ -593,6 +616,8 @@ __all__ = [
     "PolynomialDecay",
     "PruningCallback",
     "neurons",
+    "register_criterion",
+    "CRITERIA",
     "sparse_inference",
     "SparseInference",
     "time_products",
