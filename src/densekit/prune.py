@@ -11,7 +11,10 @@ pruned weight back. Biases are never pruned.
 Masks and files: the pruned weights are stored as exact zeros and
 ``model.metadata["pruning"]`` names the masked layers, so ``dk.load_model``
 re-attaches the masks (mask = ``kernel != 0``) and fine-tuning can go on after a
-reload. :func:`strip` removes the masks and that entry: a plain model again.
+reload. (A kept weight that is exactly 0.0 when saved comes back masked; the
+file stays a plain densekit model that any reader loads.) :func:`strip`
+removes the masks and that entry: a plain model again. ``model.copy()`` does
+not copy hooks: call :func:`reattach` on the copy to keep pruning it.
 
 Neuron pruning (:func:`neurons`) removes hidden units for real: the unit's
 kernel column and bias, the matching BatchNormalization entries, and the next
@@ -19,10 +22,12 @@ Dense layer's kernel row. The result is a new, physically smaller Sequential.
 
 Sparse inference (:func:`sparse_inference`) times a dense and a CSR product
 for each Dense layer on a sample batch and uses CSR only where it measured
-faster. Break-even measured on this project's 2-core machine (NumPy/OpenBLAS
-float32, scipy CSR, batch 256, 512x512 kernel): see
-``benchmarks/RESULTS-compression.md``; CSR wins only at very high sparsity
-(about 95% and above here), which is why the choice is measured, not guessed.
+faster. Measured break-even (benchmarks/compression.py, one 512x512 kernel,
+256 rows, one thread, NumPy/OpenBLAS float32 vs scipy CSR, a shared 2-core
+x86 machine): dense ~0.85 ms at any sparsity; CSR 1.3-1.6 ms at 90%,
+~0.86 ms at 94%, 0.79-1.0 ms at 95%, 0.43-0.47 ms at 99%. CSR starts to win
+at about 95% sparsity; at the 90% that keeps accuracy it is slower, which is
+why the choice is measured per layer and machine, not guessed.
 """
 
 from __future__ import annotations
