@@ -165,8 +165,7 @@ def test_batch_normalization_is_folded_exactly(digits):
     np.testing.assert_allclose(folded.predict(x), model.predict(x), atol=1e-5)
 
 
-def test_quantization_aware_training_trains_float_weights_through_int8_images(digits):
-    x, y = digits
+def small_classifier():
     model = dk.Sequential(
         [
             dk.layers.Dense(32, activation="relu", input_dim=64),
@@ -175,7 +174,12 @@ def test_quantization_aware_training_trains_float_weights_through_int8_images(di
         seed=0,
     )
     model.compile(dk.optimizers.Adam(1e-2), "sparse_categorical_crossentropy")
-    quantize.qat(model)
+    return model
+
+
+def test_quantization_aware_training_trains_float_weights_through_int8_images(digits):
+    x, y = digits
+    model = quantize.qat(small_classifier(), activations=False)
     before = model.evaluate(x, y)["loss"]
     model.fit(x, y, epochs=2, verbose=0, seed=0)
     assert model.evaluate(x, y)["loss"] < before
@@ -189,6 +193,47 @@ def test_quantization_aware_training_trains_float_weights_through_int8_images(di
     qmodel = quantize.int8(model, x[:200])
     for op, layer in zip(qmodel.ops, model.layers):
         np.testing.assert_allclose(op.float_kernel(), layer.kernel, rtol=1e-6, atol=1e-8)
+
+
+def test_qat_puts_an_input_quantizer_before_every_dense_layer(digits):
+    x, y = digits
+    model = quantize.qat(small_classifier())
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds == ["FakeQuant", "Dense", "FakeQuant", "Dense"]
+    model.fit(x, y, epochs=1, verbose=0, seed=0)
+    low, high = model.layers[2].learned_range()
+    assert low == 0.0 and high > 0.0  # relu outputs
+
+
+def test_fake_quant_passes_gradients_only_inside_its_range():
+    layer = quantize.FakeQuant()
+    model = dk.Sequential([layer], seed=0)
+    model.build(3)
+    layer.weights["range"][...] = (-1.0, 1.0)
+    x = np.array([[-2.0, 0.3, 1.5]], np.float32)
+    y = layer.forward(x, training=False)
+    scale, zero_point = quantize.activation_params(-1.0, 1.0)
+    expected = (
+        quantize.quantize_activations(x, scale, zero_point) - np.float32(zero_point)
+    ) * scale
+    np.testing.assert_allclose(y, expected, atol=1e-7)
+    layer._inside = (x >= -1.0) & (x <= 1.0)
+    np.testing.assert_array_equal(layer.backward(np.ones_like(x)), [[0.0, 1.0, 0.0]])
+
+
+def test_int8_of_a_qat_model_computes_what_it_trained_with(digits, tmp_path):
+    x, y = digits
+    model = quantize.qat(small_classifier())
+    model.fit(x, y, epochs=2, verbose=0, seed=0)
+    model.save(tmp_path / "qat.safetensors")
+    reloaded = dk.load_model(tmp_path / "qat.safetensors")
+    np.testing.assert_array_equal(reloaded.predict(x), model.predict(x))
+    qmodel = quantize.int8(quantize.strip_qat(model), x[:10])  # ranges come from training
+    scale, _ = quantize.activation_params(*model.layers[2].learned_range())
+    assert qmodel.ops[1].input_scale == scale
+    # equal up to a rare one-step flip where float and integer sums round differently
+    np.testing.assert_allclose(qmodel.predict(x), model.predict(x), atol=2e-3)
+    assert np.array_equal(qmodel.predict(x).argmax(1), model.predict(x).argmax(1))
 
 
 def _session(path, optimize: bool):
@@ -273,3 +318,25 @@ def test_normalized_model_with_batch_norm_exports_and_matches_onnxruntime(digits
     quantize.export_onnx(qmodel, tmp_path / "int8.onnx")
     reference = _session(tmp_path / "int8.onnx", optimize=False).run(None, {"input": raw})[0]
     np.testing.assert_allclose(qmodel.predict(raw), reference, atol=2e-3)
+
+
+def test_qat_with_batch_normalization_keeps_the_normalized_signal_quantized(digits):
+    x, y = digits
+    model = dk.Sequential(
+        [
+            dk.layers.Dense(32, activation="relu", input_dim=64),
+            dk.layers.BatchNormalization(),
+            dk.layers.Dense(10, activation="softmax"),
+        ],
+        seed=0,
+    )
+    model.compile(dk.optimizers.Adam(1e-2), "sparse_categorical_crossentropy")
+    trained = quantize.qat(model)
+    trained.fit(x, y, epochs=1, verbose=0, seed=0)
+    qmodel = quantize.int8(quantize.strip_qat(trained), x[:10])
+    assert [type(op).__name__ for op in qmodel.ops] == [
+        "QuantizedDense",
+        "Affine",
+        "QuantizedDense",
+    ]
+    np.testing.assert_allclose(qmodel.predict(x), trained.predict(x), atol=2e-3)

@@ -29,13 +29,15 @@ The quantized model is a :class:`QuantizedModel` (its own ``predict``, ``save``,
 safetensors file (``format = densekit-quantized``) holding int8 kernels, float32
 scales and biases; ``dk.load_model`` and :func:`load` read it.
 
-Quantization-aware training (:func:`qat`) fake-quantizes the Dense kernels
-during ``fit`` with a straight-through estimator, using only the model's
-hooks: after each optimizer step the float kernels are saved and replaced by
+Quantization-aware training (:func:`qat`) returns a copy of the model that
+trains against what int8 inference computes, keeping ``Dense`` untouched:
+a :class:`FakeQuant` layer before each Dense layer quantizes and dequantizes
+its input (uint8, range learned during training, clipped straight-through
+gradient), and the model's hooks fake-quantize the kernels: after each
+optimizer step the float kernels are saved and replaced by
 ``dequantize(quantize(W))``; the forward and backward passes run with those;
 before the next step a gradient hook restores the float kernels, so the update
 ``W -= lr * dL/dW_q`` lands on the float weights (STE: ``dW_q/dW = 1``).
-Activations are not fake-quantized during QAT (weights only).
 """
 
 from __future__ import annotations
@@ -49,9 +51,10 @@ from typing import Any
 import numpy as np
 
 from . import activations as activations_module
+from . import initializers
 from .errors import ArgumentError, ArgumentTypeError, ModelFileError, require
 from .io import read_safetensors, write_safetensors
-from .layers import Dense, Dropout
+from .layers import Dense, Dropout, Layer, WeightSpec, register
 
 FORMAT = "densekit-quantized"
 FORMAT_VERSION = 1
@@ -125,6 +128,7 @@ class QuantizedDense:
     kernel_scale: np.ndarray | None = None  # float32 (units,), int8 only
     input_scale: np.float32 | None = None  # int8 only
     input_zero_point: np.uint8 | None = None  # int8 only
+    qat_range: tuple[float, float] | None = None  # input range learned by a FakeQuant layer
     _compute: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def float_kernel(self) -> np.ndarray:
@@ -174,9 +178,18 @@ def float_ops(model) -> list:
     model._require_built("quantize")
     ops: list = []
     pending: tuple[np.ndarray, np.ndarray] | None = None  # an affine waiting for the next Dense
+    learned_range = None  # from a FakeQuant layer, for the next Dense
     for layer in model.layers:
         kind = type(layer).__name__
         if isinstance(layer, Dropout):
+            continue
+        if isinstance(layer, FakeQuant):
+            if pending is not None:  # QAT quantized the normalized signal: keep it in float
+                ops.append(
+                    Affine(f"{layer.name}_normalization", *(p.astype(np.float32) for p in pending))
+                )
+                pending = None
+            learned_range = layer.learned_range()
             continue
         if isinstance(layer, Dense):
             kernel = np.asarray(layer.kernel, dtype=np.float64)
@@ -192,8 +205,10 @@ def float_ops(model) -> list:
                     kernel.astype(np.float32),
                     bias.astype(np.float32),
                     layer.activation,
+                    qat_range=learned_range,
                 )
             )
+            learned_range = None
         elif kind in AFFINE_LAYERS:
             a, c = _affine_of(layer)
             previous = ops[-1] if ops else None
@@ -209,7 +224,7 @@ def float_ops(model) -> list:
         else:
             raise ArgumentError(
                 f"cannot quantize layer {layer.name!r} ({kind}): supported are Dense, Dropout, "
-                "BatchNormalization and Normalization"
+                "BatchNormalization, Normalization and FakeQuant"
             )
     if pending is not None:
         ops.append(Affine("trailing_normalization", *(p.astype(np.float32) for p in pending)))
@@ -317,7 +332,7 @@ def _calibrate(ops: list, x: np.ndarray) -> dict[int, tuple[float, float]]:
     ranges: dict[int, tuple[float, float]] = {}
     for position, op in enumerate(ops):
         if isinstance(op, QuantizedDense):
-            ranges[position] = (float(x.min()), float(x.max()))
+            ranges[position] = op.qat_range or (float(x.min()), float(x.max()))
         x = op.forward(x)
     return ranges
 
@@ -550,6 +565,64 @@ def load(path) -> QuantizedModel:
 # --- quantization-aware training ------------------------------------------------------
 
 
+@register
+class FakeQuant(Layer):
+    """QAT stand-in for the uint8 quantization of its input (per tensor):
+
+        y = (clip(rint(x / s) + zp, 0, 255) - zp) * s      (s, zp from the range [lo, hi])
+        dL/dx = dL/dy where lo <= x <= hi, else 0           (clipped straight-through estimator)
+
+    The range is the batch min/max (0 included) averaged with ``momentum`` while
+    training, stored as the non-trainable weight ``range`` (so it is saved), and
+    used as is at inference; :func:`int8` takes it instead of calibrating.
+    """
+
+    def __init__(self, momentum: float = 0.99, name: str | None = None):
+        super().__init__(name)
+        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)):
+            raise ArgumentTypeError(f"momentum must be a number in [0, 1), got {momentum!r}")
+        if not 0.0 <= momentum < 1.0:
+            raise ArgumentError(f"momentum must be in [0, 1), got {momentum}")
+        self.momentum = float(momentum)
+        self._inside = None
+
+    def weight_specs(self) -> list[WeightSpec]:
+        return [WeightSpec("range", (2,), initializers.get("zeros"), trainable=False)]
+
+    def learned_range(self) -> tuple[float, float] | None:
+        low, high = (float(v) for v in self.backend.to_numpy(self.weights["range"]))
+        return None if low == high == 0.0 else (low, high)
+
+    def forward(self, x: Any, training: bool) -> Any:
+        xp, stored = self.backend.xp, self.weights["range"]
+        if training:
+            batch = (min(float(x.min()), 0.0), max(float(x.max()), 0.0))
+            if self.learned_range() is None:
+                stored[0], stored[1] = batch
+            else:
+                stored *= self.momentum
+                stored += (1.0 - self.momentum) * xp.asarray(batch, dtype=stored.dtype)
+        learned = self.learned_range()
+        if learned is None:
+            self._inside = None
+            return x
+        scale, zero_point = activation_params(*learned)
+        scale, zero_point = float(scale), float(zero_point)
+        q = xp.clip(xp.rint(x / scale) + zero_point, 0, UINT8_MAX)
+        if training:
+            low, high = -zero_point * scale, (UINT8_MAX - zero_point) * scale
+            self._inside = (x >= low) & (x <= high)
+        return ((q - zero_point) * scale).astype(x.dtype)
+
+    def backward(self, grad: Any, need_input_grad: bool = True) -> Any:
+        if self._inside is not None:
+            grad *= self._inside
+        return grad
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "momentum": self.momentum}
+
+
 class FakeQuantization:
     """Hooks that train a Sequential against int8 kernels (straight-through estimator)."""
 
@@ -570,25 +643,65 @@ class FakeQuantization:
             layer.kernel[...] = self.shadow[layer.name]
 
 
-def qat(model, layers: list[str] | None = None):
-    """Fake-quantize the Dense kernels of ``model`` during every later ``fit``.
+def _with_input_quantizers(model, names: set[str], momentum: float):
+    """A copy of ``model`` with a FakeQuant layer before each named Dense layer."""
+    from .layers import from_config as layer_from_config
+    from .model import Sequential, _compile_kwargs
 
-    Returns ``model``; :func:`strip_qat` removes the hooks (kernels stay at
-    their int8 images, which :func:`int8` then reproduces exactly).
+    layers = []
+    for layer in model.layers:
+        if isinstance(layer, Dense) and layer.name in names:
+            layers.append(FakeQuant(momentum, name=f"{layer.name}_input_quant"))
+        entry = {"class_name": type(layer).__name__, "config": layer.get_config()}
+        layers.append(layer_from_config(entry))
+    copy = Sequential(layers, name=model.name, seed=model.seed, dtype=model.dtype.name)
+    if not copy.built:
+        copy.build(model.input_dim)
+    old = {(layer.name, spec.name): weight for layer, spec, weight in model._weight_index}
+    for layer, spec, weight in copy._weight_index:
+        if (layer.name, spec.name) in old:
+            weight[...] = old[(layer.name, spec.name)]
+    if model.compiled:
+        copy.compile(**_compile_kwargs(model.compile_config()))
+    copy.metadata = dict(model.metadata)
+    return copy
+
+
+def qat(
+    model,
+    layers: list[str] | None = None,
+    activations: bool = True,
+    momentum: float = 0.99,
+):
+    """A copy of ``model`` set up for quantization-aware training.
+
+    Every later ``fit`` runs the named Dense layers (all by default) with int8
+    kernels (fake-quantized after each step, float weights kept and updated,
+    straight-through) and, with ``activations``, a :class:`FakeQuant` layer before
+    each of them that simulates the uint8 quantization of its input. :func:`int8`
+    on the result uses the learned ranges; :func:`strip_qat` removes the kernel
+    hooks (the FakeQuant layers stay: they are part of the model and its file).
     """
     model._require_built("prepare quantization-aware training")
     if model.backend.xp is not np:
         raise ArgumentError("quantization-aware training runs on the CPU backend only")
-    if fake_quantization_of(model) is not None:
-        raise ArgumentError("the model is already set up for quantization-aware training")
     dense = [layer for layer in model.layers if isinstance(layer, Dense)]
-    if layers is not None:
-        dense = [layer for layer in dense if layer.name in layers]
-    hooks = FakeQuantization(model, dense)
-    model.gradient_hooks.append(hooks.restore_kernels)
-    model.constraints.append(hooks.quantize_kernels)
+    known = {layer.name for layer in dense}
+    unknown = [name for name in layers or [] if name not in known]
+    if unknown:
+        raise ArgumentError(f"layers {unknown} are not Dense layers of the model: {sorted(known)}")
+    names = known if layers is None else set(layers)
+    if any(isinstance(layer, FakeQuant) for layer in model.layers):
+        activations = False  # already has its quantizers
+    trained = _with_input_quantizers(model, names, momentum) if activations else model.copy()
+    hooks = FakeQuantization(
+        trained,
+        [layer for layer in trained.layers if isinstance(layer, Dense) and layer.name in names],
+    )
+    trained.gradient_hooks.append(hooks.restore_kernels)
+    trained.constraints.append(hooks.quantize_kernels)
     hooks.quantize_kernels()
-    return model
+    return trained
 
 
 def fake_quantization_of(model) -> FakeQuantization | None:
@@ -600,7 +713,7 @@ def fake_quantization_of(model) -> FakeQuantization | None:
 
 
 def strip_qat(model):
-    """Remove the QAT hooks; the kernels keep their int8 images. Returns ``model``."""
+    """Remove the QAT kernel hooks; the kernels keep their int8 images. Returns ``model``."""
     hooks = fake_quantization_of(model)
     if hooks is not None:
         model.constraints.remove(hooks.quantize_kernels)
@@ -736,6 +849,7 @@ __all__ = [
     "float16",
     "qat",
     "strip_qat",
+    "FakeQuant",
     "save",
     "load",
     "export_onnx",
