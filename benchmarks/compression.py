@@ -15,6 +15,7 @@ Methods, each from the same trained float model:
 - 50% neuron removal (activation criterion) + fine-tuning.
 - int8 (post-training, guard max_drop=0.005): densekit's integer simulation and
   onnxruntime on the QDQ export, against onnxruntime on the float32 export.
+- int8 after a few epochs of quantization-aware training (``dk.quantize.qat``).
 - float16 weight storage.
 
 Throughput is rows per second of batch inference (batch ``--batch``), best of
@@ -202,6 +203,21 @@ def run(args) -> tuple[list[dict], list[dict]]:
                 note=guard + (f"; {caught[0].message}" if caught else ""),
             )
         )
+        trained = quantize.qat(model, momentum=0.9)
+        fine_tune_optimizer(trained, 1e-4)
+        trained.fit(x_fit, y_fit, epochs=args.qat_epochs, batch_size=32, verbose=0, seed=args.seed)
+        q8_qat = quantize.int8(quantize.strip_qat(trained), x_fit[:500])
+        rows.append(
+            row(
+                "int8 (QAT)",
+                q8_qat.count_params(),
+                quantize.accuracy(q8_qat, x_test, y_test),
+                q8_qat.predict,
+                file_bytes(q8_qat),
+                engine="densekit (integer simulation)",
+                note=f"{args.qat_epochs} epochs of QAT (Adam 1e-4) from the float model",
+            )
+        )
         half = quantize.float16(model)
         rows.append(
             row(
@@ -303,6 +319,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--tune-epochs", type=int, default=15)
     parser.add_argument("--ramp-epochs", type=int, default=8)
+    parser.add_argument("--qat-epochs", type=int, default=3)
     parser.add_argument("--batch", type=int, default=1024)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
@@ -311,6 +328,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.hidden, args.epochs, args.tune_epochs, args.ramp_epochs = 64, 3, 2, 1
+        args.qat_epochs = 1
         args.batch, args.repeats = 128, 2
     rows, break_even = run(args)
     text = markdown(rows, break_even, args)
