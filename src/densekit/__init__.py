@@ -13,10 +13,13 @@ from . import (
     losses,
     metrics,
     optimizers,
+    prune,
+    quantize,
     regularizers,
     schedules,
     tune,
 )
+from .compression_report import compression_report
 from .gradcheck import check_gradients
 from .io import load_model
 from .model import Sequential
@@ -45,6 +48,9 @@ __all__ = [
     "export_onnx",
     "from_torch",
     "report",
+    "compression_report",
+    "prune",
+    "quantize",
     "activations",
     "callbacks",
     "checkpoint",
