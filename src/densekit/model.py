@@ -38,7 +38,7 @@ from .errors import (
     NotCompiledError,
     TrainingError,
 )
-from .layers import Dense, Layer
+from .layers import Activation, Dense, Layer
 from .layers import from_config as layer_from_config
 from .layers.base import default_name
 
@@ -243,7 +243,7 @@ class Sequential:
         """Softmax/sigmoid output + matching cross-entropy: use dL/dz = p - y."""
         last = self.layers[-1]
         return (
-            isinstance(last, Dense)
+            isinstance(last, (Dense, Activation))
             and self.loss.fuses_with is not None
             and not getattr(self.loss, "from_logits", False)
             and last.activation.name == self.loss.fuses_with
