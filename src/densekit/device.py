@@ -1,0 +1,217 @@
+"""Training on a device: batches go from NumPy to the GPU while the GPU computes.
+
+``fit`` takes NumPy arrays. On a GPU the epoch loop here replaces the CPU one:
+
+- **Feeding.** When the training set fits comfortably in device memory it is
+  copied there once per ``fit`` call and each shuffled batch is gathered on the
+  device (``resident``). Otherwise each batch is gathered on the host into
+  page-locked ("pinned") memory and copied on a second stream, one batch ahead,
+  so the copy overlaps the previous step's kernels (``stream``); ``sync`` is the
+  plain copy-then-compute path, kept to measure the other two against.
+- **No per-batch round trip.** The loss and metrics are summed on the device and
+  read back every ``sync_every`` batches (about 20 times an epoch, and at its
+  end); the non-finite-loss check runs then, so it stops training at most
+  ``sync_every`` steps after the loss went bad (on the CPU: at that step).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .backend import matmul_precision
+from .errors import TrainingError
+
+#: 'auto' (resident when it fits, else stream), 'resident', 'stream' or 'sync'
+FEED_MODE = "auto"
+#: fraction of free device memory the training set may take to be kept resident
+RESIDENT_FRACTION = 0.25
+
+
+class BatchFeeder:
+    """Yields ``(x, y, w)`` device batches of one epoch, in ``order`` (or as stored)."""
+
+    def __init__(self, backend, x, y, w, batch_size: int, order, mode: str = FEED_MODE):
+        self.backend, self.xp = backend, backend.xp
+        self.arrays = [a for a in (x, y, w) if a is not None]
+        self.has_w = w is not None
+        self.n, self.batch_size, self.order = len(x), batch_size, order
+        if mode == "auto":
+            mode = "resident" if self._fits() else "stream"
+        self.mode = mode
+
+    def _fits(self) -> bool:
+        nbytes = sum(a.nbytes for a in self.arrays)
+        try:
+            free, _ = self.xp.cuda.Device().mem_info
+        except Exception:  # a stand-in without memory info
+            return True
+        return nbytes <= RESIDENT_FRACTION * free
+
+    def _bounds(self):
+        for start in range(0, self.n, self.batch_size):
+            yield start, min(self.n, start + self.batch_size)
+
+    def _split(self, arrays):
+        if self.has_w:
+            return arrays[0], arrays[1], arrays[2]
+        return arrays[0], arrays[1], None
+
+    def __iter__(self):
+        return getattr(self, f"_{self.mode}")()
+
+    # --- the three ways ---------------------------------------------------------
+    def _sync(self):
+        to_device = self.backend.asarray
+        for start, stop in self._bounds():
+            if self.order is None:
+                parts = [a[start:stop] for a in self.arrays]
+            else:
+                index = self.order[start:stop]
+                parts = [np.take(a, index, axis=0) for a in self.arrays]
+            yield self._split([to_device(p) for p in parts])
+
+    def _resident(self):
+        xp = self.xp
+        device = [xp.asarray(a) for a in self.arrays]
+        order = None if self.order is None else xp.asarray(self.order)
+        buffers: dict = {}
+        for start, stop in self._bounds():
+            if order is None:
+                yield self._split([d[start:stop] for d in device])
+                continue
+            rows = stop - start
+            if rows not in buffers:
+                buffers[rows] = [xp.empty((rows,) + d.shape[1:], d.dtype) for d in device]
+            index = order[start:stop]
+            out = buffers[rows]
+            for d, o in zip(device, out):
+                xp.take(d, index, axis=0, out=o)
+            yield self._split(out)
+
+    def _stream(self):
+        """Double-buffered: batch i+1 is gathered and copied while batch i computes."""
+        xp, cuda = self.xp, self.xp.cuda
+        copy_stream = cuda.Stream(non_blocking=True)
+        compute_stream = cuda.get_current_stream()
+        rows = min(self.batch_size, self.n)
+        slots = []
+        for _ in range(2):
+            host, dev = [], []
+            for a in self.arrays:
+                shape = (rows,) + a.shape[1:]
+                memory = cuda.alloc_pinned_memory(int(np.prod(shape)) * a.itemsize)
+                host.append(np.frombuffer(memory, a.dtype, int(np.prod(shape))).reshape(shape))
+                dev.append(xp.empty(shape, a.dtype))
+            slots.append({"host": host, "dev": dev, "copied": None, "done": None})
+
+        def issue(batch: int, start: int, stop: int):
+            slot = slots[batch % 2]
+            if slot["copied"] is not None:
+                slot["copied"].synchronize()  # its pinned memory is free again
+            n = stop - start
+            index = None if self.order is None else self.order[start:stop]
+            if slot["done"] is not None:
+                copy_stream.wait_event(slot["done"])  # the step that read dev is finished
+            views = []
+            for a, host, dev in zip(self.arrays, slot["host"], slot["dev"]):
+                if index is None:
+                    host[:n] = a[start:stop]
+                else:
+                    np.take(a, index, axis=0, out=host[:n])
+                dev[:n].set(host[:n], stream=copy_stream)
+                views.append(dev[:n])
+            slot["copied"] = copy_stream.record()
+            return views
+
+        bounds = list(self._bounds())
+        pending = issue(0, *bounds[0])
+        for batch in range(len(bounds)):
+            current = pending
+            compute_stream.wait_event(slots[batch % 2]["copied"])
+            if batch + 1 < len(bounds):
+                pending = issue(batch + 1, *bounds[batch + 1])
+            yield self._split(current)
+            slots[batch % 2]["done"] = compute_stream.record()
+        copy_stream.synchronize()
+
+
+def train_epoch(model, x, y, w, batch_size, shuffle, rng, callbacks, verbose, title) -> dict:
+    """One epoch on the model's device; same logs and callbacks as the CPU loop."""
+    from .model import _format_logs, _progress_bar
+
+    xp = model.backend.xp
+    n = len(x)
+    order = rng.permutation(n) if shuffle else None
+    metrics = model._metrics()
+    n_batches = -(-n // batch_size)
+    sync_every = max(1, n_batches // 20)
+    bar = _progress_bar(n_batches, title, verbose)
+    totals = xp.zeros(1 + len(metrics), dtype=np.float64)
+    logs: dict = {}
+    seen = 0
+    feeder = BatchFeeder(model.backend, x, y, w, batch_size, order)
+    with matmul_precision(model.backend, model.precision):
+        for batch, (xb, yb, wb) in enumerate(feeder):
+            callbacks.on_train_batch_begin(batch, {})
+            rows = len(xb)
+            batch_sum, output = _step(model, xb, yb, wb)
+            totals[0] += batch_sum
+            for k, metric in enumerate(metrics, start=1):
+                totals[k] += metric.per_sample(xp, yb, output).sum()
+            seen += rows
+            last = batch == n_batches - 1 or model.stop_training
+            if batch % sync_every == 0 or last:
+                values = model.backend.to_numpy(totals) / seen
+                if not math.isfinite(values[0]):
+                    raise TrainingError(
+                        f"the loss became {values[0]} by optimizer step "
+                        f"{model.optimizer.iterations} (on the GPU it is checked every "
+                        f"{sync_every} steps); training stopped. Try a lower learning rate, "
+                        "gradient clipping (clipnorm=1.0) or scaled inputs."
+                    )
+                logs = {"loss": float(values[0])}
+                for k, metric in enumerate(metrics, start=1):
+                    logs[metric.name] = float(values[k])
+            callbacks.on_train_batch_end(batch, logs)
+            if bar is not None:
+                bar.update(1)
+                if batch % sync_every == 0 or last:
+                    bar.set_postfix_str(_format_logs(logs), refresh=False)
+            if model.stop_training:
+                break
+    if bar is not None:
+        bar.close()
+    return dict(logs)
+
+
+def _step(model, x, y, sample_weight):
+    """Forward, loss, backward, update; returns the batch's loss sum (on the device)."""
+    xp, loss, rows = model.backend.xp, model.loss, len(x)
+    output = model.forward(x, training=True)
+    if model._fused:
+        z = model.layers[-1]._z
+        per_sample = loss.per_sample_from_logits(xp, y, z)
+        grad = loss.gradient_from_logits(xp, y, z, output)
+    else:
+        per_sample = loss.per_sample(xp, y, output)
+        grad = loss.gradient(xp, y, output)
+    if sample_weight is None:
+        grad *= 1.0 / rows
+        batch_sum = per_sample.sum()
+    else:
+        grad *= (sample_weight / rows)[:, None]
+        batch_sum = (per_sample * sample_weight).sum()
+    model.backward(grad, through_last_activation=not model._fused)
+    for weight, grad_weight, regularizer in model._regularized:
+        regularizer.add_gradient(xp, weight, grad_weight)
+    if model._regularized:
+        batch_sum = batch_sum + model.regularization_penalty() * rows
+    for hook in model.gradient_hooks:
+        hook(model.grads)
+    model.optimizer.apply_gradients(model.params, model.grads)
+    for constraint in model.constraints:
+        constraint(model)
+    model._last_output = output
+    return batch_sum, output

@@ -1,0 +1,186 @@
+"""Fused elementwise kernels for the GPU backend (CuPy ``ElementwiseKernel``).
+
+On a GPU every array operation is a kernel launch that reads and writes
+device memory, so ``z += b; a = relu(z)`` is two passes and Adam's ten
+in-place ufuncs are ten passes over the flat buffer. Here each of those is one
+kernel: the same formulas as ``activations.py`` and ``optimizers.py``, written
+once more in CUDA C, one line each.
+
+    bias + activation   z = z + b;  a = f(z)                       (one pass)
+    activation'         dz = g * f'(z)    (from a where f' is cheaper from a)
+    Adam                m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
+                        p -= lr_t m / (sqrt(v) c2 + eps),  lr_t = lr/(1-b1^t), c2 = 1/sqrt(1-b2^t)
+    SGD                 v = mu v - lr g;  p += v   (nesterov: p += mu v - lr g)
+
+:class:`Kernels` is made by the backend for a CuPy-like module ``xp``; the
+layers and optimizers ask the backend for it and fall back to the generic
+``xp`` code when it has no kernel for a case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+# f(z) given z; the stable sigmoid uses exp(-|z|) <= 1.
+_FORWARD = {
+    "relu": "a = z > (T)0 ? z : (T)0",
+    "leaky_relu": "a = z > (T)0 ? z : (T)P * z",
+    "elu": "a = z > (T)0 ? z : (T)P * expm1(z)",
+    "gelu": "a = (T)0.5 * z * ((T)1 + erf(z * (T)0.70710678118654752))",
+    "sigmoid": "T e = exp(-fabs(z)); a = z >= (T)0 ? (T)1 / ((T)1 + e) : e / ((T)1 + e)",
+    "tanh": "a = tanh(z)",
+    "softplus": "a = (z > (T)0 ? z : (T)0) + log1p(exp(-fabs(z)))",
+    "swish": "T e = exp(-fabs(z)); T s = z >= (T)0 ? (T)1 / ((T)1 + e) : e / ((T)1 + e); a = z * s",
+}
+
+# dz = g * f'(.) with the argument the CPU code uses: 'a' (output) or 'z' (input).
+_BACKWARD = {
+    "relu": ("a", "dz = a > (T)0 ? g : (T)0"),
+    "leaky_relu": ("z", "dz = z > (T)0 ? g : (T)P * g"),
+    "elu": ("z", "dz = z > (T)0 ? g : g * (T)P * exp(z)"),
+    "gelu": (
+        "z",
+        "dz = g * ((T)0.5 * ((T)1 + erf(z * (T)0.70710678118654752))"
+        " + z * exp((T)-0.5 * z * z) * (T)0.39894228040143268)",
+    ),
+    "sigmoid": ("a", "dz = g * a * ((T)1 - a)"),
+    "tanh": ("a", "dz = g * ((T)1 - a * a)"),
+    "softplus": (
+        "z",
+        "T e = exp(-fabs(z)); dz = g * (z >= (T)0 ? (T)1 / ((T)1 + e) : e / ((T)1 + e))",
+    ),
+    "swish": (
+        "z",
+        "T e = exp(-fabs(z)); T s = z >= (T)0 ? (T)1 / ((T)1 + e) : e / ((T)1 + e);"
+        " dz = g * s * ((T)1 + z * ((T)1 - s))",
+    ),
+}
+
+_PARAMETER = {"leaky_relu": "negative_slope", "elu": "alpha"}
+
+FUSED_ACTIVATIONS = tuple(_FORWARD)
+
+
+class Kernels:
+    """The fused kernels for one CuPy-like module, compiled lazily and cached."""
+
+    def __init__(self, xp: Any):
+        self.xp = xp
+        self._cache: dict[tuple, Any] = {}
+
+    # --- activations ------------------------------------------------------------
+    def bias_activation(self, activation: Any, use_bias: bool) -> Callable | None:
+        """``f(z, bias) -> a``: adds the bias to ``z`` in place and returns ``f(z)``.
+
+        None when ``activation`` has no fused kernel (softmax, linear without bias,
+        a user-defined one): the layer then uses the generic code.
+        """
+        name = activation.name
+        if name not in _FORWARD:
+            if name == "linear" and use_bias:
+                return self._bias_only()
+            return None
+        body = _FORWARD[name].replace("(T)P", f"(T)({_param(activation, name)!r})")
+        if use_bias:
+            # z is both read and written: ``z = z_in + b`` then the body reads z
+            kernel = self._kernel(
+                ("fwd_b", name, body),
+                "T z_in, T b",
+                "T z, T a",
+                f"z = z_in + b; {body}",
+                f"dk_{name}_bias_forward",
+            )
+            return _BiasForward(kernel, self.xp).call
+        kernel = self._kernel(("fwd", name, body), "T z", "T a", body, f"dk_{name}_forward")
+        return _PlainForward(kernel, self.xp).call
+
+    def _bias_only(self):
+        kernel = self._kernel(("fwd_b", "linear"), "T b", "T z", "z = z + b", "dk_bias_add")
+
+        def forward(z, bias):
+            kernel(bias, z)
+            return z
+
+        return forward
+
+    def activation_backward(self, activation: Any) -> Callable | None:
+        """``f(z, a, grad) -> dz``, written over ``grad`` (None: no fused kernel)."""
+        name = activation.name
+        if name not in _BACKWARD:
+            return None
+        argument, body = _BACKWARD[name]
+        body = body.replace("(T)P", f"(T)({_param(activation, name)!r})")
+        kernel = self._kernel(
+            ("bwd", name, body), f"T {argument}, T g", "T dz", body, f"dk_{name}_backward"
+        )
+        if argument == "a":
+            return lambda z, a, grad: kernel(a, grad, grad)
+        return lambda z, a, grad: kernel(z, grad, grad)
+
+    # --- optimizers -------------------------------------------------------------
+    def adam(self, params, grads, m, v, lr_t, c2, beta_1, beta_2, eps, decay) -> None:
+        """One Adam (AdamW when ``decay`` != 1) step over the flat buffer, in place."""
+        kernel = self._kernel(
+            ("adam",),
+            "T g, T lr_t, T c2, T b1, T b2, T eps, T decay",
+            "T p, T m, T v",
+            "m = b1 * m + ((T)1 - b1) * g; v = b2 * v + ((T)1 - b2) * g * g;"
+            " p = p * decay - lr_t * m / (sqrt(v) * c2 + eps)",
+            "dk_adam",
+        )
+        kernel(grads, lr_t, c2, beta_1, beta_2, eps, decay, params, m, v)
+
+    def sgd(self, params, grads, lr) -> None:
+        kernel = self._kernel(("sgd",), "T g, T lr", "T p", "p = p - lr * g", "dk_sgd")
+        kernel(grads, lr, params)
+
+    def sgd_momentum(self, params, grads, velocity, lr, momentum, nesterov: bool) -> None:
+        update = "p = p + mu * v - lr * g" if nesterov else "p = p + v"
+        kernel = self._kernel(
+            ("sgd_momentum", nesterov),
+            "T g, T lr, T mu",
+            "T p, T v",
+            f"v = mu * v - lr * g; {update}",
+            "dk_sgd_nesterov" if nesterov else "dk_sgd_momentum",
+        )
+        kernel(grads, lr, momentum, params, velocity)
+
+    # --- plumbing -----------------------------------------------------------------
+    def _kernel(self, key, in_params, out_params, body, name):
+        kernel = self._cache.get(key)
+        if kernel is None:
+            kernel = self.xp.ElementwiseKernel(in_params, out_params, body, name)
+            self._cache[key] = kernel
+        return kernel
+
+
+class _PlainForward:
+    """``a = f(z)`` into a reusable output (one per batch shape)."""
+
+    def __init__(self, kernel, xp):
+        self.kernel, self.xp, self.outputs = kernel, xp, {}
+
+    def output(self, z):
+        out = self.outputs.get(z.shape)
+        if out is None or out.dtype != z.dtype:
+            if len(self.outputs) > 16:  # many batch sizes seen: start over
+                self.outputs.clear()
+            out = self.outputs[z.shape] = self.xp.empty_like(z)
+        return out
+
+    def call(self, z, bias=None):
+        return self.kernel(z, self.output(z))
+
+
+class _BiasForward(_PlainForward):
+    """``z += b; a = f(z)`` in one pass."""
+
+    def call(self, z, bias):
+        out = self.output(z)
+        self.kernel(z, bias, z, out)
+        return out
+
+
+def _param(activation, name: str) -> float:
+    return float(activation.params.get(_PARAMETER[name], 0.0)) if name in _PARAMETER else 0.0
