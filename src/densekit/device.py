@@ -32,8 +32,10 @@ RESIDENT_FRACTION = 0.25
 class BatchFeeder:
     """Yields ``(x, y, w)`` device batches of one epoch, in ``order`` (or as stored)."""
 
-    def __init__(self, backend, x, y, w, batch_size: int, order, mode: str = FEED_MODE):
+    def __init__(self, backend, x, y, w, batch_size, order, mode: str = FEED_MODE, cache=None):
         self.backend, self.xp = backend, backend.xp
+        #: {id(host array): (host array, device copy)}: the epochs of one fit upload once
+        self.cache = {} if cache is None else cache
         self.arrays = [a for a in (x, y, w) if a is not None]
         self.has_w = w is not None
         self.n, self.batch_size, self.order = len(x), batch_size, order
@@ -48,6 +50,14 @@ class BatchFeeder:
         except Exception:  # a stand-in without memory info
             return True
         return nbytes <= RESIDENT_FRACTION * free
+
+    def _upload(self, array):
+        held = self.cache.get(id(array))
+        if held is not None and held[0] is array:
+            return held[1]
+        copy = self.xp.asarray(array)
+        self.cache[id(array)] = (array, copy)
+        return copy
 
     def _bounds(self):
         for start in range(0, self.n, self.batch_size):
@@ -74,7 +84,7 @@ class BatchFeeder:
 
     def _resident(self):
         xp = self.xp
-        device = [xp.asarray(a) for a in self.arrays]
+        device = [self._upload(a) for a in self.arrays]
         order = None if self.order is None else xp.asarray(self.order)
         buffers: dict = {}
         for start, stop in self._bounds():
@@ -151,7 +161,11 @@ def train_epoch(model, x, y, w, batch_size, shuffle, rng, callbacks, verbose, ti
     totals = xp.zeros(1 + len(metrics), dtype=np.float64)
     logs: dict = {}
     seen = 0
-    feeder = BatchFeeder(model.backend, x, y, w, batch_size, order)
+    # device copies of this fit's arrays survive between epochs (and fits); others are dropped
+    held = getattr(model, "_device_data", None) or {}
+    cache = {k: v for k, v in held.items() if any(v[0] is a for a in (x, y, w))}
+    model._device_data = cache
+    feeder = BatchFeeder(model.backend, x, y, w, batch_size, order, cache=cache)
     with matmul_precision(model.backend, model.precision):
         for batch, (xb, yb, wb) in enumerate(feeder):
             callbacks.on_train_batch_begin(batch, {})

@@ -615,6 +615,7 @@ class Sequential:
             return self
         old = self.backend
         self.backend = backend
+        self._device_data = None  # training data copied to the old device
         if not self.built:
             return self
         keep = [old.to_numpy(weight) for _, _, weight in self._weight_index]

@@ -1,0 +1,523 @@
+"""densekit on CuPy against PyTorch CUDA eager, side by side on one GPU.
+
+    python benchmarks/gpu.py [--quick] [--rounds 2] [--epochs 3] [--out DIR]
+
+Runs issue 3's four workloads (tiny, tabular, mnist-shape, wide) and a larger
+wide one that fills the card: the same data, initial weights, batch size and
+Adam (lr 1e-3, eps 1e-7) for densekit (``fit`` on NumPy arrays, device='gpu')
+and PyTorch (data already on the GPU, ``torch.randperm`` shuffling, default
+foreach Adam, and its fused Adam). Each competitor trains a warm-up epoch,
+then ``--epochs`` timed epochs, in ``--rounds`` interleaved rounds; every
+epoch ends in a device synchronize and the tables give the median and the
+spread (min-max) over all timed epochs. In the same run: the card's float32,
+TF32 and BF16 GEMM rates (8192^3 cupy.matmul, CUDA events), GPU-vs-CPU
+parity after one float32 epoch, the batch-feeding modes, TF32 training, and
+an experiment with CUDA graphs for the small networks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
+
+import densekit as dk  # noqa: E402
+from densekit import device as dk_device  # noqa: E402
+from densekit.callbacks import Callback  # noqa: E402
+
+LEARNING_RATE, EPSILON = 1e-3, 1e-7
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    sizes: tuple[int, ...]
+    rows: int
+    batch: int
+    task: str  # "regression" (MSE, linear output) or "classification" (softmax CE)
+
+    @property
+    def params(self) -> int:
+        return sum(n * m + m for n, m in zip(self.sizes[:-1], self.sizes[1:]))
+
+    @property
+    def flops_per_epoch(self) -> float:
+        return 6.0 * self.params * self.rows
+
+
+WORKLOADS = [
+    Workload("tiny", (8, 16, 1), 10_000, 32, "regression"),
+    Workload("tabular", (20, 64, 64, 2), 50_000, 256, "classification"),
+    Workload("mnist-shape", (784, 256, 128, 10), 60_000, 128, "classification"),
+    Workload("wide", (1024, 4096, 4096, 1024), 8_000, 512, "regression"),
+    Workload("wide-xl", (4096, 8192, 8192, 4096), 32_768, 2048, "regression"),
+]
+QUICK = [
+    Workload("tiny", (8, 16, 1), 2_000, 32, "regression"),
+    Workload("tabular", (20, 64, 64, 2), 4_096, 256, "classification"),
+    Workload("mnist-shape", (784, 256, 128, 10), 4_096, 128, "classification"),
+    Workload("wide", (256, 512, 512, 256), 2_048, 512, "regression"),
+]
+
+
+def make_data(w: Workload, seed: int = 0):
+    """Inputs and targets from a random teacher network (issue 3's recipe)."""
+    rng = np.random.default_rng(seed)
+    n_in, n_out = w.sizes[0], w.sizes[-1]
+    x = rng.standard_normal((w.rows, n_in), dtype=np.float32)
+    hidden = min(64, w.sizes[1])
+    t_in = rng.standard_normal((n_in, hidden), dtype=np.float32) / np.sqrt(n_in)
+    t_out = rng.standard_normal((hidden, n_out), dtype=np.float32) / np.sqrt(hidden)
+    y = np.tanh(x @ t_in) @ t_out
+    if w.task == "classification":
+        return x, np.argmax(y, axis=1).astype(np.int64)
+    y += 0.1 * rng.standard_normal(y.shape, dtype=np.float32)
+    return x, y.astype(np.float32)
+
+
+def initial_weights(sizes, seed: int = 1):
+    rng = np.random.default_rng(seed)
+    weights = []
+    for n, m in zip(sizes[:-1], sizes[1:]):
+        limit = np.sqrt(6.0 / (n + m))
+        weights += [rng.uniform(-limit, limit, (n, m)).astype(np.float32), np.zeros(m, np.float32)]
+    return weights
+
+
+# --- densekit -----------------------------------------------------------------------------
+def build_densekit(w: Workload, weights, device="gpu", precision="fp32"):
+    layers = []
+    for i, m in enumerate(w.sizes[1:]):
+        last = i == len(w.sizes) - 2
+        act = ("softmax" if w.task == "classification" else None) if last else "relu"
+        layers.append(dk.layers.Dense(m, activation=act, input_dim=w.sizes[0] if i == 0 else None))
+    model = dk.Sequential(layers, seed=0, device=device, precision=precision)
+    loss = "sparse_categorical_crossentropy" if w.task == "classification" else "mse"
+    model.compile(dk.optimizers.Adam(LEARNING_RATE, epsilon=EPSILON), loss)
+    model.set_weights(weights)
+    return model
+
+
+class EpochTimer(Callback):
+    """Wall time of each epoch, the device synchronized at both ends."""
+
+    def __init__(self, sync):
+        super().__init__()
+        self.sync, self.times = sync, []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.sync()
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.sync()
+        self.times.append(time.perf_counter() - self.started)
+
+
+def densekit_epochs(model, x, y, w: Workload, epochs: int, sync) -> list[float]:
+    """Times of ``epochs`` epochs of one ``fit`` call (after its first, warm-up, epoch)."""
+    timer = EpochTimer(sync)
+    model.fit(x, y, batch_size=w.batch, epochs=1 + epochs, verbose=0, callbacks=[timer], seed=7)
+    return timer.times[1:]
+
+
+# --- PyTorch --------------------------------------------------------------------------------
+class TorchRunner:
+    def __init__(self, torch, w: Workload, x, y, weights, fused: bool):
+        self.torch, self.w = torch, w
+        layers = []
+        for i, (n, m) in enumerate(zip(w.sizes[:-1], w.sizes[1:])):
+            linear = torch.nn.Linear(n, m)
+            with torch.no_grad():
+                linear.weight.copy_(torch.from_numpy(weights[2 * i].T.copy()))
+                linear.bias.copy_(torch.from_numpy(weights[2 * i + 1]))
+            layers.append(linear)
+            if i < len(w.sizes) - 2:
+                layers.append(torch.nn.ReLU())
+        self.model = torch.nn.Sequential(*layers).cuda().train()
+        self.optimizer = torch.optim.Adam(
+            self.model.parameters(), lr=LEARNING_RATE, eps=EPSILON, fused=fused or None
+        )
+        self.loss = (
+            torch.nn.CrossEntropyLoss() if w.task == "classification" else torch.nn.MSELoss()
+        )
+        self.x, self.y = torch.from_numpy(x).cuda(), torch.from_numpy(y).cuda()
+        self.generator = torch.Generator(device="cuda").manual_seed(0)
+
+    def epoch(self):
+        torch, w = self.torch, self.w
+        order = torch.randperm(w.rows, device="cuda", generator=self.generator)
+        for start in range(0, w.rows, w.batch):
+            index = order[start : start + w.batch]
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = self.loss(self.model(self.x[index]), self.y[index])
+            loss.backward()
+            self.optimizer.step()
+
+    def epochs(self, n: int) -> list[float]:
+        times = []
+        self.epoch()  # warm-up
+        for _ in range(n):
+            self.torch.cuda.synchronize()
+            started = time.perf_counter()
+            self.epoch()
+            self.torch.cuda.synchronize()
+            times.append(time.perf_counter() - started)
+        return times
+
+
+# --- the card -------------------------------------------------------------------------------
+def gemm_rates(cupy, n: int = 8192) -> dict[str, float]:
+    """TFLOP/s of an n^3 float32 cupy.matmul in fp32, TF32 and BF16 compute modes."""
+    linalg = cupy._core._routines_linalg
+    rng = cupy.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=cupy.float32)
+    b = rng.standard_normal((n, n), dtype=cupy.float32)
+    out = cupy.empty((n, n), cupy.float32)
+    rates = {}
+    previous = linalg.get_compute_type(np.dtype(np.float32))
+    for label, mode in [
+        ("fp32", linalg.COMPUTE_TYPE_DEFAULT),
+        ("tf32", linalg.COMPUTE_TYPE_TF32),
+        ("bf16", linalg.COMPUTE_TYPE_BF16),
+    ]:
+        linalg.set_compute_type(np.dtype(np.float32), mode)
+        for _ in range(3):
+            cupy.matmul(a, b, out=out)
+        times = []
+        for _ in range(10):
+            start, stop = cupy.cuda.Event(), cupy.cuda.Event()
+            start.record()
+            cupy.matmul(a, b, out=out)
+            stop.record()
+            stop.synchronize()
+            times.append(cupy.cuda.get_elapsed_time(start, stop) / 1e3)
+        rates[label] = 2.0 * n**3 / statistics.median(times) / 1e12
+    linalg.set_compute_type(np.dtype(np.float32), previous)
+    return rates
+
+
+# --- CUDA graphs (an experiment) ------------------------------------------------------------
+def graph_experiment(cupy, w: Workload, x, y, weights) -> dict:
+    """Capture one whole densekit training step in a CUDA graph and replay it per batch.
+
+    The shuffled batch is gathered inside the graph from an index buffer refreshed
+    before each launch; Adam's bias corrections come from a step counter on the
+    device (a captured kernel argument would be frozen). Full batches only.
+    """
+    model = build_densekit(w, weights)
+    reference = build_densekit(w, weights)
+    xp = cupy
+    y_prepared = model.loss.prepare_targets(y, model.output_dim, model.dtype)
+    x_dev, y_dev = xp.asarray(x), xp.asarray(y_prepared)
+    steps = w.rows // w.batch
+    order = xp.asarray(np.random.default_rng(5).permutation(w.rows))
+    index = xp.empty(w.batch, np.int64)
+    xb = xp.empty((w.batch, x.shape[1]), np.float32)
+    yb = xp.empty((w.batch, y_prepared.shape[1]), np.float32)
+    total = xp.zeros((), np.float64)
+    counter = xp.zeros(1, np.float64)
+    coef = xp.zeros(2, np.float32)
+    opt = model.optimizer
+    coef_kernel = xp.ElementwiseKernel(
+        "float64 lr, float64 b1, float64 b2",
+        "raw float64 t, raw float32 c",
+        "if (i == 0) { t[0] += 1; c[0] = lr / (1 - pow(b1, t[0]));"
+        " c[1] = 1 / sqrt(1 - pow(b2, t[0])); }",
+        "dk_graph_adam_coef",
+    )
+    adam_kernel = xp.ElementwiseKernel(
+        "T g, raw T c, T b1, T b2, T eps",
+        "T p, T m, T v",
+        "m = b1 * m + ((T)1 - b1) * g; v = b2 * v + ((T)1 - b2) * g * g;"
+        " p = p - c[0] * m / (sqrt(v) * c[1] + eps)",
+        "dk_graph_adam",
+    )
+
+    def device_adam(params, grads, lr, t):
+        coef_kernel(lr, opt.beta_1, opt.beta_2, counter, coef, size=1)
+        adam_kernel(
+            grads, coef, opt.beta_1, opt.beta_2, opt.epsilon, params, opt.state["m"], opt.state["v"]
+        )
+
+    opt._update = device_adam
+
+    def step():
+        xp.take(x_dev, index, axis=0, out=xb)
+        xp.take(y_dev, index, axis=0, out=yb)
+        batch_sum, _ = dk_device._step(model, xb, yb, None)
+        total.__iadd__(batch_sum)
+
+    def set_index(s):
+        index[...] = order[s * w.batch : (s + 1) * w.batch]
+
+    result: dict = {"workload": w.name, "steps": steps}
+    stream = xp.cuda.Stream(non_blocking=True)
+    pool = xp.cuda.MemoryPool()
+    try:
+        with xp.cuda.using_allocator(pool.malloc), stream:
+            set_index(0)
+            step()  # warm-up on the capture stream: buffers and pool blocks exist
+            stream.synchronize()
+            # restart from the initial weights and state, then capture
+            model.set_weights(weights)
+            for array in opt.state.values():
+                array[...] = 0
+            counter[...] = 0
+            total[...] = 0
+            stream.begin_capture()
+            step()
+            graph = stream.end_capture()
+            times = []
+            for rep in range(4):
+                if rep:  # every epoch from the initial state, so the last one checks parity
+                    model.set_weights(weights)
+                    for array in opt.state.values():
+                        array[...] = 0
+                    counter[...] = 0
+                stream.synchronize()
+                started = time.perf_counter()
+                for s in range(steps):
+                    set_index(s)
+                    graph.launch(stream)
+                stream.synchronize()
+                times.append(time.perf_counter() - started)
+    except Exception as exc:  # report what CuPy could not do
+        return {**result, "error": f"{type(exc).__name__}: {exc}"}
+    # the same steps eagerly, on the reference model
+    eager_times = []
+    for _ in range(2):
+        reference.set_weights(weights)
+        reference.optimizer.build(reference.params, reference._slices, backend=reference.backend)
+        xp.cuda.Device().synchronize()
+        started = time.perf_counter()
+        for s in range(steps):
+            set_index(s)
+            xp.take(x_dev, index, axis=0, out=xb)
+            xp.take(y_dev, index, axis=0, out=yb)
+            dk_device._step(reference, xb, yb, None)
+        xp.cuda.Device().synchronize()
+        eager_times.append(time.perf_counter() - started)
+    a, b = model.backend.to_numpy(model.params), reference.backend.to_numpy(reference.params)
+    result.update(
+        graph_s=statistics.median(times[1:]),
+        eager_s=statistics.median(eager_times),
+        rows_per_s=steps * w.batch / statistics.median(times[1:]),
+        eager_rows_per_s=steps * w.batch / statistics.median(eager_times),
+        parity=float(np.linalg.norm(a - b) / np.linalg.norm(b)),
+    )
+    return result
+
+
+# --- the run --------------------------------------------------------------------------------
+def _stats(times: list[float]) -> dict:
+    return {"median": statistics.median(times), "min": min(times), "max": max(times)}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (a smoke test)")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=3, help="timed epochs per round")
+    parser.add_argument("--out", default=os.environ.get("OUT", "."))
+    parser.add_argument("--only", nargs="*", help="workload names")
+    args = parser.parse_args(argv)
+
+    import cupy
+    import torch
+
+    sync = cupy.cuda.Device().synchronize
+    props = cupy.cuda.runtime.getDeviceProperties(0)
+    card = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
+    info = {
+        "card": card,
+        "memory_gib": round(props["totalGlobalMem"] / 2**30, 1),
+        "cupy": cupy.__version__,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+    print(json.dumps(info), flush=True)
+    rates = gemm_rates(cupy, 2048 if args.quick else 8192)
+    print("GEMM TFLOP/s", json.dumps({k: round(v, 1) for k, v in rates.items()}), flush=True)
+
+    workloads = QUICK if args.quick else WORKLOADS
+    if args.only:
+        workloads = [w for w in workloads if w.name in args.only]
+    results = []
+    for w in workloads:
+        x, y = make_data(w)
+        weights = initial_weights(w.sizes)
+        row = {
+            "workload": w.name,
+            "sizes": "-".join(map(str, w.sizes)),
+            "rows": w.rows,
+            "batch": w.batch,
+            "params": w.params,
+        }
+        runners = {
+            "densekit": build_densekit(w, weights),
+            "torch": TorchRunner(torch, w, x, y, weights, fused=False),
+            "torch_fused": TorchRunner(torch, w, x, y, weights, fused=True),
+        }
+        times: dict[str, list[float]] = {k: [] for k in runners}
+        for _ in range(args.rounds):
+            for name, runner in runners.items():
+                if name == "densekit":
+                    times[name] += densekit_epochs(runner, x, y, w, args.epochs, sync)
+                else:
+                    times[name] += runner.epochs(args.epochs)
+        for name, t in times.items():
+            row[name] = _stats(t)
+        # TF32 on both sides for the wide networks
+        if w.sizes[1] >= 1024:
+            torch.backends.cuda.matmul.allow_tf32 = True
+            model = build_densekit(w, weights, precision="tf32")
+            row["densekit_tf32"] = _stats(densekit_epochs(model, x, y, w, args.epochs, sync))
+            row["torch_tf32"] = _stats(
+                TorchRunner(torch, w, x, y, weights, fused=False).epochs(args.epochs)
+            )
+            torch.backends.cuda.matmul.allow_tf32 = False
+        # feeding modes (default 'auto' is resident for all of these sizes)
+        if w.name in ("mnist-shape", "wide") or args.quick:
+            for mode in ("stream", "sync"):
+                dk_device.FEED_MODE = mode
+                model = build_densekit(w, weights)
+                row[f"densekit_{mode}"] = _stats(densekit_epochs(model, x, y, w, args.epochs, sync))
+            dk_device.FEED_MODE = "auto"
+        # parity: one float32 epoch on the GPU and on the CPU, same order
+        if w.name != "wide-xl":
+            gpu_model, cpu_model = build_densekit(w, weights), build_densekit(w, weights, "cpu")
+            gpu_model.fit(x, y, batch_size=w.batch, epochs=1, verbose=0, seed=11)
+            cpu_model.fit(x, y, batch_size=w.batch, epochs=1, verbose=0, seed=11)
+            a = gpu_model.backend.to_numpy(gpu_model.params)
+            b = cpu_model.params
+            row["parity"] = float(np.linalg.norm(a - b) / np.linalg.norm(b))
+        # CUDA graphs for the small networks
+        if w.sizes[1] <= 256:
+            row["graph"] = graph_experiment(cupy, w, x, y, weights)
+        results.append(row)
+        print(json.dumps(row), flush=True)
+        del runners
+        cupy.get_default_memory_pool().free_all_blocks()
+        torch.cuda.empty_cache()
+
+    report = {"info": info, "gemm_tflops": rates, "results": results}
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "gpu-results.json"), "w") as f:
+        json.dump(report, f, indent=1)
+    table = markdown(report)
+    with open(os.path.join(args.out, "RESULTS-gpu.md"), "w") as f:
+        f.write(table)
+    print(table)
+    return 0
+
+
+def markdown(report: dict) -> str:
+    info, rates = report["info"], report["gemm_tflops"]
+    lines = [
+        f"# densekit on the GPU: {info['card']} ({info['memory_gib']} GiB)",
+        "",
+        f"{info['date']}; CuPy {info['cupy']}, PyTorch {info['torch']}, NumPy {info['numpy']}, "
+        f"Python {info['python']}. Measured GEMM (8192^3 cupy.matmul): fp32 "
+        f"{rates['fp32']:.1f}, TF32 {rates['tf32']:.1f}, BF16 {rates['bf16']:.1f} TFLOP/s.",
+        "",
+        "Epoch times: median (min-max) over the timed epochs; rows/s from the median. "
+        "densekit = `fit` on NumPy arrays (device='gpu'); PyTorch eager = data already on the "
+        "GPU, default (foreach) Adam; 'fused' = `Adam(fused=True)`. GFLOP/s = 6 x params x "
+        "rows / time; '% GEMM' against the measured fp32 (or TF32) rate.",
+        "",
+        "| workload | densekit rows/s | PyTorch rows/s | PyTorch fused rows/s | "
+        "ratio (vs best PyTorch) | densekit GFLOP/s | % GEMM | parity GPU-CPU |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in report["results"]:
+        rows = r["rows"]
+        flops = 6.0 * r["params"] * rows
+
+        def cell(key, r=r, rows=rows):
+            s = r[key]
+            return f"{rows / s['median']:,.0f} ({rows / s['max']:,.0f}-{rows / s['min']:,.0f})"
+
+        dk_t = r["densekit"]["median"]
+        best = min(r["torch"]["median"], r["torch_fused"]["median"])
+        parity = f"{r['parity']:.1e}" if "parity" in r else "-"
+        lines.append(
+            f"| {r['workload']} {r['sizes']} b{r['batch']} | {cell('densekit')} | {cell('torch')} "
+            f"| {cell('torch_fused')} | {best / dk_t:.2f}x | {flops / dk_t / 1e9:,.0f} | "
+            f"{100 * flops / dk_t / 1e12 / rates['fp32']:.0f}% | {parity} |"
+        )
+    tf = [r for r in report["results"] if "densekit_tf32" in r]
+    if tf:
+        lines += [
+            "",
+            "TF32 matrix products on both sides (`precision='tf32'`, "
+            "`torch.backends.cuda.matmul.allow_tf32 = True`):",
+            "",
+            "| workload | densekit rows/s | PyTorch rows/s | ratio | densekit TFLOP/s | "
+            "% TF32 GEMM |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in tf:
+            t, p = r["densekit_tf32"]["median"], r["torch_tf32"]["median"]
+            flops = 6.0 * r["params"] * r["rows"]
+            lines.append(
+                f"| {r['workload']} | {r['rows'] / t:,.0f} | {r['rows'] / p:,.0f} | "
+                f"{p / t:.2f}x | {flops / t / 1e12:.1f} | "
+                f"{100 * flops / t / 1e12 / rates['tf32']:.0f}% |"
+            )
+    feed = [r for r in report["results"] if "densekit_stream" in r]
+    if feed:
+        lines += [
+            "",
+            "Batch feeding (densekit `fit`, rows/s): resident = data copied once, "
+            "batches gathered on the GPU (the default when it fits); stream = pinned host "
+            "buffers, copy on a second stream one batch ahead; sync = plain copy per batch.",
+            "",
+            "| workload | resident | stream | sync |",
+            "|---|---|---|---|",
+        ]
+        for r in feed:
+            lines.append(
+                f"| {r['workload']} | "
+                + " | ".join(
+                    f"{r['rows'] / r[k]['median']:,.0f}"
+                    for k in ("densekit", "densekit_stream", "densekit_sync")
+                )
+                + " |"
+            )
+    graphs = [r["graph"] for r in report["results"] if "graph" in r]
+    if graphs:
+        lines += [
+            "",
+            "CUDA graphs (experiment, not in `fit`): one whole densekit training "
+            "step captured with CuPy's stream capture and replayed per batch, against "
+            "the same steps run eagerly (full batches, data on the GPU):",
+            "",
+            "| workload | eager rows/s | graph rows/s | speed-up | parity |",
+            "|---|---|---|---|---|",
+        ]
+        for g in graphs:
+            if "error" in g:
+                lines.append(f"| {g['workload']} | - | failed: {g['error'][:120]} | - | - |")
+            else:
+                lines.append(
+                    f"| {g['workload']} | {g['eager_rows_per_s']:,.0f} | "
+                    f"{g['rows_per_s']:,.0f} | {g['eager_s'] / g['graph_s']:.2f}x | "
+                    f"{g['parity']:.1e} |"
+                )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
