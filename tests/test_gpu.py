@@ -70,6 +70,12 @@ def _reference_kernel(name: str, body: str):
                     dz[...] = act.backward(np, arg, act.forward(np, arg.copy()), g.copy())
 
         return run
+    if name == "dk_gather_rows":
+
+        def run(source, index, width, out):
+            out[...] = source[index]
+
+        return run
     if name == "dk_bias_add":
 
         def run(b, z):
@@ -310,6 +316,7 @@ def test_precision_switches_cublas_compute_type_and_restores_it(standin, precisi
     model.fit(x, y, epochs=1, batch_size=200, verbose=0)
     model.predict(x[:10])
     assert standin.compute_types == [expected, 1, expected, 1]
+    assert backend.get_backend("gpu").kernels.precision == "fp32"
 
 
 def test_precision_on_cpu_changes_nothing():
@@ -379,6 +386,24 @@ def test_gpu_fused_activation_kernels_match_the_cpu_formulas(name):
     if backward is not None:
         dz = backward(z_dev, a, cupy.asarray(g))
         np.testing.assert_allclose(cupy.asnumpy(dz), dz_ref, rtol=2e-5, atol=1e-6)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("transpose_a, transpose_b", [(0, 0), (1, 0), (0, 1), (1, 1)])
+def test_gpu_cublas_matmul_matches_cupy_for_every_layout(dtype, transpose_a, transpose_b):
+    cupy = _real_cupy()
+    kernels = backend.get_backend("gpu").kernels
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((37, 19)).astype(dtype)
+    b = rng.standard_normal((19, 53)).astype(dtype)
+    a_dev = cupy.asarray(a.T.copy()).T if transpose_a else cupy.asarray(a)
+    b_dev = cupy.asarray(b.T.copy()).T if transpose_b else cupy.asarray(b)
+    out = cupy.full((37, 53), np.nan, dtype)
+    kernels.matmul(a_dev, b_dev, out)
+    np.testing.assert_allclose(
+        cupy.asnumpy(out), a @ b, rtol=1e-5 if dtype == np.float32 else 1e-12
+    )
 
 
 @pytest.mark.gpu

@@ -141,7 +141,10 @@ class matmul_precision:
 
     def __enter__(self):
         if self.active:
-            linalg = self.backend.xp._core._routines_linalg
+            kernels = self.backend.kernels
+            if kernels is not None:  # densekit's own cuBLAS calls
+                self.previous_kernels, kernels.precision = kernels.precision, self.precision
+            linalg = self.backend.xp._core._routines_linalg  # cupy.matmul elsewhere
             self.previous = linalg.get_compute_type(np.dtype(np.float32))
             wanted = {"tf32": "COMPUTE_TYPE_TF32", "bf16": "COMPUTE_TYPE_BF16"}[self.precision]
             linalg.set_compute_type(np.dtype(np.float32), getattr(linalg, wanted))
@@ -149,6 +152,8 @@ class matmul_precision:
 
     def __exit__(self, *exc):
         if self.active:
+            if self.backend.kernels is not None:
+                self.backend.kernels.precision = self.previous_kernels
             linalg = self.backend.xp._core._routines_linalg
             linalg.set_compute_type(np.dtype(np.float32), self.previous)
         return False

@@ -96,8 +96,9 @@ class BatchFeeder:
                 buffers[rows] = [xp.empty((rows,) + d.shape[1:], d.dtype) for d in device]
             index = order[start:stop]
             out = buffers[rows]
+            gather = self.backend.kernels.gather_rows
             for d, o in zip(device, out):
-                xp.take(d, index, axis=0, out=o)
+                gather(d, index, o) if d.ndim == 2 else xp.take(d, index, out=o)
             yield self._split(out)
 
     def _stream(self):

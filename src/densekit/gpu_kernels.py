@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 # f(z) given z; the stable sigmoid uses exp(-|z|) <= 1.
 _FORWARD = {
     "relu": "a = z > (T)0 ? z : (T)0",
@@ -62,12 +64,82 @@ _PARAMETER = {"leaky_relu": "negative_slope", "elu": "alpha"}
 FUSED_ACTIVATIONS = tuple(_FORWARD)
 
 
+# cuBLAS enums (cublas_api.h, library_types.h)
+_OP_N, _OP_T = 0, 1
+_R_32F, _R_64F = 0, 1
+_COMPUTE = {"fp32": 68, "tf32": 77, "bf16": 75}  # CUBLAS_COMPUTE_32F, _FAST_TF32, _FAST_16BF
+_COMPUTE_64F = 70
+_GEMM_DEFAULT = -1
+
+
 class Kernels:
     """The fused kernels for one CuPy-like module, compiled lazily and cached."""
 
     def __init__(self, xp: Any):
         self.xp = xp
         self._cache: dict[tuple, Any] = {}
+        #: how float32 products are computed: 'fp32', 'tf32' or 'bf16' (set by the model)
+        self.precision = "fp32"
+        cuda = getattr(xp, "cuda", None)
+        self._cublas = getattr(cuda, "cublas", None)
+        self._scalars = {
+            np.dtype(np.float32): (np.ones(1, np.float32), np.zeros(1, np.float32)),
+            np.dtype(np.float64): (np.ones(1, np.float64), np.zeros(1, np.float64)),
+        }
+
+    # --- matrix products ----------------------------------------------------------
+    def matmul(self, a, b, out):
+        """``out = a @ b`` for 2-D float arrays, straight through cuBLAS ``gemmEx``.
+
+        One call with little Python around it (``cupy.matmul`` spends several times
+        longer deciding what to do, which small networks feel), in the precision the
+        model asked for: float32 in and out, products in fp32, TF32 or BF16. Anything
+        else (other layouts, no cuBLAS) goes to ``xp.matmul``.
+        """
+        cublas = self._cublas
+        dtype = out.dtype
+        if (
+            cublas is None
+            or a.ndim != 2
+            or b.ndim != 2
+            or not out.flags.c_contiguous
+            or a.dtype != dtype
+            or b.dtype != dtype
+            or dtype not in self._scalars
+        ):
+            return self.xp.matmul(a, b, out=out)
+        m, k = a.shape
+        n = b.shape[1]
+        # row-major C = A B is column-major C^T = B^T A^T
+        op_b, ld_b = _layout(b)
+        op_a, ld_a = _layout(a)
+        if op_a is None or op_b is None or m == 0 or n == 0 or k == 0:
+            return self.xp.matmul(a, b, out=out)
+        if dtype == np.float32:
+            data_type, compute = _R_32F, _COMPUTE[self.precision]
+        else:
+            data_type, compute = _R_64F, _COMPUTE_64F
+        one, zero = self._scalars[dtype]
+        handle = self.xp.cuda.device.get_cublas_handle()
+        cublas.setStream(handle, self.xp.cuda.get_current_stream().ptr)
+        cublas.gemmEx(
+            handle, op_b, op_a, n, m, k, one.ctypes.data,
+            b.data.ptr, data_type, ld_b, a.data.ptr, data_type, ld_a,
+            zero.ctypes.data, out.data.ptr, data_type, n, compute, _GEMM_DEFAULT,
+        )  # fmt: skip
+        return out
+
+    def gather_rows(self, source, index, out):
+        """``out[i] = source[index[i]]`` for 2-D ``source`` in one kernel (a shuffled batch)."""
+        kernel = self._kernel(
+            ("gather",),
+            "raw T source, raw I index, int64 width",
+            "T out",
+            "out = source[index[i / width] * width + i % width]",
+            "dk_gather_rows",
+        )
+        kernel(source, index, source.shape[1], out)
+        return out
 
     # --- activations ------------------------------------------------------------
     def bias_activation(self, activation: Any, use_bias: bool) -> Callable | None:
@@ -180,6 +252,15 @@ class _BiasForward(_PlainForward):
         out = self.output(z)
         self.kernel(z, bias, z, out)
         return out
+
+
+def _layout(array):
+    """(cuBLAS op, leading dimension) that reads row-major ``array`` as its transpose."""
+    if array.flags.c_contiguous:
+        return _OP_N, max(1, array.shape[1])
+    if array.flags.f_contiguous:  # a transposed view of a row-major array
+        return _OP_T, max(1, array.shape[0])
+    return None, None
 
 
 def _param(activation, name: str) -> float:

@@ -80,6 +80,7 @@ class Dense(Layer):
         # on a GPU: one fused kernel for z += b; a = f(z), one for dz = g * f'(z)
         kernels = backend.kernels
         self._fused_forward = self._fused_backward = None
+        self._matmul = backend.xp.matmul if kernels is None else kernels.matmul
         if kernels is not None:
             self._fused_forward = kernels.bias_activation(self.activation, self.use_bias)
             self._fused_backward = kernels.activation_backward(self.activation)
@@ -87,7 +88,7 @@ class Dense(Layer):
     def forward(self, x: Any, training: bool) -> Any:
         xp = self.backend.xp
         z = self.buffer("z", (x.shape[0], self.units), x.dtype)
-        xp.matmul(x, self.kernel, out=z)
+        self._matmul(x, self.kernel, out=z)
         if self._fused_forward is not None:
             a = self._fused_forward(z, self.bias)
             self._x, self._z, self._a = x, z, a
@@ -107,13 +108,13 @@ class Dense(Layer):
             dz = self._fused_backward(self._z, self._a, grad)
         else:
             dz = self.activation.backward(xp, self._z, self._a, grad)
-        xp.matmul(self._x.T, dz, out=self.grads["kernel"])
+        self._matmul(self._x.T, dz, out=self.grads["kernel"])
         if self.use_bias:
             dz.sum(axis=0, out=self.grads["bias"])
         if not need_input_grad:
             return None
         dx = self.buffer("dx", self._x.shape, dz.dtype)
-        return xp.matmul(dz, self.kernel.T, out=dx)
+        return self._matmul(dz, self.kernel.T, out=dx)
 
     def get_config(self) -> dict:
         return {
