@@ -153,9 +153,10 @@ class TorchRunner:
         self.x, self.y = torch.from_numpy(x).cuda(), torch.from_numpy(y).cuda()
         self.generator = torch.Generator(device="cuda").manual_seed(0)
 
-    def epoch(self):
+    def epoch(self, order=None):
         torch, w = self.torch, self.w
-        order = torch.randperm(w.rows, device="cuda", generator=self.generator)
+        if order is None:
+            order = torch.randperm(w.rows, device="cuda", generator=self.generator)
         for start in range(0, w.rows, w.batch):
             index = order[start : start + w.batch]
             self.optimizer.zero_grad(set_to_none=True)
@@ -177,36 +178,66 @@ class TorchRunner:
 
 # --- the card -------------------------------------------------------------------------------
 def gemm_rates(cupy, n: int = 8192) -> dict[str, float]:
-    """TFLOP/s of an n^3 float32 cupy.matmul in fp32, TF32 and BF16 compute modes."""
-    linalg = cupy._core._routines_linalg
+    """TFLOP/s of an n^3 float32 product: cupy.matmul (fp32), and densekit's cuBLAS
+    call (float32 in and out) with fp32, TF32 and BF16 products; median of 10."""
+    kernels = dk.backend.get_backend("gpu").kernels
     rng = cupy.random.default_rng(0)
     a = rng.standard_normal((n, n), dtype=cupy.float32)
     b = rng.standard_normal((n, n), dtype=cupy.float32)
     out = cupy.empty((n, n), cupy.float32)
     rates = {}
-    previous = linalg.get_compute_type(np.dtype(np.float32))
-    for label, mode in [
-        ("fp32", linalg.COMPUTE_TYPE_DEFAULT),
-        ("tf32", linalg.COMPUTE_TYPE_TF32),
-        ("bf16", linalg.COMPUTE_TYPE_BF16),
-    ]:
-        linalg.set_compute_type(np.dtype(np.float32), mode)
+    variants = [("cupy_fp32", lambda: cupy.matmul(a, b, out=out))] + [
+        (p, lambda p=p: kernels.matmul(a, b, out, precision=p)) for p in ("fp32", "tf32", "bf16")
+    ]
+    for label, product in variants:
         for _ in range(3):
-            cupy.matmul(a, b, out=out)
+            product()
         times = []
         for _ in range(10):
             start, stop = cupy.cuda.Event(), cupy.cuda.Event()
             start.record()
-            cupy.matmul(a, b, out=out)
+            product()
             stop.record()
             stop.synchronize()
             times.append(cupy.cuda.get_elapsed_time(start, stop) / 1e3)
         rates[label] = 2.0 * n**3 / statistics.median(times) / 1e12
-    linalg.set_compute_type(np.dtype(np.float32), previous)
     return rates
 
 
 # --- CUDA graphs (an experiment) ------------------------------------------------------------
+class CtypesCublas:
+    """cublasSetStream and cublasGemmEx through ctypes.
+
+    CuPy refuses cuBLAS calls while a stream is capturing ("calling cuBLAS API
+    during stream capture is currently unsupported"); cuBLAS itself allows
+    them, so the experiment calls the same library CuPy loaded, directly.
+    """
+
+    def __init__(self):
+        import ctypes
+
+        path = next(
+            line.split()[-1]
+            for line in open("/proc/self/maps")
+            if "libcublas.so" in line and "Lt" not in line.split("/")[-1]
+        )
+        self.lib, self.c = ctypes.CDLL(path), ctypes
+        self.lib.cublasGemmEx.restype = ctypes.c_int
+
+    def setStream(self, handle, stream):
+        self.lib.cublasSetStream_v2(self.c.c_void_p(handle), self.c.c_void_p(stream))
+
+    def gemmEx(self, handle, ta, tb, m, n, k, alpha, a, at, lda, b, bt, ldb, beta, c, ct, ldc,
+               compute, algo):  # fmt: skip
+        v = self.c.c_void_p
+        status = self.lib.cublasGemmEx(
+            v(handle), ta, tb, m, n, k, v(alpha), v(a), at, lda, v(b), bt, ldb, v(beta), v(c),
+            ct, ldc, compute, algo,
+        )  # fmt: skip
+        if status:
+            raise RuntimeError(f"cublasGemmEx returned status {status}")
+
+
 def graph_experiment(cupy, w: Workload, x, y, weights) -> dict:
     """Capture one whole densekit training step in a CUDA graph and replay it per batch.
 
@@ -265,7 +296,10 @@ def graph_experiment(cupy, w: Workload, x, y, weights) -> dict:
     result: dict = {"workload": w.name, "steps": steps}
     stream = xp.cuda.Stream(non_blocking=True)
     pool = xp.cuda.MemoryPool()
+    kernels = model.backend.kernels
+    saved_cublas = kernels._cublas
     try:
+        kernels._cublas = CtypesCublas()
         with xp.cuda.using_allocator(pool.malloc), stream:
             set_index(0)
             step()  # warm-up on the capture stream: buffers and pool blocks exist
@@ -295,6 +329,8 @@ def graph_experiment(cupy, w: Workload, x, y, weights) -> dict:
                 times.append(time.perf_counter() - started)
     except Exception as exc:  # report what CuPy could not do
         return {**result, "error": f"{type(exc).__name__}: {exc}"}
+    finally:
+        kernels._cublas = saved_cublas
     # the same steps eagerly, on the reference model
     eager_times = []
     for _ in range(2):
@@ -317,6 +353,41 @@ def graph_experiment(cupy, w: Workload, x, y, weights) -> dict:
         eager_rows_per_s=steps * w.batch / statistics.median(eager_times),
         parity=float(np.linalg.norm(a - b) / np.linalg.norm(b)),
     )
+    return result
+
+
+def parity_checks(torch, w: Workload, x, y, weights) -> dict:
+    """||w_gpu - w_cpu|| / ||w_cpu|| after one float32 epoch in the same order.
+
+    With Adam, and with SGD (lr 0.01): Adam's first steps move every weight by
+    about lr * sign(g), so a gradient whose sign is decided by rounding (a
+    different summation order in cuBLAS and the CPU's BLAS) moves by 2 lr; SGD
+    has no such amplifier. PyTorch CUDA against the same CPU run gives the floor
+    that another correct GPU implementation reaches.
+    """
+    result = {}
+    order = np.random.default_rng(11).permutation(w.rows)  # what fit(seed=11) draws
+    for name, make in [
+        ("adam", lambda: dk.optimizers.Adam(LEARNING_RATE, epsilon=EPSILON)),
+        ("sgd", lambda: dk.optimizers.SGD(0.01)),
+    ]:
+        models = {}
+        for device in ("gpu", "cpu"):
+            model = build_densekit(w, weights, device)
+            model.compile(make(), model.loss)
+            model.fit(x, y, batch_size=w.batch, epochs=1, verbose=0, seed=11)
+            models[device] = model.backend.to_numpy(model.params)
+        cpu = models["cpu"]
+        result[f"parity_{name}"] = float(np.linalg.norm(models["gpu"] - cpu) / np.linalg.norm(cpu))
+        if name == "adam":
+            runner = TorchRunner(torch, w, x, y, weights, fused=False)
+            runner.epoch(order=torch.from_numpy(order).cuda())
+            flat = []
+            for layer in runner.model:
+                if isinstance(layer, torch.nn.Linear):
+                    flat += [layer.weight.detach().T.reshape(-1), layer.bias.detach()]
+            flat = torch.cat(flat).cpu().numpy()
+            result["parity_torch_adam"] = float(np.linalg.norm(flat - cpu) / np.linalg.norm(cpu))
     return result
 
 
@@ -399,12 +470,7 @@ def main(argv=None) -> int:
             dk_device.FEED_MODE = "auto"
         # parity: one float32 epoch on the GPU and on the CPU, same order
         if w.name != "wide-xl":
-            gpu_model, cpu_model = build_densekit(w, weights), build_densekit(w, weights, "cpu")
-            gpu_model.fit(x, y, batch_size=w.batch, epochs=1, verbose=0, seed=11)
-            cpu_model.fit(x, y, batch_size=w.batch, epochs=1, verbose=0, seed=11)
-            a = gpu_model.backend.to_numpy(gpu_model.params)
-            b = cpu_model.params
-            row["parity"] = float(np.linalg.norm(a - b) / np.linalg.norm(b))
+            row.update(parity_checks(torch, w, x, y, weights))
         # CUDA graphs for the small networks
         if w.sizes[1] <= 256:
             row["graph"] = graph_experiment(cupy, w, x, y, weights)
@@ -431,16 +497,19 @@ def markdown(report: dict) -> str:
         f"# densekit on the GPU: {info['card']} ({info['memory_gib']} GiB)",
         "",
         f"{info['date']}; CuPy {info['cupy']}, PyTorch {info['torch']}, NumPy {info['numpy']}, "
-        f"Python {info['python']}. Measured GEMM (8192^3 cupy.matmul): fp32 "
-        f"{rates['fp32']:.1f}, TF32 {rates['tf32']:.1f}, BF16 {rates['bf16']:.1f} TFLOP/s.",
+        f"Python {info['python']}. Measured 8192^3 float32 GEMM: cupy.matmul "
+        f"{rates['cupy_fp32']:.1f} TFLOP/s; densekit's cuBLAS call fp32 {rates['fp32']:.1f}, "
+        f"TF32 {rates['tf32']:.1f}, BF16 {rates['bf16']:.1f} TFLOP/s.",
         "",
         "Epoch times: median (min-max) over the timed epochs; rows/s from the median. "
         "densekit = `fit` on NumPy arrays (device='gpu'); PyTorch eager = data already on the "
         "GPU, default (foreach) Adam; 'fused' = `Adam(fused=True)`. GFLOP/s = 6 x params x "
-        "rows / time; '% GEMM' against the measured fp32 (or TF32) rate.",
+        "rows / time; '% GEMM' against the measured fp32 (or TF32) rate. Parity: "
+        "||w_gpu - w_cpu|| / ||w_cpu|| after one float32 epoch in the same order (densekit GPU "
+        "vs densekit CPU with Adam and with SGD; PyTorch CUDA vs the same densekit CPU run).",
         "",
         "| workload | densekit rows/s | PyTorch rows/s | PyTorch fused rows/s | "
-        "ratio (vs best PyTorch) | densekit GFLOP/s | % GEMM | parity GPU-CPU |",
+        "ratio (vs best PyTorch) | densekit GFLOP/s | % GEMM | parity: Adam / SGD / PyTorch Adam |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in report["results"]:
@@ -453,7 +522,11 @@ def markdown(report: dict) -> str:
 
         dk_t = r["densekit"]["median"]
         best = min(r["torch"]["median"], r["torch_fused"]["median"])
-        parity = f"{r['parity']:.1e}" if "parity" in r else "-"
+        parity = (
+            f"{r['parity_adam']:.1e} / {r['parity_sgd']:.1e} / {r['parity_torch_adam']:.1e}"
+            if "parity_adam" in r
+            else "-"
+        )
         lines.append(
             f"| {r['workload']} {r['sizes']} b{r['batch']} | {cell('densekit')} | {cell('torch')} "
             f"| {cell('torch_fused')} | {best / dk_t:.2f}x | {flops / dk_t / 1e9:,.0f} | "

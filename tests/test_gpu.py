@@ -70,6 +70,27 @@ def _reference_kernel(name: str, body: str):
                     dz[...] = act.backward(np, arg, act.forward(np, arg.copy()), g.copy())
 
         return run
+    if name == "dk_softmax_rows":
+
+        def run(z, width, a):
+            a[...] = activations.softmax_forward(np, z)
+
+        return run
+    if name == "dk_softmax_crossentropy":
+
+        def run(z, p, y, width, scale, grad, per_row):
+            lse = np.log(np.exp(z - z.max(1, keepdims=True)).sum(1, keepdims=True))
+            lse += z.max(1, keepdims=True)
+            per_row[...] = (y * (lse - z)).sum(1)
+            grad[...] = (p * y.sum(1, keepdims=True) - y) * scale
+
+        return run
+    if name == "dk_mse_gradient":
+
+        def run(p, y, scale, grad):
+            grad[...] = (p - y) * scale
+
+        return run
     if name == "dk_gather_rows":
 
         def run(source, index, width, out):
@@ -113,12 +134,22 @@ class StandinKernel:
         self.n_out = len(out_params.split(","))
         self.run = _reference_kernel(name, body)
 
-    def __call__(self, *args):
+    def __call__(self, *args, size=None):
         assert len(args) == self.n_in + self.n_out, f"{self.name}: wrong argument count"
         self.calls[self.name] = self.calls.get(self.name, 0) + 1
         self.run(*args)
         outs = args[self.n_in :]
         return outs[0] if len(outs) == 1 else outs
+
+
+class StandinReduction:
+    """Only densekit's squared-error sum: sum((p - y)^2 * inv_m)."""
+
+    def __init__(self, in_params, out_params, map_expr, reduce_expr, post, identity, name):
+        assert name == "dk_squared_error_sum", name
+
+    def __call__(self, p, y, inv_m):
+        return np.asarray(((p - y) ** 2 * inv_m).sum(dtype=p.dtype))
 
 
 class _Event:
@@ -155,6 +186,7 @@ def make_standin() -> types.ModuleType:
     cupy.ElementwiseKernel = lambda i, o, body, name: StandinKernel(
         i, o, body, name, cupy.kernel_calls
     )
+    cupy.ReductionKernel = StandinReduction
     cupy.random = types.SimpleNamespace(default_rng=np.random.default_rng)
     device_info = types.SimpleNamespace(mem_info=(1 << 30, 1 << 31))
     cupy.cuda = types.SimpleNamespace(
@@ -254,7 +286,7 @@ def test_standin_gpu_fit_matches_cpu_and_uses_fused_kernels(standin, monkeypatch
     np.testing.assert_allclose(history_gpu.history["accuracy"], history_cpu.history["accuracy"])
     calls = standin.kernel_calls
     assert calls["dk_relu_bias_forward"] == calls["dk_relu_backward"] == 2 * 2 * 10
-    assert calls["dk_adam"] == 2 * 10
+    assert calls["dk_adam"] == calls["dk_softmax_crossentropy"] == 2 * 10
     assert isinstance(gpu.params, StandinArray)
     assert type(gpu.predict(x[:5])) is np.ndarray
 
@@ -401,9 +433,33 @@ def test_gpu_cublas_matmul_matches_cupy_for_every_layout(dtype, transpose_a, tra
     b_dev = cupy.asarray(b.T.copy()).T if transpose_b else cupy.asarray(b)
     out = cupy.full((37, 53), np.nan, dtype)
     kernels.matmul(a_dev, b_dev, out)
-    np.testing.assert_allclose(
-        cupy.asnumpy(out), a @ b, rtol=1e-5 if dtype == np.float32 else 1e-12
-    )
+    tolerance = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(cupy.asnumpy(out), a @ b, rtol=tolerance, atol=tolerance)
+
+
+@pytest.mark.gpu
+def test_gpu_fused_losses_and_column_sums_match_the_cpu_formulas():
+    cupy = _real_cupy()
+    kernels = backend.get_backend("gpu").kernels
+    rng = np.random.default_rng(5)
+    z = rng.standard_normal((300, 7)).astype(np.float32) * 4
+    y = np.eye(7, dtype=np.float32)[rng.integers(0, 7, 300)]
+    p = activations.softmax_forward(np, z.copy())
+    a = kernels.bias_activation(activations.softmax, False)(cupy.asarray(z), None)
+    np.testing.assert_allclose(cupy.asnumpy(a), p, rtol=1e-5, atol=1e-7)
+    cce = dk.losses.CategoricalCrossentropy()
+    grad, per_row = cupy.empty((300, 7), np.float32), cupy.empty(300, np.float32)
+    kernels.softmax_crossentropy(cupy.asarray(z), a, cupy.asarray(y), 0.5, grad, per_row)
+    np.testing.assert_allclose(cupy.asnumpy(per_row), cce.per_sample_from_logits(np, y, z), 1e-5)
+    np.testing.assert_allclose(cupy.asnumpy(grad), 0.5 * (p - y), rtol=1e-5, atol=1e-7)
+    mse = dk.losses.MeanSquaredError()
+    grad = cupy.empty((300, 7), np.float32)
+    total = kernels.squared_error(cupy.asarray(p), cupy.asarray(y), 0.25, grad)
+    np.testing.assert_allclose(float(total), mse.per_sample(np, y, p).sum(), rtol=1e-5)
+    np.testing.assert_allclose(cupy.asnumpy(grad), 0.25 * (p - y), rtol=1e-6)
+    sums = cupy.empty(7, np.float32)
+    kernels.column_sums(cupy.asarray(z), sums)
+    np.testing.assert_allclose(cupy.asnumpy(sums), z.sum(axis=0), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.gpu

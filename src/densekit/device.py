@@ -205,14 +205,19 @@ def _step(model, x, y, sample_weight):
     """Forward, loss, backward, update; returns the batch's loss sum (on the device)."""
     xp, loss, rows = model.backend.xp, model.loss, len(x)
     output = model.forward(x, training=True)
-    if model._fused:
+    fused = _fused_loss(model, output, y, sample_weight)
+    if fused is not None:
+        batch_sum, grad = fused
+    elif model._fused:
         z = model.layers[-1]._z
         per_sample = loss.per_sample_from_logits(xp, y, z)
         grad = loss.gradient_from_logits(xp, y, z, output)
     else:
         per_sample = loss.per_sample(xp, y, output)
         grad = loss.gradient(xp, y, output)
-    if sample_weight is None:
+    if fused is not None:
+        pass
+    elif sample_weight is None:
         grad *= 1.0 / rows
         batch_sum = per_sample.sum()
     else:
@@ -230,3 +235,25 @@ def _step(model, x, y, sample_weight):
         constraint(model)
     model._last_output = output
     return batch_sum, output
+
+
+def _fused_loss(model, output, y, sample_weight):
+    """(loss sum, dL/d(output or logits)) from one or two fused kernels, or None.
+
+    Softmax + categorical cross-entropy (from the logits, the fused gradient
+    ``(p - y) / n``) and mean squared error, without sample weights; the other
+    cases take the generic path.
+    """
+    kernels = model.backend.kernels
+    if kernels is None or sample_weight is not None:
+        return None
+    rows, name = output.shape[0], model.loss.name
+    last = model.layers[-1]
+    grad = last.buffer("loss_grad", output.shape, output.dtype)
+    if model._fused and last.activation.name == "softmax":
+        per_row = last.buffer("loss_rows", (rows,), output.dtype)
+        kernels.softmax_crossentropy(last._z, output, y, 1.0 / rows, grad, per_row)
+        return per_row.sum(), grad
+    if name == "mean_squared_error":
+        return kernels.squared_error(output, y, 2.0 / (rows * output.shape[1]), grad), grad
+    return None

@@ -88,7 +88,7 @@ class Kernels:
         }
 
     # --- matrix products ----------------------------------------------------------
-    def matmul(self, a, b, out):
+    def matmul(self, a, b, out, precision: str | None = None):
         """``out = a @ b`` for 2-D float arrays, straight through cuBLAS ``gemmEx``.
 
         One call with little Python around it (``cupy.matmul`` spends several times
@@ -116,7 +116,7 @@ class Kernels:
         if op_a is None or op_b is None or m == 0 or n == 0 or k == 0:
             return self.xp.matmul(a, b, out=out)
         if dtype == np.float32:
-            data_type, compute = _R_32F, _COMPUTE[self.precision]
+            data_type, compute = _R_32F, _COMPUTE[precision or self.precision]
         else:
             data_type, compute = _R_64F, _COMPUTE_64F
         one, zero = self._scalars[dtype]
@@ -149,6 +149,8 @@ class Kernels:
         a user-defined one): the layer then uses the generic code.
         """
         name = activation.name
+        if name == "softmax":
+            return self._softmax_forward(use_bias)
         if name not in _FORWARD:
             if name == "linear" and use_bias:
                 return self._bias_only()
@@ -166,6 +168,90 @@ class Kernels:
             return _BiasForward(kernel, self.xp).call
         kernel = self._kernel(("fwd", name, body), "T z", "T a", body, f"dk_{name}_forward")
         return _PlainForward(kernel, self.xp).call
+
+    def _softmax_forward(self, use_bias: bool):
+        """z += b, then a = exp(z - max) / sum exp(z - max) row by row (one thread a row)."""
+        kernel = self._kernel(
+            ("softmax_rows",),
+            "raw T z, int64 width",
+            "raw T a",
+            """
+            const T* zr = &z[i * width]; T* ar = &a[i * width];
+            T m = zr[0];
+            for (long long k = 1; k < width; k++) m = zr[k] > m ? zr[k] : m;
+            T s = 0;
+            for (long long k = 0; k < width; k++) { ar[k] = exp(zr[k] - m); s += ar[k]; }
+            T inv = (T)1 / s;
+            for (long long k = 0; k < width; k++) ar[k] *= inv;
+            """,
+            "dk_softmax_rows",
+        )
+        add_bias = self._bias_only() if use_bias else None
+        outputs = _PlainForward(None, self.xp)
+
+        def forward(z, bias):
+            if add_bias is not None:
+                add_bias(z, bias)
+            a = outputs.output(z)
+            kernel(z, z.shape[1], a, size=z.shape[0])
+            return a
+
+        return forward
+
+    # --- losses (the fused last step of training) -------------------------------------
+    def softmax_crossentropy(self, z, p, y, scale, grad, per_row):
+        """Cross-entropy from logits, per row, and dL/dz = (p * sum(y) - y) * scale.
+
+        ``per_row[i] = sum_k y_ik (logsumexp(z_i) - z_ik)``; ``grad`` and ``per_row``
+        are written. One thread a row: the output layer is narrow.
+        """
+        kernel = self._kernel(
+            ("softmax_ce",),
+            "raw T z, raw T p, raw T y, int64 width, T scale",
+            "raw T grad, raw T per_row",
+            """
+            const long long o = i * width;
+            T m = z[o];
+            for (long long k = 1; k < width; k++) m = z[o + k] > m ? z[o + k] : m;
+            T s = 0, ysum = 0, yz = 0;
+            for (long long k = 0; k < width; k++) {
+                s += exp(z[o + k] - m); ysum += y[o + k]; yz += y[o + k] * z[o + k];
+            }
+            per_row[i] = ysum * (m + log(s)) - yz;
+            for (long long k = 0; k < width; k++) grad[o + k] = (p[o + k] * ysum - y[o + k]) * scale;
+            """,
+            "dk_softmax_crossentropy",
+        )
+        kernel(z, p, y, z.shape[1], scale, grad, per_row, size=z.shape[0])
+
+    def squared_error(self, p, y, scale, grad):
+        """dL/dp = (p - y) * scale into ``grad``; returns sum((p - y)^2) / outputs (a 0-d array)."""
+        kernel = self._kernel(
+            ("mse_grad",),
+            "T p, T y, T scale",
+            "T grad",
+            "grad = (p - y) * scale",
+            "dk_mse_gradient",
+        )
+        kernel(p, y, scale, grad)
+        reduce = self._cache.get(("mse_sum",))
+        if reduce is None:
+            reduce = self._cache[("mse_sum",)] = self.xp.ReductionKernel(
+                "T p, T y, T inv_m", "T total", "(p - y) * (p - y) * inv_m", "a + b",
+                "total = a", "0", "dk_squared_error_sum",
+            )  # fmt: skip
+        return reduce(p, y, 1.0 / p.shape[1])
+
+    def column_sums(self, a, out):
+        """``out = a.sum(axis=0)`` as a product with a vector of ones (one cuBLAS call)."""
+        if self._cublas is None or not a.flags.c_contiguous or a.dtype not in self._scalars:
+            return a.sum(axis=0, out=out)
+        key = ("ones", a.shape[0], a.dtype)
+        ones = self._cache.get(key)
+        if ones is None:
+            ones = self._cache[key] = self.xp.ones((1, a.shape[0]), a.dtype)
+        self.matmul(ones, a, out.reshape(1, -1), precision="fp32")  # sums stay float32
+        return out
 
     def _bias_only(self):
         kernel = self._kernel(("fwd_b", "linear"), "T b", "T z", "z = z + b", "dk_bias_add")

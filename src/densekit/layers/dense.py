@@ -81,6 +81,7 @@ class Dense(Layer):
         kernels = backend.kernels
         self._fused_forward = self._fused_backward = None
         self._matmul = backend.xp.matmul if kernels is None else kernels.matmul
+        self._column_sums = None if kernels is None else kernels.column_sums
         if kernels is not None:
             self._fused_forward = kernels.bias_activation(self.activation, self.use_bias)
             self._fused_backward = kernels.activation_backward(self.activation)
@@ -110,7 +111,10 @@ class Dense(Layer):
             dz = self.activation.backward(xp, self._z, self._a, grad)
         self._matmul(self._x.T, dz, out=self.grads["kernel"])
         if self.use_bias:
-            dz.sum(axis=0, out=self.grads["bias"])
+            if self._column_sums is None:
+                dz.sum(axis=0, out=self.grads["bias"])
+            else:
+                self._column_sums(dz, self.grads["bias"])
         if not need_input_grad:
             return None
         dx = self.buffer("dx", self._x.shape, dz.dtype)
