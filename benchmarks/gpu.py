@@ -12,7 +12,7 @@ epoch ends in a device synchronize and the tables give the median and the
 spread (min-max) over all timed epochs. In the same run: the card's float32,
 TF32 and BF16 GEMM rates (8192^3 cupy.matmul, CUDA events), GPU-vs-CPU
 parity after one float32 epoch, the batch-feeding modes, TF32 training, and
-an experiment with CUDA graphs for the small networks.
+``fit`` with and without CUDA graphs.
 """
 
 from __future__ import annotations
@@ -204,158 +204,6 @@ def gemm_rates(cupy, n: int = 8192) -> dict[str, float]:
     return rates
 
 
-# --- CUDA graphs (an experiment) ------------------------------------------------------------
-class CtypesCublas:
-    """cublasSetStream and cublasGemmEx through ctypes.
-
-    CuPy refuses cuBLAS calls while a stream is capturing ("calling cuBLAS API
-    during stream capture is currently unsupported"); cuBLAS itself allows
-    them, so the experiment calls the same library CuPy loaded, directly.
-    """
-
-    def __init__(self):
-        import ctypes
-
-        path = next(
-            line.split()[-1]
-            for line in open("/proc/self/maps")
-            if "libcublas.so" in line and "Lt" not in line.split("/")[-1]
-        )
-        self.lib, self.c = ctypes.CDLL(path), ctypes
-        self.lib.cublasGemmEx.restype = ctypes.c_int
-
-    def setStream(self, handle, stream):
-        self.lib.cublasSetStream_v2(self.c.c_void_p(handle), self.c.c_void_p(stream))
-
-    def gemmEx(self, handle, ta, tb, m, n, k, alpha, a, at, lda, b, bt, ldb, beta, c, ct, ldc,
-               compute, algo):  # fmt: skip
-        v = self.c.c_void_p
-        status = self.lib.cublasGemmEx(
-            v(handle), ta, tb, m, n, k, v(alpha), v(a), at, lda, v(b), bt, ldb, v(beta), v(c),
-            ct, ldc, compute, algo,
-        )  # fmt: skip
-        if status:
-            raise RuntimeError(f"cublasGemmEx returned status {status}")
-
-
-def graph_experiment(cupy, w: Workload, x, y, weights) -> dict:
-    """Capture one whole densekit training step in a CUDA graph and replay it per batch.
-
-    The shuffled batch is gathered inside the graph from an index buffer refreshed
-    before each launch; Adam's bias corrections come from a step counter on the
-    device (a captured kernel argument would be frozen). Full batches only.
-    """
-    model = build_densekit(w, weights)
-    reference = build_densekit(w, weights)
-    xp = cupy
-    y_prepared = model.loss.prepare_targets(y, model.output_dim, model.dtype)
-    x_dev, y_dev = xp.asarray(x), xp.asarray(y_prepared)
-    steps = w.rows // w.batch
-    order = xp.asarray(np.random.default_rng(5).permutation(w.rows))
-    index = xp.empty(w.batch, np.int64)
-    xb = xp.empty((w.batch, x.shape[1]), np.float32)
-    yb = xp.empty((w.batch, y_prepared.shape[1]), np.float32)
-    total = xp.zeros((), np.float64)
-    counter = xp.zeros(1, np.float64)
-    coef = xp.zeros(2, np.float32)
-    opt = model.optimizer
-    coef_kernel = xp.ElementwiseKernel(
-        "float64 lr, float64 b1, float64 b2",
-        "raw float64 t, raw float32 c",
-        "if (i == 0) { t[0] += 1; c[0] = lr / (1 - pow(b1, t[0]));"
-        " c[1] = 1 / sqrt(1 - pow(b2, t[0])); }",
-        "dk_graph_adam_coef",
-    )
-    adam_kernel = xp.ElementwiseKernel(
-        "T g, raw T c, T b1, T b2, T eps",
-        "T p, T m, T v",
-        "m = b1 * m + ((T)1 - b1) * g; v = b2 * v + ((T)1 - b2) * g * g;"
-        " p = p - c[0] * m / (sqrt(v) * c[1] + eps)",
-        "dk_graph_adam",
-    )
-
-    def device_adam(params, grads, lr, t):
-        coef_kernel(lr, opt.beta_1, opt.beta_2, counter, coef, size=1)
-        adam_kernel(
-            grads, coef, opt.beta_1, opt.beta_2, opt.epsilon, params, opt.state["m"], opt.state["v"]
-        )
-
-    opt._update = device_adam
-
-    gather = model.backend.kernels.gather_rows
-
-    def step():
-        gather(x_dev, index, xb)
-        gather(y_dev, index, yb)
-        batch_sum, _ = dk_device._step(model, xb, yb, None)
-        total.__iadd__(batch_sum)
-
-    def set_index(s):
-        index[...] = order[s * w.batch : (s + 1) * w.batch]
-
-    result: dict = {"workload": w.name, "steps": steps}
-    stream = xp.cuda.Stream(non_blocking=True)
-    pool = xp.cuda.MemoryPool()
-    kernels = model.backend.kernels
-    saved_cublas = kernels._cublas
-    try:
-        kernels._cublas = CtypesCublas()
-        with xp.cuda.using_allocator(pool.malloc), stream:
-            set_index(0)
-            step()  # warm-up on the capture stream: buffers and pool blocks exist
-            stream.synchronize()
-            # restart from the initial weights and state, then capture
-            model.set_weights(weights)
-            for array in opt.state.values():
-                array[...] = 0
-            counter[...] = 0
-            total[...] = 0
-            stream.begin_capture()
-            step()
-            graph = stream.end_capture()
-            times = []
-            for rep in range(4):
-                if rep:  # every epoch from the initial state, so the last one checks parity
-                    model.set_weights(weights)
-                    for array in opt.state.values():
-                        array[...] = 0
-                    counter[...] = 0
-                stream.synchronize()
-                started = time.perf_counter()
-                for s in range(steps):
-                    set_index(s)
-                    graph.launch(stream)
-                stream.synchronize()
-                times.append(time.perf_counter() - started)
-    except Exception as exc:  # report what CuPy could not do
-        return {**result, "error": f"{type(exc).__name__}: {exc}"}
-    finally:
-        kernels._cublas = saved_cublas
-    # the same steps eagerly, on the reference model
-    eager_times = []
-    for _ in range(2):
-        reference.set_weights(weights)
-        reference.optimizer.build(reference.params, reference._slices, backend=reference.backend)
-        xp.cuda.Device().synchronize()
-        started = time.perf_counter()
-        for s in range(steps):
-            set_index(s)
-            gather(x_dev, index, xb)
-            gather(y_dev, index, yb)
-            dk_device._step(reference, xb, yb, None)
-        xp.cuda.Device().synchronize()
-        eager_times.append(time.perf_counter() - started)
-    a, b = model.backend.to_numpy(model.params), reference.backend.to_numpy(reference.params)
-    result.update(
-        graph_s=statistics.median(times[1:]),
-        eager_s=statistics.median(eager_times),
-        rows_per_s=steps * w.batch / statistics.median(times[1:]),
-        eager_rows_per_s=steps * w.batch / statistics.median(eager_times),
-        parity=float(np.linalg.norm(a - b) / np.linalg.norm(b)),
-    )
-    return result
-
-
 def parity_checks(torch, w: Workload, x, y, weights) -> dict:
     """||w_gpu - w_cpu|| / ||w_cpu|| after one float32 epoch in the same order.
 
@@ -471,9 +319,12 @@ def main(argv=None) -> int:
         # parity: one float32 epoch on the GPU and on the CPU, same order
         if w.name != "wide-xl":
             row.update(parity_checks(torch, w, x, y, weights))
-        # CUDA graphs for the small networks
-        if w.sizes[1] <= 256:
-            row["graph"] = graph_experiment(cupy, w, x, y, weights)
+        # the same fit without CUDA graphs (every kernel launched from Python)
+        if w.sizes[1] <= 1024 or args.quick:
+            dk_device.CUDA_GRAPHS = False
+            model = build_densekit(w, weights)
+            row["densekit_eager"] = _stats(densekit_epochs(model, x, y, w, args.epochs, sync))
+            dk_device.CUDA_GRAPHS = True
         results.append(row)
         print(json.dumps(row), flush=True)
         del runners
@@ -571,26 +422,22 @@ def markdown(report: dict) -> str:
                 )
                 + " |"
             )
-    graphs = [r["graph"] for r in report["results"] if "graph" in r]
-    if graphs:
+    eager = [r for r in report["results"] if "densekit_eager" in r]
+    if eager:
         lines += [
             "",
-            "CUDA graphs (experiment, not in `fit`): one whole densekit training "
-            "step captured with CuPy's stream capture and replayed per batch, against "
-            "the same steps run eagerly (full batches, data on the GPU):",
+            "CUDA graphs in `fit` (the default where it applies): each full batch's "
+            "whole training step replayed from one captured graph, against the same `fit` "
+            "with `densekit.device.CUDA_GRAPHS = False` (every kernel launched from Python):",
             "",
-            "| workload | eager rows/s | graph rows/s | speed-up | parity |",
-            "|---|---|---|---|---|",
+            "| workload | eager rows/s | graph rows/s | speed-up |",
+            "|---|---|---|---|",
         ]
-        for g in graphs:
-            if "error" in g:
-                lines.append(f"| {g['workload']} | - | failed: {g['error'][:120]} | - | - |")
-            else:
-                lines.append(
-                    f"| {g['workload']} | {g['eager_rows_per_s']:,.0f} | "
-                    f"{g['rows_per_s']:,.0f} | {g['eager_s'] / g['graph_s']:.2f}x | "
-                    f"{g['parity']:.1e} |"
-                )
+        for r in eager:
+            e, g = r["densekit_eager"]["median"], r["densekit"]["median"]
+            lines.append(
+                f"| {r['workload']} | {r['rows'] / e:,.0f} | {r['rows'] / g:,.0f} | {e / g:.2f}x |"
+            )
     return "\n".join(lines) + "\n"
 
 

@@ -105,9 +105,9 @@ def _reference_kernel(name: str, body: str):
         return run
     if name == "dk_adam":
 
-        def run(g, lr_t, c2, b1, b2, eps, decay, p, m, v):
-            m[...] = b1 * m + (1 - b1) * g
-            v[...] = b2 * v + (1 - b2) * g * g
+        def run(g, lr_t, c2, b1, omb1, b2, omb2, eps, decay, p, m, v):
+            m[...] = b1 * m + omb1 * g
+            v[...] = b2 * v + omb2 * g * g
             p[...] = p * decay - lr_t * m / (np.sqrt(v) * c2 + eps)
 
         return run
@@ -148,8 +148,8 @@ class StandinReduction:
     def __init__(self, in_params, out_params, map_expr, reduce_expr, post, identity, name):
         assert name == "dk_squared_error_sum", name
 
-    def __call__(self, p, y, inv_m):
-        return np.asarray(((p - y) ** 2 * inv_m).sum(dtype=p.dtype))
+    def __call__(self, p, y, inv_m, axis=None):
+        return ((p - y) ** 2 * inv_m).sum(axis=axis, dtype=p.dtype)
 
 
 class _Event:
@@ -183,7 +183,7 @@ def make_standin() -> types.ModuleType:
     cupy.compute_types = []
     cupy.asnumpy = lambda a, stream=None: np.array(a).view(np.ndarray)
     cupy.get_array_module = lambda *a: cupy
-    cupy.ElementwiseKernel = lambda i, o, body, name: StandinKernel(
+    cupy.ElementwiseKernel = lambda i, o, body, name, options=(): StandinKernel(
         i, o, body, name, cupy.kernel_calls
     )
     cupy.ReductionKernel = StandinReduction
@@ -457,9 +457,10 @@ def test_gpu_fused_losses_and_column_sums_match_the_cpu_formulas():
     total = kernels.squared_error(cupy.asarray(p), cupy.asarray(y), 0.25, grad)
     np.testing.assert_allclose(float(total), mse.per_sample(np, y, p).sum(), rtol=1e-5)
     np.testing.assert_allclose(cupy.asnumpy(grad), 0.25 * (p - y), rtol=1e-6)
-    sums = cupy.empty(7, np.float32)
-    kernels.column_sums(cupy.asarray(z), sums)
-    np.testing.assert_allclose(cupy.asnumpy(sums), z.sum(axis=0), rtol=1e-5, atol=1e-5)
+    big = rng.standard_normal((1024, 1100)).astype(np.float32)  # large enough for cuBLAS
+    sums = cupy.empty(1100, np.float32)
+    kernels.column_sums(cupy.asarray(big), sums)
+    np.testing.assert_allclose(cupy.asnumpy(sums), big.sum(axis=0), rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.gpu
@@ -518,3 +519,34 @@ def test_gpu_lower_precision_products_stay_close_to_float32(precision, tolerance
     assert 0 < error < tolerance
     model.precision = "fp32"
     np.testing.assert_array_equal(model.predict(x), reference)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize(
+    "optimizer, out",
+    [("adam", "softmax"), ("sgd_momentum", "softmax"), ("adamw", "linear")],
+)
+def test_gpu_fit_with_cuda_graphs_matches_eager_fit(monkeypatch, optimizer, out):
+    _real_cupy()
+    x, y = _digits()
+    if out == "linear":
+        y = np.eye(10, dtype=np.float32)[y]
+    make = {
+        "adam": lambda: dk.optimizers.Adam(1e-3),
+        "sgd_momentum": lambda: dk.optimizers.SGD(0.05, momentum=0.9),
+        "adamw": lambda: dk.optimizers.AdamW(1e-3),
+    }[optimizer]
+    models = {}
+    for graphs in (False, True):
+        monkeypatch.setattr(device, "CUDA_GRAPHS", graphs)
+        model = _model("gpu", optimizer=make(), out=out)
+        if out == "linear":
+            model.compile(make(), "mse", metrics=["mae"])
+        history = model.fit(x, y, epochs=2, batch_size=64, verbose=0, seed=1)  # 600 = 9*64 + 24
+        models[graphs] = (model, history.history)
+    (eager, h_eager), (graphed, h_graph) = models[False], models[True]
+    assert graphed._captured[1].graph is not None and not graphed._captured[1].failed
+    assert graphed.optimizer.iterations == eager.optimizer.iterations == 20
+    _assert_same_weights(eager, graphed, rtol=1e-6, atol=1e-7)
+    for key in h_eager:
+        np.testing.assert_allclose(h_graph[key], h_eager[key], rtol=1e-6)

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 
@@ -25,6 +26,9 @@ from .errors import TrainingError
 
 #: 'auto' (resident when it fits, else stream), 'resident', 'stream' or 'sync'
 FEED_MODE = "auto"
+#: capture a whole training step as a CUDA graph and replay it for each full batch
+#: (Dense layers, Adam/AdamW/SGD with a constant rate, no hooks or constraints, data resident)
+CUDA_GRAPHS = True
 #: fraction of free device memory the training set may take to be kept resident
 RESIDENT_FRACTION = 0.25
 
@@ -81,6 +85,13 @@ class BatchFeeder:
                 index = self.order[start:stop]
                 parts = [np.take(a, index, axis=0) for a in self.arrays]
             yield self._split([to_device(p) for p in parts])
+
+    def device_order(self):
+        """The epoch's row order on the device (0..n-1 when not shuffled)."""
+        xp = self.xp
+        if self.order is None:
+            return xp.arange(self.n, dtype=np.int64)
+        return xp.asarray(self.order)
 
     def _resident(self):
         xp = self.xp
@@ -167,15 +178,17 @@ def train_epoch(model, x, y, w, batch_size, shuffle, rng, callbacks, verbose, ti
     cache = {k: v for k, v in held.items() if any(v[0] is a for a in (x, y, w))}
     model._device_data = cache
     feeder = BatchFeeder(model.backend, x, y, w, batch_size, order, cache=cache)
-    with matmul_precision(model.backend, model.precision):
-        for batch, (xb, yb, wb) in enumerate(feeder):
+    captured = _captured_step(model, feeder, metrics) if CUDA_GRAPHS else None
+    if captured is not None:
+        totals, batches = captured.totals, captured.epoch(feeder)
+    else:
+        batches = (partial(_eager_batch, model, metrics, totals, *batch) for batch in feeder)
+    with matmul_precision(model.backend, model.precision), _on(captured):
+        if captured is not None:
+            captured.start_epoch()
+        for batch, run in enumerate(batches):
             callbacks.on_train_batch_begin(batch, {})
-            rows = len(xb)
-            batch_sum, output = _step(model, xb, yb, wb)
-            totals[0] += batch_sum
-            for k, metric in enumerate(metrics, start=1):
-                totals[k] += metric.per_sample(xp, yb, output).sum()
-            seen += rows
+            seen += run()
             last = batch == n_batches - 1 or model.stop_training
             if batch % sync_every == 0 or last:
                 values = model.backend.to_numpy(totals) / seen
@@ -199,6 +212,185 @@ def train_epoch(model, x, y, w, batch_size, shuffle, rng, callbacks, verbose, ti
     if bar is not None:
         bar.close()
     return dict(logs)
+
+
+def _eager_batch(model, metrics, totals, xb, yb, wb) -> int:
+    """One step, its loss and metrics added to ``totals`` on the device; returns the rows."""
+    batch_sum, output = _step(model, xb, yb, wb)
+    _accumulate(model.backend.xp, metrics, totals, batch_sum, yb, output)
+    return len(xb)
+
+
+def _accumulate(xp, metrics, totals, batch_sum, yb, output) -> None:
+    totals[0] += batch_sum
+    for k, metric in enumerate(metrics, start=1):
+        totals[k] += metric.per_sample(xp, yb, output).sum()
+
+
+class _on:
+    """``with _on(captured):`` runs on the captured step's stream (or changes nothing)."""
+
+    def __init__(self, captured):
+        self.stream = None if captured is None else captured.stream
+
+    def __enter__(self):
+        if self.stream is not None:
+            self.stream.__enter__()
+
+    def __exit__(self, *exc):
+        if self.stream is not None:
+            self.stream.synchronize()
+            self.stream.__exit__(*exc)
+        return False
+
+
+class CapturedStep:
+    """A whole training step (gather, forward, loss, backward, update, metrics) as a CUDA graph.
+
+    On a GPU a small network's step is dozens of tiny kernels, each costing more
+    to launch from Python than to run; replaying a captured graph launches them
+    all at once. The batch is gathered inside the graph from an index buffer
+    refreshed before each launch, and Adam takes its step count from the device.
+    Temporaries come from a private memory pool that lives as long as the graph.
+    """
+
+    def __init__(self, model, x_dev, y_dev, rows: int, metrics):
+        from .gpu_kernels import CaptureSafeCublas
+
+        xp = self.xp = model.backend.xp
+        self.model, self.metrics, self.rows = model, metrics, rows
+        self.kernels = model.backend.kernels
+        self.x_dev, self.y_dev = x_dev, y_dev
+        self.stream = xp.cuda.Stream(non_blocking=True)
+        self.pool = xp.cuda.MemoryPool()
+        self.index = xp.empty(rows, np.int64)
+        self.xb = xp.empty((rows,) + x_dev.shape[1:], x_dev.dtype)
+        self.yb = xp.empty((rows,) + y_dev.shape[1:], y_dev.dtype)
+        self.totals = xp.zeros(1 + len(metrics), np.float64)
+        self.counter = xp.zeros(1, np.float64)
+        self.coef = xp.zeros(2, np.float64)
+        self.cublas = CaptureSafeCublas()
+        self.graph = None
+        self.failed = False
+
+    def _step(self):
+        gather = self.kernels.gather_rows
+        gather(self.x_dev, self.index, self.xb)
+        gather(self.y_dev, self.index, self.yb)
+        batch_sum, output = _step(self.model, self.xb, self.yb, None)
+        _accumulate(self.xp, self.metrics, self.totals, batch_sum, self.yb, output)
+
+    def _counting(self):
+        kernels, lr = self.kernels, self.model.optimizer.learning_rate
+        kernels.step_counter = (self.counter, self.coef, lr)
+
+    def start_epoch(self):
+        self.totals.fill(0)
+        self.counter.fill(self.model.optimizer.iterations)
+
+    def first(self) -> None:
+        """The first full batch: run it for real (allocating from the private pool), then
+        capture the same step; if CUDA refuses the capture, the steps stay eager."""
+        xp, kernels, optimizer = self.xp, self.kernels, self.model.optimizer
+        saved_cublas = kernels._cublas
+        with xp.cuda.using_allocator(self.pool.malloc):
+            self._counting()
+            try:
+                self._step()  # batch 0 of this epoch, for real
+            finally:
+                kernels.step_counter = None
+            iterations = optimizer.iterations
+            self._counting()
+            kernels._cublas = self.cublas
+            try:
+                self.stream.begin_capture()
+                try:
+                    self._step()
+                finally:
+                    graph = self.stream.end_capture()
+                self.graph = graph
+            except Exception:  # noqa: BLE001 - any refusal: train eagerly instead
+                self.failed = True
+            finally:
+                optimizer.iterations = iterations  # the captured step did not run
+                kernels._cublas = saved_cublas
+                kernels.step_counter = None
+
+    def _eager(self, start: int, stop: int, order) -> None:
+        xp, gather = self.xp, self.kernels.gather_rows
+        index = order[start:stop]
+        xb = xp.empty((stop - start,) + self.xb.shape[1:], self.xb.dtype)
+        yb = xp.empty((stop - start,) + self.yb.shape[1:], self.yb.dtype)
+        gather(self.x_dev, index, xb)
+        gather(self.y_dev, index, yb)
+        batch_sum, output = _step(self.model, xb, yb, None)
+        _accumulate(xp, self.metrics, self.totals, batch_sum, yb, output)
+        self.counter += 1
+
+    def _launch(self, start: int, stop: int, order) -> None:
+        self.index[...] = order[start:stop]
+        if self.graph is None:
+            self.first()
+        else:
+            self.graph.launch(self.stream)
+            self.model.optimizer.iterations += 1
+
+    def epoch(self, feeder):
+        """One callable a batch (graph replay for full batches, eager otherwise) -> rows."""
+        order = feeder.device_order()
+        for start, stop in feeder._bounds():
+            full = stop - start == self.rows and not self.failed
+            run = self._launch if full else self._eager
+            yield lambda run=run, start=start, stop=stop: run(start, stop, order) or stop - start
+
+
+def _captured_step(model, feeder, metrics):
+    """The model's captured step for this epoch, built on first use; None where not possible."""
+    from .layers import Dense
+    from .optimizers import SGD, Adam, AdamW
+    from .schedules import LearningRateSchedule
+
+    kernels, optimizer = model.backend.kernels, model.optimizer
+    eligible = (
+        kernels is not None
+        and kernels._cublas is not None
+        and feeder.mode == "resident"
+        and not feeder.has_w
+        and feeder.n >= feeder.batch_size
+        and all(type(layer) is Dense for layer in model.layers)
+        and not model.gradient_hooks
+        and not model.constraints
+        and type(optimizer) in (Adam, AdamW, SGD)
+        and optimizer._kernels is not None
+        and not isinstance(optimizer._learning_rate, LearningRateSchedule)
+        and optimizer.clipnorm is None
+        and optimizer.global_clipnorm is None
+        and optimizer.clipvalue is None
+    )
+    if not eligible:
+        return None
+    x_dev, y_dev = (feeder._upload(a) for a in feeder.arrays[:2])
+    key = (
+        feeder.batch_size,
+        id(model.params),
+        id(optimizer),
+        tuple(id(a) for a in optimizer.state.values()),
+        optimizer.learning_rate,
+        model.precision,
+        model.loss,
+        tuple(m.name for m in metrics),
+        id(x_dev),
+        id(y_dev),
+    )
+    held = getattr(model, "_captured", None)
+    if held is not None and held[0] == key:
+        return held[1]
+    try:
+        captured = CapturedStep(model, x_dev, y_dev, feeder.batch_size, metrics)
+    except Exception:  # no cuBLAS library to call directly: stay eager
+        return None
+    model._captured = (key, captured)
+    return captured
 
 
 def _step(model, x, y, sample_weight):

@@ -80,6 +80,8 @@ class Kernels:
         self._cache: dict[tuple, Any] = {}
         #: how float32 products are computed: 'fp32', 'tf32' or 'bf16' (set by the model)
         self.precision = "fp32"
+        #: (t, coefficients, lr) device arrays while a training step is captured, else None
+        self.step_counter = None
         cuda = getattr(xp, "cuda", None)
         self._cublas = getattr(cuda, "cublas", None)
         self._scalars = {
@@ -240,11 +242,17 @@ class Kernels:
                 "T p, T y, T inv_m", "T total", "(p - y) * (p - y) * inv_m", "a + b",
                 "total = a", "0", "dk_squared_error_sum",
             )  # fmt: skip
-        return reduce(p, y, 1.0 / p.shape[1])
+        # row sums first (one block a row), then their sum: a one-block full reduction is slow
+        return reduce(p, y, 1.0 / p.shape[1], axis=1).sum()
 
     def column_sums(self, a, out):
         """``out = a.sum(axis=0)`` as a product with a vector of ones (one cuBLAS call)."""
-        if self._cublas is None or not a.flags.c_contiguous or a.dtype not in self._scalars:
+        if (
+            self._cublas is None
+            or a.size < 1 << 20  # small: CuPy's own reduction launches faster
+            or not a.flags.c_contiguous
+            or a.dtype not in self._scalars
+        ):
             return a.sum(axis=0, out=out)
         key = ("ones", a.shape[0], a.dtype)
         ones = self._cache.get(key)
@@ -279,36 +287,75 @@ class Kernels:
     # --- optimizers -------------------------------------------------------------
     def adam(self, params, grads, m, v, lr_t, c2, beta_1, beta_2, eps, decay) -> None:
         """One Adam (AdamW when ``decay`` != 1) step over the flat buffer, in place."""
+        # the CPU's order of operations and its float32 constants (1 - b1 rounded from
+        # float64, not computed in float32), no fused multiply-adds: the same rounding, so
+        # GPU and CPU training stay together (float32 1 - 0.999f is off by 1.3e-5, and
+        # Adam turns that into a drift of 1e-3 in an epoch)
         kernel = self._kernel(
             ("adam",),
-            "T g, T lr_t, T c2, T b1, T b2, T eps, T decay",
+            "T g, T lr_t, T c2, T b1, T omb1, T b2, T omb2, T eps, T decay",
             "T p, T m, T v",
-            "m = b1 * m + ((T)1 - b1) * g; v = b2 * v + ((T)1 - b2) * g * g;"
-            " p = p * decay - lr_t * m / (sqrt(v) * c2 + eps)",
+            "m = m * b1 + g * omb1; v = v * b2 + g * g * omb2;"
+            " p = p * decay - m / (sqrt(v) * c2 + eps) * lr_t",
             "dk_adam",
+            exact=True,
         )
-        kernel(grads, lr_t, c2, beta_1, beta_2, eps, decay, params, m, v)
+        if self.step_counter is not None:  # inside a CUDA graph: t comes from the device
+            self._adam_counted(params, grads, m, v, beta_1, beta_2, eps, decay)
+            return
+        kernel(
+            grads, lr_t, c2, beta_1, 1.0 - beta_1, beta_2, 1.0 - beta_2, eps, decay, params, m, v
+        )
+
+    def _adam_counted(self, params, grads, m, v, beta_1, beta_2, eps, decay) -> None:
+        """Adam with t, lr_t and c2 computed on the device (a graph replays its arguments)."""
+        counter, coef, lr = self.step_counter
+        coefficients = self._kernel(
+            ("adam_coef",),
+            "float64 lr, float64 b1, float64 b2",
+            "raw float64 t, raw float64 c",
+            "t[0] += 1; c[0] = lr / (1 - pow(b1, t[0])); c[1] = 1 / sqrt(1 - pow(b2, t[0]))",
+            "dk_adam_coefficients",
+        )
+        coefficients(lr, beta_1, beta_2, counter, coef, size=1)
+        kernel = self._kernel(
+            ("adam_counted",),
+            "T g, raw float64 c, T b1, T omb1, T b2, T omb2, T eps, T decay",
+            "T p, T m, T v",
+            "m = m * b1 + g * omb1; v = v * b2 + g * g * omb2;"
+            " p = p * decay - m / (sqrt(v) * (T)c[1] + eps) * (T)c[0]",
+            "dk_adam_counted",
+            exact=True,
+        )
+        kernel(grads, coef, beta_1, 1.0 - beta_1, beta_2, 1.0 - beta_2, eps, decay, params, m, v)
 
     def sgd(self, params, grads, lr) -> None:
-        kernel = self._kernel(("sgd",), "T g, T lr", "T p", "p = p - lr * g", "dk_sgd")
+        kernel = self._kernel(("sgd",), "T g, T lr", "T p", "p = p - g * lr", "dk_sgd", exact=True)
         kernel(grads, lr, params)
 
     def sgd_momentum(self, params, grads, velocity, lr, momentum, nesterov: bool) -> None:
-        update = "p = p + mu * v - lr * g" if nesterov else "p = p + v"
+        update = "p = p - g * lr + v * mu" if nesterov else "p = p + v"
         kernel = self._kernel(
             ("sgd_momentum", nesterov),
             "T g, T lr, T mu",
             "T p, T v",
-            f"v = mu * v - lr * g; {update}",
+            f"v = v * mu - g * lr; {update}",
             "dk_sgd_nesterov" if nesterov else "dk_sgd_momentum",
+            exact=True,
         )
         kernel(grads, lr, momentum, params, velocity)
 
     # --- plumbing -----------------------------------------------------------------
-    def _kernel(self, key, in_params, out_params, body, name):
+    def _kernel(self, key, in_params, out_params, body, name, exact=False):
+        """A cached ElementwiseKernel; ``exact`` compiles without contracting a*b + c to FMA."""
         kernel = self._cache.get(key)
         if kernel is None:
-            kernel = self.xp.ElementwiseKernel(in_params, out_params, body, name)
+            if exact:
+                kernel = self.xp.ElementwiseKernel(
+                    in_params, out_params, body, name, options=("--fmad=false",)
+                )
+            else:
+                kernel = self.xp.ElementwiseKernel(in_params, out_params, body, name)
             self._cache[key] = kernel
         return kernel
 
@@ -338,6 +385,40 @@ class _BiasForward(_PlainForward):
         out = self.output(z)
         self.kernel(z, bias, z, out)
         return out
+
+
+class CaptureSafeCublas:
+    """``cublasSetStream`` and ``cublasGemmEx`` called through ctypes.
+
+    CuPy refuses cuBLAS calls while a stream is being captured into a CUDA graph
+    ("calling cuBLAS API during stream capture is currently unsupported"); cuBLAS
+    itself allows them. This calls the library CuPy already loaded, directly.
+    """
+
+    def __init__(self):
+        import ctypes
+
+        with open("/proc/self/maps") as maps:
+            path = next(
+                line.split()[-1]
+                for line in maps
+                if "libcublas.so" in line and "libcublasLt" not in line
+            )
+        self._lib, self._void = ctypes.CDLL(path), ctypes.c_void_p
+        self._lib.cublasGemmEx.restype = ctypes.c_int
+
+    def setStream(self, handle, stream):  # noqa: N802 - cuBLAS' name, as CuPy's binding
+        self._lib.cublasSetStream_v2(self._void(handle), self._void(stream))
+
+    def gemmEx(self, handle, ta, tb, m, n, k, alpha, a, at, lda, b, bt, ldb, beta, c, ct, ldc,
+               compute, algo):  # noqa: N802  # fmt: skip
+        v = self._void
+        status = self._lib.cublasGemmEx(
+            v(handle), ta, tb, m, n, k, v(alpha), v(a), at, lda, v(b), bt, ldb, v(beta), v(c),
+            ct, ldc, compute, algo,
+        )  # fmt: skip
+        if status:
+            raise RuntimeError(f"cublasGemmEx failed with status {status}")
 
 
 def _layout(array):
