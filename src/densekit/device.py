@@ -269,7 +269,7 @@ class CapturedStep:
         self.totals = xp.zeros(1 + len(metrics), np.float64)
         self.counter = xp.zeros(1, np.float64)
         self.coef = xp.zeros(2, np.float64)
-        self.cublas = CaptureSafeCublas()
+        self.cublas = CaptureSafeCublas(xp)
         self.graph = None
         self.failed = False
 

@@ -395,9 +395,10 @@ class CaptureSafeCublas:
     itself allows them. This calls the library CuPy already loaded, directly.
     """
 
-    def __init__(self):
+    def __init__(self, xp):
         import ctypes
 
+        xp.cuda.device.get_cublas_handle()  # CuPy loads cuBLAS on first use
         with open("/proc/self/maps") as maps:
             path = next(
                 line.split()[-1]
