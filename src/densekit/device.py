@@ -36,13 +36,14 @@ RESIDENT_FRACTION = 0.25
 class BatchFeeder:
     """Yields ``(x, y, w)`` device batches of one epoch, in ``order`` (or as stored)."""
 
-    def __init__(self, backend, x, y, w, batch_size, order, mode: str = FEED_MODE, cache=None):
+    def __init__(self, backend, x, y, w, batch_size, order, mode: str | None = None, cache=None):
         self.backend, self.xp = backend, backend.xp
         #: {id(host array): (host array, device copy)}: the epochs of one fit upload once
         self.cache = {} if cache is None else cache
         self.arrays = [a for a in (x, y, w) if a is not None]
         self.has_w = w is not None
         self.n, self.batch_size, self.order = len(x), batch_size, order
+        mode = mode or FEED_MODE  # read at the call, so the module setting can be changed
         if mode == "auto":
             mode = "resident" if self._fits() else "stream"
         self.mode = mode
