@@ -3,11 +3,16 @@
 ``fit`` takes NumPy arrays. On a GPU the epoch loop here replaces the CPU one:
 
 - **Feeding.** When the training set fits comfortably in device memory it is
-  copied there once per ``fit`` call and each shuffled batch is gathered on the
-  device (``resident``). Otherwise each batch is gathered on the host into
-  page-locked ("pinned") memory and copied on a second stream, one batch ahead,
-  so the copy overlaps the previous step's kernels (``stream``); ``sync`` is the
-  plain copy-then-compute path, kept to measure the other two against.
+  copied there once (and kept between epochs and fits on the same arrays) and
+  each shuffled batch is gathered on the device (``resident``). Otherwise each
+  batch is copied as it comes (``sync``). ``stream`` gathers each batch on the
+  host into page-locked ("pinned") memory and copies it on a second stream one
+  batch ahead, overlapping the previous step; measured on an H100 it was slower
+  than ``sync`` (the events and host gathers cost more than the copy it hides),
+  so it is kept as an option, not the default.
+- **CUDA graphs.** For Dense stacks trained by Adam, AdamW or SGD at a constant
+  rate, the whole step of a full batch is captured once and replayed
+  (:class:`CapturedStep`): 5-12x faster for small networks.
 - **No per-batch round trip.** The loss and metrics are summed on the device and
   read back every ``sync_every`` batches (about 20 times an epoch, and at its
   end); the non-finite-loss check runs then, so it stops training at most
@@ -24,7 +29,8 @@ import numpy as np
 from .backend import matmul_precision
 from .errors import TrainingError
 
-#: 'auto' (resident when it fits, else stream), 'resident', 'stream' or 'sync'
+#: 'auto' (resident when it fits, else sync), 'resident', 'stream' or 'sync'; on an H100
+#: the overlapped 'stream' copy measured slower than 'sync' (benchmarks/RESULTS-gpu.md)
 FEED_MODE = "auto"
 #: capture a whole training step as a CUDA graph and replay it for each full batch
 #: (Dense layers, Adam/AdamW/SGD with a constant rate, no hooks or constraints, data resident)
@@ -45,7 +51,7 @@ class BatchFeeder:
         self.n, self.batch_size, self.order = len(x), batch_size, order
         mode = mode or FEED_MODE  # read at the call, so the module setting can be changed
         if mode == "auto":
-            mode = "resident" if self._fits() else "stream"
+            mode = "resident" if self._fits() else "sync"
         self.mode = mode
 
     def _fits(self) -> bool:
