@@ -15,7 +15,8 @@ Conventions:
 - Rows are numbered from 1, starting at the first row below the header.
 - A cell is missing when it is ``None``, a float NaN, or text that is blank or one
   of ``NA``, ``NaN``, ``null``, ``None``, ``?`` (compared case-insensitively).
-- A feature column is numeric when every non-missing cell parses as a number;
+- A feature column is numeric when every non-missing cell parses as a number
+  (``true``/``false`` in any case count as 1/0, as Parquet booleans do);
   numeric columns are standardized, ``(x - mean) / std``, with the training
   statistics (a constant column has std 1, so it becomes 0).
 - Any other feature column is categorical and is one-hot encoded over the
@@ -46,6 +47,7 @@ from densekit.errors import (
 )
 
 MISSING_TOKENS = frozenset({"", "na", "nan", "null", "none", "?"})
+_BOOLEAN_TOKENS = {"true": 1.0, "false": 0.0}
 TASKS = ("classification", "regression")
 FILL_MODES = ("mean", "median", "most_frequent", "zero")
 CONFIG_FORMAT = "densekit.tabular"
@@ -70,8 +72,9 @@ class Table:
 def read_table(path: str | os.PathLike) -> Table:
     """Read a CSV/TSV/TXT or Parquet file into a :class:`Table` of raw cells.
 
-    The file type comes from the suffix: ``.csv`` (comma), ``.tsv``/``.tab`` (tab),
-    ``.txt`` (delimiter sniffed), ``.parquet``/``.pq`` (needs pyarrow).
+    The file type comes from the suffix: ``.csv`` (comma, or semicolon, tab or pipe
+    when the header line has no comma), ``.tsv``/``.tab`` (tab), ``.txt``
+    (delimiter sniffed), ``.parquet``/``.pq`` (needs pyarrow).
     """
     path = Path(os.fspath(path))
     suffix = path.suffix.lower()
@@ -100,6 +103,9 @@ def _read_csv(path: Path, delimiter: str | None) -> Table:
             if delimiter is None:
                 delimiter = _sniff_delimiter(file.read(65536))
                 file.seek(0)
+            elif delimiter == ",":
+                delimiter = _comma_or_other(file.read(65536))
+                file.seek(0)
             reader = csv.reader(file, delimiter=delimiter)
             try:
                 return _table_from_rows(path, reader)
@@ -119,6 +125,14 @@ def _sniff_delimiter(sample: str) -> str:
         return csv.Sniffer().sniff(sample, delimiters=",\t;|").delimiter
     except csv.Error:
         return ","
+
+
+def _comma_or_other(sample: str) -> str:
+    """',' unless the header line has no comma but a ';', tab or '|' (a European-style .csv)."""
+    header = next((line for line in sample.splitlines() if line.strip()), "")
+    if "," in header:
+        return ","
+    return next((other for other in (";", "\t", "|") if other in header), ",")
 
 
 def _is_blank_row(row: list[str]) -> bool:
@@ -219,6 +233,15 @@ def _to_number(value: Any) -> float | None:
         return None
 
 
+def _to_feature_number(value: Any) -> float | None:
+    """Like :func:`_to_number`, and text ``true``/``false`` (any case) is 1/0, as in Parquet."""
+    if isinstance(value, str):
+        flag = _BOOLEAN_TOKENS.get(value.strip().casefold())
+        if flag is not None:
+            return flag
+    return _to_number(value)
+
+
 def _to_text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else str(value)
 
@@ -243,12 +266,30 @@ def _most_frequent(values: list) -> Any:
 
 def _column(table: Table, name: str, role: str) -> list:
     if name not in table.data:
-        hint = difflib.get_close_matches(name, table.columns, n=1)
+        same_but_case = [column for column in table.columns if column.casefold() == name.casefold()]
+        hint = same_but_case or difflib.get_close_matches(name, table.columns, n=1)
         maybe = f" (did you mean {hint[0]!r}?)" if hint else ""
         raise InputError(
             f"{role} column {name!r} is not in the table{maybe}; columns are {table.columns}"
         )
     return table.data[name]
+
+
+def identifier_columns(table: Table, names: list[str], min_rows: int = 20) -> list[str]:
+    """The columns among ``names`` whose cells all differ and are text or integers: row IDs.
+
+    One-hot encoding such a text column adds one feature per row, and an integer
+    ID is a number with no pattern to learn; ``densekit train`` warns about them.
+    """
+    found = []
+    for name in names:
+        values = [value for value in table.data[name] if not is_missing(value)]
+        if len(values) < min_rows or len({_to_text(value) for value in values}) != len(values):
+            continue
+        integers = all(_is_integer_cell(value) for value in values)
+        if integers or any(_to_feature_number(value) is None for value in values):
+            found.append(name)
+    return found
 
 
 # --------------------------------------------------------------------------- feature columns
@@ -270,7 +311,7 @@ class _NumericColumn:
     @classmethod
     def fit(cls, name: str, values: list, fill_missing: str | None) -> _NumericColumn:
         _check_finite(name, values)
-        observed = np.array([_to_number(v) for v in values if not is_missing(v)])
+        observed = np.array([_to_feature_number(v) for v in values if not is_missing(v)])
         std = float(observed.std())
         fill = None
         if fill_missing == "mean":
@@ -287,7 +328,7 @@ class _NumericColumn:
         """(n, 1) float64: (x - mean) / std, missing cells replaced by the fill value."""
         numbers = np.empty(len(values))
         for row, value in enumerate(values):
-            number = self.fill if is_missing(value) else _to_number(value)
+            number = self.fill if is_missing(value) else _to_feature_number(value)
             if number is None or not math.isfinite(number):
                 raise InputError(
                     f"column {self.name!r}, row {row + 1}: got {value!r}, expected a finite "
@@ -308,7 +349,7 @@ class _NumericColumn:
 
 def _check_finite(name: str, values: list) -> None:
     for row, value in enumerate(values):
-        if not is_missing(value) and not math.isfinite(_to_number(value)):
+        if not is_missing(value) and not math.isfinite(_to_feature_number(value)):
             raise InputError(
                 f"column {name!r}, row {row + 1}: got {value!r}, expected a finite number"
             )
@@ -361,7 +402,7 @@ def _fit_feature(name: str, values: list, fill_missing: str | None):
     observed = [v for v in values if not is_missing(v)]
     if not observed:
         raise InputError(f"column {name!r} has no values (every cell is missing); drop it")
-    if all(_to_number(v) is not None for v in observed):
+    if all(_to_feature_number(v) is not None for v in observed):
         return _NumericColumn.fit(name, values, fill_missing)
     return _CategoricalColumn.fit(name, values, fill_missing)
 
