@@ -143,6 +143,16 @@ def test_true_false_cells_in_any_case_are_one_numeric_feature(tmp_path):
     assert column[0] == column[2] > column[1] == column[3]
 
 
+def test_cells_near_the_float64_limit_are_standardized_not_turned_into_nan(tmp_path):
+    text = "a,b,y\n1e308,2,0\n-1.5e308,4,1\n5,6,0\n1e200,8,1\n"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no numpy overflow warnings either
+        table = read_table(write(tmp_path / "huge.csv", text))
+        x = TabularPreprocessor(target="y").fit(table).transform(table)
+    assert np.isfinite(x).all()
+    assert x[0, 0] > x[2, 0] > x[1, 0]
+
+
 @pytest.fixture
 def id_csv(tmp_path):
     rng = np.random.default_rng(0)

@@ -312,17 +312,17 @@ class _NumericColumn:
     def fit(cls, name: str, values: list, fill_missing: str | None) -> _NumericColumn:
         _check_finite(name, values)
         observed = np.array([_to_feature_number(v) for v in values if not is_missing(v)])
-        std = float(observed.std())
+        mean, std = _mean_std(observed)
         fill = None
         if fill_missing == "mean":
-            fill = float(observed.mean())
+            fill = mean
         elif fill_missing == "median":
             fill = float(np.median(observed))
         elif fill_missing == "most_frequent":
             fill = float(_most_frequent(observed.tolist()))
         elif fill_missing == "zero":
             fill = 0.0
-        return cls(name, float(observed.mean()), std if std > 0 else 1.0, fill)
+        return cls(name, mean, std, fill)
 
     def encode(self, values: list) -> np.ndarray:
         """(n, 1) float64: (x - mean) / std, missing cells replaced by the fill value."""
@@ -335,7 +335,7 @@ class _NumericColumn:
                     "number (the column was numeric in training)"
                 )
             numbers[row] = number
-        return ((numbers - self.mean) / self.std)[:, None]
+        return _standardize(numbers, self.mean, self.std, f"column {self.name!r}")[:, None]
 
     def to_config(self) -> dict:
         return {
@@ -345,6 +345,33 @@ class _NumericColumn:
             "std": self.std,
             "fill": self.fill,
         }
+
+
+def _mean_std(values: np.ndarray) -> tuple[float, float]:
+    """Mean and std (1 for a constant column), computed on values / max|value| when squares
+    of the values would overflow float64 (cells near 1e308 are finite, and legal)."""
+    scale = float(np.abs(values).max())
+    if scale < 1e150:
+        mean, std = float(values.mean()), float(values.std())
+    else:
+        scaled = values / scale
+        mean, std = float(scaled.mean()) * scale, float(scaled.std()) * scale
+    return mean, (std if std > 0 else 1.0)
+
+
+def _standardize(numbers: np.ndarray, mean: float, std: float, where: str) -> np.ndarray:
+    """``(x - mean) / std``, as ``x / std - mean / std`` so huge cells do not overflow."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        standard = (numbers - mean) / std
+        if not np.isfinite(standard).all():
+            standard = numbers / std - mean / std
+    if not np.isfinite(standard).all():
+        row = int(np.flatnonzero(~np.isfinite(standard))[0])
+        raise InputError(
+            f"{where}, row {row + 1}: {numbers[row]!r} is too far from the training mean "
+            f"{mean:.4g} to standardize; expected values within float64 range of it"
+        )
+    return standard
 
 
 def _check_finite(name: str, values: list) -> None:
@@ -477,9 +504,7 @@ class TabularPreprocessor:
                     f"target {self.target!r}, row {row + 1}: got {values[row]!r}; regression "
                     "needs numbers (use task='classification' for labels)"
                 )
-            observed = np.array(numbers)
-            std = float(observed.std())
-            return task, [], (float(observed.mean()), std if std > 0 else 1.0)
+            return task, [], _mean_std(np.array(numbers))
         classes = _classes(numbers if numeric else [_to_text(v) for v in values])
         if len(classes) < 2:
             raise InputError(
@@ -515,7 +540,9 @@ class TabularPreprocessor:
         _raise_if_target_missing(self.target, values)
         if self.task == "regression":
             numbers = np.array([self._target_number(row, v) for row, v in enumerate(values)])
-            return ((numbers - self.target_mean) / self.target_std).astype(np.float32)[:, None]
+            where = f"target {self.target!r}"
+            standard = _standardize(numbers, self.target_mean, self.target_std, where)
+            return standard.astype(np.float32)[:, None]
         return self._class_indices_of(values)
 
     def _target_number(self, row: int, value: Any) -> float:
