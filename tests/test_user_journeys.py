@@ -184,6 +184,16 @@ def test_drop_of_an_unknown_column_names_the_columns(id_csv, capsys):
     assert "'ID'" in err and "did you mean 'id'" in err
 
 
+def test_a_validation_split_with_no_rows_to_hold_out_is_refused_not_nan(tmp_path, capsys):
+    path = write(tmp_path / "two.csv", "a,b,label\n1,2,yes\n3,4,no\n")
+    args = ["train", str(path), "--target", "label", "-o", str(tmp_path / "m.safetensors")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert main([*args, "-q"]) == 2
+    assert "validation_split=0" in one_line_error(capsys)
+    assert main([*args, "-q", "--validation-split", "0"]) == 0
+
+
 # --- the Python API -----------------------------------------------------------------
 
 

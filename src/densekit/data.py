@@ -134,6 +134,12 @@ def validation_split_indices(
             take = min(max(take, 1), len(members) - 1)
         val_parts.append(members[:take])
     val = np.sort(np.concatenate(val_parts))
+    if len(val) == 0:
+        raise InputError(
+            f"validation_split={fraction} leaves no validation rows: each of the "
+            f"{len(val_parts)} classes has a single sample; give more data, or "
+            "validation_split=0 to train on all of them"
+        )
     train = np.setdiff1d(np.arange(n), val, assume_unique=True)
     return train, val
 
