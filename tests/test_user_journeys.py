@@ -262,3 +262,11 @@ def test_a_cli_model_file_is_plain_safetensors_with_readable_metadata(iris_model
     assert kernel.shape == (4, 64) and kernel.dtype == np.float32
     preprocessing = json.loads(metadata["metadata"])["preprocessing"]
     assert preprocessing["target_encoding"]["classes"] == ["setosa", "versicolor", "virginica"]
+
+
+def test_freezing_a_layer_the_keras_way_says_it_is_not_supported():
+    layer = dk.layers.Dense(3, name="hidden")
+    assert layer.trainable is True
+    with pytest.raises(DensekitError, match="'hidden'.*not supported"):
+        layer.trainable = False  # before: accepted, and fit kept training the layer
+    layer.trainable = True
