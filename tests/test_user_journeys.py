@@ -270,3 +270,11 @@ def test_freezing_a_layer_the_keras_way_says_it_is_not_supported():
     with pytest.raises(DensekitError, match="'hidden'.*not supported"):
         layer.trainable = False  # before: accepted, and fit kept training the layer
     layer.trainable = True
+
+
+def test_sparse_cross_entropy_on_a_single_output_says_how_to_end_the_model():
+    x, y = sklearn_datasets.load_breast_cancer(return_X_y=True)
+    m = dk.Sequential([dk.layers.Dense(1, activation="sigmoid", input_dim=30)])
+    m.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    with pytest.raises(DensekitError, match="one output per class.*binary_crossentropy"):
+        m.fit(x, y, epochs=1, verbose=0)
