@@ -184,6 +184,14 @@ def test_drop_of_an_unknown_column_names_the_columns(id_csv, capsys):
     assert "'ID'" in err and "did you mean 'id'" in err
 
 
+def test_missing_cells_at_predict_do_not_suggest_a_train_only_option(iris_model, tmp_path, capsys):
+    header = "sepal length (cm),sepal width (cm),petal length (cm),petal width (cm)"
+    path = write(tmp_path / "hole.csv", f"{header}\n5.1,,1.4,0.2\n")
+    assert main(["predict", str(iris_model), str(path)]) == 2
+    err = one_line_error(capsys)
+    assert "'sepal width (cm)': 1 of 1" in err and "trained without --fill-missing" in err
+
+
 def test_a_validation_split_with_no_rows_to_hold_out_is_refused_not_nan(tmp_path, capsys):
     path = write(tmp_path / "two.csv", "a,b,label\n1,2,yes\n3,4,no\n")
     args = ["train", str(path), "--target", "label", "-o", str(tmp_path / "m.safetensors")]

@@ -428,7 +428,9 @@ class _CategoricalColumn:
 def _fit_feature(name: str, values: list, fill_missing: str | None):
     observed = [v for v in values if not is_missing(v)]
     if not observed:
-        raise InputError(f"column {name!r} has no values (every cell is missing); drop it")
+        raise InputError(
+            f"column {name!r} has no values (every cell is missing); drop it (--drop {name!r})"
+        )
     if all(_to_feature_number(v) is not None for v in observed):
         return _NumericColumn.fit(name, values, fill_missing)
     return _CategoricalColumn.fit(name, values, fill_missing)
@@ -526,7 +528,7 @@ class TabularPreprocessor:
                 f"on; columns are {table.columns}"
             )
         if self.fill_missing is None:
-            _raise_if_missing(table, [c.name for c in columns])
+            _raise_if_missing(table, [c.name for c in columns], fitted=True)
         if not columns or table.n_rows == 0:
             return np.zeros((table.n_rows, self.n_features_out), dtype=np.float32)
         blocks = [column.encode(table.data[column.name]) for column in columns]
@@ -685,16 +687,20 @@ def _check_table(table: Any) -> None:
         )
 
 
-def _raise_if_missing(table: Table, names: list[str]) -> None:
+def _raise_if_missing(table: Table, names: list[str], fitted: bool = False) -> None:
     """One error naming every feature column with missing cells, and how many."""
     counts = {name: len(_missing_rows(table.data[name])) for name in names}
     counts = {name: count for name, count in counts.items() if count}
     if counts:
         listed = ", ".join(f"{name!r}: {count} of {table.n_rows}" for name, count in counts.items())
-        raise InputError(
-            f"missing values in feature columns ({listed}); fill them with "
-            f"--fill-missing {{{','.join(FILL_MODES)}}} (fill_missing=...) or clean the data"
+        modes = f"--fill-missing {{{','.join(FILL_MODES)}}} (fill_missing=...)"
+        advice = (
+            "the model was trained without --fill-missing, so it cannot fill them: "
+            f"fill the cells, or train again with {modes}"
+            if fitted
+            else f"fill them with {modes} or clean the data"
         )
+        raise InputError(f"missing values in feature columns ({listed}); {advice}")
 
 
 def _raise_if_target_missing(target: str, values: list) -> None:
