@@ -134,6 +134,13 @@ def test_a_semicolon_separated_csv_is_read_by_its_columns(tmp_path):
     assert table.data["b"] == ["2", "4", "6"]
 
 
+def test_a_trailing_delimiter_on_every_line_adds_no_column(tmp_path):
+    table = read_table(write(tmp_path / "excel.csv", "a,b,target,\n1,2,0,\n3,4,1,\n5,6,0\n"))
+    assert table.columns == ["a", "b", "target"] and table.n_rows == 3
+    with pytest.raises(DensekitError, match="row 1 .* has 4 fields"):
+        read_table(write(tmp_path / "extra.csv", "a,b,target\n1,2,0,7\n"))
+
+
 def test_true_false_cells_in_any_case_are_one_numeric_feature(tmp_path):
     rows = ["true", "false", "True", "FALSE"] * 3
     text = "active,x,y\n" + "".join(f"{a},{i},{i % 2}\n" for i, a in enumerate(rows))

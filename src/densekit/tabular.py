@@ -145,6 +145,8 @@ def _table_from_rows(path: Path, reader: Any) -> Table:
     if header is None:
         raise InputError(f"{path} is empty; expected a header row naming the columns, then data")
     columns = [name.strip() for name in header]
+    while len(columns) > 1 and not columns[-1]:
+        columns.pop()  # a trailing delimiter on every line (spreadsheet exports): no column
     _check_header(path, columns)
     cells: list[list[str]] = [[] for _ in columns]
     n_rows = 0
@@ -152,6 +154,8 @@ def _table_from_rows(path: Path, reader: Any) -> Table:
         if not row or (len(columns) > 1 and _is_blank_row(row)):
             continue  # blank lines separate nothing in a table
         n_rows += 1
+        if len(row) > len(columns) and _is_blank_row(row[len(columns) :]):
+            row = row[: len(columns)]
         if len(row) != len(columns):
             raise InputError(
                 f"{path}: row {n_rows} (line {reader.line_num}) has {len(row)} fields, "
