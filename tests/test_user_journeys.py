@@ -100,6 +100,17 @@ def test_piping_predictions_into_a_reader_that_stops_early_is_not_an_error(iris_
     assert err == ""
 
 
+def test_version_and_python_dash_m_work_like_the_script(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out.strip() == f"densekit {dk.__version__}"
+    env = dict(os.environ, PYTHONPATH=str(Path(dk.__file__).parents[1]))
+    run = subprocess.run(
+        [sys.executable, "-m", "densekit", "--help"], capture_output=True, text=True, env=env
+    )
+    assert run.returncode == 0 and "train" in run.stdout
+
+
 def test_training_log_has_no_progress_bar_redraws_when_not_a_terminal(iris_csv, capsys):
     model = iris_csv.parent / "log.safetensors"
     args = ["train", str(iris_csv), "--target", "target", "-o", str(model), "--epochs", "2"]

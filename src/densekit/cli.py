@@ -339,6 +339,9 @@ def make_parser() -> argparse.ArgumentParser:
         prog="densekit",
         description="Dense neural networks: train on a table, predict, summarize.",
     )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"densekit {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
 
