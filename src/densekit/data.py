@@ -41,9 +41,9 @@ def check_x(x: Any, dtype, n_features: int | None = None, name: str = "x") -> np
         )
         raise InputError(f"{name} must be 2-D (samples, features), got shape {array.shape}: {hint}")
     if array.shape[0] == 0:
-        raise InputError(f"{name} is empty: it has 0 samples")
+        raise InputError(f"{name} is empty: it has 0 samples; expected at least one row")
     if array.shape[1] == 0:
-        raise InputError(f"{name} has 0 features")
+        raise InputError(f"{name} has 0 features; expected at least one column")
     if n_features is not None and array.shape[1] != n_features:
         raise InputError(
             f"{name} has {array.shape[1]} features, but the model was built for {n_features}"
