@@ -287,13 +287,21 @@ def identifier_columns(table: Table, names: list[str], min_rows: int = 20) -> li
     """
     found = []
     for name in names:
-        values = [value for value in table.data[name] if not is_missing(value)]
-        if len(values) < min_rows or len({_to_text(value) for value in values}) != len(values):
-            continue
-        integers = all(_is_integer_cell(value) for value in values)
-        if integers or any(_to_feature_number(value) is None for value in values):
+        column = table.data[name]
+        head = [value for value in column[:1000] if not is_missing(value)]
+        if not _all_distinct_ids(head, min(min_rows, len(column))):
+            continue  # cheap rejection on the first rows: most columns repeat early
+        values = [value for value in column if not is_missing(value)]
+        if _all_distinct_ids(values, min_rows):
             found.append(name)
     return found
+
+
+def _all_distinct_ids(values: list, min_rows: int) -> bool:
+    if len(values) < min_rows or len({_to_text(value) for value in values}) != len(values):
+        return False
+    integers = all(_is_integer_cell(value) for value in values)
+    return integers or any(_to_feature_number(value) is None for value in values)
 
 
 # --------------------------------------------------------------------------- feature columns
