@@ -203,6 +203,12 @@ def save_model(model, path, include_optimizer: bool = True) -> None:
     write_safetensors(path, tensors, metadata)
 
 
+def _format_text(metadata: dict) -> str:
+    if "format" not in metadata:
+        return "its metadata has no 'format' entry; densekit writes format 'densekit'"
+    return f"format {metadata['format']!r}, expected {FORMAT!r}"
+
+
 def load_model(path, compile: bool = True):
     """Rebuild a model from a file written by :func:`save_model`, checking every field.
 
@@ -219,7 +225,7 @@ def load_model(path, compile: bool = True):
     if metadata.get("format") != FORMAT:
         raise ModelFileError(
             f"{path} is a safetensors file but not a densekit model "
-            f"(format {metadata.get('format')!r}); only densekit model files can be loaded"
+            f"({_format_text(metadata)}); only densekit model files can be loaded"
         )
     if metadata.get("format_version") != str(FORMAT_VERSION):
         raise ModelFileError(
