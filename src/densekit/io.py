@@ -193,9 +193,29 @@ def model_tensors(model, include_optimizer: bool = True) -> tuple[dict, dict]:
     return tensors, metadata
 
 
+# suffixes of other tools' formats: a safetensors file under such a name would mislead
+FOREIGN_SUFFIXES = {
+    ".h5": "Keras HDF5",
+    ".hdf5": "Keras HDF5",
+    ".keras": "Keras",
+    ".pt": "PyTorch",
+    ".pth": "PyTorch",
+    ".pkl": "pickle",
+    ".pickle": "pickle",
+    ".joblib": "joblib",
+    ".onnx": "ONNX (use densekit.export_onnx)",
+}
+
+
 def save_model(model, path, include_optimizer: bool = True) -> None:
     """Save weights, architecture, compile settings and (optionally) optimizer state."""
     model._require_built("save")
+    suffix = Path(path).suffix.lower()
+    if suffix in FOREIGN_SUFFIXES:
+        raise InputError(
+            f"{str(path)!r} names a {FOREIGN_SUFFIXES[suffix]} file, but densekit saves "
+            "safetensors: use a name ending in .safetensors"
+        )
     try:
         tensors, metadata = model_tensors(model, include_optimizer)
     except TypeError as exc:
