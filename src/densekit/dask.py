@@ -25,6 +25,7 @@ import math
 import os
 import time
 import uuid
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -179,12 +180,15 @@ def work(run: str, spec: dict, payload: dict, batches: list, ids: list[int], *pa
     model = _worker_model(run, spec)
     _load(model, payload)
     data = dict(zip(ids, parts))
+    orders: dict[int, np.ndarray] = {}  # one row order per partition, drawn once a round
     metrics = model._metrics()
     totals = np.zeros(2 + len(metrics))  # loss sum, metric sums, rows
     xp = model.backend.xp
     for part, start, stop, seed in batches:
         x, y = data[part]
-        index = _batch_rows(len(x), seed)[start:stop]
+        if part not in orders:
+            orders[part] = _batch_rows(len(x), seed)
+        index = orders[part][start:stop]
         xb = np.ascontiguousarray(x[index], dtype=model.dtype)
         yb = model.loss.prepare_targets(np.asarray(y)[index], model.output_dim, model.dtype)
         if spec["exact"]:
@@ -265,9 +269,11 @@ def _wait(client, futures: dict, where: str) -> dict:
     distributed = _distributed()
     pending = list(futures.values())
     while True:
-        done, not_done = distributed.wait(
-            pending, timeout=POLL_SECONDS, return_when="ALL_COMPLETED"
-        )
+        try:
+            distributed.wait(pending, timeout=POLL_SECONDS)
+            finished = True
+        except TimeoutError:
+            finished = False
         alive = set(client.scheduler_info(n_workers=-1)["workers"])
         lost = [w for w in futures if w not in alive]
         if lost:
@@ -281,7 +287,7 @@ def _wait(client, futures: dict, where: str) -> dict:
                 raise TrainingError(
                     f"Dask worker {worker} failed during {where}: {future.exception()!r}"
                 ) from future.exception()
-        if not not_done:
+        if finished:
             return {worker: future.result() for worker, future in futures.items()}
 
 
@@ -445,3 +451,139 @@ def _resume(model, path: Path) -> int:
         model.optimizer.state[slot][...] = array
     model.optimizer.iterations = saved.optimizer.iterations
     return int(info["epoch"])
+
+
+# --- tuning --------------------------------------------------------------------------------
+
+
+def default_objective(trial, x: np.ndarray, y: np.ndarray, settings: dict) -> float:
+    """Best validation loss of a network whose depth, width, activation and rate Optuna picks."""
+    import densekit as dk
+
+    classes = settings["classes"]
+    n_layers = trial.suggest_int("n_layers", 1, settings.get("max_layers", 3))
+    layers = [
+        dk.layers.Dense(
+            trial.suggest_int(f"units_{i}", 8, settings.get("max_units", 128), log=True),
+            activation=trial.suggest_categorical("activation", ["relu", "tanh"]),
+            input_dim=x.shape[1] if i == 0 else None,
+        )
+        for i in range(n_layers)
+    ]
+    if classes:
+        layers.append(dk.layers.Dense(classes, activation="softmax"))
+        loss = "sparse_categorical_crossentropy"
+    else:
+        layers.append(dk.layers.Dense(1 if y.ndim == 1 else y.shape[1]))
+        loss = "mean_squared_error"
+    model = dk.Sequential(layers, seed=settings["seed"] + trial.number)
+    rate = trial.suggest_float("learning_rate", 1e-4, 3e-2, log=True)
+    model.compile(optimizer=dk.optimizers.Adam(rate), loss=loss)
+    history = model.fit(
+        x,
+        y,
+        epochs=settings["epochs"],
+        batch_size=settings["batch_size"],
+        validation_split=settings["validation_split"],
+        seed=settings["seed"],
+        verbose=0,
+    )
+    return float(min(history.history["val_loss"]))
+
+
+def _run_trial(study, objective, x, y, settings) -> int:
+    """One trial, on a worker, recorded in the shared storage."""
+    import functools
+
+    study.optimize(
+        functools.partial(objective, x=x, y=y, settings=settings),
+        n_trials=1,
+        catch=(TrainingError,),  # a diverged trial is recorded as FAIL; the search goes on
+    )
+    return len(study.trials)
+
+
+def tune(
+    x: Any,
+    y: Any,
+    n_trials: int = 20,
+    client: Any = None,
+    storage: Any = None,
+    study_name: str = "densekit",
+    objective: Any = None,
+    *,
+    epochs: int = 20,
+    batch_size: int = 32,
+    validation_split: float = 0.2,
+    seed: int = 0,
+    direction: str = "minimize",
+):
+    """Run an Optuna search with each trial a Dask task; resumable through the storage.
+
+    ``storage`` is None (the study lives on the scheduler for as long as the
+    cluster does), an Optuna URL such as ``"sqlite:///study.db"`` (a file on the
+    scheduler's machine that outlives the cluster), or a ``DaskStorage``. Calling
+    ``tune`` again with the same study runs only the trials still missing from
+    ``n_trials``; trials left RUNNING by a lost worker or client are marked FAIL
+    first. ``objective(trial, x, y, settings)`` defaults to :func:`default_objective`.
+    Returns the ``optuna.Study``.
+    """
+    optuna = require("optuna", "tune", "densekit.dask.tune")
+    dask_storage = require("optuna_integration.dask", "tune", "densekit.dask.tune")
+    distributed = _distributed()
+    client = _client(client)
+    x = np.asarray(x)
+    y = np.asarray(y)
+    if x.ndim != 2 or len(x) != len(y):
+        raise InputError(
+            f"tune needs x (samples, features) and y of the same length, got {x.shape}, {y.shape}"
+        )
+    if not isinstance(storage, dask_storage.DaskStorage):
+        name = f"densekit-{study_name}-{uuid.uuid5(uuid.NAMESPACE_URL, str(storage)).hex[:8]}"
+        with warnings.catch_warnings():  # DaskStorage is marked experimental; we pin its use
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            storage = dask_storage.DaskStorage(storage, name=name, client=client)
+    study = optuna.create_study(
+        storage=storage,
+        study_name=study_name,
+        direction=direction,
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        load_if_exists=True,
+    )
+    _fail_stale_trials(study, optuna)
+    done = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    classes = int(y.max()) + 1 if np.issubdtype(y.dtype, np.integer) else 0
+    settings = {
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "validation_split": validation_split,
+        "seed": seed,
+        "classes": classes,
+    }
+    x_future, y_future = client.scatter([x, y], broadcast=True)
+    futures = [
+        client.submit(
+            _run_trial,
+            study,
+            objective or default_objective,
+            x_future,
+            y_future,
+            settings,
+            pure=False,
+        )
+        for _ in range(max(0, n_trials - done))
+    ]
+    distributed.wait(futures)
+    for future in futures:
+        if future.status == "error":
+            raise TrainingError(f"a tuning trial failed on the cluster: {future.exception()!r}")
+    return study
+
+
+def _fail_stale_trials(study, optuna) -> None:
+    """Trials still RUNNING when a search starts were cut off (a lost worker): mark them FAIL."""
+    running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    for trial in running:
+        study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+    if running:
+        print(f"densekit.dask.tune: marked {len(running)} interrupted trial(s) FAIL", flush=True)
