@@ -164,6 +164,47 @@ def run_dask(names: list[str], steps: dict[str, int]) -> dict:
     return results
 
 
+# --- projection ---------------------------------------------------------------------------
+
+#: Assumed one-message latency of a network at each bandwidth (not measured here):
+#: TCP over 10 Gb/s Ethernet, RDMA over a 100 Gb/s fabric.
+NETWORKS = {"10 Gb/s": (10e9 / 8, 25e-6), "100 Gb/s": (100e9 / 8, 3e-6)}
+
+
+def fit_latency_bandwidth(allreduce_ms: dict) -> tuple[float, float]:
+    """alpha (s) and beta (bytes/s) from two 2-rank Allreduce times: t = 2*alpha + S/beta."""
+    (s1, t1), (s2, t2) = sorted((int(k), v / 1e3) for k, v in allreduce_ms.items())
+    beta = (s2 - s1) / (t2 - t1)
+    return (t1 - s1 / beta) / 2, beta
+
+
+def allreduce_seconds(params: int, ranks: int, beta: float, alpha: float) -> float:
+    """Recursive-doubling latency plus ring (reduce-scatter + allgather) bandwidth:
+    2*log2(N)*alpha + 2*(N-1)/N * 4*params/beta."""
+    return 2 * np.log2(ranks) * alpha + 2 * (ranks - 1) / ranks * 4 * params / beta
+
+
+def project(report: dict, names=("mnist-shape", "wide"), ranks=(8, 64, 512)) -> list[str]:
+    """Weak-scaling speedup N*Tc / (Tc + Tcomm/k), Tc the measured 1-rank step."""
+    lines = ["| network | " + " | ".join(f"{n}: N={r}" for n in names for r in ranks) + " |"]
+    lines.append("|---|" + "---:|" * (len(names) * len(ranks)))
+    for label, (beta, alpha) in NETWORKS.items():
+        cells = []
+        for name in names:
+            compute = report["mpi"][f"{name}/1"]["step_ms"] / 1e3
+            params = report["mpi"][f"{name}/1"]["params"]
+            for n in ranks:
+                comm = allreduce_seconds(params, n, beta, alpha)
+                speedup = n * compute / (compute + comm)
+                k = max(1, int(np.ceil(9 * comm / compute)))  # comm <= 10% of the step
+                cells.append(
+                    f"{speedup:.0f}x"
+                    + ("" if k == 1 else f" (k={k}: {n * compute / (compute + comm / k):.0f}x)")
+                )
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
 # --- report -------------------------------------------------------------------------------
 
 
@@ -177,7 +218,14 @@ def main() -> None:
     parser.add_argument("--allreduce-worker", action="store_true")
     parser.add_argument("--no-dask", action="store_true")
     parser.add_argument("--out")
+    parser.add_argument("--project", metavar="JSON", help="print the projection from a saved run")
     args = parser.parse_args()
+    if args.project:
+        report = json.loads(Path(args.project).read_text())
+        alpha, beta = fit_latency_bandwidth(report["allreduce_ms"])
+        print(f"measured: alpha {alpha * 1e6:.1f} us, beta {beta / 1e9:.2f} GB/s")
+        print("\n".join(project(report)))
+        return None
     steps = {name: args.wide_steps if name == "wide" else args.steps for name in WORKLOADS}
     if args.mpi_worker:
         return mpi_worker(args.mpi_worker, steps[args.mpi_worker], args.out)
@@ -192,6 +240,8 @@ def main() -> None:
         for (name, workers), value in run_dask(names, steps).items():
             report["dask"][f"{name}/{workers}"] = value
     print_table(report, names)
+    if {"mnist-shape", "wide"} <= set(names):
+        print("\n".join(project(report)))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
 

@@ -90,9 +90,17 @@ def test_a_dask_dataframe_with_a_target_column_trains_like_the_array(client, can
         np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
 
 
-def test_parameter_averaging_every_k_steps_learns(client, cancer):
+def test_parameter_averaging_every_k_steps_learns_with_dropout(client, cancer):
     x, y = cancer
-    model = make_model("float32")
+    model = dk.Sequential(
+        [
+            dk.layers.Dense(16, activation="relu", input_dim=30),
+            dk.layers.Dropout(0.1),
+            dk.layers.Dense(1, activation="sigmoid"),
+        ],
+        seed=3,
+    )
+    model.compile(dk.optimizers.Adam(0.01), "binary_crossentropy", metrics=["accuracy"])
     history = dkd.fit(model, da.from_array(x, chunks=100), da.from_array(y, chunks=100), client,
                       sync_every=4, batch_size=64, epochs=4, verbose=0)  # fmt: skip
     assert history.history["accuracy"][-1] > 0.95
