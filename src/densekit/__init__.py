@@ -5,7 +5,9 @@ from __future__ import annotations
 from . import (
     activations,
     callbacks,
+    checkpoint,
     errors,
+    explain,
     initializers,
     layers,
     losses,
@@ -13,10 +15,12 @@ from . import (
     optimizers,
     regularizers,
     schedules,
+    tune,
 )
 from .gradcheck import check_gradients
 from .io import load_model
 from .model import Sequential
+from .report import report
 
 optimizers.schedules = schedules
 
@@ -26,9 +30,12 @@ __all__ = [
     "Sequential",
     "load_model",
     "check_gradients",
+    "report",
     "activations",
     "callbacks",
+    "checkpoint",
     "errors",
+    "explain",
     "initializers",
     "layers",
     "losses",
@@ -36,5 +43,6 @@ __all__ = [
     "optimizers",
     "regularizers",
     "schedules",
+    "tune",
     "__version__",
 ]

@@ -169,7 +169,7 @@ class CategoricalCrossentropy(Loss):
         return -y / xp.clip(p, EPSILON, 1.0 - EPSILON) * inside
 
     def per_sample_from_logits(self, xp, y, z):
-        return (y * (_logsumexp(xp, z) - z)).sum(axis=1)
+        return -(y * _log_softmax(xp, z)).sum(axis=1)
 
     def gradient_from_logits(self, xp, y, z, p):
         # d/dz sum_k y_k (lse - z_k) = p * sum_k y_k - y  (= p - y for one-hot y)
@@ -230,9 +230,11 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
 # --- helpers ------------------------------------------------------------------
 
 
-def _logsumexp(xp, z):
-    m = z.max(axis=1, keepdims=True)
-    return m + xp.log(xp.exp(z - m).sum(axis=1, keepdims=True))
+def _log_softmax(xp, z):
+    """log p = (z - max) - log(sum exp(z - max)): no overflow, and no cancellation of the
+    max against z_k, which in float32 would lose the small log term beside a large logit."""
+    shifted = z - z.max(axis=1, keepdims=True)
+    return shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
 
 
 def _softmax(xp, z):
