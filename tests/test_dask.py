@@ -138,6 +138,11 @@ def test_tune_runs_trials_on_the_workers_and_resumes_from_its_storage(client, ca
     x, y = cancer
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     settings = {"epochs": 2, "batch_size": 64, "study_name": "cancer", "storage": storage}
+    settings["space"] = {
+        "layers": (1, 2),
+        "units": (4, 32, "log"),
+        "learning_rate": (1e-3, 3e-2, "log"),
+    }
     first = dkd.tune(x, y, n_trials=3, client=client, **settings)
     assert len(first.trials) == 3
     resumed = dkd.tune(x, y, n_trials=5, client=client, **settings)

@@ -461,33 +461,22 @@ def _resume(model, path: Path) -> int:
 
 
 def default_objective(trial, x: np.ndarray, y: np.ndarray, settings: dict) -> float:
-    """Best validation loss of a network whose depth, width, activation and rate Optuna picks."""
-    import densekit as dk
+    """Best validation loss of the network ``dk.tune``'s search space draws for ``trial``.
 
-    classes = settings["classes"]
-    n_layers = trial.suggest_int("n_layers", 1, settings.get("max_layers", 3))
-    layers = [
-        dk.layers.Dense(
-            trial.suggest_int(f"units_{i}", 8, settings.get("max_units", 128), log=True),
-            activation=trial.suggest_categorical("activation", ["relu", "tanh"]),
-            input_dim=x.shape[1] if i == 0 else None,
-        )
-        for i in range(n_layers)
-    ]
-    if classes:
-        layers.append(dk.layers.Dense(classes, activation="softmax"))
-        loss = "sparse_categorical_crossentropy"
-    else:
-        layers.append(dk.layers.Dense(1 if y.ndim == 1 else y.shape[1]))
-        loss = "mean_squared_error"
-    model = dk.Sequential(layers, seed=settings["seed"] + trial.number)
-    rate = trial.suggest_float("learning_rate", 1e-4, 3e-2, log=True)
-    model.compile(optimizer=dk.optimizers.Adam(rate), loss=loss)
+    The space, the task (output layer and loss, from ``y``) and the model are
+    ``densekit.tune``'s, so a Dask search and a local ``dk.tune.search`` agree.
+    """
+    from . import tune as tuning
+
+    space = settings["space"] if settings["space"] is not None else tuning.DEFAULT_SPACE
+    config = tuning.suggest_config(trial, tuning.parse_space(space))
+    task = tuning.infer_task(y)
+    model = tuning.build_model(config, x.shape[1], task, seed=settings["seed"] + trial.number)
     history = model.fit(
         x,
         y,
         epochs=settings["epochs"],
-        batch_size=settings["batch_size"],
+        batch_size=config["batch_size"] or settings["batch_size"],
         validation_split=settings["validation_split"],
         seed=settings["seed"],
         verbose=0,
@@ -516,6 +505,7 @@ def tune(
     study_name: str = "densekit",
     objective: Any = None,
     *,
+    space: dict | None = None,
     epochs: int = 20,
     batch_size: int = 32,
     validation_split: float = 0.2,
@@ -529,7 +519,8 @@ def tune(
     scheduler's machine that outlives the cluster), or a ``DaskStorage``. Calling
     ``tune`` again with the same study runs only the trials still missing from
     ``n_trials``; trials left RUNNING by a lost worker or client are marked FAIL
-    first. ``objective(trial, x, y, settings)`` defaults to :func:`default_objective`.
+    first. ``objective(trial, x, y, settings)`` defaults to :func:`default_objective`,
+    which searches ``space`` (``dk.tune``'s format; its ``DEFAULT_SPACE`` when None).
     Returns the ``optuna.Study``.
     """
     optuna = require("optuna", "tune", "densekit.dask.tune")
@@ -556,13 +547,16 @@ def tune(
     )
     _fail_stale_trials(study, optuna)
     done = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
-    classes = int(y.max()) + 1 if np.issubdtype(y.dtype, np.integer) else 0
+    if space is not None:
+        from . import tune as tuning
+
+        tuning.parse_space(space)  # a bad space fails here, not in every trial
     settings = {
         "epochs": epochs,
         "batch_size": batch_size,
         "validation_split": validation_split,
         "seed": seed,
-        "classes": classes,
+        "space": space,
     }
     x_future, y_future = client.scatter([x, y], broadcast=True)
     futures = [
