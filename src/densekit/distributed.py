@@ -126,7 +126,10 @@ def fit(
     rank step on its own rows and averages the parameters every ``k`` steps
     (less traffic, not exact). ``checkpoint`` is written by rank 0 every
     ``checkpoint_every`` epochs; ``resume=True`` continues from it when it
-    exists. Returns the same History (global epoch logs) on every rank.
+    exists. Returns the same History (global epoch logs) on every rank; batch
+    logs given to callbacks are this rank's own, and ``stop_training`` is honoured
+    at the end of an epoch (all ranks agree on it there), not mid-epoch. Every
+    rank evaluates ``validation_data`` itself (same weights, same result).
     """
     comm = world(comm)
     rank, size = comm.Get_rank(), comm.Get_size()
@@ -233,13 +236,14 @@ def _fit(model, x, y, comm, **kw) -> History:
             callback_list.on_epoch_begin(epoch, {})
             started = time.perf_counter()
             order = rng.permutation(len(train_index)) if kw["shuffle"] else None
+            title = f"Epoch {epoch + 1}/{epochs}"
             logs = _train_epoch(
-                model, epoch_data, order, comm, reducer, sync_every, callback_list, verbose, epoch
+                model, epoch_data, order, comm, reducer, sync_every, callback_list, verbose, title
             )
             if validation is not None:
                 val_logs = model.evaluate(*validation[:2], sample_weight=_third(validation))
                 logs.update({f"val_{key}": value for key, value in val_logs.items()})
-            if verbose in (1, 2):
+            if verbose == 2 or (verbose == 1 and validation is not None):  # as model.fit
                 _print_epoch(epoch, epochs, logs, time.perf_counter() - started)
             callback_list.on_epoch_end(epoch, logs)
             model.stop_training = bool(comm.allreduce(bool(model.stop_training), op=_mpi().LOR))
@@ -287,7 +291,7 @@ class _EpochData:
         return xb, yb, wb
 
 
-def _train_epoch(model, data, order, comm, reducer, sync_every, callbacks, verbose, epoch):
+def _train_epoch(model, data, order, comm, reducer, sync_every, callbacks, verbose, title):
     from .model import _format_logs, _progress_bar
 
     rank, size = comm.Get_rank(), comm.Get_size()
@@ -298,7 +302,7 @@ def _train_epoch(model, data, order, comm, reducer, sync_every, callbacks, verbo
     n_batches = -(-n // batch_size)
     metrics = model._metrics()
     totals = np.zeros(2 + len(metrics))  # loss sum, metric sums, rows (this rank)
-    bar = _progress_bar(n_batches, f"Epoch {epoch + 1}", verbose)
+    bar = _progress_bar(n_batches, title, verbose)
     xp = model.backend.xp
     for batch in range(n_batches):
         global_batch = order[batch * batch_size : min(n, (batch + 1) * batch_size)]
