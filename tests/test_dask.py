@@ -121,6 +121,16 @@ def write_parquet_files(folder, files: int, rows: int, columns: int = 31) -> int
     return files * rows * (columns + 1) * 4
 
 
+def test_persisted_partitions_are_trained_by_the_worker_that_holds_them(client):
+    x = da.from_array(np.random.default_rng(0).random((1000, 5)), chunks=(100, 5)).persist()
+    distributed.wait(x)
+    _, lengths, _, keys = dkd.partitions(x, np.zeros(1000), client)
+    plan = dkd.assign(keys, lengths, sorted(client.scheduler_info()["workers"]), client)
+    holders = {str(k): v[0] for k, v in client.who_has(distributed.futures_of(x)).items()}
+    for worker, parts in plan.items():
+        assert all(holders[str(keys[p])] == worker for p in parts)
+
+
 def test_parquet_larger_than_worker_memory_streams_in_bounded_memory(client, tmp_path):
     size = write_parquet_files(tmp_path / "big", files=56, rows=50_000)  # 358 MB as float32
     assert size > MEMORY_LIMIT

@@ -326,6 +326,9 @@ def fit(
     batch_size = check_batch_size(batch_size, DEFAULT_BATCH_SIZE)
     epochs = _check_count("epochs", epochs)
     verbose = _check_verbose(verbose)
+    persisted = _distributed().futures_of(x)
+    if persisted:  # locate persisted partitions only once they exist
+        _distributed().wait(persisted)
     pairs, lengths, n_features, keys = partitions(x, y, client)
     if not model.built:
         model.build(n_features)
