@@ -149,3 +149,24 @@ def test_a_lost_rank_stops_the_run_and_it_resumes_from_the_checkpoint(tmp_path, 
     assert "resuming from" in resumed.stdout
     for got, expected in zip(weights_of(result), single_process("float64", epochs=4)):
         np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_cli_trains_a_multiclass_table_on_two_ranks_with_a_validation_split(tmp_path):
+    from sklearn.datasets import load_iris
+
+    import densekit as dk
+
+    frame = load_iris(as_frame=True).frame
+    frame["species"] = frame.pop("target").map({0: "setosa", 1: "versicolor", 2: "virginica"})
+    data, model_path = tmp_path / "iris.csv", tmp_path / "iris.safetensors"
+    frame.to_csv(data, index=False)
+    command = [MPIEXEC, "-n", "2", sys.executable, "-m", "densekit.cli", "train", str(data),
+               "--target", "species", "-o", str(model_path), "--epochs", "30", "--distributed",
+               "--checkpoint", str(tmp_path / "ck.safetensors")]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "val_accuracy" in result.stdout
+    model = dk.load_model(model_path)
+    x = frame.drop(columns="species").to_numpy(np.float32)
+    assert model.input_dim == 4 and model.output_dim == 3
+    assert np.isfinite(model.predict((x - x.mean(0)) / x.std(0))).all()

@@ -43,6 +43,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .tabular import TabularPreprocessor, read_table
 
     _refuse_overwrite(args.output, "the model", data=args.data)
+    root = True
+    if args.distributed:  # every rank of `mpiexec -n N densekit train --distributed` runs this
+        from . import distributed
+
+        root = distributed.is_root()
+        args.quiet = args.quiet or not root
     table = _drop_columns(read_table(args.data), args.drop or [], args.target)
     if not args.quiet:
         _warn_identifiers(table, args.target)
@@ -91,16 +97,27 @@ def cmd_train(args: argparse.Namespace) -> int:
         callbacks.append(
             EarlyStopping(monitor=monitor, patience=args.patience, restore_best_weights=True)
         )
-    history = model.fit(
-        x,
-        y,
-        batch_size=args.batch_size,
-        epochs=args.epochs,
-        validation_split=args.validation_split,
-        seed=args.seed,
-        verbose=0 if args.quiet else (1 if sys.stdout.isatty() else 2),
-        callbacks=callbacks,
-    )
+    fit_kwargs = {
+        "batch_size": args.batch_size,
+        "epochs": args.epochs,
+        "validation_split": args.validation_split,
+        "seed": args.seed,
+        "verbose": 0 if args.quiet else (1 if sys.stdout.isatty() else 2),
+        "callbacks": callbacks,
+    }
+    if args.distributed:
+        history = distributed.fit(
+            model,
+            x,
+            y,
+            checkpoint=args.checkpoint,
+            resume=args.checkpoint is not None,
+            **fit_kwargs,
+        )
+        if not root:
+            return 0  # rank 0 alone writes the model and the report
+    else:
+        history = model.fit(x, y, **fit_kwargs)
     model.save(args.output)
     if not args.quiet:
         final = {key: round(values[-1], 4) for key, values in history.history.items()}
@@ -510,6 +527,18 @@ def make_parser() -> argparse.ArgumentParser:
     train.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     train.add_argument("--report", default=None, metavar="PATH",
                        help="also write a self-contained HTML report (needs matplotlib)")  # fmt: skip
+    train.add_argument(
+        "--distributed",
+        action="store_true",
+        help="data-parallel over MPI: run as `mpiexec -n N densekit train ... --distributed` "
+        "(needs densekit[mpi])",
+    )
+    train.add_argument(
+        "--checkpoint",
+        default=None,
+        metavar="PATH",
+        help="with --distributed: rank 0 saves a checkpoint every epoch; a rerun resumes from it",
+    )
     train.set_defaults(handler=cmd_train)
 
     tune = commands.add_parser(

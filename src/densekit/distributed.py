@@ -210,14 +210,16 @@ def _fit(model, x, y, comm, **kw) -> History:
 
     train_index = np.arange(len(rows))
     validation = None
+    # validation arrays are prepared once, as model.fit prepares them (targets one-hot etc.)
     if kw["validation_data"] is not None:
-        validation = kw["validation_data"]
+        validation = model._prepare_validation(kw["validation_data"])
     elif validation_split > 0:
         train_index, held_out = validation_split_indices(
             len(rows), validation_split, rng, model._labels(targets)
         )
         held = None if weights is None else weights[held_out]
-        validation = (np.take(rows, held_out, axis=0), targets[held_out], held)
+        held_rows = np.ascontiguousarray(np.take(rows, held_out, axis=0), dtype=model.dtype)
+        validation = (held_rows, targets[held_out], held)
 
     checkpoint = None if kw["checkpoint"] is None else Path(kw["checkpoint"])
     if kw["resume"] and checkpoint is not None:
@@ -241,7 +243,7 @@ def _fit(model, x, y, comm, **kw) -> History:
                 model, epoch_data, order, comm, reducer, sync_every, callback_list, verbose, title
             )
             if validation is not None:
-                val_logs = model.evaluate(*validation[:2], sample_weight=_third(validation))
+                val_logs = model._evaluate_arrays(*validation, batch_size=None)
                 logs.update({f"val_{key}": value for key, value in val_logs.items()})
             if verbose == 2 or (verbose == 1 and validation is not None):  # as model.fit
                 _print_epoch(epoch, epochs, logs, time.perf_counter() - started)
@@ -264,10 +266,6 @@ def _rank_stream(seed: int | None, comm) -> np.random.Generator:
     """A generator of this rank's own, drawn without touching the shared shuffling stream."""
     entropy = seed if seed is not None else comm.bcast(np.random.SeedSequence().entropy, root=0)
     return np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(comm.Get_rank(),)))
-
-
-def _third(validation):
-    return validation[2] if len(validation) > 2 else None
 
 
 class _EpochData:
