@@ -13,6 +13,7 @@ import signal
 import numpy as np
 import pytest
 
+dask = pytest.importorskip("dask")
 distributed = pytest.importorskip("distributed")
 da = pytest.importorskip("dask.array")
 dd = pytest.importorskip("dask.dataframe")
@@ -22,11 +23,14 @@ import densekit as dk  # noqa: E402
 from densekit import dask as dkd  # noqa: E402
 from densekit.errors import TrainingError  # noqa: E402
 
-MEMORY_LIMIT = 320 * 2**20  # bytes a worker may use before Dask pauses, then kills it
+MEMORY_LIMIT = 400 * 2**20  # a worker's memory; an idle worker already holds about 230 MB
 
 
 @pytest.fixture(scope="module")
 def client():
+    # the bound is checked by the peak-RSS assertion below, so Dask's own killer is off:
+    # a worker it killed mid-suite would fail the later tests, not this one
+    dask.config.set({"distributed.worker.memory.terminate": False})
     cluster = distributed.LocalCluster(
         n_workers=2,
         processes=True,
@@ -132,7 +136,7 @@ def test_persisted_partitions_are_trained_by_the_worker_that_holds_them(client):
 
 
 def test_parquet_larger_than_worker_memory_streams_in_bounded_memory(client, tmp_path):
-    size = write_parquet_files(tmp_path / "big", files=56, rows=50_000)  # 358 MB as float32
+    size = write_parquet_files(tmp_path / "big", files=70, rows=50_000)  # 448 MB as float32
     assert size > MEMORY_LIMIT
     model = dk.Sequential([dk.layers.Dense(1, activation="sigmoid", input_dim=31)], seed=0)
     model.compile(dk.optimizers.Adam(0.05), "binary_crossentropy", metrics=["accuracy"])
