@@ -80,7 +80,10 @@ class Dense(Layer):
         xp.matmul(x, self.kernel, out=z)
         if self.use_bias:
             z += self.bias
-        a = self.activation.forward(xp, z)
+        if self.activation.writes_out:
+            a = self.activation.forward(xp, z, out=self.buffer("a", z.shape, z.dtype))
+        else:
+            a = self.activation.forward(xp, z)
         self._x, self._z, self._a = x, z, a
         return a
 
@@ -90,7 +93,10 @@ class Dense(Layer):
         dz = self.activation.backward(xp, self._z, self._a, grad) if through_activation else grad
         xp.matmul(self._x.T, dz, out=self.grads["kernel"])
         if self.use_bias:
-            dz.sum(axis=0, out=self.grads["bias"])
+            # db = sum(dZ, axis=0) = 1^T dZ: BLAS sums the columns several times faster
+            ones = self.buffer("ones", (dz.shape[0],), dz.dtype)
+            ones.fill(1)
+            xp.matmul(ones, dz, out=self.grads["bias"])
         if not need_input_grad:
             return None
         dx = self.buffer("dx", self._x.shape, dz.dtype)
