@@ -13,10 +13,12 @@ from . import (
     optimizers,
     regularizers,
     schedules,
+    threads,
 )
 from .gradcheck import check_gradients
 from .io import load_model
 from .model import Sequential
+from .threads import get_threads, set_threads
 
 optimizers.schedules = schedules
 
@@ -26,6 +28,8 @@ __all__ = [
     "Sequential",
     "load_model",
     "check_gradients",
+    "set_threads",
+    "get_threads",
     "activations",
     "callbacks",
     "errors",
@@ -36,5 +40,6 @@ __all__ = [
     "optimizers",
     "regularizers",
     "schedules",
+    "threads",
     "__version__",
 ]

@@ -41,12 +41,22 @@ def check_x(x: Any, dtype, n_features: int | None = None, name: str = "x") -> np
             f"{name} has {array.shape[1]} features, but the model was built for {n_features}"
         )
     array = np.ascontiguousarray(array, dtype=dtype)
-    if not np.isfinite(array).all():
+    if not _all_finite(array):
         bad = np.argwhere(~np.isfinite(array))[0]
         raise InputError(
             f"{name} contains NaN or infinite values (first at row {bad[0]}, column {bad[1]})"
         )
     return array
+
+
+def _all_finite(array: np.ndarray) -> bool:
+    """True when no entry is NaN or infinite.
+
+    A sum is finite only if every term is (NaN and inf propagate), so one pass with no
+    temporary array settles the common case; only a sum that overflows needs the
+    element-by-element check.
+    """
+    return bool(np.isfinite(array.sum())) or bool(np.isfinite(array).all())
 
 
 def check_sample_weight(sample_weight: Any, n: int, dtype) -> np.ndarray | None:

@@ -19,6 +19,7 @@ import numpy as np
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
+from . import threads as threads_module
 from .backend import get_backend, make_rng, resolve_dtype
 from .callbacks import Callback, CallbackList, History
 from .data import (
@@ -255,7 +256,11 @@ class Sequential:
 
     # --- the math -------------------------------------------------------------------
     def forward(self, x: Any, training: bool = False) -> Any:
-        """Run ``x`` (already on the backend, model dtype) through every layer."""
+        """Run ``x`` (already on the backend, model dtype) through every layer.
+
+        The result may be a layer's work buffer, which the next forward pass overwrites:
+        copy it to keep it (``predict`` does).
+        """
         for layer in self.layers:
             x = layer.forward(x, training)
         return x
@@ -343,6 +348,7 @@ class Sequential:
         sample_weight: Any = None,
         initial_epoch: int = 0,
         seed: int | None = None,
+        threads: int | None = None,
     ) -> History:
         """Train for ``epochs`` passes over ``(x, y)`` in shuffled minibatches.
 
@@ -350,8 +356,10 @@ class Sequential:
         from the seed and stratified by class for classification losses (unlike
         Keras, which takes the last rows unshuffled). ``seed`` fixes shuffling
         and dropout; with the model's ``seed`` it makes training bit-identical.
+        ``threads`` limits the BLAS threads while it trains (see :mod:`densekit.threads`).
         """
         self._require_compiled("fit")
+        threads = threads_module.check_threads(threads)
         x, y, sample_weight = self._prepare(x, y, sample_weight, building=True)
         batch_size = check_batch_size(batch_size, DEFAULT_BATCH_SIZE)
         epochs = _check_count("epochs", epochs)
@@ -381,6 +389,9 @@ class Sequential:
         callback_list = CallbackList([history, *(callbacks or [])], self)
         self.stop_training = False
         callback_list.on_train_begin({})
+        restore_threads = threads_module.limit_for_training(
+            threads, self._largest_product(batch_size)
+        )
         try:
             for epoch in range(initial_epoch, epochs):
                 callback_list.on_epoch_begin(epoch, {})
@@ -406,7 +417,13 @@ class Sequential:
                     break
         finally:
             callback_list.on_train_end({})
+            restore_threads()
         return history
+
+    def _largest_product(self, batch_size: int) -> int:
+        """Multiply-adds of the largest matrix product in one batch (batch x inputs x units)."""
+        sizes = [layer.input_dim * layer.output_dim for layer in self.layers if layer.grads]
+        return batch_size * max(sizes, default=0)
 
     def _train_epoch(self, x, y, w, batch_size, shuffle, rng, callbacks, verbose, title) -> dict:
         n = len(x)
@@ -552,17 +569,30 @@ class Sequential:
             results[metric.name] = float(totals[k] / len(x))
         return results
 
-    def predict(self, x: Any, batch_size: int | None = None, verbose: int = 0) -> np.ndarray:
-        """Outputs for ``x``, computed ``batch_size`` rows at a time (bounded memory)."""
+    def predict(
+        self, x: Any, batch_size: int | None = None, verbose: int = 0, threads: int | None = None
+    ) -> np.ndarray:
+        """Outputs for ``x``, computed ``batch_size`` rows at a time (bounded memory).
+
+        ``threads`` limits the BLAS threads for this call (see :mod:`densekit.threads`).
+        """
         self._require_built("predict")
         x = check_x(x, self.dtype, self._input_dim)
         batch_size = check_batch_size(batch_size, DEFAULT_PREDICT_BATCH_SIZE)
-        result = np.empty((len(x), self.output_dim), dtype=self.dtype)
-        for start in range(0, len(x), batch_size):
-            stop = min(len(x), start + batch_size)
-            output = self.forward(self.backend.asarray(x[start:stop]), training=False)
-            result[start:stop] = self.backend.to_numpy(output)
-        return result
+        threads_module.apply_environment()
+        restore_threads = threads_module.limit(threads_module.check_threads(threads))
+        try:
+            if len(x) <= batch_size:  # one batch (batch-1 latency): no result buffer to fill
+                output = self.forward(self.backend.asarray(x), training=False)
+                return np.array(self.backend.to_numpy(output))  # a copy: output is a work buffer
+            result = np.empty((len(x), self.output_dim), dtype=self.dtype)
+            for start in range(0, len(x), batch_size):
+                stop = min(len(x), start + batch_size)
+                output = self.forward(self.backend.asarray(x[start:stop]), training=False)
+                result[start:stop] = self.backend.to_numpy(output)
+            return result
+        finally:
+            restore_threads()
 
     def __call__(self, x: Any) -> np.ndarray:
         return self.predict(x)
