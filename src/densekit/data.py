@@ -56,7 +56,9 @@ def _all_finite(array: np.ndarray) -> bool:
     temporary array settles the common case; only a sum that overflows needs the
     element-by-element check.
     """
-    return bool(np.isfinite(array.sum())) or bool(np.isfinite(array).all())
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = array.sum()
+    return bool(np.isfinite(total)) or bool(np.isfinite(array).all())
 
 
 def check_sample_weight(sample_weight: Any, n: int, dtype) -> np.ndarray | None:
