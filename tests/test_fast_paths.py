@@ -179,3 +179,13 @@ def test_one_batch_predict_returns_a_copy_not_a_work_buffer():
     model.predict(x[5:10])
     np.testing.assert_array_equal(first, kept)
     np.testing.assert_allclose(model.predict(x[:5], batch_size=2), kept, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["categorical_crossentropy", "sparse_categorical_crossentropy"])
+def test_fused_loss_stays_exact_when_the_true_class_probability_underflows(name):
+    loss = losses.get(name)
+    z = np.array([[0.0, 200.0, -5.0]], dtype=np.float32)  # label 0: p_0 = e^-200 underflows
+    p = activations.softmax(z)
+    y = loss.prepare_targets(np.array([0]) if "sparse" in name else np.eye(3)[[0]], 3, np.float32)
+    value, _ = loss.mean_and_gradient_from_logits(np, y, z, p)
+    assert value == pytest.approx(200.0, rel=1e-6)

@@ -199,6 +199,18 @@ class CategoricalCrossentropy(Loss):
     def per_sample_from_logits(self, xp, y, z):
         return (y * (_logsumexp(xp, z) - z)).sum(axis=1)
 
+    def mean_and_gradient_from_logits(self, xp, y, z, p):
+        # log-sum-exp without another exp pass: at each row's largest logit z_top the softmax
+        # output is p_top = exp(z_top - lse), so lse = z_top - log(p_top); p_top >= 1/k, so
+        # the log is safe, and the loss stays exact where log(p_y) would underflow
+        n = z.shape[0]
+        rows, top = xp.arange(n), z.argmax(axis=1)
+        lse = z[rows, top] - xp.log(p[rows, top])
+        value = float(xp.vdot(y, lse[:, None] - z)) / n  # mean_i sum_k y_ik (lse_i - z_ik)
+        grad = self.gradient_from_logits(xp, y, z, p)
+        grad *= 1.0 / n
+        return value, grad
+
     def gradient_from_logits(self, xp, y, z, p):
         # d/dz sum_k y_k (lse - z_k) = p * sum_k y_k - y  (= p - y for one-hot y)
         return p * y.sum(axis=1, keepdims=True) - y
