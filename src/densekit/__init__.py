@@ -5,7 +5,9 @@ from __future__ import annotations
 from . import (
     activations,
     callbacks,
+    checkpoint,
     errors,
+    explain,
     initializers,
     layers,
     losses,
@@ -14,15 +16,29 @@ from . import (
     regularizers,
     schedules,
     threads,
+    tune,
 )
 from .gradcheck import check_gradients
 from .io import load_model
 from .model import Sequential
+from .report import report
 from .threads import get_threads, set_threads
 
 optimizers.schedules = schedules
 
 __version__ = "0.1.0"
+
+# optional extras, imported on first use so `import densekit` needs only numpy
+_LAZY = {"export_onnx": ".onnx", "from_torch": ".interop"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module 'densekit' has no attribute {name!r}")
+
 
 __all__ = [
     "Sequential",
@@ -30,9 +46,14 @@ __all__ = [
     "check_gradients",
     "set_threads",
     "get_threads",
+    "export_onnx",
+    "from_torch",
+    "report",
     "activations",
     "callbacks",
+    "checkpoint",
     "errors",
+    "explain",
     "initializers",
     "layers",
     "losses",
@@ -41,5 +62,6 @@ __all__ = [
     "regularizers",
     "schedules",
     "threads",
+    "tune",
     "__version__",
 ]

@@ -7,12 +7,15 @@ serve several ``fit`` calls.
 
 from __future__ import annotations
 
+import csv
 import math
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .errors import ArgumentError
+from .errors import ArgumentError, ArgumentTypeError
 
 
 class Callback:
@@ -20,9 +23,14 @@ class Callback:
 
     def __init__(self):
         self.model = None
+        self.params: dict = {}
 
     def set_model(self, model) -> None:
         self.model = model
+
+    def set_params(self, params: dict) -> None:
+        """``fit``'s settings: ``{"epochs": ..., "steps": ..., "verbose": ...}`` (Keras)."""
+        self.params = params
 
     def on_train_begin(self, logs: dict | None = None) -> None: ...
     def on_train_end(self, logs: dict | None = None) -> None: ...
@@ -33,7 +41,11 @@ class Callback:
 
 
 class CallbackList:
-    """Calls each hook on every callback, in order."""
+    """Calls each hook on every callback, in order.
+
+    Callbacks marked ``runs_last`` (BackupAndRestore) go to the end, so a backup
+    taken at the end of an epoch holds what every other callback changed then.
+    """
 
     def __init__(self, callbacks: list[Callback], model):
         for callback in callbacks:
@@ -42,7 +54,11 @@ class CallbackList:
                     f"callbacks must be densekit.callbacks.Callback objects, got {callback!r}"
                 )
             callback.set_model(model)
-        self.callbacks = callbacks
+        self.callbacks = sorted(callbacks, key=lambda c: getattr(c, "runs_last", False))
+
+    def set_params(self, params: dict) -> None:
+        for callback in self.callbacks:
+            callback.set_params(params)
 
     def __getattr__(self, hook: str):
         if not hook.startswith("on_"):
@@ -76,6 +92,32 @@ def _mode_for(monitor: str, mode: str) -> str:
     return "max" if monitor.endswith(("accuracy", "acc", "auc")) else "min"
 
 
+def _monitored(owner: str, monitor: str, logs: dict | None) -> float:
+    """``logs[monitor]``, or an error naming the metrics that do exist."""
+    logs = logs or {}
+    if monitor not in logs:
+        raise ArgumentError(
+            f"{owner} monitors {monitor!r}, which is not among the metrics: "
+            f"{', '.join(sorted(logs)) or 'none'}"
+            + (" (val_* metrics need validation_split or validation_data)" if logs else "")
+        )
+    return float(logs[monitor])
+
+
+def _check_number(name: str, value: Any, low: float = 0.0) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ArgumentError(f"{name} must be a finite number, got {value!r}")
+    if value < low:
+        raise ArgumentError(f"{name} must be >= {low}, got {value}")
+    return float(value)
+
+
+def _check_count(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ArgumentError(f"{name} must be an integer >= 0, got {value!r}")
+    return value
+
+
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
 
@@ -96,13 +138,11 @@ class EarlyStopping(Callback):
         verbose: int = 0,
     ):
         super().__init__()
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-            raise ArgumentError(f"patience must be an integer >= 0, got {patience!r}")
-        if not isinstance(min_delta, (int, float)) or not math.isfinite(min_delta):
-            raise ArgumentError(f"min_delta must be a finite number, got {min_delta!r}")
+        patience = _check_count("patience", patience)
+        min_delta = _check_number("min_delta", min_delta, low=-math.inf)
         self.monitor = monitor
         self.mode = _mode_for(monitor, mode)
-        self.min_delta = abs(float(min_delta))
+        self.min_delta = abs(min_delta)
         self.patience = patience
         self.baseline = baseline
         self.restore_best_weights = restore_best_weights
@@ -124,16 +164,9 @@ class EarlyStopping(Callback):
         self.best_weights: Any = None
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        if self.monitor not in logs:
-            raise ArgumentError(
-                f"EarlyStopping monitors {self.monitor!r}, which is not among the metrics: "
-                f"{', '.join(sorted(logs))}"
-                + (" (val_* metrics need validation_split or validation_data)" if logs else "")
-            )
+        value = _monitored("EarlyStopping", self.monitor, logs)
         if epoch < self.start_from_epoch:
             return
-        value = float(logs[self.monitor])
         self.wait += 1
         if self._improved(value, self.best):
             self.best, self.best_epoch = value, epoch
@@ -141,6 +174,7 @@ class EarlyStopping(Callback):
                 self.best_weights = self.model.get_weights()
             if self.baseline is None or self._improved(value, self.baseline):
                 self.wait = 0
+            return  # an improving epoch never stops training (Keras)
         if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
             self.model.stop_training = True
@@ -152,6 +186,341 @@ class EarlyStopping(Callback):
             print(
                 f"Epoch {self.stopped_epoch + 1}: early stopping (best epoch {self.best_epoch + 1})"
             )
+
+
+class ModelCheckpoint(Callback):
+    """Save the model at the end of each epoch (or only when ``monitor`` improves).
+
+    ``filepath`` may hold ``{epoch}`` and any metric, formatted with
+    ``str.format`` (``"model-{epoch:02d}-{val_loss:.3f}.safetensors"``; epochs
+    count from 1, as in Keras). The full model file (loadable with
+    ``densekit.load_model``, optimizer state included) is written, or with
+    ``save_weights_only`` just the weights (``densekit.checkpoint.load_weights``).
+    Every write is atomic.
+    """
+
+    def __init__(
+        self,
+        filepath,
+        monitor: str = "val_loss",
+        verbose: int = 0,
+        save_best_only: bool = False,
+        save_weights_only: bool = False,
+        mode: str = "auto",
+        initial_value_threshold: float | None = None,
+    ):
+        super().__init__()
+        self.filepath = os.fspath(filepath)
+        self.monitor = monitor
+        self.mode = _mode_for(monitor, mode)
+        self.verbose = verbose
+        self.save_best_only = bool(save_best_only)
+        self.save_weights_only = bool(save_weights_only)
+        self.initial_value_threshold = initial_value_threshold
+
+    def on_train_begin(self, logs=None):
+        if self.initial_value_threshold is not None:
+            self.best = float(self.initial_value_threshold)
+        else:
+            self.best = math.inf if self.mode == "min" else -math.inf
+
+    def _better(self, value: float) -> bool:
+        return value < self.best if self.mode == "min" else value > self.best
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        try:
+            path = self.filepath.format(epoch=epoch + 1, **logs)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ArgumentError(
+                f"ModelCheckpoint filepath {self.filepath!r} names {exc}, which is not among "
+                f"epoch and the metrics: {', '.join(sorted(logs))}"
+            ) from exc
+        if self.save_best_only:
+            value = _monitored("ModelCheckpoint", self.monitor, logs)
+            if not self._better(value):
+                if self.verbose:
+                    print(f"Epoch {epoch + 1}: {self.monitor} did not improve from {self.best:.5f}")
+                return
+            if self.verbose:
+                print(
+                    f"Epoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to "
+                    f"{value:.5f}, saving model to {path}"
+                )
+            self.best = value
+        elif self.verbose:
+            print(f"Epoch {epoch + 1}: saving model to {path}")
+        self._save(path)
+
+    def _save(self, path: str) -> None:
+        if self.save_weights_only:
+            from .checkpoint import save_weights
+
+            save_weights(self.model, path)
+        else:
+            self.model.save(path)
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` when ``monitor`` stalls for ``patience`` epochs.
+
+    As Keras: an improvement is beating the best by more than ``min_delta``;
+    after a reduction, ``cooldown`` epochs pass before the count starts again;
+    the rate never goes below ``min_lr``. ``logs["learning_rate"]`` records it.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        factor: float = 0.1,
+        patience: int = 10,
+        verbose: int = 0,
+        mode: str = "auto",
+        min_delta: float = 1e-4,
+        cooldown: int = 0,
+        min_lr: float = 0.0,
+    ):
+        super().__init__()
+        factor = _check_number("factor", factor)
+        if not 0.0 < factor < 1.0:
+            raise ArgumentError(f"ReduceLROnPlateau factor must be in (0, 1), got {factor}")
+        self.monitor = monitor
+        self.factor = factor
+        self.patience = _check_count("patience", patience)
+        self.verbose = verbose
+        self.mode = _mode_for(monitor, mode)
+        self.min_delta = abs(_check_number("min_delta", min_delta, low=-math.inf))
+        self.cooldown = _check_count("cooldown", cooldown)
+        self.min_lr = _check_number("min_lr", min_lr)
+
+    def on_train_begin(self, logs=None):
+        _require_constant_rate(self.model, "ReduceLROnPlateau")
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.wait = 0
+        self.cooldown_counter = 0
+
+    def _improved(self, value: float) -> bool:
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        optimizer = self.model.optimizer
+        logs["learning_rate"] = optimizer.learning_rate
+        value = _monitored("ReduceLROnPlateau", self.monitor, logs)
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._improved(value):
+            self.best = value
+            self.wait = 0
+        elif self.cooldown_counter == 0:  # checked after the countdown, as Keras does
+            self.wait += 1
+            if self.wait >= self.patience and optimizer.learning_rate > self.min_lr:
+                new_rate = max(optimizer.learning_rate * self.factor, self.min_lr)
+                optimizer.learning_rate = new_rate
+                if self.verbose:
+                    print(
+                        f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new_rate}."
+                    )
+                self.cooldown_counter = self.cooldown
+                self.wait = 0
+
+
+def _require_constant_rate(model, owner: str) -> None:
+    if not isinstance(model.optimizer._learning_rate, float):
+        raise ArgumentError(
+            f"{owner} sets the learning rate, but the optimizer follows a schedule "
+            f"({type(model.optimizer._learning_rate).__name__}); use one or the other"
+        )
+
+
+class LearningRateScheduler(Callback):
+    """At the start of each epoch set the learning rate to ``schedule(epoch, lr)`` (Keras)."""
+
+    def __init__(self, schedule, verbose: int = 0):
+        super().__init__()
+        if not callable(schedule):
+            raise ArgumentTypeError(
+                f"schedule must be a function (epoch, lr) -> lr, got {schedule!r}"
+            )
+        self.schedule = schedule
+        self.verbose = verbose
+
+    def on_train_begin(self, logs=None):
+        _require_constant_rate(self.model, "LearningRateScheduler")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        optimizer = self.model.optimizer
+        rate = self.schedule(epoch, optimizer.learning_rate)
+        if (
+            isinstance(rate, bool)
+            or not isinstance(rate, (int, float, np.floating))
+            or not math.isfinite(rate)
+            or rate <= 0
+        ):
+            raise ArgumentError(
+                f"the schedule returned {rate!r} for epoch {epoch}; it must return a finite "
+                "learning rate > 0"
+            )
+        optimizer.learning_rate = float(rate)
+        if self.verbose:
+            print(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {rate}.")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = self.model.optimizer.learning_rate
+
+
+class TerminateOnNaN(Callback):
+    """Stop training cleanly when the loss becomes NaN or infinite, instead of raising.
+
+    The step with the non-finite loss is not applied, so the model keeps the
+    last finite weights; if any weight (or moving statistic) is not finite at
+    that point, or weights turned non-finite with a finite loss, ``fit`` rolls
+    back to the start of the epoch (with a warning). ``stopped_batch`` and
+    ``stopped_epoch`` say where a non-finite loss stopped it (None when none did).
+    """
+
+    def on_train_begin(self, logs=None):
+        self.model._stop_on_nonfinite = True
+        self.stopped_batch = self.stopped_epoch = None
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            self.stopped_batch, self.stopped_epoch = batch, self._epoch
+            print(f"Batch {batch}: Invalid loss, terminating training")
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        self.model._stop_on_nonfinite = False
+
+
+class CSVLogger(Callback):
+    """Write one CSV row per epoch: ``epoch`` and every metric, sorted by name (Keras).
+
+    With ``append``, an existing file is continued; rows for epochs that a
+    resumed run trains again (after BackupAndRestore) are replaced, not repeated.
+    """
+
+    def __init__(self, filename, separator: str = ",", append: bool = False):
+        super().__init__()
+        self.filename = os.fspath(filename)
+        self.separator = separator
+        self.append = bool(append)
+        self._file = None
+
+    def on_train_begin(self, logs=None):
+        self.keys: list[str] | None = None
+        self._existing: list[list[str]] = []
+        if self.append and os.path.isfile(self.filename):
+            with open(self.filename, newline="", encoding="utf-8") as stream:
+                self._existing = list(csv.reader(stream, delimiter=self.separator))
+        self._file = None
+
+    def _open(self, epoch: int) -> None:
+        header, rows = (self._existing[0], self._existing[1:]) if self._existing else (None, [])
+        kept = [row for row in rows if row and _int_or(row[0], epoch) < epoch]
+        self._file = open(self.filename, "w", newline="", encoding="utf-8")
+        self._writer = csv.writer(self._file, delimiter=self.separator)
+        if header is not None:
+            self.keys = header[1:]
+            self._writer.writerows([header, *kept])
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self._file is None:
+            self._open(epoch)
+        if self.keys is None:
+            self.keys = sorted(logs)
+            self._writer.writerow(["epoch", *self.keys])
+        self._writer.writerow([epoch, *(_csv_value(logs.get(key, "NA")) for key in self.keys)])
+        self._file.flush()
+
+    def on_train_end(self, logs=None):
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def _int_or(text: str, default: int) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        return default
+
+
+def _csv_value(value: Any) -> Any:
+    return repr(float(value)) if isinstance(value, (float, np.floating)) else value
+
+
+class BackupAndRestore(Callback):
+    """Back up the whole training state each epoch; a rerun of the same script resumes from it.
+
+    At the end of every epoch (after all other callbacks) the model, optimizer
+    state and step count, the epoch and the random generators' states are
+    written atomically to ``backup_dir/backup.safetensors``
+    (:mod:`densekit.checkpoint`). When ``fit`` starts and a backup exists, it
+    is restored and training continues with the next epoch, so a run killed at
+    any point (even SIGKILL, even mid-write) and started again ends with the
+    weights an uninterrupted run would have, bit for bit. The backup is deleted
+    when training finishes, unless ``delete_checkpoint=False``.
+
+    Other callbacks start afresh on resume (EarlyStopping's patience count,
+    ReduceLROnPlateau's plateau count), as in Keras; the learning rate they set
+    is part of the backup.
+    """
+
+    runs_last = True
+    FILENAME = "backup.safetensors"
+
+    def __init__(self, backup_dir, delete_checkpoint: bool = True, verbose: int = 0):
+        super().__init__()
+        if not backup_dir:
+            raise ArgumentError("BackupAndRestore needs a backup_dir")
+        self.backup_dir = Path(backup_dir)
+        self.delete_checkpoint = bool(delete_checkpoint)
+        self.verbose = verbose
+
+    @property
+    def path(self) -> Path:
+        return self.backup_dir / self.FILENAME
+
+    def on_train_begin(self, logs=None):
+        from .checkpoint import restore_checkpoint
+
+        self._finished = False
+        self.backup_dir.mkdir(parents=True, exist_ok=True)
+        for stale in self.backup_dir.glob(f".{self.FILENAME}.*.tmp"):  # a write that was killed
+            stale.unlink(missing_ok=True)
+        self.restored_epoch = None
+        if self.path.is_file():
+            self.restored_epoch = restore_checkpoint(self.model, self.path)
+            self.model._initial_epoch = self.restored_epoch
+            self._finished = self.restored_epoch >= self.params.get("epochs", math.inf)
+            if self.verbose:
+                print(f"BackupAndRestore: resuming after epoch {self.restored_epoch}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        from .checkpoint import save_checkpoint
+
+        save_checkpoint(self.model, self.path, epoch + 1)
+        if epoch + 1 >= self.params.get("epochs", math.inf) or self.model.stop_training:
+            self._finished = True
+
+    def on_train_end(self, logs=None):
+        if self._finished and self.delete_checkpoint:
+            self.path.unlink(missing_ok=True)
+            try:
+                self.backup_dir.rmdir()
+            except OSError:  # not empty: other files live there
+                pass
 
 
 def as_numbers(logs: dict) -> dict:

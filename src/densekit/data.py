@@ -6,6 +6,7 @@ One set of checks used by every entry point, so ``fit``, ``predict`` and
 
 from __future__ import annotations
 
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,8 @@ def check_x(x: Any, dtype, n_features: int | None = None, name: str = "x") -> np
         raise InputError(
             f"{name} must be numeric, got dtype {array.dtype}; encode text columns first"
         )
+    if np.issubdtype(array.dtype, np.complexfloating):
+        raise InputError(f"{name} must be real numbers, got dtype {array.dtype}")
     if array.ndim != 2:
         hint = (
             "reshape it with x.reshape(-1, 1) for one feature or x.reshape(1, -1) for one sample"
@@ -65,7 +68,10 @@ def check_sample_weight(sample_weight: Any, n: int, dtype) -> np.ndarray | None:
     """None, or a finite non-negative ``(n,)`` array."""
     if sample_weight is None:
         return None
-    w = np.asarray(sample_weight, dtype=np.float64)
+    try:
+        w = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"sample_weight must be numbers, one per sample: {exc}") from exc
     if w.ndim != 1 or w.shape[0] != n:
         raise InputError(f"sample_weight must have shape ({n},), got {w.shape}")
     if not np.isfinite(w).all() or (w < 0).any():
@@ -114,7 +120,7 @@ def validation_split_indices(
 
 
 def check_validation_split(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, Real):
         raise ArgumentError(f"validation_split must be a number in [0, 1), got {value!r}")
     if not 0.0 <= value < 1.0:
         raise ArgumentError(f"validation_split must be in [0, 1), got {value}")

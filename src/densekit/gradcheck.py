@@ -46,13 +46,17 @@ def check_gradients(
     The check runs on a float64 copy in training mode with dropout masks fixed
     by ``seed``; ``max_params`` caps how many parameters are perturbed (a
     random sample; None for all). ``passed`` when every entry satisfies
-    ``|a - n| <= atol + rtol * max(|a|, |n|)``.
+    ``|a - n| <= atol + rtol * max(|a|, |n|)``; ``max_relative_error`` is the largest
+    ``|a - n| / max(|a|, |n|, atol / rtol)``, at most ``2 * rtol`` when the check passes.
     """
     model._require_compiled("check gradients")
-    if epsilon <= 0:
+    if not epsilon > 0:
         raise ArgumentError(f"epsilon must be > 0, got {epsilon}")
+    if not rtol > 0 or not atol >= 0:
+        raise ArgumentError(f"rtol must be > 0 and atol >= 0, got rtol={rtol}, atol={atol}")
     probe = model.copy(dtype="float64")
     x, y, sample_weight = probe._prepare(x, y, sample_weight, building=True)
+    x = x.copy()  # perturbed in place below; never the caller's own array
 
     def loss_and_grads():
         for layer in probe.layers:
@@ -83,7 +87,9 @@ def check_gradients(
         scale = np.maximum(np.abs(a), np.abs(n))
         error = np.abs(a - n)
         passed &= bool(np.all(error <= atol + rtol * scale))
-        relative = error / np.maximum(scale, atol)
+        # below atol / rtol the check is absolute, so the error is measured against that floor
+        # (dividing by atol would report rounding noise on a zero gradient as a large error)
+        relative = error / np.maximum(scale, atol / rtol)
         worst = max(worst, float(relative.max(initial=0.0)))
     return GradientCheck(
         analytic[chosen],

@@ -176,8 +176,14 @@ def get(identifier: str | dict | Initializer) -> Initializer:
     if unknown:
         raise ArgumentError(f"initializer {name!r} takes no parameter(s) {sorted(unknown)}")
     for key, value in params.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ArgumentError(f"initializer {name!r}: {key} must be a number, got {value!r}")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+        ):
+            raise ArgumentError(
+                f"initializer {name!r}: {key} must be a finite number, got {value!r}"
+            )
         params[key] = float(value)
     if name == "random_normal" and params.get("stddev", 0.05) < 0:
         raise ArgumentError(f"random_normal stddev must be >= 0, got {params['stddev']}")

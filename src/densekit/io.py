@@ -11,6 +11,7 @@ a crash leaves the previous file intact.
 from __future__ import annotations
 
 import json
+import math
 import os
 import struct
 import tempfile
@@ -74,12 +75,12 @@ def read_safetensors(path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     (header_size,) = struct.unpack("<Q", raw[:8])
     if header_size > min(MAX_HEADER_BYTES, len(raw) - 8):
         raise ModelFileError(
-            f"{path} is truncated or not a safetensors file (header says {header_size} bytes, "
-            f"file has {len(raw) - 8})"
+            f"{path} is not a model file, or is truncated: its header claims {header_size} "
+            f"bytes but the file has {len(raw) - 8}"
         )
     try:
         header = json.loads(raw[8 : 8 + header_size].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ModelFileError(f"{path} has a corrupted header: {exc}") from exc
     if not isinstance(header, dict):
         raise ModelFileError(f"{path} has a corrupted header: not a JSON object")
@@ -89,11 +90,17 @@ def read_safetensors(path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     ):
         raise ModelFileError(f"{path}: __metadata__ must map strings to strings")
     data = memoryview(raw)[8 + header_size :]
-    tensors = {}
+    tensors = {name: _tensor(path, name, entry, data) for name, entry in header.items()}
+    # as the format requires: the tensors tile the data exactly, without gaps or overlaps
     end_of_data = 0
-    for name, entry in header.items():
-        tensors[name] = _tensor(path, name, entry, data)
-        end_of_data = max(end_of_data, entry["data_offsets"][1])
+    for name, entry in sorted(header.items(), key=lambda item: item[1]["data_offsets"]):
+        start, stop = entry["data_offsets"]
+        if start != end_of_data:
+            raise ModelFileError(
+                f"{path}: tensor {name!r} starts at byte {start}, expected {end_of_data} "
+                "(tensors overlap or leave gaps)"
+            )
+        end_of_data = stop
     if end_of_data != len(data):
         raise ModelFileError(
             f"{path} is truncated or has trailing bytes: tensors end at byte {end_of_data}, "
@@ -120,7 +127,7 @@ def _tensor(path, name: str, entry: Any, data: memoryview) -> np.ndarray:
         or not 0 <= offsets[0] <= offsets[1]
     ):
         raise ModelFileError(f"{path}: tensor {name!r} has invalid data offsets {offsets!r}")
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: a huge shape cannot wrap around
     if offsets[1] - offsets[0] != expected:
         raise ModelFileError(
             f"{path}: tensor {name!r} of shape {shape} needs {expected} bytes, "
@@ -144,6 +151,7 @@ def atomic_write(path, chunks: list[bytes]) -> None:
         raise InputError(f"cannot write {str(path)!r}: folder {str(folder)!r} does not exist")
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; follow the umask instead
         with os.fdopen(handle, "wb") as stream:
             for chunk in chunks:
                 stream.write(chunk)
@@ -154,6 +162,12 @@ def atomic_write(path, chunks: list[bytes]) -> None:
         if os.path.exists(temporary):
             os.unlink(temporary)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 # --- models -------------------------------------------------------------------------
@@ -206,6 +220,7 @@ def load_model(path, compile: bool = True):
         )
     config = _json_field(path, metadata, "model_config")
     try:
+        _check_size(path, config, tensors)
         model = Sequential.from_config(config)
     except ModelFileError:
         raise
@@ -213,6 +228,11 @@ def load_model(path, compile: bool = True):
         raise ModelFileError(f"{path}: invalid model configuration: {exc}") from exc
     if not model.built:
         raise ModelFileError(f"{path}: the model configuration has no input_dim")
+    if config.get("input_dim") != model.input_dim:
+        raise ModelFileError(
+            f"{path}: the model configuration says input_dim={config.get('input_dim')!r}, "
+            f"but its first layer takes {model.input_dim}"
+        )
     names = model._weight_names()
     missing = [name for name in names if name not in tensors]
     if missing:
@@ -230,6 +250,31 @@ def load_model(path, compile: bool = True):
     return model
 
 
+def _check_size(path, config: Any, tensors: dict) -> None:
+    """Count the weights the configuration asks for before allocating any of them, so a
+    tampered ``units`` cannot make loading reserve gigabytes: it must match the file."""
+    from .layers import from_config as layer_from_config
+
+    if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+        return  # Sequential.from_config reports the malformed configuration
+    dim = config.get("input_dim")
+    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+        return
+    in_file = sum(array.size for array in tensors.values())  # a bound; exact checks follow
+    asked = 0
+    for entry in config["layers"]:
+        layer = layer_from_config(entry)
+        dim = layer.build(dim)
+        asked += sum(spec.size for spec in layer.weight_specs())
+        if asked > in_file:
+            break
+    if asked > in_file:
+        raise ModelFileError(
+            f"{path}: the model configuration needs more weights than the file holds "
+            f"({in_file}); it was altered or is not this file's"
+        )
+
+
 def _restore_compile(path, model, metadata, tensors) -> None:
     from .model import _compile_kwargs
 
@@ -239,7 +284,12 @@ def _restore_compile(path, model, metadata, tensors) -> None:
     except (DensekitError, KeyError, TypeError) as exc:
         raise ModelFileError(f"{path}: invalid compile configuration: {exc}") from exc
     optimizer = model.optimizer
-    slots = {k.split("/", 1)[1]: v for k, v in tensors.items() if k.startswith("optimizer/")}
+    weights = set(model._weight_names())  # a layer may itself be named "optimizer"
+    slots = {
+        k.split("/", 1)[1]: v
+        for k, v in tensors.items()
+        if k.startswith("optimizer/") and k not in weights
+    }
     if not slots:
         return
     if set(slots) != set(optimizer.state):

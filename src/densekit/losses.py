@@ -135,6 +135,40 @@ class Huber(Loss):
         return {"name": self.name, "delta": float(self.delta)}
 
 
+@dataclass(frozen=True)
+class Poisson(Loss):
+    """l = mean_k (p_k - y_k log p_k); with log_input, p = exp(z): l = mean_k (exp(z_k) - y_k z_k)
+
+    The Poisson negative log-likelihood without its constant ``log(y!)``
+    (Keras' ``poisson``; ``log_input=True`` is PyTorch's ``PoissonNLLLoss``
+    default, for a linear output that predicts ``log`` of the rate). Gradient:
+    ``1 - y / p``, or ``exp(z) - y`` from the log rate. Targets are counts or
+    rates ``y >= 0``.
+    """
+
+    name: ClassVar[str] = "poisson"
+    log_input: bool = False
+
+    def per_sample(self, xp, y, p):
+        if self.log_input:
+            return (xp.exp(p) - y * p).mean(axis=1)
+        return (p - y * xp.log(p + EPSILON)).mean(axis=1)
+
+    def gradient(self, xp, y, p):
+        if self.log_input:
+            return (xp.exp(p) - y) * (1.0 / p.shape[1])
+        return (1.0 - y / (p + EPSILON)) * (1.0 / p.shape[1])
+
+    def prepare_targets(self, y, n_outputs, dtype):
+        y = super().prepare_targets(y, n_outputs, dtype)
+        if y.size and y.min() < 0:
+            raise InputError(f"poisson needs targets >= 0, got a minimum of {y.min()}")
+        return y
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "log_input": self.log_input}
+
+
 # --- classification -----------------------------------------------------------
 
 
@@ -197,7 +231,7 @@ class CategoricalCrossentropy(Loss):
         return -y / xp.clip(p, EPSILON, 1.0 - EPSILON) * inside
 
     def per_sample_from_logits(self, xp, y, z):
-        return (y * (_logsumexp(xp, z) - z)).sum(axis=1)
+        return -(y * _log_softmax(xp, z)).sum(axis=1)
 
     def mean_and_gradient_from_logits(self, xp, y, z, p):
         # log-sum-exp without another exp pass: at each row's largest logit z_top the softmax
@@ -274,9 +308,11 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
 # --- helpers ------------------------------------------------------------------
 
 
-def _logsumexp(xp, z):
-    m = z.max(axis=1, keepdims=True)
-    return m + xp.log(xp.exp(z - m).sum(axis=1, keepdims=True))
+def _log_softmax(xp, z):
+    """log p = (z - max) - log(sum exp(z - max)): no overflow, and no cancellation of the
+    max against z_k, which in float32 would lose the small log term beside a large logit."""
+    shifted = z - z.max(axis=1, keepdims=True)
+    return shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
 
 
 def _softmax(xp, z):
@@ -313,6 +349,7 @@ _LOSSES = {
     "mean_squared_error": MeanSquaredError,
     "mean_absolute_error": MeanAbsoluteError,
     "huber": Huber,
+    "poisson": Poisson,
     "binary_crossentropy": BinaryCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -72,6 +73,8 @@ class Sequential:
         self.loss: losses_module.Loss | None = None
         self.metric_names: list[str] = []
         self.stop_training = False
+        #: set by TerminateOnNaN: a non-finite loss stops training instead of raising
+        self._stop_on_nonfinite = False
         self.params = self.grads = self.state = None
         #: callables ``hook(grads)`` run on the flat gradient before each step
         #: (a distributed all-reduce, for example)
@@ -99,13 +102,13 @@ class Sequential:
         elif any(existing.name == layer.name for existing in self.layers):
             raise ArgumentError(f"two layers named {layer.name!r}: layer names must be unique")
         declared = getattr(layer, "declared_input_dim", None)
+        if self.built and declared is not None and declared != self.output_dim:
+            raise ArgumentError(
+                f"layer {layer.name!r} declares input_dim={declared}, "
+                f"but the previous layer outputs {self.output_dim}"
+            )
         self.layers.append(layer)
         if self.built:
-            if declared is not None and declared != self.output_dim:
-                raise ArgumentError(
-                    f"layer {layer.name!r} declares input_dim={declared}, "
-                    f"but the previous layer outputs {self.output_dim}"
-                )
             layer.build(self.layers[-2].output_dim)
             self._allocate(keep=self.get_weights())
         elif len(self.layers) == 1 and declared is not None:
@@ -319,9 +322,21 @@ class Sequential:
         """One optimizer step on one batch of prepared arrays; returns the batch loss."""
         value, output, _ = self.compute_gradients(x, y, sample_weight)
         if not math.isfinite(value):
+            if self._stop_on_nonfinite:  # TerminateOnNaN: skip the step and stop
+                self.stop_training = True
+                self._last_output = output
+                return value
+            # checked only here, off the hot path: a step that overflowed the weights
+            # themselves (lr * grad beyond the dtype's range) is reported, not hidden
+            weights_finite = bool(self.backend.xp.isfinite(self.params).all())
+            kept = (
+                "the model keeps the weights from before this step"
+                if weights_finite
+                else "the weights themselves overflowed at the previous step and are not finite"
+            )
             raise TrainingError(
                 f"the loss became {value} at optimizer step {self.optimizer.iterations + 1}; "
-                "training stopped and the model keeps the weights from before this step. "
+                f"training stopped and {kept}. "
                 "Try a lower learning rate, gradient clipping (clipnorm=1.0) or scaled inputs."
             )
         for hook in self.gradient_hooks:
@@ -385,28 +400,59 @@ class Sequential:
             x, y = x[train], y[train]
             sample_weight = None if w is None else w[train]
 
+        if callbacks is not None and not isinstance(callbacks, (list, tuple)):
+            raise ArgumentTypeError(f"callbacks must be a list of callbacks, got {callbacks!r}")
         history = History()
         callback_list = CallbackList([history, *(callbacks or [])], self)
+        callback_list.set_params(
+            {"epochs": epochs, "steps": -(-len(x) // batch_size), "verbose": verbose}
+        )
         self.stop_training = False
+        # callbacks may restore a checkpoint here (BackupAndRestore): they see the
+        # generator that drives shuffling and dropout, and may move the first epoch
+        self._fit_rng = rng
+        self._initial_epoch = initial_epoch
         callback_list.on_train_begin({})
         restore_threads = threads_module.limit_for_training(
             threads, self._largest_product(batch_size)
         )
         try:
-            for epoch in range(initial_epoch, epochs):
+            for epoch in range(self._initial_epoch, epochs):
                 callback_list.on_epoch_begin(epoch, {})
                 started = time.perf_counter()
-                logs = self._train_epoch(
-                    x,
-                    y,
-                    sample_weight,
-                    batch_size,
-                    shuffle,
-                    rng,
-                    callback_list,
-                    verbose,
-                    f"Epoch {epoch + 1}/{epochs}",
-                )
+                last_finite = self._snapshot()
+                try:
+                    logs = self._train_epoch(
+                        x,
+                        y,
+                        sample_weight,
+                        batch_size,
+                        shuffle,
+                        rng,
+                        callback_list,
+                        verbose,
+                        f"Epoch {epoch + 1}/{epochs}",
+                    )
+                except TrainingError as exc:
+                    if self._roll_back_if_not_finite(last_finite):
+                        raise TrainingError(
+                            f"{exc} fit restored the weights from the start of epoch {epoch + 1}."
+                        ) from None
+                    raise
+                if self._roll_back_if_not_finite(last_finite):
+                    if not self._stop_on_nonfinite:
+                        raise TrainingError(
+                            f"the weights became NaN or infinite during epoch {epoch + 1} "
+                            "although the loss stayed finite; the model keeps the weights from "
+                            "the start of that epoch. Try a lower learning rate or gradient "
+                            "clipping (clipnorm=1.0)."
+                        )
+                    warnings.warn(
+                        f"the weights became NaN or infinite during epoch {epoch + 1}; "
+                        "TerminateOnNaN: rolled back to the start of that epoch and stopped",
+                        stacklevel=2,
+                    )
+                    self.stop_training = True
                 if validation is not None:
                     val_logs = self._evaluate_arrays(*validation, batch_size=None)
                     logs.update({f"val_{key}": value for key, value in val_logs.items()})
@@ -422,8 +468,27 @@ class Sequential:
 
     def _largest_product(self, batch_size: int) -> int:
         """Multiply-adds of the largest matrix product in one batch (batch x inputs x units)."""
-        sizes = [layer.input_dim * layer.output_dim for layer in self.layers if layer.grads]
+        sizes = [layer.input_dim * layer.units for layer in self.layers if isinstance(layer, Dense)]
         return batch_size * max(sizes, default=0)
+
+    def _snapshot(self) -> tuple:
+        """Copies of the weights and optimizer state (once per epoch, for a rollback)."""
+        xp = self.backend.xp
+        slots = {name: xp.copy(array) for name, array in self.optimizer.state.items()}
+        return xp.copy(self.params), xp.copy(self.state), slots, self.optimizer.iterations
+
+    def _roll_back_if_not_finite(self, snapshot: tuple) -> bool:
+        """Restore ``snapshot`` if any weight is NaN or infinite; True if it did."""
+        xp = self.backend.xp
+        if bool(xp.isfinite(self.params).all()) and bool(xp.isfinite(self.state).all()):
+            return False
+        params, state, slots, iterations = snapshot
+        self.params[...] = params
+        self.state[...] = state
+        for name, array in slots.items():
+            self.optimizer.state[name][...] = array
+        self.optimizer.iterations = iterations
+        return True
 
     def _train_epoch(self, x, y, w, batch_size, shuffle, rng, callbacks, verbose, title) -> dict:
         n = len(x)
@@ -712,6 +777,12 @@ class Sequential:
             model.compile(**_compile_kwargs(self.compile_config()))
         model.metadata = dict(self.metadata)
         return model
+
+    def to_torch(self):
+        """The same network as a ``torch.nn.Sequential`` (see :mod:`densekit.interop`)."""
+        from .interop import to_torch
+
+        return to_torch(self)
 
     def save(self, path, include_optimizer: bool = True) -> None:
         """Write a safetensors file: weights as tensors, architecture as JSON metadata."""

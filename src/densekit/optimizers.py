@@ -26,7 +26,7 @@ CHUNK = 1 << 16
 
 
 def _number(name: str, value: Any, low: float = 0.0, high: float = math.inf, open_low=False):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ArgumentError(f"{name} must be a number, got {value!r}")
     value = float(value)
     if not math.isfinite(value) or value < low or value > high or (open_low and value == low):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from numbers import Integral
 
 from .errors import ArgumentError
 
@@ -95,6 +96,16 @@ class PiecewiseConstantDecay(LearningRateSchedule):
     def __post_init__(self):
         if len(self.values) != len(self.boundaries) + 1:
             raise ArgumentError("PiecewiseConstantDecay needs len(values) == len(boundaries) + 1")
+        if not all(
+            isinstance(b, Integral) and not isinstance(b, bool) and b >= 0 for b in self.boundaries
+        ):
+            raise ArgumentError(
+                f"PiecewiseConstantDecay boundaries must be step numbers >= 0, got {self.boundaries}"
+            )
+        if any(a >= b for a, b in zip(self.boundaries, self.boundaries[1:])):
+            raise ArgumentError(
+                f"PiecewiseConstantDecay boundaries must increase, got {self.boundaries}"
+            )
         self.boundaries = [int(b) for b in self.boundaries]
         self.values = [_positive("values[i]", v) for v in self.values]
 

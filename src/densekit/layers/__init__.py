@@ -1,4 +1,4 @@
-"""Layers: Dense, Dropout, and the contract they share."""
+"""Layers: Dense, Dropout, BatchNormalization, Normalization, and the contract they share."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from ..errors import ModelFileError
 from .base import Layer, WeightSpec
 from .dense import Dense
 from .dropout import Dropout
+from .normalization import BatchNormalization, Normalization
 
 LAYER_TYPES: dict[str, type[Layer]] = {"Dense": Dense, "Dropout": Dropout}
 
@@ -33,4 +34,18 @@ def from_config(entry: dict) -> Layer:
         raise ModelFileError(f"bad {entry['class_name']} config: {exc}") from exc
 
 
-__all__ = ["Layer", "WeightSpec", "Dense", "Dropout", "LAYER_TYPES", "register", "from_config"]
+register(BatchNormalization)
+register(Normalization)
+
+
+__all__ = [
+    "Layer",
+    "WeightSpec",
+    "Dense",
+    "Dropout",
+    "BatchNormalization",
+    "Normalization",
+    "LAYER_TYPES",
+    "register",
+    "from_config",
+]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..backend import make_rng
 from ..errors import ArgumentError
 from .base import Layer
 
@@ -20,6 +21,8 @@ class Dropout(Layer):
         if not 0.0 <= rate < 1.0:
             raise ArgumentError(f"Dropout rate must be in [0, 1), got {rate}")
         self.rate = float(rate)
+        if seed is not None:
+            make_rng(seed)  # checks it now, where it was given, not at the first fit
         self.seed = seed
 
     def forward(self, x: Any, training: bool) -> Any:
@@ -27,6 +30,8 @@ class Dropout(Layer):
             self._scaled_mask = None
             return x
         xp = self.backend.xp
+        if self.rng is None:  # fit gives each layer the model's generator; this is outside fit
+            self.rng = make_rng(self.seed)
         keep = self.rng.random(x.shape, dtype=x.dtype) >= self.rate
         scaled_mask = self.buffer("mask", x.shape, x.dtype)
         xp.multiply(xp.asarray(keep), 1.0 / (1.0 - self.rate), out=scaled_mask)

@@ -1,0 +1,505 @@
+"""The ``densekit`` command line: train on a CSV/Parquet file, predict, summarize, demo.
+
+    densekit train data.csv --target price -o model.safetensors --hidden 64,32
+    densekit predict model.safetensors new_rows.csv -o predictions.csv
+    densekit summary model.safetensors
+    densekit export model.safetensors model.onnx
+    densekit demo
+
+The preprocessing learned by ``train`` (standardization, one-hot vocabularies,
+class names) is stored inside the model file, so ``predict`` takes raw rows.
+Errors print one line and exit with status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .errors import (
+    ArgumentError,
+    DensekitError,
+    MissingDependencyError,
+    ModelFileError,
+    require,
+)
+
+PREPROCESSING_KEY = "preprocessing"
+EXIT_ERROR = 2
+
+
+# --- commands -----------------------------------------------------------------------
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .io import load_model  # noqa: F401 - keeps import errors inside the handler
+    from .tabular import TabularPreprocessor, read_table
+
+    table = read_table(args.data)
+    preprocessor = TabularPreprocessor(
+        target=args.target,
+        task=None if args.task == "auto" else args.task,
+        fill_missing=args.fill_missing,
+    ).fit(table)
+    x = preprocessor.transform(table)
+    y = preprocessor.encode_target(table)
+    loss, units = preprocessor.suggest_loss()
+    model = build_model(
+        x.shape[1],
+        units,
+        loss,
+        hidden=args.hidden,
+        activation=args.activation,
+        dropout=args.dropout,
+        l2=args.l2,
+        seed=args.seed,
+    )
+    metrics = ["accuracy"] if preprocessor.task == "classification" else ["mae"]
+    from . import optimizers
+
+    optimizer = optimizers.get({"name": args.optimizer, "learning_rate": args.learning_rate})
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+    model.metadata[PREPROCESSING_KEY] = preprocessor.get_config()
+    if not args.quiet:
+        print(
+            f"{preprocessor.task}: {len(x)} rows, {x.shape[1]} features "
+            f"({len(preprocessor.feature_names)} after encoding), target {args.target!r}"
+            + (
+                f" with classes {preprocessor.classes_}"
+                if preprocessor.task == "classification"
+                else ""
+            )
+        )
+        model.summary()
+    callbacks = []
+    if args.patience is not None:
+        from .callbacks import EarlyStopping
+
+        monitor = "val_loss" if args.validation_split > 0 else "loss"
+        callbacks.append(
+            EarlyStopping(monitor=monitor, patience=args.patience, restore_best_weights=True)
+        )
+    history = model.fit(
+        x,
+        y,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        validation_split=args.validation_split,
+        seed=args.seed,
+        verbose=0 if args.quiet else 1,
+        callbacks=callbacks,
+    )
+    model.save(args.output)
+    if not args.quiet:
+        final = {key: round(values[-1], 4) for key, values in history.history.items()}
+        print(f"final: {final}")
+        print(f"saved the model to {args.output}")
+    if args.report:
+        _train_report(args, model, history, x, y, preprocessor)
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .io import load_model
+    from .tabular import read_table
+
+    model = load_model(args.model)
+    preprocessor = _preprocessor(model, args.model)
+    table = read_table(args.data)
+    x = preprocessor.transform(table)
+    outputs = model.predict(x, batch_size=args.batch_size)
+    labels = preprocessor.decode_target(outputs)
+    header = ["prediction"]
+    columns = [list(labels)]
+    if args.proba:
+        if preprocessor.task != "classification":
+            raise ArgumentError("--proba needs a classification model")
+        probabilities = _class_probabilities(outputs, len(preprocessor.classes_))
+        header += [f"proba_{label}" for label in preprocessor.classes_]
+        columns += [list(column) for column in probabilities.T]
+    _write_csv(args.output, header, columns)
+    if args.output is not None and not args.quiet:
+        print(f"wrote {len(labels)} predictions to {args.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from .io import load_model
+
+    model = load_model(args.model)
+    model.summary()
+    config = model.compile_config()
+    if config is not None:
+        print(f"Loss: {config['loss']['name']}; optimizer: {config['optimizer']['name']}")
+    if PREPROCESSING_KEY in model.metadata:
+        preprocessor = _preprocessor(model, args.model)
+        print(f"Target: {preprocessor.target!r} ({preprocessor.task})")
+        if preprocessor.task == "classification":
+            print(f"Classes: {preprocessor.classes_}")
+        print(
+            f"Features ({len(preprocessor.feature_names)}): {', '.join(preprocessor.feature_names)}"
+        )
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .io import load_model
+    from .onnx import export_onnx
+
+    export_onnx(load_model(args.model), args.output, opset=args.opset)
+    if not args.quiet:
+        print(f"wrote {args.output} (ONNX opset {args.opset})")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    model, history, _ = run_demo(
+        epochs=args.epochs, output=args.output, seed=args.seed, verbose=not args.quiet
+    )
+    from .demo import load_digits_split
+    from .report import report
+
+    _, _, x_test, y_test = load_digits_split(args.seed)
+    pixels = [f"pixel_{row}_{column}" for row in range(8) for column in range(8)]
+    try:
+        require("matplotlib", "plot", "the demo's HTML report")
+    except MissingDependencyError as exc:
+        print(f"no report: {exc}")
+        return 0
+    path = report(model, history, x_test, y_test, Path(args.output) / "report.html",
+                  feature_names=pixels, title="densekit demo: scikit-learn digits")  # fmt: skip
+    print(f"wrote the report to {path.resolve()}")
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    """Search layer count, widths, activation, learning rate, dropout and L2 (dk.tune)."""
+    from . import tune
+    from .tabular import TabularPreprocessor, read_table
+
+    table = read_table(args.data)
+    preprocessor = TabularPreprocessor(
+        target=args.target,
+        task=None if args.task == "auto" else args.task,
+        fill_missing=args.fill_missing,
+    ).fit(table)
+    x, y = preprocessor.transform(table), preprocessor.encode_target(table)
+    space = {
+        **tune.DEFAULT_SPACE,
+        "layers": (1, args.max_layers),
+        "units": (4, args.max_units, "log"),
+    }
+    result = tune.search(
+        space, x, y, n_trials=args.trials, sampler=args.sampler, n_jobs=args.jobs,
+        seed=args.seed, storage=args.storage, study_name=args.study_name, epochs=args.epochs,
+        batch_size=args.batch_size, cv=args.cv, validation_split=args.validation_split,
+        task=preprocessor.task, verbose=0 if args.quiet else 1,
+    )  # fmt: skip
+    trials = result.trials
+    print(trials.to_string(index=False) if hasattr(trials, "to_string") else trials)
+    print(result.summary())
+    print(f"study {result.study_name!r} is stored in {result.storage} (run again to continue it)")
+    model = result.best_model
+    model.metadata[PREPROCESSING_KEY] = preprocessor.get_config()
+    if args.output:
+        model.save(args.output)
+        print(f"saved the best model to {args.output}")
+    if args.report:
+        rows = result.validation_rows if result.validation_rows is not None else slice(None)
+        _write_report(args.report, model, result.history, x[rows], y[rows], preprocessor, result)
+    return 0
+
+
+# --- helpers ------------------------------------------------------------------------
+
+
+def build_model(
+    n_features: int,
+    units: int,
+    loss: str,
+    hidden: list[int],
+    activation: str = "relu",
+    dropout: float = 0.0,
+    l2: float = 0.0,
+    seed: int | None = 0,
+):
+    """The MLP ``train`` fits: hidden Dense layers, then softmax/sigmoid/linear for the loss."""
+    from . import layers, regularizers
+    from .model import Sequential
+
+    regularizer = regularizers.l2(l2) if l2 else None
+    stack = []
+    for index, width in enumerate(hidden):
+        stack.append(
+            layers.Dense(
+                width,
+                activation=activation,
+                kernel_regularizer=regularizer,
+                input_dim=n_features if index == 0 else None,
+            )
+        )
+        if dropout:
+            stack.append(layers.Dropout(dropout))
+    output_activation = {
+        "sparse_categorical_crossentropy": "softmax",
+        "binary_crossentropy": "sigmoid",
+    }.get(loss, "linear")
+    stack.append(
+        layers.Dense(
+            units, activation=output_activation, input_dim=n_features if not hidden else None
+        )
+    )
+    return Sequential(stack, seed=seed)
+
+
+def _train_report(args, model, history, x, y, preprocessor) -> None:
+    """The report on the rows ``fit`` held out (the same seeded split), else on all rows."""
+    rows = slice(None)
+    if args.validation_split > 0:
+        from .backend import make_rng
+        from .data import validation_split_indices
+
+        labels = y.reshape(len(y), -1)[:, 0].astype(np.int64) if model.loss.fuses_with else None
+        _, rows = validation_split_indices(
+            len(x), args.validation_split, make_rng(args.seed), labels
+        )
+    _write_report(args.report, model, history, x[rows], y[rows], preprocessor)
+
+
+def _write_report(path, model, history, x, y, preprocessor, tuning=None) -> None:
+    from .report import report
+
+    classes = preprocessor.classes_ if preprocessor.task == "classification" else None
+    written = report(model, history, x, y, path, feature_names=preprocessor.feature_names,
+                     tuning=tuning, class_names=classes)  # fmt: skip
+    print(f"wrote the report to {Path(written).resolve()}")
+
+
+def _preprocessor(model, path):
+    from .tabular import TabularPreprocessor
+
+    if PREPROCESSING_KEY not in model.metadata:
+        raise ModelFileError(
+            f"{path} has no stored preprocessing: it was not made by 'densekit train', "
+            "so it cannot read raw table rows"
+        )
+    return TabularPreprocessor.from_config(model.metadata[PREPROCESSING_KEY])
+
+
+def _class_probabilities(outputs: np.ndarray, n_classes: int) -> np.ndarray:
+    if outputs.shape[1] == 1 and n_classes == 2:
+        return np.hstack([1.0 - outputs, outputs])
+    return outputs
+
+
+def _write_csv(path: str | None, header: list[str], columns: list[list]) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(zip(*columns))
+    if path is None:
+        sys.stdout.write(buffer.getvalue())
+        return
+    from .io import atomic_write
+
+    atomic_write(Path(path), [buffer.getvalue().encode()])
+
+
+def _hidden_sizes(text: str) -> list[int]:
+    if text.strip() in ("", "none", "0"):
+        return []
+    try:
+        sizes = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--hidden must be comma-separated positive integers such as 64,32; got {text!r}"
+        ) from None
+    if any(size < 1 for size in sizes):
+        raise argparse.ArgumentTypeError(f"--hidden sizes must be >= 1, got {text!r}")
+    return sizes
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+# --- the parser ---------------------------------------------------------------------
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="densekit",
+        description="Dense neural networks: train on a table, predict, summarize.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    train = commands.add_parser(
+        "train",
+        help="train a network on a CSV/Parquet file",
+        description="Train a dense network on a table. Numeric columns are standardized, text "
+        "columns one-hot encoded; the task is classification when the target is text or "
+        "integers with at most 20 distinct values, regression otherwise.",
+    )
+    train.add_argument("data", help="CSV or Parquet file with a header row")
+    train.add_argument("--target", required=True, help="name of the column to predict")
+    train.add_argument("-o", "--output", required=True, help="where to write the model file")
+    train.add_argument(
+        "--hidden",
+        type=_hidden_sizes,
+        default=[64, 32],
+        help="hidden layer sizes, comma-separated (default 64,32)",
+    )
+    train.add_argument("--activation", default="relu", help="hidden activation (default relu)")
+    train.add_argument("--epochs", type=_non_negative_int, default=20)
+    train.add_argument("--batch-size", type=_positive_int, default=32)
+    train.add_argument("--learning-rate", type=float, default=1e-3)
+    train.add_argument("--optimizer", default="adam", help="adam, sgd, rmsprop, adamw, adagrad")
+    train.add_argument("--validation-split", type=_fraction, default=0.2)
+    train.add_argument("--dropout", type=_fraction, default=0.0)
+    train.add_argument("--l2", type=float, default=0.0, help="L2 penalty on kernels")
+    train.add_argument(
+        "--patience",
+        type=_non_negative_int,
+        default=None,
+        help="stop early after this many epochs without improvement",
+    )
+    train.add_argument("--task", choices=["auto", "classification", "regression"], default="auto")
+    train.add_argument(
+        "--fill-missing",
+        choices=["mean", "median", "most_frequent", "zero"],
+        default=None,
+        help="fill missing cells instead of stopping with an error",
+    )
+    train.add_argument("--seed", type=_non_negative_int, default=0)
+    train.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    train.add_argument("--report", default=None, metavar="PATH",
+                       help="also write a self-contained HTML report (needs matplotlib)")  # fmt: skip
+    train.set_defaults(handler=cmd_train)
+
+    tune = commands.add_parser(
+        "tune",
+        help="search network sizes and training settings on a CSV/Parquet file",
+        description="Try networks (layers, units, activation, learning rate, dropout, L2) with "
+        "Optuna and keep the best on a validation split (or --cv folds). Needs densekit[tune].",
+    )
+    tune.add_argument("data", help="CSV or Parquet file with a header row")
+    tune.add_argument("--target", required=True, help="name of the column to predict")
+    tune.add_argument(
+        "--trials",
+        type=_positive_int,
+        default=20,
+        help="trials to run now (default 20; added to a continued study)",
+    )
+    tune.add_argument("--sampler", choices=["tpe", "random", "grid"], default="tpe")
+    tune.add_argument("--jobs", type=_positive_int, default=1, help="worker processes")
+    tune.add_argument("--epochs", type=_positive_int, default=20, help="epochs per trial")
+    tune.add_argument("--batch-size", type=_positive_int, default=32)
+    tune.add_argument("--max-layers", type=_positive_int, default=3)
+    tune.add_argument("--max-units", type=_positive_int, default=256)
+    tune.add_argument("--cv", type=_positive_int, default=None, help="k-fold instead of a split")
+    tune.add_argument("--validation-split", type=_fraction, default=0.2)
+    tune.add_argument("--storage", default=None,
+                      help="Optuna storage URL or file (.db SQLite, .log journal); default: "
+                      "a new SQLite file in a temporary folder")  # fmt: skip
+    tune.add_argument("--study-name", default="densekit", help="study to create or continue")
+    tune.add_argument("--task", choices=["auto", "classification", "regression"], default="auto")
+    tune.add_argument("--fill-missing", choices=["mean", "median", "most_frequent", "zero"],
+                      default=None)  # fmt: skip
+    tune.add_argument("--seed", type=_non_negative_int, default=0)
+    tune.add_argument("-o", "--output", default=None, help="where to save the best model")
+    tune.add_argument("--report", default=None, metavar="PATH", help="write an HTML report")
+    tune.add_argument("-q", "--quiet", action="store_true")
+    tune.set_defaults(handler=cmd_tune)
+
+    predict = commands.add_parser(
+        "predict",
+        help="predict with a trained model on raw table rows",
+        description="Apply a model made by 'densekit train' to a CSV/Parquet file.",
+    )
+    predict.add_argument("model", help="model file written by 'densekit train'")
+    predict.add_argument("data", help="CSV or Parquet file with the training columns")
+    predict.add_argument("-o", "--output", default=None, help="CSV to write (default: stdout)")
+    predict.add_argument("--proba", action="store_true", help="add class probability columns")
+    predict.add_argument("--batch-size", type=_positive_int, default=None)
+    predict.add_argument("-q", "--quiet", action="store_true")
+    predict.set_defaults(handler=cmd_predict)
+
+    summary = commands.add_parser(
+        "summary",
+        help="print a model file's layers and parameters",
+        description="Print a model's layers, shapes and parameters.",
+    )
+    summary.add_argument("model")
+    summary.set_defaults(handler=cmd_summary)
+
+    export = commands.add_parser(
+        "export",
+        help="export a model to ONNX",
+        description="Write a model file as ONNX (Dropout removed; opset 17 or later).",
+    )
+    export.add_argument("model", help="densekit model file")
+    export.add_argument("output", help="the .onnx file to write")
+    export.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    export.add_argument("-q", "--quiet", action="store_true")
+    export.set_defaults(handler=cmd_export)
+
+    demo = commands.add_parser(
+        "demo",
+        help="train on scikit-learn's digits and print the results",
+        description="Train a network on the 8x8 digits that ship with scikit-learn.",
+    )
+    demo.add_argument("--epochs", type=_non_negative_int, default=30)
+    demo.add_argument("--output", default="out", help="folder for the model (default ./out)")
+    demo.add_argument("--seed", type=_non_negative_int, default=0)
+    demo.add_argument("-q", "--quiet", action="store_true")
+    demo.set_defaults(handler=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except DensekitError as exc:
+        print(f"densekit: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as exc:
+        print(
+            f"densekit: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("densekit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,212 @@
+"""The command line, run as a user runs it: a real process on real files."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from densekit.cli import main
+
+sklearn_datasets = pytest.importorskip("sklearn.datasets")
+
+
+@pytest.fixture
+def iris_csv(tmp_path):
+    frame = sklearn_datasets.load_iris(as_frame=True).frame
+    frame["species"] = frame.pop("target").map({0: "setosa", 1: "versicolor", 2: "virginica"})
+    frame["colour"] = ["red", "blue", "green"] * 50
+    path = tmp_path / "iris.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def diabetes_csv(tmp_path):
+    path = tmp_path / "diabetes.csv"
+    sklearn_datasets.load_diabetes(as_frame=True).frame.to_csv(path, index=False)
+    return path
+
+
+def run_cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "densekit.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def read_rows(path):
+    with open(path, newline="") as stream:
+        return list(csv.DictReader(stream))
+
+
+def test_train_then_predict_classifies_iris_from_raw_rows(iris_csv, tmp_path):
+    model = tmp_path / "iris.safetensors"
+    trained = run_cli("train", iris_csv, "--target", "species", "-o", model, "--epochs", "60", "-q")
+    assert trained.returncode == 0, trained.stderr
+    out = tmp_path / "pred.csv"
+    predicted = run_cli("predict", model, iris_csv, "-o", out, "--proba")
+    assert predicted.returncode == 0, predicted.stderr
+    rows = read_rows(out)
+    truth = [row["species"] for row in read_rows(iris_csv)]
+    accuracy = np.mean([row["prediction"] == label for row, label in zip(rows, truth)])
+    assert accuracy > 0.9
+    assert set(rows[0]) == {"prediction", "proba_setosa", "proba_versicolor", "proba_virginica"}
+    total = sum(float(rows[0][f"proba_{c}"]) for c in ("setosa", "versicolor", "virginica"))
+    assert total == pytest.approx(1.0, abs=1e-5)
+
+
+def test_regression_predictions_are_in_the_targets_units(diabetes_csv, tmp_path):
+    model = tmp_path / "diabetes.safetensors"
+    assert (
+        main(
+            [
+                "train",
+                str(diabetes_csv),
+                "--target",
+                "target",
+                "-o",
+                str(model),
+                "--epochs",
+                "40",
+                "-q",
+            ]
+        )
+        == 0
+    )
+    out = tmp_path / "pred.csv"
+    assert main(["predict", str(model), str(diabetes_csv), "-o", str(out), "-q"]) == 0
+    predictions = np.array([float(row["prediction"]) for row in read_rows(out)])
+    targets = np.array([float(row["target"]) for row in read_rows(diabetes_csv)])
+    assert 25 < predictions.mean() < 300  # the target's units, not standardized
+    assert np.corrcoef(predictions, targets)[0, 1] > 0.6
+
+
+def test_summary_lists_layers_and_preprocessing(iris_csv, tmp_path, capsys):
+    model = tmp_path / "m.safetensors"
+    main(
+        [
+            "train",
+            str(iris_csv),
+            "--target",
+            "species",
+            "-o",
+            str(model),
+            "--epochs",
+            "1",
+            "--hidden",
+            "8",
+            "-q",
+        ]
+    )
+    assert main(["summary", str(model)]) == 0
+    out = capsys.readouterr().out
+    assert "Total params: 91" in out  # (4 + 3 one-hot) * 8 + 8 = 64, then 8 * 3 + 3 = 27
+    assert "Classes: ['setosa', 'versicolor', 'virginica']" in out
+    assert "colour=red" in out
+
+
+def test_missing_cells_are_reported_or_filled(iris_csv, tmp_path, capsys):
+    text = iris_csv.read_text().splitlines()
+    text[3] = "," + text[3].split(",", 1)[1]  # empty first cell in data row 3
+    holes = tmp_path / "holes.csv"
+    holes.write_text("\n".join(text) + "\n")
+    model = tmp_path / "m.safetensors"
+    assert main(["train", str(holes), "--target", "species", "-o", str(model), "-q"]) == 2
+    error = capsys.readouterr().err
+    assert "sepal length" in error and "missing" in error and "Traceback" not in error
+    assert (
+        main(
+            [
+                "train",
+                str(holes),
+                "--target",
+                "species",
+                "-o",
+                str(model),
+                "-q",
+                "--epochs",
+                "1",
+                "--fill-missing",
+                "mean",
+            ]
+        )
+        == 0
+    )
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["predict", "missing.safetensors", "x.csv"], "no model file"),
+        (["train", "missing.csv", "--target", "y", "-o", "m.safetensors"], "missing.csv"),
+        (["summary", "README.md"], "not a model file"),
+    ],
+)
+def test_errors_are_one_line_without_traceback(args, words, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "README.md").write_text("hello, this is not a model\n" * 3)
+    result = run_cli(*args)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert words in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unknown_target_column_names_the_columns(iris_csv, tmp_path, capsys):
+    assert main(["train", str(iris_csv), "--target", "nope", "-o", str(tmp_path / "m")]) == 2
+    assert "species" in capsys.readouterr().err
+
+
+def test_predict_refuses_a_model_without_preprocessing(tmp_path, iris_csv, capsys):
+    import densekit as dk
+
+    model = dk.Sequential([dk.layers.Dense(1, input_dim=4)])
+    model.save(tmp_path / "plain.safetensors")
+    assert main(["predict", str(tmp_path / "plain.safetensors"), str(iris_csv)]) == 2
+    assert "no stored preprocessing" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["train", "predict", "summary", "export", "demo"])
+def test_every_command_has_help(command):
+    result = run_cli(command, "--help")
+    assert result.returncode == 0 and "usage: densekit" in result.stdout
+
+
+def test_demo_trains_digits_and_saves_the_model(tmp_path, capsys):
+    assert main(["demo", "--epochs", "3", "--output", str(tmp_path), "-q"]) == 0
+    import densekit as dk
+
+    model = dk.load_model(tmp_path / "digits.safetensors")
+    assert model.input_dim == 64 and model.output_dim == 10
+
+
+def test_export_writes_an_onnx_file_that_onnxruntime_runs(iris_csv, tmp_path):
+    onnxruntime = pytest.importorskip("onnxruntime")
+    model_path, onnx_path = tmp_path / "m.safetensors", tmp_path / "m.onnx"
+    main(
+        [
+            "train",
+            str(iris_csv),
+            "--target",
+            "species",
+            "-o",
+            str(model_path),
+            "--epochs",
+            "2",
+            "-q",
+        ]
+    )
+    assert main(["export", str(model_path), str(onnx_path), "-q"]) == 0
+    import densekit as dk
+
+    model = dk.load_model(model_path)
+    x = np.random.default_rng(0).standard_normal((5, model.input_dim)).astype(np.float32)
+    session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    (onnx_out,) = session.run(None, {session.get_inputs()[0].name: x})
+    np.testing.assert_allclose(onnx_out, model.predict(x), rtol=1e-5, atol=1e-6)

@@ -1,0 +1,256 @@
+"""dk.report: one self-contained HTML page, opened in a real headless Chromium."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import select
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import densekit as dk
+
+pytest.importorskip("matplotlib")
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def iris_report(tmp_path, tuning=None) -> Path:
+    from sklearn.datasets import load_iris
+
+    data = load_iris()
+    x = ((data.data - data.data.mean(0)) / data.data.std(0)).astype(np.float32)
+    y = data.target
+    order = np.random.default_rng(0).permutation(len(x))
+    train, val = order[:110], order[110:]
+    model = dk.Sequential(
+        [dk.layers.Dense(12, "relu", input_dim=4), dk.layers.Dense(3, "softmax")],
+        name="iris",
+        seed=0,
+    )
+    model.compile(dk.optimizers.Adam(0.01), "sparse_categorical_crossentropy", ["accuracy"])
+    history = model.fit(
+        x[train], y[train], epochs=15, verbose=0, validation_data=(x[val], y[val]), seed=0
+    )
+    return dk.report(
+        model,
+        history,
+        x[val],
+        y[val],
+        tmp_path / "report.html",
+        feature_names=data.feature_names,
+        tuning=tuning,
+        class_names=list(data.target_names),
+    )
+
+
+@pytest.fixture(scope="module")
+def iris_page(tmp_path_factory):
+    pytest.importorskip("optuna")
+    from sklearn.datasets import load_iris
+
+    folder = tmp_path_factory.mktemp("report")
+    x, y = load_iris(return_X_y=True)
+    tuning = dk.tune.search(
+        {"layers": 1, "units": [4, 12]}, x, y, n_trials=3, epochs=3, seed=0,
+        storage=folder / "study.log", refit=False,
+    )  # fmt: skip
+    return iris_report(folder, tuning)
+
+
+def test_report_is_one_self_contained_page(iris_page):
+    page = iris_page.read_text(encoding="utf-8")
+    assert "<script" not in page.lower() and "<link" not in page.lower()
+    assert "@import" not in page and "url(" not in page
+    sources = re.findall(r"""(?:src|href)\s*=\s*["']([^"']*)""", page)
+    assert sources and all(source.startswith("data:image/png;base64,") for source in sources)
+    for heading in ("Model", "Training curves", "Confusion matrix", "Feature importance",
+                    "Weights", "Units", "Tuning"):  # fmt: skip
+        assert f"<h2>{heading}</h2>" in page
+    assert "petal length (cm)" in page
+
+
+def test_regression_report_has_residual_plots(tmp_path):
+    from sklearn.datasets import load_diabetes
+
+    x, y = load_diabetes(return_X_y=True)
+    y = (y - y.mean()) / y.std()
+    model = dk.Sequential([dk.layers.Dense(8, "tanh", input_dim=10), dk.layers.Dense(1)], seed=0)
+    model.compile("adam", "mse", ["mae"])
+    history = model.fit(x[:350], y[:350], epochs=3, verbose=0, validation_split=0.2, seed=0)
+    page = dk.report(model, history, x[350:], y[350:], tmp_path / "r.html").read_text()
+    assert "<h2>Residuals</h2>" in page and "Confusion matrix" not in page
+    assert "<h2>Tuning</h2>" not in page
+
+
+def test_report_leaves_no_temporary_file_behind(iris_page):
+    assert sorted(p.name for p in iris_page.parent.iterdir()) == ["report.html", "study.log"]
+
+
+# --- the browser check ------------------------------------------------------------------
+
+
+class Chromium:
+    """Headless Chromium driven over the DevTools protocol on a pipe (fds 3 and 4)."""
+
+    def __init__(self, profile: Path):
+        to_browser_read, to_browser_write = os.pipe()
+        from_browser_read, from_browser_write = os.pipe()
+        # park the child's ends above 10 so placing them at 3 and 4 cannot clobber them
+        high_read = fcntl.fcntl(to_browser_read, fcntl.F_DUPFD, 10)
+        high_write = fcntl.fcntl(from_browser_write, fcntl.F_DUPFD, 10)
+
+        def place_pipes():
+            os.dup2(high_read, 3)
+            os.dup2(high_write, 4)
+
+        self.process = subprocess.Popen(
+            [
+                str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--disable-extensions", "--disable-dev-shm-usage",
+                "--remote-debugging-pipe", f"--user-data-dir={profile}", "about:blank",
+            ],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            close_fds=False, preexec_fn=place_pipes,
+        )  # fmt: skip
+        for fd in (to_browser_read, from_browser_write, high_read, high_write):
+            os.close(fd)
+        self.writer, self.reader = to_browser_write, from_browser_read
+        self.buffer, self.events, self.next_id = b"", [], 0
+
+    def send(self, method: str, params: dict | None = None, session: str | None = None):
+        self.next_id += 1
+        message = {"id": self.next_id, "method": method, "params": params or {}}
+        if session:
+            message["sessionId"] = session
+        os.write(self.writer, json.dumps(message).encode() + b"\0")
+        while True:
+            reply = self._receive(deadline=time.monotonic() + 30)
+            if reply.get("id") == self.next_id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply["result"]
+            self.events.append(reply)
+
+    def wait_for(self, method: str, timeout: float = 30.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            for event in self.events:
+                if event.get("method") == method:
+                    return event
+            self.events.append(self._receive(deadline))
+
+    def _receive(self, deadline: float) -> dict:
+        while b"\0" not in self.buffer:
+            ready, _, _ = select.select(
+                [self.reader], [], [], max(0.0, deadline - time.monotonic())
+            )
+            if not ready:
+                raise TimeoutError("Chromium did not answer in time")
+            chunk = os.read(self.reader, 1 << 20)
+            if not chunk:
+                raise RuntimeError("Chromium closed the DevTools pipe")
+            self.buffer += chunk
+        message, self.buffer = self.buffer.split(b"\0", 1)
+        return json.loads(message)
+
+    def close(self):
+        try:
+            self.send("Browser.close")
+        except (RuntimeError, TimeoutError, OSError):
+            pass
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        os.close(self.writer)
+        os.close(self.reader)
+
+
+def open_page(page: Path, screenshot: Path, profile: Path) -> dict:
+    """Load ``page``; return console errors, requests made and every image's natural size."""
+    browser = Chromium(profile)
+    try:
+        target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+        session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
+            "sessionId"
+        ]
+        for domain in ("Page", "Runtime", "Log", "Network"):
+            browser.send(f"{domain}.enable", session=session)
+        browser.send("Emulation.setDeviceMetricsOverride",
+                     {"width": 1200, "height": 900, "deviceScaleFactor": 1, "mobile": False},
+                     session=session)  # fmt: skip
+        browser.send("Page.navigate", {"url": page.resolve().as_uri()}, session=session)
+        browser.wait_for("Page.loadEventFired")
+        images = browser.send(
+            "Runtime.evaluate",
+            {
+                "expression": "JSON.stringify([...document.images].map(i => "
+                "({alt: i.alt, width: i.naturalWidth, height: i.naturalHeight, done: i.complete})))",
+                "returnByValue": True,
+            },
+            session=session,
+        )["result"]["value"]
+        height = browser.send("Runtime.evaluate",
+                              {"expression": "document.documentElement.scrollHeight",
+                               "returnByValue": True}, session=session)["result"]["value"]  # fmt: skip
+        shot = browser.send(
+            "Page.captureScreenshot",
+            {"format": "png", "captureBeyondViewport": True,
+             "clip": {"x": 0, "y": 0, "width": 1200, "height": height, "scale": 1}},
+            session=session,
+        )  # fmt: skip
+        import base64
+
+        screenshot.write_bytes(base64.b64decode(shot["data"]))
+        time.sleep(0.2)  # let late console messages arrive
+        browser.send("Runtime.evaluate", {"expression": "1"}, session=session)
+        events = browser.events
+    finally:
+        browser.close()
+    errors = [
+        e["params"] for e in events
+        if (e.get("method") == "Runtime.consoleAPICalled" and e["params"]["type"] in ("error", "assert"))
+        or e.get("method") == "Runtime.exceptionThrown"
+        or (e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error")
+    ]  # fmt: skip
+    requests = [
+        e["params"]["request"]["url"]
+        for e in events
+        if e.get("method") == "Network.requestWillBeSent"
+    ]
+    return {"errors": errors, "images": json.loads(images), "requests": requests}
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium "
+                    "(apt-get install chromium; CI installs it in .ci/run)")  # fmt: skip
+def test_report_renders_in_headless_chromium_with_every_image(iris_page, tmp_path):
+    screenshot = tmp_path / "report.png"
+    seen = open_page(iris_page, screenshot, tmp_path / "profile")
+    print(f"\nreport screenshot: {screenshot}")
+    assert seen["errors"] == []
+    assert len(seen["images"]) == iris_page.read_text().count("<img ") >= 6
+    assert all(image["done"] and image["width"] > 0 and image["height"] > 0
+               for image in seen["images"]), seen["images"]  # fmt: skip
+    assert all(url.startswith(("file:", "data:")) for url in seen["requests"]), seen["requests"]
+    assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_command_line_train_reports_on_the_rows_fit_held_out(tmp_path, capsys):
+    from sklearn.datasets import load_iris
+
+    from densekit.cli import main
+
+    load_iris(as_frame=True).frame.to_csv(tmp_path / "iris.csv", index=False)
+    code = main(
+        ["train", str(tmp_path / "iris.csv"), "--target", "target", "-o", str(tmp_path / "m.st"),
+         "--epochs", "3", "-q", "--report", str(tmp_path / "train.html")]
+    )  # fmt: skip
+    assert code == 0 and "wrote the report to" in capsys.readouterr().out
+    assert "evaluated on 30 held-out rows" in (tmp_path / "train.html").read_text()
