@@ -13,11 +13,14 @@ from . import (
     losses,
     metrics,
     optimizers,
+    prune,
+    quantize,
     regularizers,
     schedules,
     threads,
     tune,
 )
+from .compression_report import compression_report
 from .gradcheck import check_gradients
 from .io import load_model
 from .model import Sequential
@@ -49,6 +52,9 @@ __all__ = [
     "export_onnx",
     "from_torch",
     "report",
+    "compression_report",
+    "prune",
+    "quantize",
     "activations",
     "callbacks",
     "checkpoint",

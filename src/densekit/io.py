@@ -204,10 +204,18 @@ def save_model(model, path, include_optimizer: bool = True) -> None:
 
 
 def load_model(path, compile: bool = True):
-    """Rebuild a model from a file written by :func:`save_model`, checking every field."""
+    """Rebuild a model from a file written by :func:`save_model`, checking every field.
+
+    A quantized model file (``densekit.quantize.save``) loads as a ``QuantizedModel``;
+    a pruned model gets its masks back (``densekit.prune.reattach``).
+    """
     from .model import Sequential
 
     tensors, metadata = read_safetensors(path)
+    if metadata.get("format") == "densekit-quantized":
+        from .quantize import load
+
+        return load(path)
     if metadata.get("format") != FORMAT:
         raise ModelFileError(
             f"{path} is a safetensors file but not a densekit model "
@@ -247,6 +255,10 @@ def load_model(path, compile: bool = True):
     model.metadata = user_metadata
     if compile and "compile_config" in metadata:
         _restore_compile(path, model, metadata, tensors)
+    if "pruning" in user_metadata:  # masks live on as the zeros of the named kernels
+        from .prune import reattach
+
+        reattach(model)
     return model
 
 

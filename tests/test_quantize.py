@@ -1,0 +1,342 @@
+"""Quantization: int8 error bounds, files, the accuracy guard, QAT and the ONNX QDQ export."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+import densekit as dk
+from densekit import quantize
+
+
+@pytest.fixture(scope="module")
+def digits():
+    x, y = load_digits(return_X_y=True)
+    return (x / 16.0).astype(np.float32), y
+
+
+@pytest.fixture(scope="module")
+def trained(digits):
+    x, y = digits
+    model = dk.Sequential(
+        [
+            dk.layers.Dense(128, activation="relu", input_dim=64),
+            dk.layers.Dropout(0.1),
+            dk.layers.Dense(128, activation="relu"),
+            dk.layers.Dense(10, activation="softmax"),
+        ],
+        seed=0,
+    )
+    model.compile(dk.optimizers.Adam(3e-3), "sparse_categorical_crossentropy", ["accuracy"])
+    model.fit(x[:1400], y[:1400], epochs=8, verbose=0, seed=0)
+    return model
+
+
+def test_weight_quantization_error_is_at_most_half_a_step_per_channel():
+    kernel = np.random.default_rng(0).normal(size=(50, 7)).astype(np.float32)
+    kernel[:, 3] *= 100.0  # channels with different ranges get their own scales
+    scales = quantize.weight_scales(kernel)
+    restored = quantize.quantize_weights(kernel, scales).astype(np.float32) * scales
+    assert np.all(np.abs(restored - kernel) <= scales / 2 * (1 + 1e-6))
+    np.testing.assert_allclose(scales, np.abs(kernel).max(0) / 127, rtol=1e-6)
+
+
+def test_activation_quantization_rounds_half_to_even_and_saturates():
+    values = np.array([0.5, 1.5, 2.5, -3.0, 1000.0, 254.4], dtype=np.float32)
+    q = quantize.quantize_activations(values, np.float32(1.0), np.uint8(0))
+    np.testing.assert_array_equal(q, [0, 2, 2, 0, 255, 254])
+
+
+def test_activation_range_includes_zero_and_maps_it_exactly():
+    scale, zero_point = quantize.activation_params(-1.0, 3.0)
+    assert scale == pytest.approx(4.0 / 255)
+    q = quantize.quantize_activations(np.array([0.0], np.float32), scale, zero_point)
+    assert (q.astype(float) - zero_point) * scale == 0.0
+
+
+def test_activation_quantization_matches_torch_fake_quantize():
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(1).normal(size=1000).astype(np.float32) * 3
+    scale, zero_point = quantize.activation_params(x.min(), x.max())
+    ours = (quantize.quantize_activations(x, scale, zero_point) - np.float32(zero_point)) * scale
+    theirs = torch.fake_quantize_per_tensor_affine(
+        torch.from_numpy(x), float(scale), int(zero_point), 0, 255
+    )
+    np.testing.assert_allclose(ours, theirs.numpy(), rtol=0, atol=1e-6)
+
+
+def test_int8_model_stays_within_error_bounds_of_the_float_model(trained, digits):
+    x, y = digits
+    qmodel = quantize.int8(trained, x[:300])
+    diff = np.abs(qmodel.predict(x[1400:]) - trained.predict(x[1400:]))
+    assert diff.max() < 0.1
+    assert (
+        abs(
+            quantize.accuracy(qmodel, x[1400:], y[1400:])
+            - quantize.accuracy(trained, x[1400:], y[1400:])
+        )
+        <= 0.01
+    )
+    assert set(qmodel.storages.values()) == {"int8"}
+
+
+def test_int8_predict_is_the_dequantized_graph(trained, digits):
+    x, _ = digits
+    qmodel = quantize.int8(trained, x[:300])
+    signal = x[1400:]
+    for op in qmodel.ops:  # the QDQ graph, node by node, in float32
+        q = quantize.quantize_activations(signal, op.input_scale, op.input_zero_point)
+        dequantized = (q.astype(np.float32) - np.float32(op.input_zero_point)) * op.input_scale
+        z = dequantized @ op.float_kernel() + op.bias
+        signal = op.activation.forward(np, z)
+    np.testing.assert_allclose(qmodel.predict(x[1400:]), signal, atol=2e-3)
+
+
+def test_int8_file_is_at_least_3_5_times_smaller_and_loads_back(trained, digits, tmp_path):
+    x, _ = digits
+    qmodel = quantize.int8(trained, x[:300])
+    trained.save(tmp_path / "float.safetensors", include_optimizer=False)
+    qmodel.save(tmp_path / "int8.safetensors")
+    ratio = (tmp_path / "float.safetensors").stat().st_size / (
+        tmp_path / "int8.safetensors"
+    ).stat().st_size
+    assert ratio >= 3.5
+    loaded = dk.load_model(tmp_path / "int8.safetensors")
+    assert isinstance(loaded, quantize.QuantizedModel)
+    np.testing.assert_array_equal(loaded.predict(x), qmodel.predict(x))
+
+
+def test_float16_halves_the_file_and_keeps_predictions(trained, digits, tmp_path):
+    x, _ = digits
+    half = quantize.float16(trained)
+    trained.save(tmp_path / "float.safetensors", include_optimizer=False)
+    half.save(tmp_path / "half.safetensors")
+    ratio = (tmp_path / "half.safetensors").stat().st_size / (
+        tmp_path / "float.safetensors"
+    ).stat().st_size
+    assert ratio < 0.55
+    np.testing.assert_allclose(
+        dk.load_model(tmp_path / "half.safetensors").predict(x), trained.predict(x), atol=5e-3
+    )
+
+
+def test_accuracy_guard_keeps_sensitive_layers_in_float(trained, digits):
+    x, y = digits
+    badly_calibrated = x[:300] * 0.02  # activation ranges far too narrow: int8 saturates
+    with pytest.warns(UserWarning, match="kept"):
+        qmodel = quantize.int8(
+            trained, badly_calibrated, validation=(x[1400:], y[1400:]), max_drop=0.005
+        )
+    assert qmodel.kept_float
+    assert all(qmodel.storages[name] == "float32" for name in qmodel.kept_float)
+    float_accuracy = quantize.accuracy(trained, x[1400:], y[1400:])
+    assert float_accuracy - quantize.accuracy(qmodel, x[1400:], y[1400:]) <= 0.005 + 1e-9
+
+
+def test_accuracy_guard_quantizes_everything_when_within_budget(trained, digits):
+    x, y = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        qmodel = quantize.int8(trained, x[:300], validation=(x[1400:], y[1400:]), max_drop=0.02)
+    assert qmodel.kept_float == [] and set(qmodel.sensitivity) == {"dense", "dense_1", "dense_2"}
+
+
+def test_batch_normalization_is_folded_exactly(digits):
+    if not hasattr(dk.layers, "BatchNormalization"):
+        pytest.skip("BatchNormalization is not in this branch yet")
+    x, y = digits
+    model = dk.Sequential(
+        [
+            dk.layers.Dense(32, input_dim=64),
+            dk.layers.BatchNormalization(),
+            dk.layers.Dense(16, activation="relu"),
+            dk.layers.BatchNormalization(),
+            dk.layers.Dense(10, activation="softmax"),
+        ],
+        seed=0,
+    )
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=2, verbose=0, seed=0)
+    folded = quantize.QuantizedModel(quantize.float_ops(model), 64)
+    assert len(folded.ops) == 3
+    np.testing.assert_allclose(folded.predict(x), model.predict(x), atol=1e-5)
+
+
+def small_classifier():
+    model = dk.Sequential(
+        [
+            dk.layers.Dense(32, activation="relu", input_dim=64),
+            dk.layers.Dense(10, activation="softmax"),
+        ],
+        seed=0,
+    )
+    model.compile(dk.optimizers.Adam(1e-2), "sparse_categorical_crossentropy")
+    return model
+
+
+def test_quantization_aware_training_trains_float_weights_through_int8_images(digits):
+    x, y = digits
+    model = quantize.qat(small_classifier(), activations=False)
+    before = model.evaluate(x, y)["loss"]
+    model.fit(x, y, epochs=2, verbose=0, seed=0)
+    assert model.evaluate(x, y)["loss"] < before
+    hooks = quantize.fake_quantization_of(model)
+    for layer in model.layers:
+        kernel = np.array(layer.kernel)
+        np.testing.assert_array_equal(kernel, quantize.fake_quantize(kernel))
+        assert not np.array_equal(hooks.shadow[layer.name], kernel)  # float weights live on
+    quantize.strip_qat(model)
+    assert not model.constraints and not model.gradient_hooks
+    qmodel = quantize.int8(model, x[:200])
+    for op, layer in zip(qmodel.ops, model.layers):
+        np.testing.assert_allclose(op.float_kernel(), layer.kernel, rtol=1e-6, atol=1e-8)
+
+
+def test_qat_puts_an_input_quantizer_before_every_dense_layer(digits):
+    x, y = digits
+    model = quantize.qat(small_classifier())
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds == ["FakeQuant", "Dense", "FakeQuant", "Dense"]
+    model.fit(x, y, epochs=1, verbose=0, seed=0)
+    low, high = model.layers[2].learned_range()
+    assert low == 0.0 and high > 0.0  # relu outputs
+
+
+def test_fake_quant_passes_gradients_only_inside_its_range():
+    layer = quantize.FakeQuant()
+    model = dk.Sequential([layer], seed=0)
+    model.build(3)
+    layer.weights["range"][...] = (-1.0, 1.0)
+    x = np.array([[-2.0, 0.3, 1.5]], np.float32)
+    y = layer.forward(x, training=False)
+    scale, zero_point = quantize.activation_params(-1.0, 1.0)
+    expected = (
+        quantize.quantize_activations(x, scale, zero_point) - np.float32(zero_point)
+    ) * scale
+    np.testing.assert_allclose(y, expected, atol=1e-7)
+    layer._inside = (x >= -1.0) & (x <= 1.0)
+    np.testing.assert_array_equal(layer.backward(np.ones_like(x)), [[0.0, 1.0, 0.0]])
+
+
+def test_int8_of_a_qat_model_computes_what_it_trained_with(digits, tmp_path):
+    x, y = digits
+    model = quantize.qat(small_classifier())
+    model.fit(x, y, epochs=2, verbose=0, seed=0)
+    model.save(tmp_path / "qat.safetensors")
+    reloaded = dk.load_model(tmp_path / "qat.safetensors")
+    np.testing.assert_array_equal(reloaded.predict(x), model.predict(x))
+    qmodel = quantize.int8(quantize.strip_qat(model), x[:10])  # ranges come from training
+    scale, _ = quantize.activation_params(*model.layers[2].learned_range())
+    assert qmodel.ops[1].input_scale == scale
+    # equal up to a rare one-step flip where float and integer sums round differently
+    np.testing.assert_allclose(qmodel.predict(x), model.predict(x), atol=2e-3)
+    assert np.array_equal(qmodel.predict(x).argmax(1), model.predict(x).argmax(1))
+
+
+def _session(path, optimize: bool):
+    ort = pytest.importorskip("onnxruntime")
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    if not optimize:
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def test_onnx_qdq_export_matches_int8_predict_in_onnxruntime(trained, digits, tmp_path):
+    pytest.importorskip("onnx")
+    x, _ = digits
+    qmodel = quantize.int8(trained, x[:300])
+    quantize.export_onnx(qmodel, tmp_path / "int8.onnx")
+    reference = _session(tmp_path / "int8.onnx", optimize=False).run(None, {"input": x})[0]
+    ours = qmodel.predict(x)
+    np.testing.assert_allclose(ours, reference, atol=2e-3)
+    assert (ours.argmax(1) == reference.argmax(1)).mean() >= 0.999
+
+
+def test_onnxruntime_runs_the_int8_export_with_integer_kernels(trained, digits, tmp_path):
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    x, _ = digits
+    qmodel = quantize.int8(trained, x[:300])
+    quantize.export_onnx(qmodel, tmp_path / "int8.onnx")
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    session = ort.InferenceSession(
+        str(tmp_path / "int8.onnx"), options, providers=["CPUExecutionProvider"]
+    )
+    integer_ops = {"QGemm", "QLinearMatMul", "MatMulInteger", "MatMulIntegerToFloat"}
+    kinds = {node.op_type for node in onnx.load(tmp_path / "optimized.onnx").graph.node}
+    assert kinds & integer_ops
+    fused = session.run(None, {"input": x})[0]
+    ours = qmodel.predict(x)
+    assert np.abs(fused - ours).max() < 0.02
+    assert (fused.argmax(1) == ours.argmax(1)).mean() >= 0.995
+
+
+def test_float_export_matches_the_float_model(trained, digits, tmp_path):
+    pytest.importorskip("onnx")
+    x, _ = digits
+    quantize.export_onnx(trained, tmp_path / "float.onnx")
+    result = _session(tmp_path / "float.onnx", optimize=True).run(None, {"input": x})[0]
+    np.testing.assert_allclose(result, trained.predict(x), atol=1e-5)
+
+
+def test_compression_report_sets_the_two_models_side_by_side(trained, digits):
+    x, y = digits
+    report = dk.compression_report(
+        trained, quantize.int8(trained, x[:300]), x, y, batch_size=64, repeats=2
+    )
+    assert report["before"]["params"] == trained.count_params()
+    assert report["ratio"]["file_bytes"] < 0.3
+    assert report["before"]["flops"] == 2 * (64 * 128 + 128 * 128 + 128 * 10)
+    assert "bytes on disk" in report.table()
+
+
+def test_normalized_model_with_batch_norm_exports_and_matches_onnxruntime(digits, tmp_path):
+    pytest.importorskip("onnx")
+    x, y = digits
+    raw = x * 16.0 + np.arange(64, dtype=np.float32)  # features on different scales
+    model = dk.Sequential(
+        [
+            dk.layers.Normalization(mean=raw.mean(0), variance=raw.var(0) + 1e-3, input_dim=64),
+            dk.layers.Dense(48, activation="relu"),
+            dk.layers.BatchNormalization(),
+            dk.layers.Dropout(0.1),
+            dk.layers.Dense(10, activation="softmax"),
+        ],
+        seed=0,
+    )
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(raw, y, epochs=2, verbose=0, seed=0)
+    qmodel = quantize.int8(model, raw[:300])
+    assert isinstance(qmodel.ops[0], quantize.Affine) and len(qmodel.ops) == 3
+    assert (qmodel.predict(raw).argmax(1) == model.predict(raw).argmax(1)).mean() >= 0.98
+    quantize.export_onnx(qmodel, tmp_path / "int8.onnx")
+    reference = _session(tmp_path / "int8.onnx", optimize=False).run(None, {"input": raw})[0]
+    np.testing.assert_allclose(qmodel.predict(raw), reference, atol=2e-3)
+
+
+def test_qat_with_batch_normalization_keeps_the_normalized_signal_quantized(digits):
+    x, y = digits
+    model = dk.Sequential(
+        [
+            dk.layers.Dense(32, activation="relu", input_dim=64),
+            dk.layers.BatchNormalization(),
+            dk.layers.Dense(10, activation="softmax"),
+        ],
+        seed=0,
+    )
+    model.compile(dk.optimizers.Adam(1e-2), "sparse_categorical_crossentropy")
+    trained = quantize.qat(model)
+    trained.fit(x, y, epochs=1, verbose=0, seed=0)
+    qmodel = quantize.int8(quantize.strip_qat(trained), x[:10])
+    assert [type(op).__name__ for op in qmodel.ops] == [
+        "QuantizedDense",
+        "Affine",
+        "QuantizedDense",
+    ]
+    np.testing.assert_allclose(qmodel.predict(x), trained.predict(x), atol=2e-3)
