@@ -29,12 +29,20 @@ def resolve_dtype(dtype: Any) -> np.dtype:
     return resolved
 
 
+PRECISIONS = ("fp32", "tf32", "bf16")
+
+
 @dataclass
 class Backend:
-    """Where arrays live: ``xp`` is ``numpy`` or ``cupy``; ``name`` is 'cpu' or 'gpu'."""
+    """Where arrays live: ``xp`` is ``numpy`` or ``cupy``; ``name`` is 'cpu' or 'gpu'.
+
+    ``kernels`` holds the fused device kernels (:mod:`densekit.gpu_kernels`), or
+    None on NumPy, where the generic ``xp`` code is already the fast path.
+    """
 
     name: str = "cpu"
     xp: Any = field(default=np, repr=False)
+    kernels: Any = field(default=None, repr=False)
 
     def asarray(self, array: Any, dtype: Any = None) -> Any:
         """Move ``array`` to this backend (no copy when it is already there)."""
@@ -71,27 +79,84 @@ def _erf_function(xp: Any):
 CPU = Backend("cpu", np)
 
 
+_GPU: Backend | None = None
+
+
 def get_backend(device: str | Backend | None = "cpu") -> Backend:
     """'cpu' -> NumPy; 'gpu'/'cuda' -> CuPy, with a clear error when it is missing."""
+    global _GPU
     if isinstance(device, Backend):
         return device
     if device in (None, "cpu"):
         return CPU
     if device in ("gpu", "cuda"):
-        try:
-            import cupy
-        except ImportError as exc:
-            raise MissingDependencyError(
-                "device='gpu' needs CuPy: pip install 'densekit[gpu]'"
-            ) from exc
-        try:
-            count = cupy.cuda.runtime.getDeviceCount()
-        except Exception as exc:  # CUDA driver missing or broken
-            raise MissingDependencyError(f"device='gpu' but CUDA is not usable: {exc}") from exc
-        if count == 0:
-            raise MissingDependencyError("device='gpu' but no CUDA device was found")
-        return Backend("gpu", cupy)
+        if _GPU is None:
+            cupy = _import_cupy()
+            from .gpu_kernels import Kernels
+
+            _GPU = Backend("gpu", cupy, Kernels(cupy))
+        return _GPU
     raise ArgumentError(f"device must be 'cpu' or 'gpu', got {device!r}")
+
+
+def _import_cupy():
+    """CuPy with a usable CUDA device, or an error that names what is missing."""
+    try:
+        import cupy
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "device='gpu' needs CuPy, which is not installed: pip install 'densekit[gpu]' "
+            "(cupy-cuda12x or cupy-cuda13x, matching the CUDA driver)"
+        ) from exc
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # CUDA driver missing or broken
+        raise MissingDependencyError(
+            f"device='gpu': CuPy is installed but CUDA is not usable ({exc}); "
+            "check the NVIDIA driver with nvidia-smi"
+        ) from exc
+    if count == 0:
+        raise MissingDependencyError("device='gpu': CuPy is installed but no CUDA device was found")
+    return cupy
+
+
+def check_precision(precision: str) -> str:
+    """'fp32' (default), 'tf32' or 'bf16': how float32 matrix products are computed."""
+    if precision not in PRECISIONS:
+        raise ArgumentError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    return precision
+
+
+class matmul_precision:
+    """Context: float32 matrix products on ``backend`` in TF32 or BF16 (float32 in and out).
+
+    cuBLAS rounds the operands to the lower precision inside the product and
+    accumulates in float32, so weights, gradients and the optimizer stay float32
+    ("master weights"). 'fp32' and the CPU leave everything as it is.
+    """
+
+    def __init__(self, backend: Backend, precision: str):
+        self.active = backend.name == "gpu" and precision != "fp32"
+        self.backend, self.precision = backend, precision
+
+    def __enter__(self):
+        if self.active:
+            kernels = self.backend.kernels
+            if kernels is not None:  # densekit's own cuBLAS calls
+                self.previous_kernels, kernels.precision = kernels.precision, self.precision
+            linalg = self.backend.xp._core._routines_linalg  # cupy.matmul elsewhere
+            self.previous = linalg.get_compute_type(np.dtype(np.float32))
+            wanted = {"tf32": "COMPUTE_TYPE_TF32", "bf16": "COMPUTE_TYPE_BF16"}[self.precision]
+            linalg.set_compute_type(np.dtype(np.float32), getattr(linalg, wanted))
+        return self
+
+    def __exit__(self, *exc):
+        if self.active:
+            if self.backend.kernels is not None:
+                self.backend.kernels.precision = self.previous_kernels
+            linalg = self.backend.xp._core._routines_linalg
+            linalg.set_compute_type(np.dtype(np.float32), self.previous)
+        return False
 
 
 def make_rng(seed: int | np.random.Generator | None) -> np.random.Generator:

@@ -59,6 +59,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         dropout=args.dropout,
         l2=args.l2,
         seed=args.seed,
+        device=args.device,
+        precision=args.precision,
     )
     metrics = ["accuracy"] if preprocessor.task == "classification" else ["mae"]
     from . import optimizers
@@ -109,7 +111,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from .io import load_model
     from .tabular import read_table
 
-    model = load_model(args.model)
+    model = load_model(args.model).to(args.device)
+    model.precision = args.precision
     preprocessor = _preprocessor(model, args.model)
     table = read_table(args.data)
     x = preprocessor.transform(table)
@@ -230,6 +233,8 @@ def build_model(
     dropout: float = 0.0,
     l2: float = 0.0,
     seed: int | None = 0,
+    device: str = "cpu",
+    precision: str = "fp32",
 ):
     """The MLP ``train`` fits: hidden Dense layers, then softmax/sigmoid/linear for the loss."""
     from . import layers, regularizers
@@ -257,7 +262,7 @@ def build_model(
             units, activation=output_activation, input_dim=n_features if not hidden else None
         )
     )
-    return Sequential(stack, seed=seed)
+    return Sequential(stack, seed=seed, device=device, precision=precision)
 
 
 def _train_report(args, model, history, x, y, preprocessor) -> None:
@@ -348,6 +353,21 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _add_device_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--device",
+        choices=["cpu", "gpu"],
+        default="cpu",
+        help="run on the CPU (NumPy) or a CUDA GPU (CuPy: pip install 'densekit[gpu]')",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=["fp32", "tf32", "bf16"],
+        default="fp32",
+        help="how float32 matrix products run on the GPU (default fp32)",
+    )
+
+
 # --- the parser ---------------------------------------------------------------------
 
 
@@ -397,6 +417,7 @@ def make_parser() -> argparse.ArgumentParser:
         help="fill missing cells instead of stopping with an error",
     )
     train.add_argument("--seed", type=_non_negative_int, default=0)
+    _add_device_arguments(train)
     train.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     train.add_argument("--report", default=None, metavar="PATH",
                        help="also write a self-contained HTML report (needs matplotlib)")  # fmt: skip
@@ -447,6 +468,7 @@ def make_parser() -> argparse.ArgumentParser:
     predict.add_argument("-o", "--output", default=None, help="CSV to write (default: stdout)")
     predict.add_argument("--proba", action="store_true", help="add class probability columns")
     predict.add_argument("--batch-size", type=_positive_int, default=None)
+    _add_device_arguments(predict)
     predict.add_argument("-q", "--quiet", action="store_true")
     predict.set_defaults(handler=cmd_predict)
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ArgumentError, ArgumentTypeError, require
-from .layers import BatchNormalization, Dense, Dropout
+from .layers import Activation, BatchNormalization, Dense, Dropout
 
 SUPPORTED = (
     "Linear, ReLU, LeakyReLU, ELU, GELU(approximate='none'), Sigmoid, Tanh, Softmax(dim=1 or -1), "
@@ -55,13 +55,10 @@ def from_torch(module: Any, dtype: str | None = None, name: str = "sequential"):
         activation = _activation_of(nn, child, index)
         if activation is not None:
             previous = layers[-1] if layers else None
-            if not isinstance(previous, Dense) or previous.activation.name != "linear":
-                raise ArgumentError(
-                    f"module {index} ({type(child).__name__}) must follow an nn.Linear: densekit "
-                    "applies activations inside Dense layers"
-                )
-            if activation != "linear":
+            if isinstance(previous, Dense) and previous.activation.name == "linear":
                 layers[-1] = _with_activation(previous, activation)
+            elif activation != "linear":  # after BatchNorm1d, Dropout or another activation
+                layers.append(Activation(activation))
         elif isinstance(child, nn.Linear):
             layers.append(Dense(child.out_features, use_bias=child.bias is not None))
             weights.append(_numpy(child.weight).T)
@@ -103,6 +100,9 @@ def to_torch(model) -> Any:
             activation = _torch_activation(nn, layer)
             if activation is not None:
                 modules.append(activation)
+        elif isinstance(layer, Activation):
+            activation = _torch_activation(nn, layer)
+            modules.append(activation if activation is not None else nn.Identity())
         elif isinstance(layer, Dropout):
             modules.append(nn.Dropout(layer.rate))
         elif isinstance(layer, BatchNormalization):
@@ -110,7 +110,7 @@ def to_torch(model) -> Any:
         else:
             raise ArgumentError(
                 f"layer {layer.name!r} ({type(layer).__name__}) has no PyTorch conversion; "
-                "supported: Dense, Dropout, BatchNormalization"
+                "supported: Dense, Activation, Dropout, BatchNormalization"
             )
     return nn.Sequential(*modules).eval()
 

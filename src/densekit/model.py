@@ -21,7 +21,7 @@ from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from . import threads as threads_module
-from .backend import get_backend, make_rng, resolve_dtype
+from .backend import check_precision, get_backend, make_rng, matmul_precision, resolve_dtype
 from .callbacks import Callback, CallbackList, History
 from .data import (
     check_batch_size,
@@ -39,7 +39,7 @@ from .errors import (
     NotCompiledError,
     TrainingError,
 )
-from .layers import Dense, Layer
+from .layers import Activation, Dense, Layer
 from .layers import from_config as layer_from_config
 from .layers.base import default_name
 
@@ -51,7 +51,10 @@ class Sequential:
     """A linear stack of layers (Keras' ``Sequential``).
 
     ``seed`` makes the initial weights (and, unless ``fit`` gets its own seed,
-    the shuffling and dropout) reproducible bit for bit.
+    the shuffling and dropout) reproducible bit for bit. ``device="gpu"`` keeps
+    weights, gradients and optimizer state on a CUDA device (CuPy);
+    ``precision`` ('fp32', 'tf32', 'bf16') picks how its float32 matrix
+    products are computed there.
     """
 
     def __init__(
@@ -61,8 +64,10 @@ class Sequential:
         seed: int | None = None,
         dtype: str = "float32",
         device: str = "cpu",
+        precision: str = "fp32",
     ):
         self.name = name
+        self.precision = check_precision(precision)
         self.dtype = resolve_dtype(dtype)
         self.seed = seed
         self._rng = make_rng(seed)
@@ -195,7 +200,7 @@ class Sequential:
             (i for i, layer in enumerate(self.layers) if layer.grads), len(self.layers)
         )
         if self.optimizer is not None:
-            self.optimizer.build(self.params, self._slices)
+            self.optimizer.build(self.params, self._slices, backend=self.backend)
 
     def _require_built(self, action: str) -> None:
         if not self.built:
@@ -227,7 +232,7 @@ class Sequential:
             metrics_module.get(name, 2, self.loss.name)  # validates the name now
         self.metric_names = list(metrics)
         if self.built:
-            self.optimizer.build(self.params, self._slices)
+            self.optimizer.build(self.params, self._slices, backend=self.backend)
 
     @property
     def compiled(self) -> bool:
@@ -244,7 +249,7 @@ class Sequential:
         """Softmax/sigmoid output + matching cross-entropy: use dL/dz = p - y."""
         last = self.layers[-1]
         return (
-            isinstance(last, Dense)
+            isinstance(last, (Dense, Activation))
             and self.loss.fuses_with is not None
             and not getattr(self.loss, "from_logits", False)
             and last.activation.name == self.loss.fuses_with
@@ -491,6 +496,10 @@ class Sequential:
         return True
 
     def _train_epoch(self, x, y, w, batch_size, shuffle, rng, callbacks, verbose, title) -> dict:
+        if self.backend.name != "cpu":  # batches streamed to the device, no per-batch sync
+            from .device import train_epoch
+
+            return train_epoch(self, x, y, w, batch_size, shuffle, rng, callbacks, verbose, title)
         n = len(x)
         order = rng.permutation(n) if shuffle else None
         metrics = self._metrics()
@@ -616,19 +625,20 @@ class Sequential:
         batch_size = check_batch_size(batch_size, DEFAULT_PREDICT_BATCH_SIZE)
         metrics = self._metrics()
         totals = np.zeros(1 + len(metrics))
-        for start in range(0, len(x), batch_size):
-            stop = min(len(x), start + batch_size)
-            xb, yb = self.backend.asarray(x[start:stop]), self.backend.asarray(y[start:stop])
-            output = self.forward(xb, training=False)
-            if self._fused:
-                per_sample = self.loss.per_sample_from_logits(xp, yb, self.layers[-1]._z)
-            else:
-                per_sample = self.loss.per_sample(xp, yb, output)
-            if sample_weight is not None:
-                per_sample = per_sample * self.backend.asarray(sample_weight[start:stop])
-            totals[0] += float(per_sample.sum())
-            for k, metric in enumerate(metrics, start=1):
-                totals[k] += float(metric.per_sample(xp, yb, output).sum())
+        with matmul_precision(self.backend, self.precision):
+            for start in range(0, len(x), batch_size):
+                stop = min(len(x), start + batch_size)
+                xb, yb = self.backend.asarray(x[start:stop]), self.backend.asarray(y[start:stop])
+                output = self.forward(xb, training=False)
+                if self._fused:
+                    per_sample = self.loss.per_sample_from_logits(xp, yb, self.layers[-1]._z)
+                else:
+                    per_sample = self.loss.per_sample(xp, yb, output)
+                if sample_weight is not None:
+                    per_sample = per_sample * self.backend.asarray(sample_weight[start:stop])
+                totals[0] += float(per_sample.sum())
+                for k, metric in enumerate(metrics, start=1):
+                    totals[k] += float(metric.per_sample(xp, yb, output).sum())
         results = {"loss": float(totals[0] / len(x) + self.regularization_penalty())}
         for k, metric in enumerate(metrics, start=1):
             results[metric.name] = float(totals[k] / len(x))
@@ -647,15 +657,16 @@ class Sequential:
         threads_module.apply_environment()
         restore_threads = threads_module.limit(threads_module.check_threads(threads))
         try:
-            if len(x) <= batch_size:  # one batch (batch-1 latency): no result buffer to fill
-                output = self.forward(self.backend.asarray(x), training=False)
-                return np.array(self.backend.to_numpy(output))  # a copy: output is a work buffer
-            result = np.empty((len(x), self.output_dim), dtype=self.dtype)
-            for start in range(0, len(x), batch_size):
-                stop = min(len(x), start + batch_size)
-                output = self.forward(self.backend.asarray(x[start:stop]), training=False)
-                result[start:stop] = self.backend.to_numpy(output)
-            return result
+            with matmul_precision(self.backend, self.precision):
+                if len(x) <= batch_size:  # one batch (batch-1 latency): no result buffer to fill
+                    output = self.forward(self.backend.asarray(x), training=False)
+                    return np.array(self.backend.to_numpy(output))  # a copy: it is a work buffer
+                result = np.empty((len(x), self.output_dim), dtype=self.dtype)
+                for start in range(0, len(x), batch_size):
+                    stop = min(len(x), start + batch_size)
+                    output = self.forward(self.backend.asarray(x[start:stop]), training=False)
+                    result[start:stop] = self.backend.to_numpy(output)
+                return result
         finally:
             restore_threads()
 
@@ -692,6 +703,34 @@ class Sequential:
             arrays.append(array)
         for (_, _, weight), array in zip(self._weight_index, arrays):
             weight[...] = self.backend.asarray(array.astype(self.dtype))
+
+    def to(self, device: str) -> Sequential:
+        """Move the model to ``device`` ('cpu' or 'gpu') in place and return it.
+
+        Weights, gradients, non-trainable state and the optimizer's state and step
+        count move; the layers are rebound to views of the new buffers.
+        """
+        backend = get_backend(device)
+        if backend is self.backend:
+            return self
+        old = self.backend
+        self.backend = backend
+        self._device_data = None  # training data copied to the old device
+        if not self.built:
+            return self
+        keep = [old.to_numpy(weight) for _, _, weight in self._weight_index]
+        grads = old.to_numpy(self.grads)
+        optimizer_state, iterations = {}, 0
+        if self.optimizer is not None:
+            optimizer_state = {k: old.to_numpy(v) for k, v in self.optimizer.state.items()}
+            iterations = self.optimizer.iterations
+        self._allocate(keep=keep)  # new buffers on the backend, layers rebound
+        self.grads[...] = backend.asarray(grads)
+        if self.optimizer is not None:
+            for name, array in optimizer_state.items():
+                self.optimizer.state[name][...] = backend.asarray(array)
+            self.optimizer.iterations = iterations
+        return self
 
     def _weight_names(self) -> list[str]:
         return [f"{layer.name}/{spec.name}" for layer, spec, _ in self._weight_index]
@@ -776,7 +815,8 @@ class Sequential:
         if self.compiled:
             model.compile(**_compile_kwargs(self.compile_config()))
         model.metadata = dict(self.metadata)
-        return model
+        model.precision = self.precision
+        return model.to(self.backend)
 
     def to_torch(self):
         """The same network as a ``torch.nn.Sequential`` (see :mod:`densekit.interop`)."""

@@ -114,7 +114,7 @@ class _Graph:
         if adder is None:
             raise ArgumentError(
                 f"layer {layer.name!r} of type {kind} has no ONNX export; supported: "
-                "Dense, Dropout, BatchNormalization, Normalization"
+                "Dense, Activation, Dropout, BatchNormalization, Normalization"
             )
         return adder(layer, x)
 
@@ -129,6 +129,9 @@ class _Graph:
 
     def _add_Dropout(self, layer, x: str) -> str:
         return x
+
+    def _add_Activation(self, layer, x: str) -> str:
+        return self.add_activation(layer.activation, x, layer.name)
 
     def _add_BatchNormalization(self, layer, x: str) -> str:
         stem = layer.name

@@ -61,6 +61,7 @@ class Optimizer:
         self.iterations = 0
         self.state: dict[str, Any] = {}
         self._slices: list[slice] = []
+        self._kernels = None
 
     # --- the learning rate ------------------------------------------------------
     @property
@@ -78,9 +79,13 @@ class Optimizer:
             self._learning_rate = _number("learning_rate", value, open_low=True)
 
     # --- the step ---------------------------------------------------------------
-    def build(self, params: Any, slices: list[slice]) -> None:
-        """Allocate state like ``params``; ``slices`` are the weights (for per-weight clipping)."""
+    def build(self, params: Any, slices: list[slice], backend: Any = None) -> None:
+        """Allocate state like ``params``; ``slices`` are the weights (for per-weight clipping).
+
+        ``backend`` (the model's) brings fused device kernels for the update on a GPU.
+        """
         xp = _xp(params)
+        self._kernels = None if backend is None else backend.kernels
         self._slices = list(slices)
         self.state = {name: xp.zeros_like(params) for name in self.slots}
         self._scratch = xp.empty_like(params)
@@ -149,6 +154,10 @@ def _adam_step(xp, p, g, m, v, tmp, beta_1, beta_2, step, epsilon) -> None:
 
 
 def _scale_to_norm(xp, g, max_norm: float) -> None:
+    if xp is not np:  # on a device: no round trip to the host, scale by min(1, max/norm)
+        norm = xp.sqrt((g * g).sum())
+        g *= xp.minimum(1.0, max_norm / xp.maximum(norm, np.finfo(g.dtype).tiny))
+        return
     norm = float(xp.sqrt((g * g).sum()))
     if norm > max_norm:
         g *= max_norm / norm
@@ -175,6 +184,15 @@ class SGD(Optimizer):
             self.slots = ()
 
     def _update(self, params, grads, lr, t):
+        if self._kernels is not None:  # one fused kernel on a GPU
+            if not self.momentum:
+                self._kernels.sgd(params, grads, lr)
+            else:
+                velocity = self.state["velocity"]
+                self._kernels.sgd_momentum(
+                    params, grads, velocity, lr, self.momentum, self.nesterov
+                )
+            return
         if not self.momentum:
             grads *= lr
             params -= grads
@@ -212,20 +230,27 @@ class Adam(Optimizer):
             raise ArgumentError("beta_1 and beta_2 must be < 1")
         self.epsilon = _number("epsilon", epsilon)
 
-    def build(self, params, slices):
-        super().build(params, slices)
+    def build(self, params, slices, backend=None):
+        super().build(params, slices, backend)
         # the update works one chunk at a time, so one chunk of scratch is enough
         size = self._chunks[0].stop if self._chunks else 0
         self._scratch = _xp(params).empty(size, dtype=params.dtype)
 
     def _update(self, params, grads, lr, t):
+        xp, m, v, tmp = _xp(params), self.state["m"], self.state["v"], self._scratch
+        if self._kernels is not None:  # one fused kernel on a GPU (AdamW's decay folded in)
+            decay = 1.0 - lr * getattr(self, "weight_decay", 0.0)
+            lr_t, c2 = lr / (1.0 - self.beta_1**t), 1.0 / math.sqrt(1.0 - self.beta_2**t)
+            self._kernels.adam(
+                params, grads, m, v, lr_t, c2, self.beta_1, self.beta_2, self.epsilon, decay
+            )
+            return
         self._decay_weights(params, lr)
         # the paper's "more efficient" order (end of its section 2): with c = sqrt(1 - b2^t),
         # lr m_hat / (sqrt(v_hat) + eps) = (lr c / (1 - b1^t)) m / (sqrt(v) + eps c)
         correction = math.sqrt(1.0 - self.beta_2**t)
         step = lr * correction / (1.0 - self.beta_1**t)
         epsilon = self.epsilon * correction
-        xp, m, v, tmp = _xp(params), self.state["m"], self.state["v"], self._scratch
         for part in self._chunks:
             scratch = tmp[: part.stop - part.start]
             _adam_step(
@@ -317,8 +342,8 @@ class Adagrad(Optimizer):
         )
         self.epsilon = _number("epsilon", epsilon)
 
-    def build(self, params, slices):
-        super().build(params, slices)
+    def build(self, params, slices, backend=None):
+        super().build(params, slices, backend)
         self.state["accumulator"][...] = self.initial_accumulator_value
 
     def _update(self, params, grads, lr, t):

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from .errors import ArgumentError, ArgumentTypeError
 
 
@@ -29,11 +31,13 @@ class Regularizer:
                 raise ArgumentError(f"regularizer {name} must be finite and >= 0, got {value}")
 
     def penalty(self, xp, w) -> float:
+        """A float on NumPy; a 0-d device array on a GPU (no host round trip per batch)."""
+        to_host = float if xp is np else _same
         value = 0.0
         if self.l1:
-            value += self.l1 * float(xp.abs(w).sum())
+            value += self.l1 * to_host(xp.abs(w).sum())
         if self.l2:
-            value += self.l2 * float((w * w).sum())
+            value += self.l2 * to_host((w * w).sum())
         return value
 
     def add_gradient(self, xp, w, grad) -> None:
@@ -45,6 +49,10 @@ class Regularizer:
 
     def get_config(self) -> dict:
         return {"l1": float(self.l1), "l2": float(self.l2)}
+
+
+def _same(value):
+    return value
 
 
 def l1(l1: float = 0.01) -> Regularizer:  # noqa: E741 - Keras' name

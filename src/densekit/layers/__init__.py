@@ -1,14 +1,15 @@
-"""Layers: Dense, Dropout, BatchNormalization, Normalization, and the contract they share."""
+"""Layers: Dense, Activation, Dropout, BatchNormalization, Normalization, and their contract."""
 
 from __future__ import annotations
 
 from ..errors import ModelFileError
+from .activation import Activation
 from .base import Layer, WeightSpec
 from .dense import Dense
 from .dropout import Dropout
 from .normalization import BatchNormalization, Normalization
 
-LAYER_TYPES: dict[str, type[Layer]] = {"Dense": Dense, "Dropout": Dropout}
+LAYER_TYPES: dict[str, type[Layer]] = {"Dense": Dense, "Activation": Activation, "Dropout": Dropout}
 
 
 def register(cls: type[Layer]) -> type[Layer]:
@@ -39,6 +40,7 @@ register(Normalization)
 
 
 __all__ = [
+    "Activation",
     "Layer",
     "WeightSpec",
     "Dense",

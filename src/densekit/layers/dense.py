@@ -43,6 +43,7 @@ class Dense(Layer):
         self.declared_input_dim = (
             None if input_dim is None else check_positive_int("input_dim", input_dim)
         )
+        self._fused_forward = self._fused_backward = None
 
     def build(self, input_dim: int) -> int:
         self.input_dim = int(input_dim)
@@ -74,10 +75,25 @@ class Dense(Layer):
     def bias(self):
         return self.weights.get("bias")
 
+    def bind(self, weights, grads, backend) -> None:
+        super().bind(weights, grads, backend)
+        # on a GPU: one fused kernel for z += b; a = f(z), one for dz = g * f'(z)
+        kernels = backend.kernels
+        self._fused_forward = self._fused_backward = None
+        self._matmul = backend.xp.matmul if kernels is None else kernels.matmul
+        self._column_sums = None if kernels is None else kernels.column_sums
+        if kernels is not None:
+            self._fused_forward = kernels.bias_activation(self.activation, self.use_bias)
+            self._fused_backward = kernels.activation_backward(self.activation)
+
     def forward(self, x: Any, training: bool) -> Any:
         xp = self.backend.xp
         z = self.buffer("z", (x.shape[0], self.units), x.dtype)
-        xp.matmul(x, self.kernel, out=z)
+        self._matmul(x, self.kernel, out=z)
+        if self._fused_forward is not None:
+            a = self._fused_forward(z, self.bias)
+            self._x, self._z, self._a = x, z, a
+            return a
         if self.use_bias:
             z += self.bias
         if self.activation.writes_out:
@@ -90,17 +106,25 @@ class Dense(Layer):
     def backward(self, grad: Any, need_input_grad: bool = True, through_activation: bool = True):
         """``grad`` is dL/dA (or dL/dZ when ``through_activation`` is False, the fused case)."""
         xp = self.backend.xp
-        dz = self.activation.backward(xp, self._z, self._a, grad) if through_activation else grad
-        xp.matmul(self._x.T, dz, out=self.grads["kernel"])
+        if not through_activation:
+            dz = grad
+        elif self._fused_backward is not None:
+            dz = self._fused_backward(self._z, self._a, grad)
+        else:
+            dz = self.activation.backward(xp, self._z, self._a, grad)
+        self._matmul(self._x.T, dz, out=self.grads["kernel"])
         if self.use_bias:
-            # db = sum(dZ, axis=0) = 1^T dZ: BLAS sums the columns several times faster
-            ones = self.buffer("ones", (dz.shape[0],), dz.dtype)
-            ones.fill(1)
-            xp.matmul(ones, dz, out=self.grads["bias"])
+            if self._column_sums is not None:
+                self._column_sums(dz, self.grads["bias"])
+            else:
+                # db = sum(dZ, axis=0) = 1^T dZ: BLAS sums the columns several times faster
+                ones = self.buffer("ones", (dz.shape[0],), dz.dtype)
+                ones.fill(1)
+                self._matmul(ones, dz, out=self.grads["bias"])
         if not need_input_grad:
             return None
         dx = self.buffer("dx", self._x.shape, dz.dtype)
-        return xp.matmul(dz, self.kernel.T, out=dx)
+        return self._matmul(dz, self.kernel.T, out=dx)
 
     def get_config(self) -> dict:
         return {

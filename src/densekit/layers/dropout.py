@@ -32,11 +32,22 @@ class Dropout(Layer):
         xp = self.backend.xp
         if self.rng is None:  # fit gives each layer the model's generator; this is outside fit
             self.rng = make_rng(self.seed)
-        keep = self.rng.random(x.shape, dtype=x.dtype) >= self.rate
+        if self.backend.name == "cpu":
+            keep = self.rng.random(x.shape, dtype=x.dtype) >= self.rate
+        else:  # draw the mask on the device, seeded from the layer's host generator
+            keep = self._device_rng().random(x.shape, dtype=x.dtype) >= self.rate
         scaled_mask = self.buffer("mask", x.shape, x.dtype)
         xp.multiply(xp.asarray(keep), 1.0 / (1.0 - self.rate), out=scaled_mask)
         self._scaled_mask = scaled_mask
         return x * scaled_mask
+
+    def _device_rng(self):
+        """A generator of the backend's own (CuPy's), re-seeded when fit gives a new ``rng``."""
+        if getattr(self, "_device_rng_source", None) is not self.rng:
+            seed = int(self.rng.integers(2**63))
+            self._device_generator = self.backend.xp.random.default_rng(seed)
+            self._device_rng_source = self.rng
+        return self._device_generator
 
     def backward(self, grad: Any, need_input_grad: bool = True) -> Any:
         if self._scaled_mask is None:

@@ -1,0 +1,458 @@
+"""Training on a device: batches go from NumPy to the GPU while the GPU computes.
+
+``fit`` takes NumPy arrays. On a GPU the epoch loop here replaces the CPU one:
+
+- **Feeding.** When the training set fits comfortably in device memory it is
+  copied there once (and kept between epochs and fits on the same arrays) and
+  each shuffled batch is gathered on the device (``resident``). Otherwise each
+  batch is copied as it comes (``sync``). ``stream`` gathers each batch on the
+  host into page-locked ("pinned") memory and copies it on a second stream one
+  batch ahead, overlapping the previous step; measured on an H100 it was slower
+  than ``sync`` (the events and host gathers cost more than the copy it hides),
+  so it is kept as an option, not the default.
+- **CUDA graphs.** For Dense stacks trained by Adam, AdamW or SGD at a constant
+  rate, the whole step of a full batch is captured once and replayed
+  (:class:`CapturedStep`): 5-12x faster for small networks.
+- **No per-batch round trip.** The loss and metrics are summed on the device and
+  read back every ``sync_every`` batches (about 20 times an epoch, and at its
+  end); the non-finite-loss check runs then, so it stops training at most
+  ``sync_every`` steps after the loss went bad (on the CPU: at that step).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+
+import numpy as np
+
+from .backend import matmul_precision
+from .errors import TrainingError
+
+#: 'auto' (resident when it fits, else sync), 'resident', 'stream' or 'sync'; on an H100
+#: the overlapped 'stream' copy measured slower than 'sync' (benchmarks/RESULTS-gpu.md)
+FEED_MODE = "auto"
+#: capture a whole training step as a CUDA graph and replay it for each full batch
+#: (Dense layers, Adam/AdamW/SGD with a constant rate, no hooks or constraints, data resident)
+CUDA_GRAPHS = True
+#: fraction of free device memory the training set may take to be kept resident
+RESIDENT_FRACTION = 0.25
+
+
+class BatchFeeder:
+    """Yields ``(x, y, w)`` device batches of one epoch, in ``order`` (or as stored)."""
+
+    def __init__(self, backend, x, y, w, batch_size, order, mode: str | None = None, cache=None):
+        self.backend, self.xp = backend, backend.xp
+        #: {id(host array): (host array, device copy)}: the epochs of one fit upload once
+        self.cache = {} if cache is None else cache
+        self.arrays = [a for a in (x, y, w) if a is not None]
+        self.has_w = w is not None
+        self.n, self.batch_size, self.order = len(x), batch_size, order
+        mode = mode or FEED_MODE  # read at the call, so the module setting can be changed
+        if mode == "auto":
+            mode = "resident" if self._fits() else "sync"
+        self.mode = mode
+
+    def _fits(self) -> bool:
+        nbytes = sum(a.nbytes for a in self.arrays)
+        try:
+            free, _ = self.xp.cuda.Device().mem_info
+        except Exception:  # a stand-in without memory info
+            return True
+        return nbytes <= RESIDENT_FRACTION * free
+
+    def _upload(self, array):
+        held = self.cache.get(id(array))
+        if held is not None and held[0] is array:
+            return held[1]
+        copy = self.xp.asarray(array)
+        self.cache[id(array)] = (array, copy)
+        return copy
+
+    def _bounds(self):
+        for start in range(0, self.n, self.batch_size):
+            yield start, min(self.n, start + self.batch_size)
+
+    def _split(self, arrays):
+        if self.has_w:
+            return arrays[0], arrays[1], arrays[2]
+        return arrays[0], arrays[1], None
+
+    def __iter__(self):
+        return getattr(self, f"_{self.mode}")()
+
+    # --- the three ways ---------------------------------------------------------
+    def _sync(self):
+        to_device = self.backend.asarray
+        for start, stop in self._bounds():
+            if self.order is None:
+                parts = [a[start:stop] for a in self.arrays]
+            else:
+                index = self.order[start:stop]
+                parts = [np.take(a, index, axis=0) for a in self.arrays]
+            yield self._split([to_device(p) for p in parts])
+
+    def device_order(self):
+        """The epoch's row order on the device (0..n-1 when not shuffled)."""
+        xp = self.xp
+        if self.order is None:
+            return xp.arange(self.n, dtype=np.int64)
+        return xp.asarray(self.order)
+
+    def _resident(self):
+        xp = self.xp
+        device = [self._upload(a) for a in self.arrays]
+        order = None if self.order is None else xp.asarray(self.order)
+        buffers: dict = {}
+        for start, stop in self._bounds():
+            if order is None:
+                yield self._split([d[start:stop] for d in device])
+                continue
+            rows = stop - start
+            if rows not in buffers:
+                buffers[rows] = [xp.empty((rows,) + d.shape[1:], d.dtype) for d in device]
+            index = order[start:stop]
+            out = buffers[rows]
+            gather = self.backend.kernels.gather_rows
+            for d, o in zip(device, out):
+                gather(d, index, o) if d.ndim == 2 else xp.take(d, index, out=o)
+            yield self._split(out)
+
+    def _stream(self):
+        """Double-buffered: batch i+1 is gathered and copied while batch i computes."""
+        xp, cuda = self.xp, self.xp.cuda
+        copy_stream = cuda.Stream(non_blocking=True)
+        compute_stream = cuda.get_current_stream()
+        rows = min(self.batch_size, self.n)
+        slots = []
+        for _ in range(2):
+            host, dev = [], []
+            for a in self.arrays:
+                shape = (rows,) + a.shape[1:]
+                memory = cuda.alloc_pinned_memory(int(np.prod(shape)) * a.itemsize)
+                host.append(np.frombuffer(memory, a.dtype, int(np.prod(shape))).reshape(shape))
+                dev.append(xp.empty(shape, a.dtype))
+            slots.append({"host": host, "dev": dev, "copied": None, "done": None})
+
+        def issue(batch: int, start: int, stop: int):
+            slot = slots[batch % 2]
+            if slot["copied"] is not None:
+                slot["copied"].synchronize()  # its pinned memory is free again
+            n = stop - start
+            index = None if self.order is None else self.order[start:stop]
+            if slot["done"] is not None:
+                copy_stream.wait_event(slot["done"])  # the step that read dev is finished
+            views = []
+            for a, host, dev in zip(self.arrays, slot["host"], slot["dev"]):
+                if index is None:
+                    host[:n] = a[start:stop]
+                else:
+                    np.take(a, index, axis=0, out=host[:n])
+                dev[:n].set(host[:n], stream=copy_stream)
+                views.append(dev[:n])
+            slot["copied"] = copy_stream.record()
+            return views
+
+        bounds = list(self._bounds())
+        pending = issue(0, *bounds[0])
+        for batch in range(len(bounds)):
+            current = pending
+            compute_stream.wait_event(slots[batch % 2]["copied"])
+            if batch + 1 < len(bounds):
+                pending = issue(batch + 1, *bounds[batch + 1])
+            yield self._split(current)
+            slots[batch % 2]["done"] = compute_stream.record()
+        copy_stream.synchronize()
+
+
+def train_epoch(model, x, y, w, batch_size, shuffle, rng, callbacks, verbose, title) -> dict:
+    """One epoch on the model's device; same logs and callbacks as the CPU loop."""
+    from .model import _format_logs, _progress_bar
+
+    xp = model.backend.xp
+    n = len(x)
+    order = rng.permutation(n) if shuffle else None
+    metrics = model._metrics()
+    n_batches = -(-n // batch_size)
+    sync_every = max(1, n_batches // 20)
+    bar = _progress_bar(n_batches, title, verbose)
+    totals = xp.zeros(1 + len(metrics), dtype=np.float64)
+    logs: dict = {}
+    seen = 0
+    # device copies of this fit's arrays survive between epochs (and fits); others are dropped
+    held = getattr(model, "_device_data", None) or {}
+    cache = {k: v for k, v in held.items() if any(v[0] is a for a in (x, y, w))}
+    model._device_data = cache
+    feeder = BatchFeeder(model.backend, x, y, w, batch_size, order, cache=cache)
+    captured = _captured_step(model, feeder, metrics) if CUDA_GRAPHS else None
+    if captured is not None:
+        totals, batches = captured.totals, captured.epoch(feeder)
+    else:
+        batches = (partial(_eager_batch, model, metrics, totals, *batch) for batch in feeder)
+    with matmul_precision(model.backend, model.precision), _on(captured):
+        if captured is not None:
+            captured.start_epoch()
+        for batch, run in enumerate(batches):
+            callbacks.on_train_batch_begin(batch, {})
+            seen += run()
+            last = batch == n_batches - 1 or model.stop_training
+            if batch % sync_every == 0 or last:
+                values = model.backend.to_numpy(totals) / seen
+                if not math.isfinite(values[0]):
+                    raise TrainingError(
+                        f"the loss became {values[0]} by optimizer step "
+                        f"{model.optimizer.iterations} (on the GPU it is checked every "
+                        f"{sync_every} steps); training stopped. Try a lower learning rate, "
+                        "gradient clipping (clipnorm=1.0) or scaled inputs."
+                    )
+                logs = {"loss": float(values[0])}
+                for k, metric in enumerate(metrics, start=1):
+                    logs[metric.name] = float(values[k])
+            callbacks.on_train_batch_end(batch, logs)
+            if bar is not None:
+                bar.update(1)
+                if batch % sync_every == 0 or last:
+                    bar.set_postfix_str(_format_logs(logs), refresh=False)
+            if model.stop_training:
+                break
+    if bar is not None:
+        bar.close()
+    return dict(logs)
+
+
+def _eager_batch(model, metrics, totals, xb, yb, wb) -> int:
+    """One step, its loss and metrics added to ``totals`` on the device; returns the rows."""
+    batch_sum, output = _step(model, xb, yb, wb)
+    _accumulate(model.backend.xp, metrics, totals, batch_sum, yb, output)
+    return len(xb)
+
+
+def _accumulate(xp, metrics, totals, batch_sum, yb, output) -> None:
+    totals[0] += batch_sum
+    for k, metric in enumerate(metrics, start=1):
+        totals[k] += metric.per_sample(xp, yb, output).sum()
+
+
+class _on:
+    """``with _on(captured):`` runs on the captured step's stream (or changes nothing)."""
+
+    def __init__(self, captured):
+        self.stream = None if captured is None else captured.stream
+
+    def __enter__(self):
+        if self.stream is not None:
+            self.stream.__enter__()
+
+    def __exit__(self, *exc):
+        if self.stream is not None:
+            self.stream.synchronize()
+            self.stream.__exit__(*exc)
+        return False
+
+
+class CapturedStep:
+    """A whole training step (gather, forward, loss, backward, update, metrics) as a CUDA graph.
+
+    On a GPU a small network's step is dozens of tiny kernels, each costing more
+    to launch from Python than to run; replaying a captured graph launches them
+    all at once. The batch is gathered inside the graph from an index buffer
+    refreshed before each launch, and Adam takes its step count from the device.
+    Temporaries come from a private memory pool that lives as long as the graph.
+    """
+
+    def __init__(self, model, x_dev, y_dev, rows: int, metrics):
+        from .gpu_kernels import CaptureSafeCublas
+
+        xp = self.xp = model.backend.xp
+        self.model, self.metrics, self.rows = model, metrics, rows
+        self.kernels = model.backend.kernels
+        self.x_dev, self.y_dev = x_dev, y_dev
+        self.stream = xp.cuda.Stream(non_blocking=True)
+        self.pool = xp.cuda.MemoryPool()
+        self.index = xp.empty(rows, np.int64)
+        self.xb = xp.empty((rows,) + x_dev.shape[1:], x_dev.dtype)
+        self.yb = xp.empty((rows,) + y_dev.shape[1:], y_dev.dtype)
+        self.totals = xp.zeros(1 + len(metrics), np.float64)
+        self.counter = xp.zeros(1, np.float64)
+        self.coef = xp.zeros(2, np.float64)
+        self.cublas = CaptureSafeCublas(xp)
+        self.graph = None
+        self.failed = False
+
+    def _step(self):
+        gather = self.kernels.gather_rows
+        gather(self.x_dev, self.index, self.xb)
+        gather(self.y_dev, self.index, self.yb)
+        batch_sum, output = _step(self.model, self.xb, self.yb, None)
+        _accumulate(self.xp, self.metrics, self.totals, batch_sum, self.yb, output)
+
+    def _counting(self):
+        kernels, lr = self.kernels, self.model.optimizer.learning_rate
+        kernels.step_counter = (self.counter, self.coef, lr)
+
+    def start_epoch(self):
+        self.totals.fill(0)
+        self.counter.fill(self.model.optimizer.iterations)
+
+    def first(self) -> None:
+        """The first full batch: run it for real (allocating from the private pool), then
+        capture the same step; if CUDA refuses the capture, the steps stay eager."""
+        xp, kernels, optimizer = self.xp, self.kernels, self.model.optimizer
+        saved_cublas = kernels._cublas
+        with xp.cuda.using_allocator(self.pool.malloc):
+            self._counting()
+            try:
+                self._step()  # batch 0 of this epoch, for real
+            finally:
+                kernels.step_counter = None
+            iterations = optimizer.iterations
+            self._counting()
+            kernels._cublas = self.cublas
+            try:
+                self.stream.begin_capture()
+                try:
+                    self._step()
+                finally:
+                    graph = self.stream.end_capture()
+                self.graph = graph
+            except Exception:  # noqa: BLE001 - any refusal: train eagerly instead
+                self.failed = True
+            finally:
+                optimizer.iterations = iterations  # the captured step did not run
+                kernels._cublas = saved_cublas
+                kernels.step_counter = None
+
+    def _eager(self, start: int, stop: int, order) -> None:
+        xp, gather = self.xp, self.kernels.gather_rows
+        index = order[start:stop]
+        xb = xp.empty((stop - start,) + self.xb.shape[1:], self.xb.dtype)
+        yb = xp.empty((stop - start,) + self.yb.shape[1:], self.yb.dtype)
+        gather(self.x_dev, index, xb)
+        gather(self.y_dev, index, yb)
+        batch_sum, output = _step(self.model, xb, yb, None)
+        _accumulate(xp, self.metrics, self.totals, batch_sum, yb, output)
+        self.counter += 1
+
+    def _launch(self, start: int, stop: int, order) -> None:
+        self.index[...] = order[start:stop]
+        if self.graph is None:
+            self.first()
+        else:
+            self.graph.launch(self.stream)
+            self.model.optimizer.iterations += 1
+
+    def epoch(self, feeder):
+        """One callable a batch (graph replay for full batches, eager otherwise) -> rows."""
+        order = feeder.device_order()
+        for start, stop in feeder._bounds():
+            full = stop - start == self.rows and not self.failed
+            run = self._launch if full else self._eager
+            yield lambda run=run, start=start, stop=stop: run(start, stop, order) or stop - start
+
+
+def _captured_step(model, feeder, metrics):
+    """The model's captured step for this epoch, built on first use; None where not possible."""
+    from .layers import Dense
+    from .optimizers import SGD, Adam, AdamW
+    from .schedules import LearningRateSchedule
+
+    kernels, optimizer = model.backend.kernels, model.optimizer
+    eligible = (
+        kernels is not None
+        and kernels._cublas is not None
+        and feeder.mode == "resident"
+        and not feeder.has_w
+        and feeder.n >= feeder.batch_size
+        and all(type(layer) is Dense for layer in model.layers)
+        and not model.gradient_hooks
+        and not model.constraints
+        and type(optimizer) in (Adam, AdamW, SGD)
+        and optimizer._kernels is not None
+        and not isinstance(optimizer._learning_rate, LearningRateSchedule)
+        and optimizer.clipnorm is None
+        and optimizer.global_clipnorm is None
+        and optimizer.clipvalue is None
+    )
+    if not eligible:
+        return None
+    x_dev, y_dev = (feeder._upload(a) for a in feeder.arrays[:2])
+    key = (
+        feeder.batch_size,
+        id(model.params),
+        id(optimizer),
+        tuple(id(a) for a in optimizer.state.values()),
+        optimizer.learning_rate,
+        model.precision,
+        model.loss,
+        tuple(m.name for m in metrics),
+        id(x_dev),
+        id(y_dev),
+    )
+    held = getattr(model, "_captured", None)
+    if held is not None and held[0] == key:
+        return held[1]
+    try:
+        captured = CapturedStep(model, x_dev, y_dev, feeder.batch_size, metrics)
+    except Exception:  # no cuBLAS library to call directly: stay eager
+        return None
+    model._captured = (key, captured)
+    return captured
+
+
+def _step(model, x, y, sample_weight):
+    """Forward, loss, backward, update; returns the batch's loss sum (on the device)."""
+    xp, loss, rows = model.backend.xp, model.loss, len(x)
+    output = model.forward(x, training=True)
+    fused = _fused_loss(model, output, y, sample_weight)
+    if fused is not None:
+        batch_sum, grad = fused
+    elif model._fused:
+        z = model.layers[-1]._z
+        per_sample = loss.per_sample_from_logits(xp, y, z)
+        grad = loss.gradient_from_logits(xp, y, z, output)
+    else:
+        per_sample = loss.per_sample(xp, y, output)
+        grad = loss.gradient(xp, y, output)
+    if fused is not None:
+        pass
+    elif sample_weight is None:
+        grad *= 1.0 / rows
+        batch_sum = per_sample.sum()
+    else:
+        grad *= (sample_weight / rows)[:, None]
+        batch_sum = (per_sample * sample_weight).sum()
+    model.backward(grad, through_last_activation=not model._fused)
+    for weight, grad_weight, regularizer in model._regularized:
+        regularizer.add_gradient(xp, weight, grad_weight)
+    if model._regularized:
+        batch_sum = batch_sum + model.regularization_penalty() * rows
+    for hook in model.gradient_hooks:
+        hook(model.grads)
+    model.optimizer.apply_gradients(model.params, model.grads)
+    for constraint in model.constraints:
+        constraint(model)
+    model._last_output = output
+    return batch_sum, output
+
+
+def _fused_loss(model, output, y, sample_weight):
+    """(loss sum, dL/d(output or logits)) from one or two fused kernels, or None.
+
+    Softmax + categorical cross-entropy (from the logits, the fused gradient
+    ``(p - y) / n``) and mean squared error, without sample weights; the other
+    cases take the generic path.
+    """
+    kernels = model.backend.kernels
+    if kernels is None or sample_weight is not None:
+        return None
+    rows, name = output.shape[0], model.loss.name
+    last = model.layers[-1]
+    grad = last.buffer("loss_grad", output.shape, output.dtype)
+    if model._fused and last.activation.name == "softmax":
+        per_row = last.buffer("loss_rows", (rows,), output.dtype)
+        kernels.softmax_crossentropy(last._z, output, y, 1.0 / rows, grad, per_row)
+        return per_row.sum(), grad
+    if name == "mean_squared_error":
+        return kernels.squared_error(output, y, 2.0 / (rows * output.shape[1]), grad), grad
+    return None
