@@ -251,6 +251,9 @@ class Adam(Optimizer):
         correction = math.sqrt(1.0 - self.beta_2**t)
         step = lr * correction / (1.0 - self.beta_1**t)
         epsilon = self.epsilon * correction
+        if len(self._chunks) == 1:  # a small model: the whole buffer at once, no views
+            _adam_step(xp, params, grads, m, v, tmp, self.beta_1, self.beta_2, step, epsilon)
+            return
         for part in self._chunks:
             scratch = tmp[: part.stop - part.start]
             _adam_step(
