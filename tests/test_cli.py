@@ -210,3 +210,14 @@ def test_export_writes_an_onnx_file_that_onnxruntime_runs(iris_csv, tmp_path):
     session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     (onnx_out,) = session.run(None, {session.get_inputs()[0].name: x})
     np.testing.assert_allclose(onnx_out, model.predict(x), rtol=1e-5, atol=1e-6)
+
+
+def test_export_refuses_to_overwrite_the_model(tmp_path, capsys):
+    import densekit as dk
+
+    path = tmp_path / "m.safetensors"
+    dk.Sequential([dk.layers.Dense(1, input_dim=2)]).save(path)
+    before = path.read_bytes()
+    assert main(["export", str(path), str(path)]) == 2
+    assert "would destroy it" in capsys.readouterr().err
+    assert path.read_bytes() == before

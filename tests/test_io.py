@@ -484,3 +484,11 @@ def test_a_layer_named_optimizer_does_not_clash_with_optimizer_state(tmp_path):
     loaded = dk.load_model(tmp_path / "m.safetensors")
     np.testing.assert_array_equal(loaded.optimizer.state["m"], model.optimizer.state["m"])
     np.testing.assert_array_equal(loaded.get_weights()[0], model.get_weights()[0])
+
+
+@pytest.mark.parametrize("name", ["model.h5", "model.keras", "model.pt", "model.onnx"])
+def test_save_refuses_another_formats_suffix(tmp_path, name):
+    model = dk.Sequential([dk.layers.Dense(1, input_dim=2)])
+    with pytest.raises(dk.errors.InputError, match=r"\.safetensors"):
+        model.save(tmp_path / name)
+    assert not (tmp_path / name).exists()

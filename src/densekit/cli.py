@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,7 +42,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .io import load_model  # noqa: F401 - keeps import errors inside the handler
     from .tabular import TabularPreprocessor, read_table
 
-    table = read_table(args.data)
+    _refuse_overwrite(args.output, "the model", data=args.data)
+    root = True
+    if args.distributed:  # every rank of `mpiexec -n N densekit train --distributed` runs this
+        from . import distributed
+
+        root = distributed.is_root()
+        args.quiet = args.quiet or not root
+    table = _drop_columns(read_table(args.data), args.drop or [], args.target)
+    if not args.quiet:
+        _warn_identifiers(table, args.target)
     preprocessor = TabularPreprocessor(
         target=args.target,
         task=None if args.task == "auto" else args.task,
@@ -87,20 +97,40 @@ def cmd_train(args: argparse.Namespace) -> int:
         callbacks.append(
             EarlyStopping(monitor=monitor, patience=args.patience, restore_best_weights=True)
         )
-    history = model.fit(
-        x,
-        y,
-        batch_size=args.batch_size,
-        epochs=args.epochs,
-        validation_split=args.validation_split,
-        seed=args.seed,
-        verbose=0 if args.quiet else 1,
-        callbacks=callbacks,
-    )
+    fit_kwargs = {
+        "batch_size": args.batch_size,
+        "epochs": args.epochs,
+        "validation_split": args.validation_split,
+        "seed": args.seed,
+        "verbose": 0 if args.quiet else (1 if sys.stdout.isatty() else 2),
+        "callbacks": callbacks,
+    }
+    if args.distributed:
+        history = distributed.fit(
+            model,
+            x,
+            y,
+            checkpoint=args.checkpoint,
+            resume=args.checkpoint is not None,
+            **fit_kwargs,
+        )
+        if not root:
+            return 0  # rank 0 alone writes the model and the report
+    else:
+        history = model.fit(x, y, **fit_kwargs)
     model.save(args.output)
     if not args.quiet:
         final = {key: round(values[-1], 4) for key, values in history.history.items()}
         print(f"final: {final}")
+        if preprocessor.task == "regression":
+            units = {
+                key: round(values[-1] * preprocessor.target_std, 4)
+                for key, values in history.history.items()
+                if key.endswith("mae")
+            }
+            print(
+                f"(loss and mae are on the standardized target; in {args.target!r} units: {units})"
+            )
         print(f"saved the model to {args.output}")
     if args.report:
         _train_report(args, model, history, x, y, preprocessor)
@@ -111,6 +141,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from .io import load_model
     from .tabular import read_table
 
+    if args.output is not None:
+        _refuse_overwrite(args.output, "the predictions", data=args.data, model=args.model)
     model = load_model(args.model).to(args.device)
     model.precision = args.precision
     preprocessor = _preprocessor(model, args.model)
@@ -155,6 +187,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .io import load_model
     from .onnx import export_onnx
 
+    _refuse_overwrite(args.output, "the ONNX graph", model=args.model)
     export_onnx(load_model(args.model), args.output, opset=args.opset)
     if not args.quiet:
         print(f"wrote {args.output} (ONNX opset {args.opset})")
@@ -288,6 +321,51 @@ def _write_report(path, model, history, x, y, preprocessor, tuning=None) -> None
     print(f"wrote the report to {Path(written).resolve()}")
 
 
+def _refuse_overwrite(output: str, what: str, **inputs: str) -> None:
+    """Stop before writing ``what`` over one of the command's own input files."""
+    target = Path(output)
+    for role, source in inputs.items():
+        source_path = Path(source)
+        same = target.resolve() == source_path.resolve() or (
+            target.exists() and source_path.exists() and target.samefile(source_path)
+        )
+        if same:
+            raise ArgumentError(
+                f"-o {output} is the {role} file this command reads; writing {what} there "
+                "would destroy it: choose another output path"
+            )
+
+
+def _drop_columns(table, names: list[str], target: str):
+    """The table without the columns named by --drop (each may list several, comma-separated)."""
+    from .tabular import Table, _column
+
+    dropped: list[str] = []
+    for text in names:
+        parts = [text] if text in table.data else [part.strip() for part in text.split(",")]
+        for name in parts:
+            _column(table, name, "--drop")
+            if name == target:
+                raise ArgumentError(f"--drop {name!r} names the target; drop feature columns only")
+            dropped.append(name)
+    if not dropped:
+        return table
+    columns = [name for name in table.columns if name not in dropped]
+    return Table(columns, {name: table.data[name] for name in columns}, table.n_rows)
+
+
+def _warn_identifiers(table, target: str) -> None:
+    from .tabular import identifier_columns
+
+    features = [name for name in table.columns if name != target]
+    for name in identifier_columns(table, features):
+        print(
+            f"densekit: warning: column {name!r} has a different value in every row, like an "
+            f"ID; it gives the model nothing to learn (drop it with --drop {name!r})",
+            file=sys.stderr,
+        )
+
+
 def _preprocessor(model, path):
     from .tabular import TabularPreprocessor
 
@@ -332,24 +410,35 @@ def _hidden_sizes(text: str) -> list[int]:
     return sizes
 
 
+def _parsed(text: str, kind: type, expected: str):
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+
+
 def _fraction(text: str) -> float:
-    value = float(text)
+    value = _parsed(text, float, "a number in [0, 1)")
     if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text}")
     return value
 
 
+def _number(text: str) -> float:
+    return _parsed(text, float, "a number")
+
+
 def _positive_int(text: str) -> int:
-    value = int(text)
+    value = _parsed(text, int, "an integer >= 1")
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}")
     return value
 
 
 def _non_negative_int(text: str) -> int:
-    value = int(text)
+    value = _parsed(text, int, "an integer >= 0")
     if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text}")
     return value
 
 
@@ -371,11 +460,21 @@ def _add_device_arguments(parser: argparse.ArgumentParser) -> None:
 # --- the parser ---------------------------------------------------------------------
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error on one line (and a pointer to --help) like every other error."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="densekit",
         description="Dense neural networks: train on a table, predict, summarize.",
     )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"densekit {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
 
@@ -398,11 +497,11 @@ def make_parser() -> argparse.ArgumentParser:
     train.add_argument("--activation", default="relu", help="hidden activation (default relu)")
     train.add_argument("--epochs", type=_non_negative_int, default=20)
     train.add_argument("--batch-size", type=_positive_int, default=32)
-    train.add_argument("--learning-rate", type=float, default=1e-3)
+    train.add_argument("--learning-rate", type=_number, default=1e-3)
     train.add_argument("--optimizer", default="adam", help="adam, sgd, rmsprop, adamw, adagrad")
     train.add_argument("--validation-split", type=_fraction, default=0.2)
     train.add_argument("--dropout", type=_fraction, default=0.0)
-    train.add_argument("--l2", type=float, default=0.0, help="L2 penalty on kernels")
+    train.add_argument("--l2", type=_number, default=0.0, help="L2 penalty on kernels")
     train.add_argument(
         "--patience",
         type=_non_negative_int,
@@ -416,11 +515,30 @@ def make_parser() -> argparse.ArgumentParser:
         default=None,
         help="fill missing cells instead of stopping with an error",
     )
+    train.add_argument(
+        "--drop",
+        action="append",
+        metavar="COLUMN",
+        help="leave this column out of the features (an ID, say); repeat it or list "
+        "several separated by commas",
+    )
     train.add_argument("--seed", type=_non_negative_int, default=0)
     _add_device_arguments(train)
     train.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     train.add_argument("--report", default=None, metavar="PATH",
                        help="also write a self-contained HTML report (needs matplotlib)")  # fmt: skip
+    train.add_argument(
+        "--distributed",
+        action="store_true",
+        help="data-parallel over MPI: run as `mpiexec -n N densekit train ... --distributed` "
+        "(needs densekit[mpi])",
+    )
+    train.add_argument(
+        "--checkpoint",
+        default=None,
+        metavar="PATH",
+        help="with --distributed: rank 0 saves a checkpoint every epoch; a rerun resumes from it",
+    )
     train.set_defaults(handler=cmd_train)
 
     tune = commands.add_parser(
@@ -511,6 +629,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.handler(args)
     except DensekitError as exc:
         print(f"densekit: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except BrokenPipeError:
+        # The reader (``| head``) left early: not an error worth a message.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except MemoryError:
+        print(
+            "densekit: error: out of memory; use fewer rows, --drop wide text columns, "
+            "or a smaller --batch-size",
+            file=sys.stderr,
+        )
         return EXIT_ERROR
     except OSError as exc:
         print(

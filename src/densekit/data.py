@@ -21,8 +21,12 @@ def check_x(x: Any, dtype, n_features: int | None = None, name: str = "x") -> np
     """A 2-D ``(samples, features)`` finite array of ``dtype``, or a clear error."""
     if x is None:
         raise InputError(f"{name} is None; expected a 2-D array (samples, features)")
+    if hasattr(x, "tocsr") and hasattr(x, "toarray"):
+        raise InputError(
+            f"{name} is a scipy sparse matrix; densekit needs a dense array: pass {name}.toarray()"
+        )
     try:
-        array = np.asarray(x)
+        array = _as_array(x)
     except Exception as exc:
         raise InputError(f"{name} could not be read as an array: {exc}") from exc
     if array.dtype in _FLOATS:  # the common case, checked first: predict latency counts
@@ -31,7 +35,8 @@ def check_x(x: Any, dtype, n_features: int | None = None, name: str = "x") -> np
         np.issubdtype(array.dtype, np.number) or array.dtype == bool
     ):
         raise InputError(
-            f"{name} must be numeric, got dtype {array.dtype}; encode text columns first"
+            f"{name} must be numeric, got dtype {array.dtype}{_text_columns(x)}; "
+            "encode text columns first"
         )
     elif np.issubdtype(array.dtype, np.complexfloating):
         raise InputError(f"{name} must be real numbers, got dtype {array.dtype}")
@@ -43,20 +48,48 @@ def check_x(x: Any, dtype, n_features: int | None = None, name: str = "x") -> np
         )
         raise InputError(f"{name} must be 2-D (samples, features), got shape {array.shape}: {hint}")
     if array.shape[0] == 0:
-        raise InputError(f"{name} is empty: it has 0 samples")
+        raise InputError(f"{name} is empty: it has 0 samples; expected at least one row")
     if array.shape[1] == 0:
-        raise InputError(f"{name} has 0 features")
+        raise InputError(f"{name} has 0 features; expected at least one column")
     if n_features is not None and array.shape[1] != n_features:
         raise InputError(
             f"{name} has {array.shape[1]} features, but the model was built for {n_features}"
         )
-    array = np.ascontiguousarray(array, dtype=dtype)
-    if not _all_finite(array):
-        bad = np.argwhere(~np.isfinite(array))[0]
+    _check_finite(array, name, "contains NaN or infinite values")
+    converted = array
+    if array.dtype != dtype or not array.flags.c_contiguous:
+        with np.errstate(over="ignore"):
+            converted = np.ascontiguousarray(array, dtype=dtype)
+        _check_finite(converted, name, f"has values too large for {np.dtype(dtype).name}")
+    return converted
+
+
+def _check_finite(array: np.ndarray, name: str, problem: str) -> None:
+    if array.dtype.kind == "f" and not _all_finite(array):
+        row, column = np.argwhere(~np.isfinite(array))[0]
         raise InputError(
-            f"{name} contains NaN or infinite values (first at row {bad[0]}, column {bad[1]})"
+            f"{name} {problem} (first at row {row}, column {column}); expected finite numbers"
         )
-    return array
+
+
+def _as_array(x: Any) -> np.ndarray:
+    """``np.asarray``, reading pandas' nullable columns (Int64, Float64, boolean) as float."""
+    dtypes = getattr(x, "dtypes", None)
+    if dtypes is not None and hasattr(x, "to_numpy"):
+        kinds = list(dtypes) if hasattr(dtypes, "__iter__") else [dtypes]
+        nullable = any(not isinstance(kind, np.dtype) for kind in kinds)
+        if nullable and all(getattr(kind, "kind", "O") in "biuf" for kind in kinds):
+            return x.to_numpy(dtype=np.float64, na_value=np.nan)
+    return np.asarray(x)
+
+
+def _text_columns(x: Any) -> str:
+    """' (non-numeric columns: [...])' for a DataFrame, else ''."""
+    dtypes = getattr(x, "dtypes", None)
+    if dtypes is None or not hasattr(dtypes, "items"):
+        return ""
+    names = [str(n) for n, kind in dtypes.items() if getattr(kind, "kind", "O") not in "biuf"]
+    return f" (non-numeric columns: {names[:10]})" if names else ""
 
 
 def _all_finite(array: np.ndarray) -> bool:
@@ -124,6 +157,12 @@ def validation_split_indices(
             take = min(max(take, 1), len(members) - 1)
         val_parts.append(members[:take])
     val = np.sort(np.concatenate(val_parts))
+    if len(val) == 0:
+        raise InputError(
+            f"validation_split={fraction} leaves no validation rows: each of the "
+            f"{len(val_parts)} classes has a single sample; give more data, or "
+            "validation_split=0 to train on all of them"
+        )
     train = np.setdiff1d(np.arange(n), val, assume_unique=True)
     return train, val
 

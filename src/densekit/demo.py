@@ -7,6 +7,7 @@ and the test metrics, and saves the model.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +58,7 @@ def run_demo(epochs: int = 30, output: str | Path = "out", seed: int = 0, verbos
         batch_size=32,
         validation_split=0.2,
         seed=seed,
-        verbose=1 if verbose else 0,
+        verbose=(1 if sys.stdout.isatty() else 2) if verbose else 0,
         callbacks=[dk.callbacks.EarlyStopping(patience=5, restore_best_weights=True)],
     )
     results = model.evaluate(x_test, y_test)

@@ -7,7 +7,7 @@ sample of them) and for the input.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -18,10 +18,11 @@ from .errors import ArgumentError
 class GradientCheck:
     """The result: analytic and numeric gradients, and their worst disagreement."""
 
-    analytic: np.ndarray
-    numeric: np.ndarray
-    input_analytic: np.ndarray
-    input_numeric: np.ndarray
+    # repr=False: printing a result shows the verdict, not thousands of numbers
+    analytic: np.ndarray = field(repr=False)
+    numeric: np.ndarray = field(repr=False)
+    input_analytic: np.ndarray = field(repr=False)
+    input_numeric: np.ndarray = field(repr=False)
     max_relative_error: float
     passed: bool
 

@@ -193,14 +193,40 @@ def model_tensors(model, include_optimizer: bool = True) -> tuple[dict, dict]:
     return tensors, metadata
 
 
+# suffixes of other tools' formats: a safetensors file under such a name would mislead
+FOREIGN_SUFFIXES = {
+    ".h5": "Keras HDF5",
+    ".hdf5": "Keras HDF5",
+    ".keras": "Keras",
+    ".pt": "PyTorch",
+    ".pth": "PyTorch",
+    ".pkl": "pickle",
+    ".pickle": "pickle",
+    ".joblib": "joblib",
+    ".onnx": "ONNX (use densekit.export_onnx)",
+}
+
+
 def save_model(model, path, include_optimizer: bool = True) -> None:
     """Save weights, architecture, compile settings and (optionally) optimizer state."""
     model._require_built("save")
+    suffix = Path(path).suffix.lower()
+    if suffix in FOREIGN_SUFFIXES:
+        raise InputError(
+            f"{str(path)!r} names a {FOREIGN_SUFFIXES[suffix]} file, but densekit saves "
+            "safetensors: use a name ending in .safetensors"
+        )
     try:
         tensors, metadata = model_tensors(model, include_optimizer)
     except TypeError as exc:
         raise ArgumentTypeError(f"the model's metadata cannot be saved as JSON: {exc}") from exc
     write_safetensors(path, tensors, metadata)
+
+
+def _format_text(metadata: dict) -> str:
+    if "format" not in metadata:
+        return "its metadata has no 'format' entry; densekit writes format 'densekit'"
+    return f"format {metadata['format']!r}, expected {FORMAT!r}"
 
 
 def load_model(path, compile: bool = True):
@@ -219,7 +245,7 @@ def load_model(path, compile: bool = True):
     if metadata.get("format") != FORMAT:
         raise ModelFileError(
             f"{path} is a safetensors file but not a densekit model "
-            f"(format {metadata.get('format')!r}); only densekit model files can be loaded"
+            f"({_format_text(metadata)}); only densekit model files can be loaded"
         )
     if metadata.get("format_version") != str(FORMAT_VERSION):
         raise ModelFileError(

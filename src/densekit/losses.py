@@ -291,9 +291,16 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
         if np.any(labels != y):
             raise InputError("sparse_categorical_crossentropy needs integer class labels")
         if labels.size and (labels.min() < 0 or labels.max() >= n_outputs):
+            hint = (
+                "; sparse_categorical_crossentropy needs one output per class: end with "
+                "Dense(n_classes, activation='softmax'), or for two classes use one sigmoid "
+                "output with loss='binary_crossentropy'"
+                if n_outputs == 1
+                else ""
+            )
             raise InputError(
                 f"labels must be in [0, {n_outputs}) for a model with {n_outputs} outputs, "
-                f"got values from {labels.min()} to {labels.max()}"
+                f"got values from {labels.min()} to {labels.max()}{hint}"
             )
         one_hot = np.zeros((labels.size, n_outputs), dtype=dtype)
         one_hot[np.arange(labels.size), labels] = 1

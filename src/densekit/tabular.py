@@ -15,7 +15,8 @@ Conventions:
 - Rows are numbered from 1, starting at the first row below the header.
 - A cell is missing when it is ``None``, a float NaN, or text that is blank or one
   of ``NA``, ``NaN``, ``null``, ``None``, ``?`` (compared case-insensitively).
-- A feature column is numeric when every non-missing cell parses as a number;
+- A feature column is numeric when every non-missing cell parses as a number
+  (``true``/``false`` in any case count as 1/0, as Parquet booleans do);
   numeric columns are standardized, ``(x - mean) / std``, with the training
   statistics (a constant column has std 1, so it becomes 0).
 - Any other feature column is categorical and is one-hot encoded over the
@@ -46,6 +47,7 @@ from densekit.errors import (
 )
 
 MISSING_TOKENS = frozenset({"", "na", "nan", "null", "none", "?"})
+_BOOLEAN_TOKENS = {"true": 1.0, "false": 0.0}
 TASKS = ("classification", "regression")
 FILL_MODES = ("mean", "median", "most_frequent", "zero")
 CONFIG_FORMAT = "densekit.tabular"
@@ -70,8 +72,9 @@ class Table:
 def read_table(path: str | os.PathLike) -> Table:
     """Read a CSV/TSV/TXT or Parquet file into a :class:`Table` of raw cells.
 
-    The file type comes from the suffix: ``.csv`` (comma), ``.tsv``/``.tab`` (tab),
-    ``.txt`` (delimiter sniffed), ``.parquet``/``.pq`` (needs pyarrow).
+    The file type comes from the suffix: ``.csv`` (comma, or semicolon, tab or pipe
+    when the header line has no comma), ``.tsv``/``.tab`` (tab), ``.txt``
+    (delimiter sniffed), ``.parquet``/``.pq`` (needs pyarrow).
     """
     path = Path(os.fspath(path))
     suffix = path.suffix.lower()
@@ -100,6 +103,9 @@ def _read_csv(path: Path, delimiter: str | None) -> Table:
             if delimiter is None:
                 delimiter = _sniff_delimiter(file.read(65536))
                 file.seek(0)
+            elif delimiter == ",":
+                delimiter = _comma_or_other(file.read(65536))
+                file.seek(0)
             reader = csv.reader(file, delimiter=delimiter)
             try:
                 return _table_from_rows(path, reader)
@@ -121,6 +127,14 @@ def _sniff_delimiter(sample: str) -> str:
         return ","
 
 
+def _comma_or_other(sample: str) -> str:
+    """',' unless the header line has no comma but a ';', tab or '|' (a European-style .csv)."""
+    header = next((line for line in sample.splitlines() if line.strip()), "")
+    if "," in header:
+        return ","
+    return next((other for other in (";", "\t", "|") if other in header), ",")
+
+
 def _is_blank_row(row: list[str]) -> bool:
     return all(not cell.strip() for cell in row)
 
@@ -131,6 +145,8 @@ def _table_from_rows(path: Path, reader: Any) -> Table:
     if header is None:
         raise InputError(f"{path} is empty; expected a header row naming the columns, then data")
     columns = [name.strip() for name in header]
+    while len(columns) > 1 and not columns[-1]:
+        columns.pop()  # a trailing delimiter on every line (spreadsheet exports): no column
     _check_header(path, columns)
     cells: list[list[str]] = [[] for _ in columns]
     n_rows = 0
@@ -138,6 +154,8 @@ def _table_from_rows(path: Path, reader: Any) -> Table:
         if not row or (len(columns) > 1 and _is_blank_row(row)):
             continue  # blank lines separate nothing in a table
         n_rows += 1
+        if len(row) > len(columns) and _is_blank_row(row[len(columns) :]):
+            row = row[: len(columns)]
         if len(row) != len(columns):
             raise InputError(
                 f"{path}: row {n_rows} (line {reader.line_num}) has {len(row)} fields, "
@@ -219,6 +237,15 @@ def _to_number(value: Any) -> float | None:
         return None
 
 
+def _to_feature_number(value: Any) -> float | None:
+    """Like :func:`_to_number`, and text ``true``/``false`` (any case) is 1/0, as in Parquet."""
+    if isinstance(value, str):
+        flag = _BOOLEAN_TOKENS.get(value.strip().casefold())
+        if flag is not None:
+            return flag
+    return _to_number(value)
+
+
 def _to_text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else str(value)
 
@@ -243,12 +270,38 @@ def _most_frequent(values: list) -> Any:
 
 def _column(table: Table, name: str, role: str) -> list:
     if name not in table.data:
-        hint = difflib.get_close_matches(name, table.columns, n=1)
+        same_but_case = [column for column in table.columns if column.casefold() == name.casefold()]
+        hint = same_but_case or difflib.get_close_matches(name, table.columns, n=1)
         maybe = f" (did you mean {hint[0]!r}?)" if hint else ""
         raise InputError(
             f"{role} column {name!r} is not in the table{maybe}; columns are {table.columns}"
         )
     return table.data[name]
+
+
+def identifier_columns(table: Table, names: list[str], min_rows: int = 20) -> list[str]:
+    """The columns among ``names`` whose cells all differ and are text or integers: row IDs.
+
+    One-hot encoding such a text column adds one feature per row, and an integer
+    ID is a number with no pattern to learn; ``densekit train`` warns about them.
+    """
+    found = []
+    for name in names:
+        column = table.data[name]
+        head = [value for value in column[:1000] if not is_missing(value)]
+        if not _all_distinct_ids(head, min(min_rows, len(column))):
+            continue  # cheap rejection on the first rows: most columns repeat early
+        values = [value for value in column if not is_missing(value)]
+        if _all_distinct_ids(values, min_rows):
+            found.append(name)
+    return found
+
+
+def _all_distinct_ids(values: list, min_rows: int) -> bool:
+    if len(values) < min_rows or len({_to_text(value) for value in values}) != len(values):
+        return False
+    integers = all(_is_integer_cell(value) for value in values)
+    return integers or any(_to_feature_number(value) is None for value in values)
 
 
 # --------------------------------------------------------------------------- feature columns
@@ -270,31 +323,31 @@ class _NumericColumn:
     @classmethod
     def fit(cls, name: str, values: list, fill_missing: str | None) -> _NumericColumn:
         _check_finite(name, values)
-        observed = np.array([_to_number(v) for v in values if not is_missing(v)])
-        std = float(observed.std())
+        observed = np.array([_to_feature_number(v) for v in values if not is_missing(v)])
+        mean, std = _mean_std(observed)
         fill = None
         if fill_missing == "mean":
-            fill = float(observed.mean())
+            fill = mean
         elif fill_missing == "median":
             fill = float(np.median(observed))
         elif fill_missing == "most_frequent":
             fill = float(_most_frequent(observed.tolist()))
         elif fill_missing == "zero":
             fill = 0.0
-        return cls(name, float(observed.mean()), std if std > 0 else 1.0, fill)
+        return cls(name, mean, std, fill)
 
     def encode(self, values: list) -> np.ndarray:
         """(n, 1) float64: (x - mean) / std, missing cells replaced by the fill value."""
         numbers = np.empty(len(values))
         for row, value in enumerate(values):
-            number = self.fill if is_missing(value) else _to_number(value)
+            number = self.fill if is_missing(value) else _to_feature_number(value)
             if number is None or not math.isfinite(number):
                 raise InputError(
                     f"column {self.name!r}, row {row + 1}: got {value!r}, expected a finite "
                     "number (the column was numeric in training)"
                 )
             numbers[row] = number
-        return ((numbers - self.mean) / self.std)[:, None]
+        return _standardize(numbers, self.mean, self.std, f"column {self.name!r}")[:, None]
 
     def to_config(self) -> dict:
         return {
@@ -306,9 +359,36 @@ class _NumericColumn:
         }
 
 
+def _mean_std(values: np.ndarray) -> tuple[float, float]:
+    """Mean and std (1 for a constant column), computed on values / max|value| when squares
+    of the values would overflow float64 (cells near 1e308 are finite, and legal)."""
+    scale = float(np.abs(values).max())
+    if scale < 1e150:
+        mean, std = float(values.mean()), float(values.std())
+    else:
+        scaled = values / scale
+        mean, std = float(scaled.mean()) * scale, float(scaled.std()) * scale
+    return mean, (std if std > 0 else 1.0)
+
+
+def _standardize(numbers: np.ndarray, mean: float, std: float, where: str) -> np.ndarray:
+    """``(x - mean) / std``, as ``x / std - mean / std`` so huge cells do not overflow."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        standard = (numbers - mean) / std
+        if not np.isfinite(standard).all():
+            standard = numbers / std - mean / std
+    if not np.isfinite(standard).all():
+        row = int(np.flatnonzero(~np.isfinite(standard))[0])
+        raise InputError(
+            f"{where}, row {row + 1}: {numbers[row]!r} is too far from the training mean "
+            f"{mean:.4g} to standardize; expected values within float64 range of it"
+        )
+    return standard
+
+
 def _check_finite(name: str, values: list) -> None:
     for row, value in enumerate(values):
-        if not is_missing(value) and not math.isfinite(_to_number(value)):
+        if not is_missing(value) and not math.isfinite(_to_feature_number(value)):
             raise InputError(
                 f"column {name!r}, row {row + 1}: got {value!r}, expected a finite number"
             )
@@ -360,8 +440,10 @@ class _CategoricalColumn:
 def _fit_feature(name: str, values: list, fill_missing: str | None):
     observed = [v for v in values if not is_missing(v)]
     if not observed:
-        raise InputError(f"column {name!r} has no values (every cell is missing); drop it")
-    if all(_to_number(v) is not None for v in observed):
+        raise InputError(
+            f"column {name!r} has no values (every cell is missing); drop it (--drop {name!r})"
+        )
+    if all(_to_feature_number(v) is not None for v in observed):
         return _NumericColumn.fit(name, values, fill_missing)
     return _CategoricalColumn.fit(name, values, fill_missing)
 
@@ -436,9 +518,7 @@ class TabularPreprocessor:
                     f"target {self.target!r}, row {row + 1}: got {values[row]!r}; regression "
                     "needs numbers (use task='classification' for labels)"
                 )
-            observed = np.array(numbers)
-            std = float(observed.std())
-            return task, [], (float(observed.mean()), std if std > 0 else 1.0)
+            return task, [], _mean_std(np.array(numbers))
         classes = _classes(numbers if numeric else [_to_text(v) for v in values])
         if len(classes) < 2:
             raise InputError(
@@ -460,7 +540,7 @@ class TabularPreprocessor:
                 f"on; columns are {table.columns}"
             )
         if self.fill_missing is None:
-            _raise_if_missing(table, [c.name for c in columns])
+            _raise_if_missing(table, [c.name for c in columns], fitted=True)
         if not columns or table.n_rows == 0:
             return np.zeros((table.n_rows, self.n_features_out), dtype=np.float32)
         blocks = [column.encode(table.data[column.name]) for column in columns]
@@ -474,7 +554,9 @@ class TabularPreprocessor:
         _raise_if_target_missing(self.target, values)
         if self.task == "regression":
             numbers = np.array([self._target_number(row, v) for row, v in enumerate(values)])
-            return ((numbers - self.target_mean) / self.target_std).astype(np.float32)[:, None]
+            where = f"target {self.target!r}"
+            standard = _standardize(numbers, self.target_mean, self.target_std, where)
+            return standard.astype(np.float32)[:, None]
         return self._class_indices_of(values)
 
     def _target_number(self, row: int, value: Any) -> float:
@@ -617,16 +699,20 @@ def _check_table(table: Any) -> None:
         )
 
 
-def _raise_if_missing(table: Table, names: list[str]) -> None:
+def _raise_if_missing(table: Table, names: list[str], fitted: bool = False) -> None:
     """One error naming every feature column with missing cells, and how many."""
     counts = {name: len(_missing_rows(table.data[name])) for name in names}
     counts = {name: count for name, count in counts.items() if count}
     if counts:
         listed = ", ".join(f"{name!r}: {count} of {table.n_rows}" for name, count in counts.items())
-        raise InputError(
-            f"missing values in feature columns ({listed}); fill them with "
-            f"--fill-missing {{{','.join(FILL_MODES)}}} (fill_missing=...) or clean the data"
+        modes = f"--fill-missing {{{','.join(FILL_MODES)}}} (fill_missing=...)"
+        advice = (
+            "the model was trained without --fill-missing, so it cannot fill them: "
+            f"fill the cells, or train again with {modes}"
+            if fitted
+            else f"fill them with {modes} or clean the data"
         )
+        raise InputError(f"missing values in feature columns ({listed}); {advice}")
 
 
 def _raise_if_target_missing(target: str, values: list) -> None:

@@ -51,6 +51,21 @@ class Layer:
         self.grads: dict[str, Any] = {}
         self._buffers: dict[tuple[str, tuple], Any] = {}
 
+    @property
+    def trainable(self) -> bool:
+        """Always True: fit updates every trainable weight of every layer."""
+        return True
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        # Keras users freeze with ``layer.trainable = False``; silently training anyway
+        # would be worse than saying that densekit cannot freeze a layer.
+        if value is not True:
+            raise ArgumentError(
+                f"layer {self.name!r}: trainable={value!r} (freezing a layer) is not supported; "
+                "fit updates every layer's trainable weights"
+            )
+
     # --- building -------------------------------------------------------------
     @property
     def built(self) -> bool:

@@ -1,0 +1,7 @@
+"""``python -m densekit`` runs the command line, like the ``densekit`` script."""
+
+import sys
+
+from densekit.cli import main
+
+sys.exit(main())

@@ -1,0 +1,590 @@
+"""Training and tuning on a Dask cluster: the data stays where it lives.
+
+:func:`fit` trains one model on a Dask array or DataFrame. Each worker trains on
+the partitions it holds (a persisted collection's partitions stay where they
+are; a lazy one, such as ``dd.read_parquet``, is read a partition at a time on
+the worker it is assigned to and released once trained on, so a worker holds at
+most a few partitions however large the dataset). The client drives rounds:
+
+- ``sync_every=1``: every worker computes the gradient of its share of the
+  global batch, the client sums them, scaled ``b_w/B`` as in
+  :mod:`densekit.distributed`, and takes the one optimizer step. Exact
+  synchronous data parallelism, at the price of a scheduler round trip a step.
+- ``sync_every=k > 1``: every worker takes ``k`` steps on its own rows from the
+  same starting point; the client then averages parameters and optimizer
+  state (weighted by rows). Fewer round trips, not exact.
+
+:func:`tune` runs an Optuna search with its trials as Dask tasks and the study
+in a storage every worker reaches (optuna-integration's ``DaskStorage``, which
+lives on the scheduler and may wrap a SQLite file to survive the cluster).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import uuid
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .callbacks import Callback, CallbackList, History
+from .data import check_batch_size
+from .errors import ArgumentError, InputError, TrainingError, require
+
+CHECKPOINT_KEY = "dask_checkpoint"
+POLL_SECONDS = 0.25
+SCATTER_BYTES = 4 * 2**20
+
+#: Models a worker process keeps between the rounds of one ``fit`` (keyed by run id),
+#: so a round costs a copy of the weights, not a rebuild; ``fit`` clears it at the end.
+_WORKER_MODELS: dict[str, Any] = {}
+
+
+def _distributed():
+    return require("distributed", "dask", "densekit.dask")
+
+
+def _client(client):
+    if client is not None:
+        return client
+    try:
+        return _distributed().get_client()
+    except ValueError as exc:
+        raise ArgumentError(
+            "densekit.dask needs a Dask client: pass client=Client(...) or create one first"
+        ) from exc
+
+
+# --- partitions ------------------------------------------------------------------------
+
+
+def _pair(x, y):
+    return np.asarray(x), np.asarray(y)
+
+
+def _frame_pair(frame, target, features):
+    return frame[features].to_numpy(), frame[target].to_numpy()
+
+
+def _series_pair(frame, series):
+    return frame.to_numpy(), np.asarray(series)
+
+
+def partitions(x: Any, y: Any, client: Any) -> tuple[list, list[int], int, list]:
+    """One lazy ``(x, y)`` pair per partition, their row counts, the feature count,
+    and the key of each partition's data (to find the worker that holds it)."""
+    dask = require("dask", "dask", "densekit.dask")
+    da = require("dask.array", "dask", "densekit.dask")
+    delayed = dask.delayed
+    if isinstance(x, da.Array):
+        if x.ndim != 2:
+            raise InputError(f"x must be 2-D (samples, features), got shape {x.shape}")
+        x = x.rechunk({1: -1})
+        if isinstance(y, da.Array):
+            y = y.rechunk({0: x.chunks[0]} if y.ndim == 1 else {0: x.chunks[0], 1: -1})
+        else:
+            y = da.from_array(np.asarray(y), chunks=(x.chunks[0],) + np.shape(y)[1:])
+        if y.shape[0] != x.shape[0]:
+            raise InputError(f"x has {x.shape[0]} samples but y has {y.shape[0]}")
+        xs, ys = x.to_delayed().ravel(), y.to_delayed().ravel()
+        keys = [k[0] for k in x.__dask_keys__()]
+        pairs = [delayed(_pair)(a, b) for a, b in zip(xs, ys)]
+        return pairs, [int(c) for c in x.chunks[0]], int(x.shape[1]), keys
+    if hasattr(x, "to_delayed") and hasattr(x, "columns"):  # a Dask DataFrame
+        frames = x.to_delayed()
+        keys = [frame.key for frame in frames]
+        if isinstance(y, str):
+            if y not in x.columns:
+                raise InputError(f"y names column {y!r}, which is not among {list(x.columns)}")
+            features = [c for c in x.columns if c != y]
+            pairs = [delayed(_frame_pair)(f, y, features) for f in frames]
+        elif hasattr(y, "to_delayed"):
+            if y.npartitions != x.npartitions:
+                raise InputError("y must have as many partitions as x")
+            features = list(x.columns)
+            pairs = [delayed(_series_pair)(f, s) for f, s in zip(frames, y.to_delayed())]
+        else:
+            raise InputError("with a Dask DataFrame, y must be a column name or a Dask Series")
+        lengths = client.compute([delayed(len)(f) for f in frames], sync=True)
+        return pairs, [int(n) for n in lengths], len(features), keys
+    raise InputError(
+        f"densekit.dask.fit takes a Dask array or DataFrame, got {type(x).__name__}; "
+        "use model.fit for arrays in memory"
+    )
+
+
+def assign(keys: list, lengths: list[int], workers: list[str], client: Any) -> dict[str, list]:
+    """Partitions per worker: where a persisted partition lives, else the least-loaded worker."""
+    held = client.run_on_scheduler(_holders, keys=[str(k) for k in keys])
+    rows = {w: 0 for w in workers}
+    plan: dict[str, list] = {w: [] for w in workers}
+    for index, (key, n) in enumerate(zip(keys, lengths)):
+        where = [w for w in held.get(str(key), []) if w in plan]
+        worker = where[0] if where else min(workers, key=lambda w: rows[w])
+        plan[worker].append(index)
+        rows[worker] += n
+    return plan
+
+
+def _holders(dask_scheduler=None, keys=()):
+    """On the scheduler: which workers hold each key (persisted partitions)."""
+    result = {}
+    for key, state in dask_scheduler.tasks.items():
+        if str(key) in keys and state.who_has:
+            result[str(key)] = [ws.address for ws in state.who_has]
+    return result
+
+
+# --- the work a worker does in one round ----------------------------------------------
+
+
+def _worker_model(run: str, spec: dict):
+    """This run's model on this worker process, built once and reused every round."""
+    model = _WORKER_MODELS.get(run)
+    if model is None:
+        from .model import Sequential, _compile_kwargs
+
+        model = Sequential.from_config(spec["config"])
+        model.compile(**_compile_kwargs(spec["compile"]))
+        stream = np.random.default_rng()  # dropout masks: this worker's own stream
+        for layer in model.layers:
+            seed = getattr(layer, "seed", None)
+            layer.rng = np.random.default_rng(seed) if seed is not None else stream
+        _WORKER_MODELS[run] = model
+    return model
+
+
+def _forget(run: str) -> None:
+    _WORKER_MODELS.pop(run, None)
+
+
+def _load(model, payload: dict) -> None:
+    model.params[...] = payload["params"]
+    model.state[...] = payload["state"]
+    for slot, array in payload["optimizer"].items():
+        model.optimizer.state[slot][...] = array
+    model.optimizer.iterations = payload["iterations"]
+
+
+def _batch_rows(n: int, seed: list[int] | None) -> np.ndarray:
+    """This partition's row order for the epoch: shuffled from (seed, epoch, partition)."""
+    return np.arange(n) if seed is None else np.random.default_rng(seed).permutation(n)
+
+
+def work(run: str, spec: dict, payload: dict, batches: list, ids: list[int], *parts) -> dict:
+    """One round on one worker: the gradient of one batch, or ``k`` local steps.
+
+    ``batches`` is a list of ``(partition, start, stop, seed)``; ``parts`` are the
+    ``(x, y)`` pairs of partitions ``ids``, already on this worker.
+    """
+    model = _worker_model(run, spec)
+    _load(model, payload)
+    data = dict(zip(ids, parts))
+    orders: dict[int, np.ndarray] = {}  # one row order per partition, drawn once a round
+    metrics = model._metrics()
+    totals = np.zeros(2 + len(metrics))  # loss sum, metric sums, rows
+    xp = model.backend.xp
+    for part, start, stop, seed in batches:
+        x, y = data[part]
+        if part not in orders:
+            orders[part] = _batch_rows(len(x), seed)
+        index = orders[part][start:stop]
+        xb = np.ascontiguousarray(x[index], dtype=model.dtype)
+        yb = model.loss.prepare_targets(np.asarray(y)[index], model.output_dim, model.dtype)
+        if spec["exact"]:
+            value, output, _ = model.compute_gradients(xb, yb)
+        else:
+            value = model.train_on_batch(xb, yb)
+            output = model._last_output
+        rows = len(index)
+        totals[0] += value * rows
+        for k, metric in enumerate(metrics, start=1):
+            totals[k] += float(metric.per_sample(xp, yb, output).sum())
+        totals[-1] += rows
+    result = {"totals": totals, "state": model.state.copy()}
+    if spec["exact"]:
+        result["grad_sum"] = model.grads * totals[-1]  # local mean x rows: summed, then / B
+    else:
+        result["params"] = model.params.copy()
+        result["optimizer"] = {k: v.copy() for k, v in model.optimizer.state.items()}
+        result["iterations"] = model.optimizer.iterations
+    return result
+
+
+# --- the client's side ---------------------------------------------------------------------
+
+
+class _Epoch:
+    """Which rows each worker trains on, batch by batch, in one epoch."""
+
+    def __init__(self, plan, lengths, local_batch, seed, epoch, shuffle):
+        rng = np.random.default_rng([seed, epoch]) if shuffle else None
+        self.queues: dict[str, list] = {}
+        for worker, parts in plan.items():
+            order = list(parts) if rng is None else [parts[i] for i in rng.permutation(len(parts))]
+            queue = []
+            for part in order:
+                row_seed = [seed, epoch, part] if shuffle else None
+                for start in range(0, lengths[part], local_batch):
+                    stop = min(lengths[part], start + local_batch)
+                    queue.append((part, start, stop, row_seed))
+            self.queues[worker] = queue
+        self.steps = max((len(q) for q in self.queues.values()), default=0)
+
+    def round(self, step: int, k: int) -> dict[str, list]:
+        return {w: q[step : step + k] for w, q in self.queues.items() if q[step : step + k]}
+
+
+class _Partitions:
+    """Partition futures on their workers: computed just before use, released right after."""
+
+    def __init__(self, client, pairs):
+        self.client, self.pairs = client, pairs
+        self.futures: dict[tuple[str, int], Any] = {}
+
+    def get(self, worker: str, part: int):
+        key = (worker, part)
+        if key not in self.futures:
+            self.futures[key] = self.client.compute(
+                self.pairs[part], workers=[worker], allow_other_workers=False
+            )
+        return self.futures[key]
+
+    def keep_only(self, wanted: set) -> None:
+        for key in [k for k in self.futures if k not in wanted]:
+            del self.futures[key]
+
+
+def _payload(model) -> dict:
+    return {
+        "params": model.params.copy(),
+        "state": model.state.copy(),
+        "optimizer": {k: v.copy() for k, v in model.optimizer.state.items()},
+        "iterations": model.optimizer.iterations,
+    }
+
+
+def _wait(client, futures: dict, where: str) -> dict:
+    """Results of one round's futures; a lost worker or a failed task raises TrainingError."""
+    distributed = _distributed()
+    pending = list(futures.values())
+    while True:
+        try:
+            distributed.wait(pending, timeout=POLL_SECONDS)
+            finished = True
+        except TimeoutError:
+            finished = False
+        alive = set(client.scheduler_info(n_workers=-1)["workers"])
+        lost = [w for w in futures if w not in alive]
+        if lost:
+            client.cancel(pending)
+            raise TrainingError(
+                f"Dask worker {lost[0]} was lost during {where}; training stopped. "
+                "Resume from the last checkpoint with fit(..., checkpoint=..., resume=True)."
+            )
+        for worker, future in futures.items():
+            if future.status == "error":
+                raise TrainingError(
+                    f"Dask worker {worker} failed during {where}: {future.exception()!r}"
+                ) from future.exception()
+        if finished:
+            return {worker: future.result() for worker, future in futures.items()}
+
+
+def fit(
+    model,
+    x: Any,
+    y: Any = None,
+    client: Any = None,
+    sync_every: int = 1,
+    *,
+    batch_size: int | None = None,
+    epochs: int = 1,
+    verbose: int | str = "auto",
+    callbacks: list[Callback] | None = None,
+    shuffle: bool = True,
+    seed: int = 0,
+    checkpoint: str | os.PathLike | None = None,
+    resume: bool = False,
+) -> History:
+    """Train ``model`` on a Dask array (``y`` an array) or DataFrame (``y`` a column name).
+
+    ``batch_size`` is the global batch, split evenly over the workers. Returns a
+    History whose ``step_seconds`` is the mean wall time of one round.
+    """
+    from .model import DEFAULT_BATCH_SIZE, _check_count, _check_verbose, _print_epoch
+
+    client = _client(client)
+    model._require_compiled("fit")
+    sync_every = _check_count("sync_every", sync_every)
+    if sync_every < 1:
+        raise ArgumentError(f"sync_every must be >= 1, got {sync_every}")
+    batch_size = check_batch_size(batch_size, DEFAULT_BATCH_SIZE)
+    epochs = _check_count("epochs", epochs)
+    verbose = _check_verbose(verbose)
+    persisted = _distributed().futures_of(x)
+    if persisted:  # locate persisted partitions only once they exist
+        _distributed().wait(persisted)
+    pairs, lengths, n_features, keys = partitions(x, y, client)
+    if not model.built:
+        model.build(n_features)
+    if n_features != model.input_dim:
+        raise InputError(
+            f"x has {n_features} features, but the model was built for {model.input_dim}"
+        )
+    workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
+    if not workers:
+        raise ArgumentError("the Dask cluster has no workers")
+    plan = assign(keys, lengths, workers, client)
+    local_batch = max(1, -(-batch_size // len(workers)))
+    exact = sync_every == 1
+    run = uuid.uuid4().hex
+    spec = {"config": model.get_config(), "compile": model.compile_config(), "exact": exact}
+    checkpoint = None if checkpoint is None else Path(checkpoint)
+    initial_epoch = _resume(model, checkpoint) if resume and checkpoint is not None else 0
+
+    history = History()
+    callback_list = CallbackList([history, *(callbacks or [])], model)
+    model.stop_training = False
+    store = _Partitions(client, pairs)
+    round_seconds: list[float] = []
+    callback_list.on_train_begin({})
+    try:
+        for epoch in range(initial_epoch, epochs):
+            callback_list.on_epoch_begin(epoch, {})
+            started = time.perf_counter()
+            schedule = _Epoch(plan, lengths, local_batch, seed, epoch, shuffle)
+            metrics = model._metrics()
+            totals = np.zeros(2 + len(metrics))
+            k = 1 if exact else sync_every
+            for step in range(0, schedule.steps, k):
+                begun = time.perf_counter()
+                batches = schedule.round(step, k)
+                upcoming = schedule.round(step + k, k)
+                wanted = {(w, b[0]) for w, bs in (*batches.items(), *upcoming.items()) for b in bs}
+                for w, b in sorted(wanted):  # this round's partitions and the next (prefetch)
+                    store.get(w, b)
+                store.keep_only(wanted)
+                payload = _payload(model)
+                if model.params.nbytes > SCATTER_BYTES:  # send big weights once, not per task
+                    payload = client.scatter(payload, broadcast=True, hash=False)
+                futures = {}
+                for worker, work_batches in batches.items():
+                    ids = sorted({b[0] for b in work_batches})
+                    futures[worker] = client.submit(
+                        work,
+                        run,
+                        spec,
+                        payload,
+                        work_batches,
+                        ids,
+                        *[store.get(worker, i) for i in ids],
+                        workers=[worker],
+                        allow_other_workers=False,
+                        pure=False,
+                    )
+                results = _wait(client, futures, f"epoch {epoch + 1}, step {step + 1}")
+                totals += sum(r["totals"] for r in results.values())
+                _combine(model, results, exact)
+                round_seconds.append(time.perf_counter() - begun)
+                callback_list.on_train_batch_end(step, {"loss": float(totals[0] / totals[-1])})
+            store.keep_only(set())
+            logs = {"loss": float(totals[0] / totals[-1])}
+            for i, metric in enumerate(metrics, start=1):
+                logs[metric.name] = float(totals[i] / totals[-1])
+            if verbose in (1, 2):
+                _print_epoch(epoch, epochs, logs, time.perf_counter() - started)
+            callback_list.on_epoch_end(epoch, logs)
+            if checkpoint is not None:
+                _save_checkpoint(model, checkpoint, epoch + 1)
+            if model.stop_training:
+                break
+    finally:
+        store.keep_only(set())
+        callback_list.on_train_end({})
+        try:
+            client.run(_forget, run)
+        except Exception:  # noqa: BLE001 - a lost worker has nothing left to forget
+            pass
+    history.step_seconds = float(np.mean(round_seconds)) if round_seconds else math.nan
+    return history
+
+
+def _combine(model, results: dict, exact: bool) -> None:
+    """Exact: sum the row-weighted gradients and step; else average the workers' models."""
+    rows = np.array([r["totals"][-1] for r in results.values()])
+    share = rows / rows.sum()
+    model.state[...] = sum(s * r["state"] for s, r in zip(share, results.values()))
+    if exact:
+        model.grads[...] = sum(r["grad_sum"] for r in results.values())
+        model.grads *= 1.0 / rows.sum()
+        for hook in model.gradient_hooks:
+            hook(model.grads)
+        model.optimizer.apply_gradients(model.params, model.grads)
+        for constraint in model.constraints:
+            constraint(model)
+        return
+    model.params[...] = sum(s * r["params"] for s, r in zip(share, results.values()))
+    for slot, array in model.optimizer.state.items():
+        array[...] = sum(s * r["optimizer"][slot] for s, r in zip(share, results.values()))
+    model.optimizer.iterations = max(r["iterations"] for r in results.values())
+
+
+def _save_checkpoint(model, path: Path, epochs_done: int) -> None:
+    saved = model.metadata
+    model.metadata = {**saved, CHECKPOINT_KEY: {"epoch": epochs_done}}
+    try:
+        model.save(path)
+    finally:
+        model.metadata = saved
+
+
+def _resume(model, path: Path) -> int:
+    """Load a checkpoint written by :func:`fit` into ``model``; the epoch to start at."""
+    from .io import load_model
+
+    if not path.is_file():
+        return 0
+    saved = load_model(path)
+    info = saved.metadata.get(CHECKPOINT_KEY)
+    if info is None:
+        raise InputError(f"{path} is a model file but not a densekit.dask checkpoint")
+    model.set_weights(saved.get_weights())
+    for slot, array in saved.optimizer.state.items():
+        model.optimizer.state[slot][...] = array
+    model.optimizer.iterations = saved.optimizer.iterations
+    return int(info["epoch"])
+
+
+# --- tuning --------------------------------------------------------------------------------
+
+
+def default_objective(trial, x: np.ndarray, y: np.ndarray, settings: dict) -> float:
+    """Best validation loss of the network ``dk.tune``'s search space draws for ``trial``.
+
+    The space, the task (output layer and loss, from ``y``) and the model are
+    ``densekit.tune``'s, so a Dask search and a local ``dk.tune.search`` agree.
+    """
+    from . import tune as tuning
+
+    space = settings["space"] if settings["space"] is not None else tuning.DEFAULT_SPACE
+    config = tuning.suggest_config(trial, tuning.parse_space(space))
+    task = tuning.infer_task(y)
+    model = tuning.build_model(config, x.shape[1], task, seed=settings["seed"] + trial.number)
+    history = model.fit(
+        x,
+        y,
+        epochs=settings["epochs"],
+        batch_size=config["batch_size"] or settings["batch_size"],
+        validation_split=settings["validation_split"],
+        seed=settings["seed"],
+        verbose=0,
+    )
+    return float(min(history.history["val_loss"]))
+
+
+def _run_trial(study, objective, x, y, settings) -> int:
+    """One trial, on a worker, recorded in the shared storage."""
+    import functools
+
+    study.optimize(
+        functools.partial(objective, x=x, y=y, settings=settings),
+        n_trials=1,
+        catch=(TrainingError,),  # a diverged trial is recorded as FAIL; the search goes on
+    )
+    return len(study.trials)
+
+
+def tune(
+    x: Any,
+    y: Any,
+    n_trials: int = 20,
+    client: Any = None,
+    storage: Any = None,
+    study_name: str = "densekit",
+    objective: Any = None,
+    *,
+    space: dict | None = None,
+    epochs: int = 20,
+    batch_size: int = 32,
+    validation_split: float = 0.2,
+    seed: int = 0,
+    direction: str = "minimize",
+):
+    """Run an Optuna search with each trial a Dask task; resumable through the storage.
+
+    ``storage`` is None (the study lives on the scheduler for as long as the
+    cluster does), an Optuna URL such as ``"sqlite:///study.db"`` (a file on the
+    scheduler's machine that outlives the cluster), or a ``DaskStorage``. Calling
+    ``tune`` again with the same study runs only the trials still missing from
+    ``n_trials``; trials left RUNNING by a lost worker or client are marked FAIL
+    first. ``objective(trial, x, y, settings)`` defaults to :func:`default_objective`,
+    which searches ``space`` (``dk.tune``'s format; its ``DEFAULT_SPACE`` when None).
+    Returns the ``optuna.Study``.
+    """
+    optuna = require("optuna", "tune", "densekit.dask.tune")
+    dask_storage = require("optuna_integration.dask", "tune", "densekit.dask.tune")
+    distributed = _distributed()
+    client = _client(client)
+    x = np.asarray(x)
+    y = np.asarray(y)
+    if x.ndim != 2 or len(x) != len(y):
+        raise InputError(
+            f"tune needs x (samples, features) and y of the same length, got {x.shape}, {y.shape}"
+        )
+    if not isinstance(storage, dask_storage.DaskStorage):
+        name = f"densekit-{study_name}-{uuid.uuid5(uuid.NAMESPACE_URL, str(storage)).hex[:8]}"
+        with warnings.catch_warnings():  # DaskStorage is marked experimental; we pin its use
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            storage = dask_storage.DaskStorage(storage, name=name, client=client)
+    study = optuna.create_study(
+        storage=storage,
+        study_name=study_name,
+        direction=direction,
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        load_if_exists=True,
+    )
+    _fail_stale_trials(study, optuna)
+    done = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    if space is not None:
+        from . import tune as tuning
+
+        tuning.parse_space(space)  # a bad space fails here, not in every trial
+    settings = {
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "validation_split": validation_split,
+        "seed": seed,
+        "space": space,
+    }
+    x_future, y_future = client.scatter([x, y], broadcast=True)
+    futures = [
+        client.submit(
+            _run_trial,
+            study,
+            objective or default_objective,
+            x_future,
+            y_future,
+            settings,
+            pure=False,
+        )
+        for _ in range(max(0, n_trials - done))
+    ]
+    distributed.wait(futures)
+    for future in futures:
+        if future.status == "error":
+            raise TrainingError(f"a tuning trial failed on the cluster: {future.exception()!r}")
+    return study
+
+
+def _fail_stale_trials(study, optuna) -> None:
+    """Trials still RUNNING when a search starts were cut off (a lost worker): mark them FAIL."""
+    running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    for trial in running:
+        study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+    if running:
+        print(f"densekit.dask.tune: marked {len(running)} interrupted trial(s) FAIL", flush=True)

@@ -1,0 +1,495 @@
+"""Synchronous data-parallel training over MPI: one Allreduce of the flat gradient per step.
+
+Every rank runs the same script (``mpiexec -n N python train.py``) and calls
+:func:`fit` with the same ``x`` and ``y``. Each epoch all ranks draw the same
+permutation (one seed); global batch ``k`` is ``order[k*B:(k+1)*B]`` and rank
+``r`` trains on its positions ``r, r+N, r+2N, ...`` (PyTorch's
+``DistributedSampler`` convention), so a batch of ``B`` rows is split about
+``B/N`` a rank. The core's loss is a mean over the *local* ``b_r`` rows, so each
+rank scales its gradient by ``b_r/B`` before the sum:
+
+    g = sum_r (b_r/B) * (1/b_r) * sum_{i in r} w_i g_i = (1/B) * sum_{i in batch} w_i g_i
+
+which is the gradient one process computes on the whole batch, uneven last
+batch and sample weights included (the regularization gradient, added on
+every rank, is weighted by ``sum_r b_r/B = 1``). Every rank then applies the
+same optimizer step to the same weights, so the ranks never drift apart.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .backend import make_rng
+from .callbacks import Callback, CallbackList, History
+from .data import (
+    check_batch_size,
+    check_sample_weight,
+    check_validation_split,
+    check_x,
+    validation_split_indices,
+)
+from .errors import ArgumentError, InputError, require
+
+CHECKPOINT_KEY = "distributed_checkpoint"
+
+
+def _mpi():
+    return require("mpi4py.MPI", "mpi", "densekit.distributed")
+
+
+def world(comm: Any = None) -> Any:
+    """``comm``, or MPI's COMM_WORLD when it is None."""
+    return comm if comm is not None else _mpi().COMM_WORLD
+
+
+def is_root(comm: Any = None) -> bool:
+    """True on rank 0, the one rank that writes files and logs."""
+    return world(comm).Get_rank() == 0
+
+
+class GradientAllreduce:
+    """A gradient hook: scale the local mean gradient by ``b_r/B``, then sum over ranks.
+
+    ``local_rows`` and ``global_rows`` are set before every step; with one rank
+    the scale is 1 and is skipped, so one rank is bit-identical to ``model.fit``.
+    """
+
+    def __init__(self, comm: Any):
+        self.comm = comm
+        self.mpi = _mpi()
+        self.local_rows = self.global_rows = 0
+        self.seconds = 0.0  # time spent in Allreduce, for the scaling benchmark
+        self.calls = 0
+
+    def __call__(self, grads: Any) -> None:
+        if self.local_rows != self.global_rows:
+            grads *= self.local_rows / self.global_rows
+        started = time.perf_counter()
+        self.comm.Allreduce(self.mpi.IN_PLACE, grads, op=self.mpi.SUM)
+        self.seconds += time.perf_counter() - started
+        self.calls += 1
+
+
+def average(comm: Any, buffer: Any) -> None:
+    """Replace ``buffer`` by its mean over the ranks (parameter averaging)."""
+    size = comm.Get_size()
+    if size == 1:
+        return
+    mpi = _mpi()
+    comm.Allreduce(mpi.IN_PLACE, buffer, op=mpi.SUM)
+    buffer *= 1.0 / size
+
+
+def broadcast_weights(model, comm: Any) -> None:
+    """Give every rank rank 0's weights (trainable and not)."""
+    comm.Bcast(model.params, root=0)
+    if model.state.size:
+        comm.Bcast(model.state, root=0)
+
+
+def fit(
+    model,
+    x: Any,
+    y: Any,
+    comm: Any = None,
+    *,
+    batch_size: int | None = None,
+    epochs: int = 1,
+    verbose: int | str = "auto",
+    callbacks: list[Callback] | None = None,
+    validation_split: float = 0.0,
+    validation_data: tuple | None = None,
+    shuffle: bool = True,
+    class_weight: dict | None = None,
+    sample_weight: Any = None,
+    initial_epoch: int = 0,
+    seed: int | None = None,
+    sync_every: int = 1,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int = 1,
+    resume: bool = False,
+    cache_dir: str | os.PathLike | None = None,
+) -> History:
+    """Train ``model`` on every rank of ``comm`` at once; call it on every rank.
+
+    ``x`` is an array, a ``.npy`` path (memory-mapped) or a Parquet path; ``y``
+    an array, a ``.npy`` path, or the name of a column of the Parquet file.
+    ``batch_size`` is the *global* batch. ``sync_every=1`` sums gradients every
+    step (exactly the single-process result); ``sync_every=k > 1`` lets each
+    rank step on its own rows and averages the parameters every ``k`` steps
+    (less traffic, not exact). ``checkpoint`` is written by rank 0 every
+    ``checkpoint_every`` epochs; ``resume=True`` continues from it when it
+    exists. Returns the same History (global epoch logs) on every rank; batch
+    logs given to callbacks are this rank's own, and ``stop_training`` is honoured
+    at the end of an epoch (all ranks agree on it there), not mid-epoch. Every
+    rank evaluates ``validation_data`` itself (same weights, same result).
+    """
+    comm = world(comm)
+    rank, size = comm.Get_rank(), comm.Get_size()
+    try:
+        return _fit(
+            model,
+            x,
+            y,
+            comm,
+            batch_size=batch_size,
+            epochs=epochs,
+            verbose=verbose,
+            callbacks=callbacks,
+            validation_split=validation_split,
+            validation_data=validation_data,
+            shuffle=shuffle,
+            class_weight=class_weight,
+            sample_weight=sample_weight,
+            initial_epoch=initial_epoch,
+            seed=seed,
+            sync_every=sync_every,
+            checkpoint=checkpoint,
+            checkpoint_every=checkpoint_every,
+            resume=resume,
+            cache_dir=cache_dir,
+        )
+    except Exception as exc:
+        if size == 1:
+            raise
+        # The other ranks wait in a collective that will never complete: end them all.
+        print(
+            f"densekit.distributed: rank {rank} of {size} failed: {type(exc).__name__}: {exc}; "
+            "aborting every rank",
+            file=sys.stderr,
+            flush=True,
+        )
+        comm.Abort(1)
+        raise  # pragma: no cover - Abort does not return
+
+
+def _fit(model, x, y, comm, **kw) -> History:
+    from .model import DEFAULT_BATCH_SIZE, _check_count, _check_verbose, _print_epoch
+
+    rank, size = comm.Get_rank(), comm.Get_size()
+    model._require_compiled("fit")
+    rows, targets = open_rows(x, y, model.dtype, comm, kw["cache_dir"])
+    if not model.built:
+        model.build(rows.shape[1])
+    if rows.shape[1] != model.input_dim:
+        raise InputError(
+            f"x has {rows.shape[1]} features, but the model was built for {model.input_dim}"
+        )
+    if len(targets) != len(rows):
+        raise InputError(f"x has {len(rows)} samples but y has {len(targets)}; they must match")
+    targets = model.loss.prepare_targets(targets, model.output_dim, model.dtype)
+    batch_size = check_batch_size(kw["batch_size"], DEFAULT_BATCH_SIZE)
+    epochs = _check_count("epochs", kw["epochs"])
+    initial_epoch = _check_count("initial_epoch", kw["initial_epoch"])
+    sync_every = _check_count("sync_every", kw["sync_every"])
+    checkpoint_every = _check_count("checkpoint_every", kw["checkpoint_every"])
+    if sync_every < 1 or checkpoint_every < 1:
+        raise ArgumentError("sync_every and checkpoint_every must be >= 1")
+    verbose = _check_verbose(kw["verbose"]) if rank == 0 else 0
+    validation_split = check_validation_split(kw["validation_split"])
+    weights = check_sample_weight(kw["sample_weight"], len(rows), model.dtype)
+    weights = model._apply_class_weight(kw["class_weight"], targets, weights)
+
+    broadcast_weights(model, comm)
+    rng = make_rng(kw["seed"]) if kw["seed"] is not None else model._rng
+    if kw["seed"] is None and size > 1:
+        model._rng.bit_generator.state = comm.bcast(model._rng.bit_generator.state, root=0)
+    # One rank uses fit's generator for dropout too (bit-identical); several ranks draw
+    # their masks from their own stream so the shared shuffling stream stays in step.
+    dropout_rng = rng if size == 1 else _rank_stream(kw["seed"], comm)
+    for layer in model.layers:
+        seed = getattr(layer, "seed", None)
+        layer.rng = make_rng(seed) if seed is not None else dropout_rng
+
+    train_index = np.arange(len(rows))
+    validation = None
+    # validation arrays are prepared once, as model.fit prepares them (targets one-hot etc.)
+    if kw["validation_data"] is not None:
+        validation = model._prepare_validation(kw["validation_data"])
+    elif validation_split > 0:
+        train_index, held_out = validation_split_indices(
+            len(rows), validation_split, rng, model._labels(targets)
+        )
+        held = None if weights is None else weights[held_out]
+        held_rows = np.ascontiguousarray(np.take(rows, held_out, axis=0), dtype=model.dtype)
+        validation = (held_rows, targets[held_out], held)
+
+    checkpoint = None if kw["checkpoint"] is None else Path(kw["checkpoint"])
+    if kw["resume"] and checkpoint is not None:
+        initial_epoch = max(initial_epoch, _resume(model, rng, checkpoint, comm))
+
+    reducer = GradientAllreduce(comm) if sync_every == 1 else None
+    if reducer is not None:
+        model.gradient_hooks.insert(0, reducer)
+    history = History()
+    callback_list = CallbackList([history, *(kw["callbacks"] or [])], model)
+    model.stop_training = False
+    epoch_data = _EpochData(rows, targets, weights, train_index, batch_size)
+    callback_list.on_train_begin({})
+    try:
+        for epoch in range(initial_epoch, epochs):
+            callback_list.on_epoch_begin(epoch, {})
+            started = time.perf_counter()
+            order = rng.permutation(len(train_index)) if kw["shuffle"] else None
+            title = f"Epoch {epoch + 1}/{epochs}"
+            logs = _train_epoch(
+                model, epoch_data, order, comm, reducer, sync_every, callback_list, verbose, title
+            )
+            if validation is not None:
+                val_logs = model._evaluate_arrays(*validation, batch_size=None)
+                logs.update({f"val_{key}": value for key, value in val_logs.items()})
+            if verbose == 2 or (verbose == 1 and validation is not None):  # as model.fit
+                _print_epoch(epoch, epochs, logs, time.perf_counter() - started)
+            callback_list.on_epoch_end(epoch, logs)
+            model.stop_training = bool(comm.allreduce(bool(model.stop_training), op=_mpi().LOR))
+            done = model.stop_training or epoch == epochs - 1
+            if checkpoint is not None and ((epoch + 1) % checkpoint_every == 0 or done):
+                _save_checkpoint(model, rng, checkpoint, epoch + 1, comm)
+            if model.stop_training:
+                break
+    finally:
+        if reducer is not None:
+            model.gradient_hooks.remove(reducer)
+        callback_list.on_train_end({})
+    history.allreduce_seconds = reducer.seconds if reducer is not None else 0.0
+    return history
+
+
+def _rank_stream(seed: int | None, comm) -> np.random.Generator:
+    """A generator of this rank's own, drawn without touching the shared shuffling stream."""
+    entropy = seed if seed is not None else comm.bcast(np.random.SeedSequence().entropy, root=0)
+    return np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(comm.Get_rank(),)))
+
+
+class _EpochData:
+    """The training rows and how a global batch maps to this rank's rows."""
+
+    def __init__(self, rows, targets, weights, train_index, batch_size):
+        self.rows, self.targets, self.weights = rows, targets, weights
+        self.train_index, self.batch_size = train_index, batch_size
+        self.checked = not isinstance(rows, np.memmap)  # arrays in memory were checked whole
+
+    def batch(self, model, positions: np.ndarray):
+        index = self.train_index[positions]
+        xb = np.take(self.rows, index, axis=0)
+        if xb.dtype != model.dtype:
+            xb = xb.astype(model.dtype)
+        if not self.checked and not np.isfinite(xb).all():
+            bad = index[np.argwhere(~np.isfinite(xb))[0][0]]
+            raise InputError(f"x contains NaN or infinite values (first at row {bad})")
+        yb = np.take(self.targets, index, axis=0)
+        wb = None if self.weights is None else self.weights[index]
+        return xb, yb, wb
+
+
+def _train_epoch(model, data, order, comm, reducer, sync_every, callbacks, verbose, title):
+    from .model import _format_logs, _progress_bar
+
+    rank, size = comm.Get_rank(), comm.Get_size()
+    n = len(data.train_index)
+    if order is None:
+        order = np.arange(n)
+    batch_size = data.batch_size
+    n_batches = -(-n // batch_size)
+    metrics = model._metrics()
+    totals = np.zeros(2 + len(metrics))  # loss sum, metric sums, rows (this rank)
+    bar = _progress_bar(n_batches, title, verbose)
+    xp = model.backend.xp
+    for batch in range(n_batches):
+        global_batch = order[batch * batch_size : min(n, (batch + 1) * batch_size)]
+        mine = global_batch[rank::size]
+        callbacks.on_train_batch_begin(batch, {})
+        if reducer is not None:
+            reducer.local_rows, reducer.global_rows = len(mine), len(global_batch)
+        if len(mine):
+            xb, yb, wb = data.batch(model, mine)
+            xb, yb = model.backend.asarray(xb), model.backend.asarray(yb)
+            wb = None if wb is None else model.backend.asarray(wb)
+            value = model.train_on_batch(xb, yb, wb)
+            totals[0] += value * len(mine)
+            for k, metric in enumerate(metrics, start=1):
+                totals[k] += float(metric.per_sample(xp, yb, model._last_output).sum())
+            totals[-1] += len(mine)
+        elif reducer is not None:
+            _step_without_rows(model)
+        if reducer is None and ((batch + 1) % sync_every == 0 or batch == n_batches - 1):
+            average(comm, model.params)
+        logs = {"loss": float(totals[0] / max(totals[-1], 1))}
+        callbacks.on_train_batch_end(batch, logs)
+        if bar is not None:
+            bar.update(1)
+            if batch % max(1, n_batches // 20) == 0 or batch == n_batches - 1:
+                bar.set_postfix_str(_format_logs(logs), refresh=False)
+    if bar is not None:
+        bar.close()
+    if size > 1:
+        totals = comm.allreduce(totals, op=_mpi().SUM)
+        if model.state.size:
+            average(comm, model.state)  # batch statistics were local: agree before evaluating
+    logs = {"loss": float(totals[0] / totals[-1])}
+    for k, metric in enumerate(metrics, start=1):
+        logs[metric.name] = float(totals[k] / totals[-1])
+    return logs
+
+
+def _step_without_rows(model) -> None:
+    """This rank has no rows in a short last batch: contribute zero, take the same step."""
+    model.grads[...] = 0
+    for hook in model.gradient_hooks:
+        hook(model.grads)
+    model.optimizer.apply_gradients(model.params, model.grads)
+    for constraint in model.constraints:
+        constraint(model)
+
+
+# --- checkpoints -----------------------------------------------------------------------
+
+
+def _save_checkpoint(model, rng, path: Path, epochs_done: int, comm) -> None:
+    """Rank 0 writes the model, optimizer state and shuffling state (atomically)."""
+    if comm.Get_rank() == 0:
+        saved = model.metadata
+        model.metadata = {
+            **saved,
+            CHECKPOINT_KEY: {
+                "epoch": epochs_done,
+                "ranks": comm.Get_size(),
+                "rng_state": rng.bit_generator.state,
+            },
+        }
+        try:
+            model.save(path)
+        finally:
+            model.metadata = saved
+    comm.Barrier()
+
+
+def _resume(model, rng, path: Path, comm) -> int:
+    """Load rank 0's checkpoint into ``model`` on every rank; return the epoch to start at."""
+    from .io import load_model
+
+    payload = None
+    if comm.Get_rank() == 0 and path.is_file():
+        saved = load_model(path)
+        info = saved.metadata.get(CHECKPOINT_KEY)
+        if info is None:
+            raise InputError(f"{path} is a model file but not a densekit.distributed checkpoint")
+        payload = {
+            "weights": saved.get_weights(),
+            "optimizer": {k: np.asarray(v) for k, v in saved.optimizer.state.items()},
+            "iterations": saved.optimizer.iterations,
+            "info": info,
+        }
+    payload = comm.bcast(payload, root=0)
+    if payload is None:
+        return 0
+    model.set_weights(payload["weights"])
+    for slot, array in payload["optimizer"].items():
+        if slot in model.optimizer.state:
+            model.optimizer.state[slot][...] = model.backend.asarray(array)
+    model.optimizer.iterations = payload["iterations"]
+    rng.bit_generator.state = payload["info"]["rng_state"]
+    if comm.Get_rank() == 0:
+        print(
+            f"densekit.distributed: resuming from {path} after epoch {payload['info']['epoch']}",
+            flush=True,
+        )
+    return int(payload["info"]["epoch"])
+
+
+# --- reading rows ----------------------------------------------------------------------
+
+
+def open_rows(
+    x: Any, y: Any, dtype: Any = np.float32, comm: Any = None, cache_dir=None
+) -> tuple[Any, np.ndarray]:
+    """Features as an array that reads rows on demand, and the targets in memory.
+
+    A ``.npy`` path is memory-mapped, so a rank touches only the pages of its own
+    rows. A Parquet path is decoded once, a row group at a time, into a ``.npy``
+    cache by rank 0 (in ``cache_dir``, default the Parquet file's folder), then
+    memory-mapped by every rank; ``y`` may name one of its columns. An array
+    in memory is checked and converted to ``dtype`` at once, as ``model.fit`` does.
+    """
+    if isinstance(x, (str, os.PathLike)):
+        path = Path(x)
+        if not path.is_file():
+            raise InputError(f"x: no file at {str(path)!r}; expected a .npy or Parquet file")
+        if path.suffix == ".npy":
+            rows = np.load(path, mmap_mode="r")
+        elif path.suffix in (".parquet", ".pq"):
+            rows, y = _parquet_rows(path, y, comm, cache_dir)
+        else:
+            raise InputError(f"x: {str(path)!r} is neither a .npy nor a .parquet file")
+        _check_rows(rows)
+    else:
+        rows = check_x(x, dtype)
+    if isinstance(y, (str, os.PathLike)) and Path(y).suffix == ".npy":
+        y = np.load(y)
+    if y is None:
+        raise InputError("y is None; fit needs targets")
+    return rows, np.asarray(y)
+
+
+def _check_rows(rows) -> None:
+    if rows.ndim != 2 or rows.shape[0] == 0 or rows.shape[1] == 0:
+        raise InputError(f"x must be 2-D (samples, features) and not empty, got {rows.shape}")
+    if not np.issubdtype(rows.dtype, np.number):
+        raise InputError(f"x must be numeric, got dtype {rows.dtype}")
+
+
+def _parquet_rows(path: Path, y: Any, comm: Any, cache_dir) -> tuple[np.ndarray, Any]:
+    pq = require("pyarrow.parquet", "parquet", "reading Parquet files")
+    schema = pq.read_schema(path)
+    target = y if isinstance(y, str) and y in schema.names else None
+    features = [name for name in schema.names if name != target]
+    folder = Path(cache_dir) if cache_dir is not None else path.parent
+    stat = path.stat()
+    cache = folder / f".{path.stem}.{stat.st_size}-{int(stat.st_mtime_ns)}.densekit.npy"
+    comm = world(comm) if comm is not None else None
+    if comm is None or comm.Get_rank() == 0:
+        if not cache.exists():
+            parquet_to_npy(path, cache, features)
+    if comm is not None:
+        comm.Barrier()
+    rows = np.load(cache, mmap_mode="r")
+    if target is not None:
+        y = pq.read_table(path, columns=[target]).column(0).to_numpy()
+    return rows, y
+
+
+def parquet_to_npy(path, out, columns: list[str]) -> None:
+    """Decode numeric ``columns`` of a Parquet file into a ``.npy``, a row group at a time."""
+    pq = require("pyarrow.parquet", "parquet", "reading Parquet files")
+    source = pq.ParquetFile(path)
+    n = source.metadata.num_rows
+    out = Path(out)
+    temporary = out.with_name(out.name + f".{os.getpid()}.tmp.npy")
+    types = [source.schema_arrow.field(c).type.to_pandas_dtype() for c in columns]
+    dtype = np.result_type(np.float32, *types)  # float64 columns stay float64
+    array = np.lib.format.open_memmap(temporary, mode="w+", dtype=dtype, shape=(n, len(columns)))
+    start = 0
+    try:
+        for group in range(source.num_row_groups):
+            table = source.read_row_group(group, columns=columns)
+            block = np.column_stack(
+                [table.column(c).to_numpy(zero_copy_only=False) for c in columns]
+            )
+            if not np.issubdtype(block.dtype, np.number):
+                raise InputError(f"{path}: feature columns must be numeric, got {block.dtype}")
+            array[start : start + len(block)] = block
+            start += len(block)
+        array.flush()
+        del array
+        os.replace(temporary, out)
+    except BaseException:
+        if temporary.exists():
+            temporary.unlink()
+        raise

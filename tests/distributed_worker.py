@@ -1,0 +1,100 @@
+"""The program tests/test_distributed.py runs under ``mpiexec``: one densekit.distributed fit.
+
+``python distributed_worker.py CONFIG.json``: the JSON names the data (an .npz of
+:func:`dataset`), the dtype, the input form (array, npy or parquet), the fit arguments, where rank 0 writes the weights, and
+optionally a rank, epoch and batch at which that rank kills itself (a lost rank).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+
+import numpy as np
+
+import densekit as dk
+from densekit import distributed
+
+
+def dataset() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Breast cancer features (standardized), labels, and uneven sample weights."""
+    from sklearn.datasets import load_breast_cancer
+
+    x, y = load_breast_cancer(return_X_y=True)
+    x = (x - x.mean(axis=0)) / x.std(axis=0)
+    weights = 0.5 + (np.arange(len(y)) % 3)  # 0.5, 1.5, 2.5, ...
+    return x, y, weights
+
+
+def make_model(dtype: str = "float64") -> dk.Sequential:
+    """A small classifier with an L2 penalty (its gradient is added on every rank)."""
+    model = dk.Sequential(
+        [
+            dk.layers.Dense(16, activation="relu", input_dim=30, kernel_regularizer="l2"),
+            dk.layers.Dense(8, activation="tanh"),
+            dk.layers.Dense(1, activation="sigmoid"),
+        ],
+        seed=3,
+        dtype=dtype,
+    )
+    model.compile(optimizer=dk.optimizers.Adam(0.01), loss="binary_crossentropy")
+    return model
+
+
+class DieAt(dk.callbacks.Callback):
+    """Kill this process (no clean-up, like a lost node) at one epoch and batch."""
+
+    def __init__(self, epoch: int, batch: int):
+        super().__init__()
+        self.epoch, self.batch, self.current = epoch, batch, -1
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if (self.current, batch) == (self.epoch, self.batch):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def main(config_path: str) -> None:
+    config = json.loads(open(config_path).read())
+    comm = distributed.world()
+    data = np.load(config["data"])  # written by the test: no sklearn import on every rank
+    x, y, weights = data["x"], data["y"], data["weights"]
+    model = make_model(config.get("dtype", "float64"))
+    source = config.get("input", "array")
+    if source == "npy":
+        x_in, y_in = config["x_path"], config["y_path"]
+    elif source == "parquet":
+        x_in, y_in = config["x_path"], "target"
+    else:
+        x_in, y_in = x, y
+    callbacks = []
+    die = config.get("die")
+    if die is not None and comm.Get_rank() == die["rank"]:
+        callbacks.append(DieAt(die["epoch"], die["batch"]))
+    if config.get("raise_on_rank") == comm.Get_rank():
+        x_in = np.full((3, 30), np.nan)  # a bad input on one rank only
+    history = distributed.fit(
+        model,
+        x_in,
+        y_in,
+        sample_weight=None if config.get("no_weights") else weights,
+        callbacks=callbacks,
+        verbose=0,
+        **config["fit"],
+    )
+    every_rank = comm.gather(model.params.copy(), root=0)
+    if comm.Get_rank() == 0:
+        np.savez(
+            config["out"],
+            *model.get_weights(),
+            ranks_agree=np.array(all(np.array_equal(p, every_rank[0]) for p in every_rank)),
+            loss=np.array(history.history["loss"]),
+        )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,192 @@
+"""densekit.dask on a real LocalCluster of two worker processes (one started for the module).
+
+The cluster's workers have a small memory limit, so the Parquet test shows that a
+dataset larger than a worker's memory streams through it.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+
+import numpy as np
+import pytest
+
+distributed = pytest.importorskip("distributed")
+da = pytest.importorskip("dask.array")
+dd = pytest.importorskip("dask.dataframe")
+pytest.importorskip("sklearn")
+
+import densekit as dk  # noqa: E402
+from densekit import dask as dkd  # noqa: E402
+from densekit.errors import TrainingError  # noqa: E402
+
+MEMORY_LIMIT = 320 * 2**20  # bytes a worker may use before Dask pauses, then kills it
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        processes=True,
+        threads_per_worker=1,
+        memory_limit=MEMORY_LIMIT,
+        dashboard_address=None,
+    )
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def cancer():
+    from sklearn.datasets import load_breast_cancer
+
+    x, y = load_breast_cancer(return_X_y=True)
+    return (x - x.mean(axis=0)) / x.std(axis=0), y
+
+
+def make_model(dtype: str = "float64") -> dk.Sequential:
+    model = dk.Sequential(
+        [
+            dk.layers.Dense(16, activation="relu", input_dim=30, kernel_regularizer="l2"),
+            dk.layers.Dense(1, activation="sigmoid"),
+        ],
+        seed=3,
+        dtype=dtype,
+    )
+    model.compile(dk.optimizers.Adam(0.01), "binary_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def full_batch_reference(x, y, epochs: int) -> list[np.ndarray]:
+    model = make_model()
+    model.fit(x, y, batch_size=len(x), epochs=epochs, shuffle=False, verbose=0)
+    return model.get_weights()
+
+
+def test_exact_gradients_equal_full_batch_fit_in_float64(client, cancer):
+    x, y = cancer
+    half = -(-len(x) // 2)  # one partition per worker; the global batch covers both
+    model = make_model()
+    dkd.fit(model, da.from_array(x, chunks=half), da.from_array(y, chunks=half), client, 1,
+            batch_size=len(x), epochs=4, verbose=0)  # fmt: skip
+    for got, expected in zip(model.get_weights(), full_batch_reference(x, y, 4)):
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_a_dask_dataframe_with_a_target_column_trains_like_the_array(client, cancer):
+    import pandas as pd
+
+    x, y = cancer
+    frame = pd.DataFrame(x, columns=[f"f{i}" for i in range(30)]).assign(target=y)
+    half = -(-len(x) // 2)
+    model = make_model()
+    dkd.fit(model, dd.from_pandas(frame, chunksize=half), "target", client,
+            batch_size=len(x), epochs=2, verbose=0)  # fmt: skip
+    for got, expected in zip(model.get_weights(), full_batch_reference(x, y, 2)):
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_parameter_averaging_every_k_steps_learns_with_dropout(client, cancer):
+    x, y = cancer
+    model = dk.Sequential(
+        [
+            dk.layers.Dense(16, activation="relu", input_dim=30),
+            dk.layers.Dropout(0.1),
+            dk.layers.Dense(1, activation="sigmoid"),
+        ],
+        seed=3,
+    )
+    model.compile(dk.optimizers.Adam(0.01), "binary_crossentropy", metrics=["accuracy"])
+    history = dkd.fit(model, da.from_array(x, chunks=100), da.from_array(y, chunks=100), client,
+                      sync_every=4, batch_size=64, epochs=4, verbose=0)  # fmt: skip
+    assert history.history["accuracy"][-1] > 0.95
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+
+
+def write_parquet_files(folder, files: int, rows: int, columns: int = 31) -> int:
+    """Random features and a separable target, one Parquet file (partition) at a time."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for k in range(files):
+        x = rng.random((rows, columns), dtype=np.float32) - 0.5
+        table = {f"f{i}": x[:, i] for i in range(columns)}
+        table["target"] = (x[:, 0] + x[:, 1] > 0).astype(np.float32)
+        pq.write_table(pa.table(table), folder / f"part-{k:03d}.parquet", compression="none")
+    return files * rows * (columns + 1) * 4
+
+
+def test_persisted_partitions_are_trained_by_the_worker_that_holds_them(client):
+    x = da.from_array(np.random.default_rng(0).random((1000, 5)), chunks=(100, 5)).persist()
+    distributed.wait(x)
+    _, lengths, _, keys = dkd.partitions(x, np.zeros(1000), client)
+    plan = dkd.assign(keys, lengths, sorted(client.scheduler_info()["workers"]), client)
+    holders = {str(k): v[0] for k, v in client.who_has(distributed.futures_of(x)).items()}
+    for worker, parts in plan.items():
+        assert all(holders[str(keys[p])] == worker for p in parts)
+
+
+def test_parquet_larger_than_worker_memory_streams_in_bounded_memory(client, tmp_path):
+    size = write_parquet_files(tmp_path / "big", files=56, rows=50_000)  # 358 MB as float32
+    assert size > MEMORY_LIMIT
+    model = dk.Sequential([dk.layers.Dense(1, activation="sigmoid", input_dim=31)], seed=0)
+    model.compile(dk.optimizers.Adam(0.05), "binary_crossentropy", metrics=["accuracy"])
+    history = dkd.fit(model, dd.read_parquet(tmp_path / "big"), "target", client,
+                      sync_every=50, batch_size=8192, epochs=1, verbose=0)  # fmt: skip
+    assert history.history["accuracy"][0] > 0.9
+    peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    assert max(peaks.values()) < MEMORY_LIMIT, peaks
+
+
+def test_tune_runs_trials_on_the_workers_and_resumes_from_its_storage(client, cancer, tmp_path):
+    pytest.importorskip("optuna_integration")
+    x, y = cancer
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    settings = {"epochs": 2, "batch_size": 64, "study_name": "cancer", "storage": storage}
+    settings["space"] = {
+        "layers": (1, 2),
+        "units": (4, 32, "log"),
+        "learning_rate": (1e-3, 3e-2, "log"),
+    }
+    first = dkd.tune(x, y, n_trials=3, client=client, **settings)
+    assert len(first.trials) == 3
+    resumed = dkd.tune(x, y, n_trials=5, client=client, **settings)
+    assert len(resumed.trials) == 5  # two more, not five more
+    assert all(t.state.name == "COMPLETE" for t in resumed.trials)
+    assert resumed.best_value < 0.5
+
+
+class KillAWorker(dk.callbacks.Callback):
+    """Kill one worker process (like a lost machine) when an epoch ends."""
+
+    def __init__(self, client, epoch: int):
+        super().__init__()
+        self.client, self.epoch = client, epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            pid = next(iter(self.client.run(os.getpid).values()))
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_a_lost_worker_is_reported_and_training_resumes_from_the_checkpoint(
+    client, cancer, tmp_path
+):
+    x, y = cancer
+    half = -(-len(x) // 2)
+    xs, ys = da.from_array(x, chunks=half), da.from_array(y, chunks=half)
+    checkpoint = tmp_path / "checkpoint.safetensors"
+    settings = {"batch_size": len(x), "epochs": 4, "verbose": 0, "checkpoint": checkpoint}
+    model = make_model()
+    with pytest.raises(TrainingError, match="was lost during epoch 3"):
+        dkd.fit(model, xs, ys, client, callbacks=[KillAWorker(client, 1)], **settings)
+    client.wait_for_workers(2, timeout=60)  # the nanny restarts the killed worker
+    resumed = make_model()
+    dkd.fit(resumed, xs, ys, client, resume=True, **settings)
+    for got, expected in zip(resumed.get_weights(), full_batch_reference(x, y, 4)):
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
