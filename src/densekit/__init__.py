@@ -17,6 +17,7 @@ from . import (
     quantize,
     regularizers,
     schedules,
+    threads,
     tune,
 )
 from .compression_report import compression_report
@@ -24,6 +25,7 @@ from .gradcheck import check_gradients
 from .io import load_model
 from .model import Sequential
 from .report import report
+from .threads import get_threads, set_threads
 
 optimizers.schedules = schedules
 
@@ -45,6 +47,8 @@ __all__ = [
     "Sequential",
     "load_model",
     "check_gradients",
+    "set_threads",
+    "get_threads",
     "export_onnx",
     "from_torch",
     "report",
@@ -63,6 +67,7 @@ __all__ = [
     "optimizers",
     "regularizers",
     "schedules",
+    "threads",
     "tune",
     "__version__",
 ]

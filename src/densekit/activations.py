@@ -3,7 +3,9 @@
 ``forward(xp, z)`` returns ``a = f(z)``; ``backward(xp, z, a, grad)`` returns
 ``dL/dz = dL/da * f'(z)`` and may overwrite ``grad`` in place (the caller owns
 it). Where the derivative is cheaper from the output it is taken from ``a``
-(sigmoid, tanh), as scikit-learn does.
+(sigmoid, tanh), as scikit-learn does. Activations marked ``writes_out`` also
+take ``forward(xp, z, out=buffer)`` and write ``a`` there, so a layer can reuse
+one buffer across batches instead of allocating ``a`` each time.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ class Activation:
     params: dict = field(default_factory=dict)
     #: True when backward reads only ``a`` and ``grad`` (so ``z`` need not be kept)
     from_output: bool = False
+    #: True when ``forward(xp, z, out=buffer)`` writes ``a`` into ``buffer``
+    writes_out: bool = False
 
     def __call__(self, z: Any) -> Any:
         """Apply ``f`` to a NumPy array (convenience outside a model)."""
@@ -53,8 +57,8 @@ def linear_backward(xp, z, a, grad):
     return grad
 
 
-def relu_forward(xp, z):
-    return xp.maximum(z, 0)
+def relu_forward(xp, z, out=None):
+    return xp.maximum(z, 0, out=out)
 
 
 def relu_backward(xp, z, a, grad):
@@ -109,8 +113,8 @@ def sigmoid_backward(xp, z, a, grad):
     return grad
 
 
-def tanh_forward(xp, z):
-    return xp.tanh(z)
+def tanh_forward(xp, z, out=None):
+    return xp.tanh(z, out=out)
 
 
 def tanh_backward(xp, z, a, grad):
@@ -119,9 +123,10 @@ def tanh_backward(xp, z, a, grad):
     return grad
 
 
-def softmax_forward(xp, z):
+def softmax_forward(xp, z, out=None):
     # exp(z - max) / sum: shifting by the row max keeps exp from overflowing
-    e = xp.exp(z - z.max(axis=1, keepdims=True))
+    e = xp.subtract(z, z.max(axis=1, keepdims=True), out=out)
+    xp.exp(e, out=e)
     e /= e.sum(axis=1, keepdims=True)
     return e
 
@@ -175,10 +180,12 @@ def ELU(alpha: float = 1.0) -> Activation:
 
 
 linear = Activation("linear", linear_forward, linear_backward, from_output=True)
-relu = Activation("relu", relu_forward, relu_backward, from_output=True)
+relu = Activation("relu", relu_forward, relu_backward, from_output=True, writes_out=True)
 sigmoid = Activation("sigmoid", sigmoid_forward, sigmoid_backward, from_output=True)
-tanh = Activation("tanh", tanh_forward, tanh_backward, from_output=True)
-softmax = Activation("softmax", softmax_forward, softmax_backward, from_output=True)
+tanh = Activation("tanh", tanh_forward, tanh_backward, from_output=True, writes_out=True)
+softmax = Activation(
+    "softmax", softmax_forward, softmax_backward, from_output=True, writes_out=True
+)
 gelu = Activation("gelu", gelu_forward, gelu_backward)
 softplus = Activation("softplus", softplus_forward, softplus_backward)
 swish = Activation("swish", swish_forward, swish_backward)

@@ -38,6 +38,24 @@ class Loss:
     def gradient(self, xp, y, p):
         raise NotImplementedError
 
+    def mean_and_gradient(self, xp, y, p) -> tuple[float, Any]:
+        """The batch loss ``mean_i l_i`` (a float) and its gradient ``gradient / n``.
+
+        The training step's path when there are no sample weights; a loss may
+        override it to compute both in fewer passes.
+        """
+        n = p.shape[0]
+        grad = self.gradient(xp, y, p)
+        grad *= 1.0 / n
+        return float(self.per_sample(xp, y, p).sum()) / n, grad
+
+    def mean_and_gradient_from_logits(self, xp, y, z, p) -> tuple[float, Any]:
+        """:meth:`mean_and_gradient` for the fused case: from the logits ``z`` (``p = f(z)``)."""
+        n = z.shape[0]
+        grad = self.gradient_from_logits(xp, y, z, p)
+        grad *= 1.0 / n
+        return float(self.per_sample_from_logits(xp, y, z).sum()) / n, grad
+
     def prepare_targets(self, y: Any, n_outputs: int, dtype) -> np.ndarray:
         """Check ``y`` and shape it like the model's output ``(n, n_outputs)``."""
         y = _numeric(y)
@@ -65,10 +83,15 @@ class MeanSquaredError(Loss):
 
     def per_sample(self, xp, y, p):
         e = p - y
-        return (e * e).mean(axis=1)
+        e *= e
+        if p.shape[1] == 1:  # one output: its squared error is the mean
+            return e[:, 0]
+        return e.sum(axis=1) * (1.0 / p.shape[1])  # the mean, without np.mean's overhead
 
     def gradient(self, xp, y, p):
-        return (p - y) * (2.0 / p.shape[1])
+        e = p - y
+        e *= 2.0 / p.shape[1]
+        return e
 
 
 @dataclass(frozen=True)
@@ -205,6 +228,18 @@ class CategoricalCrossentropy(Loss):
     def per_sample_from_logits(self, xp, y, z):
         return -(y * _log_softmax(xp, z)).sum(axis=1)
 
+    def mean_and_gradient_from_logits(self, xp, y, z, p):
+        # log-sum-exp without another exp pass: at each row's largest logit z_top the softmax
+        # output is p_top = exp(z_top - lse), so lse = z_top - log(p_top); p_top >= 1/k, so
+        # the log is safe, and the loss stays exact where log(p_y) would underflow
+        n = z.shape[0]
+        rows, top = xp.arange(n), z.argmax(axis=1)
+        lse = z[rows, top] - xp.log(p[rows, top])
+        value = float(xp.vdot(y, lse[:, None] - z)) / n  # mean_i sum_k y_ik (lse_i - z_ik)
+        grad = self.gradient_from_logits(xp, y, z, p)
+        grad *= 1.0 / n
+        return value, grad
+
     def gradient_from_logits(self, xp, y, z, p):
         # d/dz sum_k y_k (lse - z_k) = p * sum_k y_k - y  (= p - y for one-hot y)
         return p * y.sum(axis=1, keepdims=True) - y
@@ -238,6 +273,10 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
     """
 
     name: ClassVar[str] = "sparse_categorical_crossentropy"
+
+    def gradient_from_logits(self, xp, y, z, p):
+        # the prepared targets are one-hot rows (sum_k y_k = 1), so p * sum_k y_k - y = p - y
+        return p - y
 
     def prepare_targets(self, y, n_outputs, dtype):
         y = _numeric(y)

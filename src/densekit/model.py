@@ -20,6 +20,7 @@ import numpy as np
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
+from . import threads as threads_module
 from .backend import check_precision, get_backend, make_rng, matmul_precision, resolve_dtype
 from .callbacks import Callback, CallbackList, History
 from .data import (
@@ -263,7 +264,11 @@ class Sequential:
 
     # --- the math -------------------------------------------------------------------
     def forward(self, x: Any, training: bool = False) -> Any:
-        """Run ``x`` (already on the backend, model dtype) through every layer."""
+        """Run ``x`` (already on the backend, model dtype) through every layer.
+
+        The result may be a layer's work buffer, which the next forward pass overwrites:
+        copy it to keep it (``predict`` does).
+        """
         for layer in self.layers:
             x = layer.forward(x, training)
         return x
@@ -281,22 +286,24 @@ class Sequential:
                 grad = layer.backward(grad, need_input_grad)
         return grad
 
-    def _loss_and_gradient(self, y, output, sample_weight):
+    def _loss_and_gradient(self, y, output, sample_weight, fused=None):
         """Per-sample losses and dL/d(output) (or dL/dz when fused), reduced Keras' way."""
         xp, loss, n = self.backend.xp, self.loss, output.shape[0]
-        if self._fused:
-            z = self.layers[-1]._z
+        if fused is None:
+            fused = self._fused
+        z = self.layers[-1]._z if fused else None
+        if sample_weight is None:  # the common case: the loss may fuse value and gradient
+            if fused:
+                return loss.mean_and_gradient_from_logits(xp, y, z, output)
+            return loss.mean_and_gradient(xp, y, output)
+        if fused:
             per_sample = loss.per_sample_from_logits(xp, y, z)
             grad = loss.gradient_from_logits(xp, y, z, output)
         else:
             per_sample = loss.per_sample(xp, y, output)
             grad = loss.gradient(xp, y, output)
-        if sample_weight is None:
-            grad *= 1.0 / n
-            value = float(per_sample.mean())
-        else:
-            grad *= (sample_weight / n)[:, None]
-            value = float((per_sample * sample_weight).sum() / n)
+        grad *= (sample_weight / n)[:, None]
+        value = float((per_sample * sample_weight).sum() / n)
         return value, grad
 
     def regularization_penalty(self) -> float:
@@ -306,8 +313,9 @@ class Sequential:
     def compute_gradients(self, x, y, sample_weight=None, training=True, input_grad=False):
         """Loss (with penalties) and the flat gradient for one batch; returns (loss, output, dx)."""
         output = self.forward(x, training)
-        value, grad = self._loss_and_gradient(y, output, sample_weight)
-        dx = self.backward(grad, through_last_activation=not self._fused, input_grad=input_grad)
+        fused = self._fused
+        value, grad = self._loss_and_gradient(y, output, sample_weight, fused)
+        dx = self.backward(grad, through_last_activation=not fused, input_grad=input_grad)
         xp = self.backend.xp
         for weight, grad_weight, regularizer in self._regularized:
             regularizer.add_gradient(xp, weight, grad_weight)
@@ -360,6 +368,7 @@ class Sequential:
         sample_weight: Any = None,
         initial_epoch: int = 0,
         seed: int | None = None,
+        threads: int | None = None,
     ) -> History:
         """Train for ``epochs`` passes over ``(x, y)`` in shuffled minibatches.
 
@@ -367,8 +376,10 @@ class Sequential:
         from the seed and stratified by class for classification losses (unlike
         Keras, which takes the last rows unshuffled). ``seed`` fixes shuffling
         and dropout; with the model's ``seed`` it makes training bit-identical.
+        ``threads`` limits the BLAS threads while it trains (see :mod:`densekit.threads`).
         """
         self._require_compiled("fit")
+        threads = threads_module.check_threads(threads)
         x, y, sample_weight = self._prepare(x, y, sample_weight, building=True)
         batch_size = check_batch_size(batch_size, DEFAULT_BATCH_SIZE)
         epochs = _check_count("epochs", epochs)
@@ -407,6 +418,9 @@ class Sequential:
         self._fit_rng = rng
         self._initial_epoch = initial_epoch
         callback_list.on_train_begin({})
+        restore_threads = threads_module.limit_for_training(
+            threads, self._largest_product(batch_size)
+        )
         try:
             for epoch in range(self._initial_epoch, epochs):
                 callback_list.on_epoch_begin(epoch, {})
@@ -454,7 +468,13 @@ class Sequential:
                     break
         finally:
             callback_list.on_train_end({})
+            restore_threads()
         return history
+
+    def _largest_product(self, batch_size: int) -> int:
+        """Multiply-adds of the largest matrix product in one batch (batch x inputs x units)."""
+        sizes = [layer.input_dim * layer.units for layer in self.layers if isinstance(layer, Dense)]
+        return batch_size * max(sizes, default=0)
 
     def _snapshot(self) -> tuple:
         """Copies of the weights and optimizer state (once per epoch, for a rollback)."""
@@ -483,11 +503,12 @@ class Sequential:
         n = len(x)
         order = rng.permutation(n) if shuffle else None
         metrics = self._metrics()
-        totals = np.zeros(1 + len(metrics))
+        totals = [0.0] * (1 + len(metrics))  # loss, then each metric, summed over rows
         seen = 0
         n_batches = -(-n // batch_size)
         bar = _progress_bar(n_batches, title, verbose)
-        logs: dict = {}
+        # the per-batch logs dict is built only when someone reads it
+        batch_hooks = _calls_batch_hooks(callbacks)
         x_buffer = y_buffer = None
         to_device = self.backend.asarray
         xp = self.backend.xp
@@ -501,10 +522,11 @@ class Sequential:
                 if x_buffer is None or len(x_buffer) != len(index):
                     x_buffer = np.empty((len(index), x.shape[1]), dtype=x.dtype)
                     y_buffer = np.empty((len(index), y.shape[1]), dtype=y.dtype)
-                xb = np.take(x, index, axis=0, out=x_buffer)
-                yb = np.take(y, index, axis=0, out=y_buffer)
+                xb = x.take(index, axis=0, out=x_buffer)
+                yb = y.take(index, axis=0, out=y_buffer)
                 wb = None if w is None else w[index]
-            callbacks.on_train_batch_begin(batch, {})
+            if batch_hooks:
+                callbacks.on_train_batch_begin(batch, {})
             xb, yb = to_device(xb), to_device(yb)
             wb = None if wb is None else to_device(wb)
             value = self.train_on_batch(xb, yb, wb)
@@ -513,19 +535,19 @@ class Sequential:
             for k, metric in enumerate(metrics, start=1):
                 totals[k] += float(metric.per_sample(xp, yb, self._last_output).sum())
             seen += rows
-            logs = {"loss": float(totals[0] / seen)}
-            for k, metric in enumerate(metrics, start=1):
-                logs[metric.name] = float(totals[k] / seen)
-            callbacks.on_train_batch_end(batch, logs)
-            if bar is not None:
-                bar.update(1)
-                if batch % max(1, n_batches // 20) == 0 or batch == n_batches - 1:
-                    bar.set_postfix_str(_format_logs(logs), refresh=False)
+            if batch_hooks or bar is not None:
+                logs = _mean_logs(totals, seen, metrics)
+                if batch_hooks:
+                    callbacks.on_train_batch_end(batch, logs)
+                if bar is not None:
+                    bar.update(1)
+                    if batch % max(1, n_batches // 20) == 0 or batch == n_batches - 1:
+                        bar.set_postfix_str(_format_logs(logs), refresh=False)
             if self.stop_training:
                 break
         if bar is not None:
             bar.close()
-        return dict(logs)
+        return _mean_logs(totals, seen, metrics) if seen else {}
 
     # --- inputs -----------------------------------------------------------------------
     def _prepare(self, x, y, sample_weight, building=False):
@@ -622,18 +644,31 @@ class Sequential:
             results[metric.name] = float(totals[k] / len(x))
         return results
 
-    def predict(self, x: Any, batch_size: int | None = None, verbose: int = 0) -> np.ndarray:
-        """Outputs for ``x``, computed ``batch_size`` rows at a time (bounded memory)."""
+    def predict(
+        self, x: Any, batch_size: int | None = None, verbose: int = 0, threads: int | None = None
+    ) -> np.ndarray:
+        """Outputs for ``x``, computed ``batch_size`` rows at a time (bounded memory).
+
+        ``threads`` limits the BLAS threads for this call (see :mod:`densekit.threads`).
+        """
         self._require_built("predict")
         x = check_x(x, self.dtype, self._input_dim)
         batch_size = check_batch_size(batch_size, DEFAULT_PREDICT_BATCH_SIZE)
-        result = np.empty((len(x), self.output_dim), dtype=self.dtype)
-        with matmul_precision(self.backend, self.precision):
-            for start in range(0, len(x), batch_size):
-                stop = min(len(x), start + batch_size)
-                output = self.forward(self.backend.asarray(x[start:stop]), training=False)
-                result[start:stop] = self.backend.to_numpy(output)
-        return result
+        threads_module.apply_environment()
+        restore_threads = threads_module.limit(threads_module.check_threads(threads))
+        try:
+            with matmul_precision(self.backend, self.precision):
+                if len(x) <= batch_size:  # one batch (batch-1 latency): no result buffer to fill
+                    output = self.forward(self.backend.asarray(x), training=False)
+                    return np.array(self.backend.to_numpy(output))  # a copy: it is a work buffer
+                result = np.empty((len(x), self.output_dim), dtype=self.dtype)
+                for start in range(0, len(x), batch_size):
+                    stop = min(len(x), start + batch_size)
+                    output = self.forward(self.backend.asarray(x[start:stop]), training=False)
+                    result[start:stop] = self.backend.to_numpy(output)
+                return result
+        finally:
+            restore_threads()
 
     def __call__(self, x: Any) -> np.ndarray:
         return self.predict(x)
@@ -822,6 +857,27 @@ def _check_verbose(verbose: Any) -> int:
     if verbose not in (0, 1, 2):
         raise ArgumentError(f"verbose must be 0, 1, 2 or 'auto', got {verbose!r}")
     return int(verbose)
+
+
+def _mean_logs(totals: list[float], seen: int, metrics: list) -> dict:
+    """The running means ``{"loss": ..., metric: ...}`` from sums over ``seen`` rows."""
+    logs = {"loss": totals[0] / seen}
+    for k, metric in enumerate(metrics, start=1):
+        logs[metric.name] = totals[k] / seen
+    return logs
+
+
+def _calls_batch_hooks(callbacks: CallbackList) -> bool:
+    """Whether any callback overrides a per-batch hook (if none does, skip the calls)."""
+    members = getattr(callbacks, "callbacks", None)
+    if members is None:  # not a CallbackList we can look into: call the hooks
+        return True
+    hooks = ("on_train_batch_begin", "on_train_batch_end")
+    return any(
+        getattr(type(callback), hook, None) is not getattr(Callback, hook)
+        for callback in members
+        for hook in hooks
+    )
 
 
 def _format_logs(logs: dict) -> str:

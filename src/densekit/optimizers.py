@@ -20,6 +20,10 @@ import numpy as np
 from . import schedules
 from .errors import ArgumentError, ArgumentTypeError
 
+#: elements per piece of a chunked update: the pieces of p, g, m, v and the scratch
+#: (5 x 256 KiB in float32) stay in a core's L2 cache between the update's ufuncs
+CHUNK = 1 << 16
+
 
 def _number(name: str, value: Any, low: float = 0.0, high: float = math.inf, open_low=False):
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
@@ -86,6 +90,11 @@ class Optimizer:
         self.state = {name: xp.zeros_like(params) for name in self.slots}
         self._scratch = xp.empty_like(params)
         self.iterations = 0
+        # on the CPU, the update runs piece by piece so its temporaries stay in cache;
+        # a GPU streams the whole buffer in one kernel per ufunc
+        size = int(params.size)
+        step = CHUNK if xp is np else max(size, 1)
+        self._chunks = [slice(start, min(size, start + step)) for start in range(0, size, step)]
 
     def apply_gradients(self, params: Any, grads: Any) -> None:
         """One update of ``params`` in place from ``grads`` (which may be clipped in place)."""
@@ -125,6 +134,23 @@ class Optimizer:
 
     def _hyperparameters(self) -> dict:
         return {}
+
+
+def _adam_step(xp, p, g, m, v, tmp, beta_1, beta_2, step, epsilon) -> None:
+    """In place, no temporaries: m += (1 - b1)(g - m); v += (1 - b2)(g^2 - v);
+    p -= step * m / (sqrt(v) + epsilon)  (``step`` and ``epsilon`` carry the bias corrections)."""
+    xp.subtract(g, m, out=tmp)
+    tmp *= 1.0 - beta_1
+    m += tmp
+    xp.multiply(g, g, out=tmp)
+    tmp -= v
+    tmp *= 1.0 - beta_2
+    v += tmp
+    xp.sqrt(v, out=tmp)
+    tmp += epsilon
+    xp.divide(m, tmp, out=tmp)
+    tmp *= step
+    p -= tmp
 
 
 def _scale_to_norm(xp, g, max_norm: float) -> None:
@@ -204,6 +230,12 @@ class Adam(Optimizer):
             raise ArgumentError("beta_1 and beta_2 must be < 1")
         self.epsilon = _number("epsilon", epsilon)
 
+    def build(self, params, slices, backend=None):
+        super().build(params, slices, backend)
+        # the update works one chunk at a time, so one chunk of scratch is enough
+        size = self._chunks[0].stop if self._chunks else 0
+        self._scratch = _xp(params).empty(size, dtype=params.dtype)
+
     def _update(self, params, grads, lr, t):
         xp, m, v, tmp = _xp(params), self.state["m"], self.state["v"], self._scratch
         if self._kernels is not None:  # one fused kernel on a GPU (AdamW's decay folded in)
@@ -214,20 +246,20 @@ class Adam(Optimizer):
             )
             return
         self._decay_weights(params, lr)
-        m *= self.beta_1
-        xp.multiply(grads, 1.0 - self.beta_1, out=tmp)
-        m += tmp
-        v *= self.beta_2
-        xp.multiply(grads, grads, out=tmp)
-        tmp *= 1.0 - self.beta_2
-        v += tmp
-        # sqrt(v_hat) + eps, then lr * m_hat / that, computed in the scratch buffer
-        xp.sqrt(v, out=tmp)
-        tmp *= 1.0 / math.sqrt(1.0 - self.beta_2**t)
-        tmp += self.epsilon
-        xp.divide(m, tmp, out=tmp)
-        tmp *= lr / (1.0 - self.beta_1**t)
-        params -= tmp
+        # the paper's "more efficient" order (end of its section 2): with c = sqrt(1 - b2^t),
+        # lr m_hat / (sqrt(v_hat) + eps) = (lr c / (1 - b1^t)) m / (sqrt(v) + eps c)
+        correction = math.sqrt(1.0 - self.beta_2**t)
+        step = lr * correction / (1.0 - self.beta_1**t)
+        epsilon = self.epsilon * correction
+        if len(self._chunks) == 1:  # a small model: the whole buffer at once, no views
+            _adam_step(xp, params, grads, m, v, tmp, self.beta_1, self.beta_2, step, epsilon)
+            return
+        for part in self._chunks:
+            scratch = tmp[: part.stop - part.start]
+            _adam_step(
+                xp, params[part], grads[part], m[part], v[part], scratch,
+                self.beta_1, self.beta_2, step, epsilon,
+            )  # fmt: skip
 
     def _decay_weights(self, params, lr) -> None:
         return None

@@ -96,7 +96,10 @@ class Dense(Layer):
             return a
         if self.use_bias:
             z += self.bias
-        a = self.activation.forward(xp, z)
+        if self.activation.writes_out:
+            a = self.activation.forward(xp, z, out=self.buffer("a", z.shape, z.dtype))
+        else:
+            a = self.activation.forward(xp, z)
         self._x, self._z, self._a = x, z, a
         return a
 
@@ -111,10 +114,13 @@ class Dense(Layer):
             dz = self.activation.backward(xp, self._z, self._a, grad)
         self._matmul(self._x.T, dz, out=self.grads["kernel"])
         if self.use_bias:
-            if self._column_sums is None:
-                dz.sum(axis=0, out=self.grads["bias"])
-            else:
+            if self._column_sums is not None:
                 self._column_sums(dz, self.grads["bias"])
+            else:
+                # db = sum(dZ, axis=0) = 1^T dZ: BLAS sums the columns several times faster
+                ones = self.buffer("ones", (dz.shape[0],), dz.dtype)
+                ones.fill(1)
+                self._matmul(ones, dz, out=self.grads["bias"])
         if not need_input_grad:
             return None
         dx = self.buffer("dx", self._x.shape, dz.dtype)
