@@ -304,3 +304,16 @@ def test_sparse_cross_entropy_on_a_single_output_says_how_to_end_the_model():
     m.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     with pytest.raises(DensekitError, match="one output per class.*binary_crossentropy"):
         m.fit(x, y, epochs=1, verbose=0)
+
+
+def test_optional_modules_are_attributes_imported_on_first_use():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, densekit as dk; heavy = ('mpi4py', 'dask', 'torch', 'onnx', 'optuna'); "
+        "assert not [m for m in heavy if m in sys.modules]; "
+        "assert callable(dk.distributed.fit) and callable(dk.dask.fit)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

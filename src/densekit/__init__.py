@@ -35,11 +35,17 @@ __version__ = "0.1.0"
 _LAZY = {"export_onnx": ".onnx", "from_torch": ".interop"}
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
+# modules of optional extras, reachable as dk.distributed, dk.dask, ... on first use
+_LAZY_MODULES = ("distributed", "dask", "sklearn", "onnx", "interop")
 
+
+def __getattr__(name: str):
+    import importlib
+
+    if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'densekit' has no attribute {name!r}")
 
 
