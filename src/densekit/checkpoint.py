@@ -15,12 +15,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from .errors import InputError, ModelFileError
-from .io import FORMAT, model_tensors, read_safetensors, write_safetensors
+from .errors import ModelFileError
+from .io import (
+    FORMAT,
+    model_tensors,
+    read_safetensors,
+    set_weights_from_tensors,
+    write_safetensors,
+)
 
 CHECKPOINT_KEY = "checkpoint"
 WEIGHTS_FORMAT = "densekit-weights"
@@ -73,7 +78,7 @@ def restore_checkpoint(model, path) -> int:
         raise ModelFileError(
             f"{path} was written by a different model architecture; delete it to start afresh"
         )
-    _load_weights(model, path, tensors)
+    set_weights_from_tensors(model, path, tensors)
     optimizer = model.optimizer
     for slot, array in optimizer.state.items():
         saved = tensors.get(f"optimizer/{slot}")
@@ -106,17 +111,6 @@ def _checkpoint_field(path, metadata: dict) -> dict:
     return state
 
 
-def _load_weights(model, path, tensors: dict[str, Any]) -> None:
-    names = model._weight_names()
-    missing = [name for name in names if name not in tensors]
-    if missing:
-        raise ModelFileError(f"{path} lacks weights {missing}")
-    try:
-        model.set_weights([tensors[name] for name in names])
-    except InputError as exc:
-        raise ModelFileError(f"{path}: {exc}") from exc
-
-
 def save_weights(model, path) -> None:
     """Write only the weights (trainable and not), by name, as safetensors."""
     model._require_built("save weights")
@@ -130,4 +124,4 @@ def load_weights(model, path) -> None:
     tensors, metadata = read_safetensors(path)
     if metadata.get("format") not in (WEIGHTS_FORMAT, FORMAT):
         raise ModelFileError(f"{Path(path)} holds no densekit weights")
-    _load_weights(model, path, tensors)
+    set_weights_from_tensors(model, path, tensors)

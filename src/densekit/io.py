@@ -267,14 +267,7 @@ def load_model(path, compile: bool = True):
             f"{path}: the model configuration says input_dim={config.get('input_dim')!r}, "
             f"but its first layer takes {model.input_dim}"
         )
-    names = model._weight_names()
-    missing = [name for name in names if name not in tensors]
-    if missing:
-        raise ModelFileError(f"{path} lacks weights {missing}")
-    try:
-        model.set_weights([tensors[name] for name in names])
-    except InputError as exc:
-        raise ModelFileError(f"{path}: {exc}") from exc
+    set_weights_from_tensors(model, path, tensors)
     user_metadata = _json_field(path, metadata, "metadata", default={})
     if not isinstance(user_metadata, dict):
         raise ModelFileError(f"{path}: metadata must be a JSON object")
@@ -311,6 +304,18 @@ def _check_size(path, config: Any, tensors: dict) -> None:
             f"{path}: the model configuration needs more weights than the file holds "
             f"({in_file}); it was altered or is not this file's"
         )
+
+
+def set_weights_from_tensors(model, path, tensors: dict[str, np.ndarray]) -> None:
+    """Load the model's weights from a file's tensors by name; any mismatch is a file error."""
+    names = model._weight_names()
+    missing = [name for name in names if name not in tensors]
+    if missing:
+        raise ModelFileError(f"{path} lacks weights {missing}")
+    try:
+        model.set_weights([tensors[name] for name in names])
+    except InputError as exc:
+        raise ModelFileError(f"{path}: {exc}") from exc
 
 
 def _restore_compile(path, model, metadata, tensors) -> None:
