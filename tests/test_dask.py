@@ -202,7 +202,10 @@ def test_a_lost_worker_is_reported_and_training_resumes_from_the_checkpoint(
     model = make_model()
     with pytest.raises(TrainingError, match="was lost during epoch 3"):
         dkd.fit(model, xs, ys, client, callbacks=[KillAWorker(client, 1)], **settings)
-    client.wait_for_workers(2, timeout=60)  # the nanny restarts the killed worker
+    # as after losing a machine: bring the cluster back whole before resuming (a nanny's
+    # respawned worker alone can register before it takes work)
+    client.restart(wait_for_workers=True)
+    client.wait_for_workers(2, timeout=60)
     resumed = make_model()
     dkd.fit(resumed, xs, ys, client, resume=True, **settings)
     for got, expected in zip(resumed.get_weights(), full_batch_reference(x, y, 4)):
