@@ -324,6 +324,9 @@ BAD_TARGETS = [
 ]
 
 
+@pytest.mark.filterwarnings(
+    "ignore:.*expects probabilities:UserWarning"
+)  # linear output on purpose
 @pytest.mark.parametrize(("loss", "units", "y", "message"), BAD_TARGETS)
 def test_bad_targets_are_refused_by_fit_and_evaluate(loss, units, y, message):
     model = _compiled(units, loss)

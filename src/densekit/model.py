@@ -74,6 +74,8 @@ class Sequential:
         self.backend = get_backend(device)
         self.layers: list[Layer] = []
         self.metadata: dict[str, Any] = {}
+        #: a DataFrame's column names, recorded by the first fit on one, checked after
+        self.feature_names: list[str] | None = None
         self.optimizer: optimizers_module.Optimizer | None = None
         self.loss: losses_module.Loss | None = None
         self.metric_names: list[str] = []
@@ -224,6 +226,7 @@ class Sequential:
             )
         self.optimizer = optimizers_module.get(optimizer)
         self.loss = losses_module.get(loss)
+        self._warn_if_outputs_are_not_probabilities()
         if metrics is None:
             metrics = []
         if isinstance(metrics, str) or not isinstance(metrics, (list, tuple)):
@@ -233,6 +236,22 @@ class Sequential:
         self.metric_names = list(metrics)
         if self.built:
             self.optimizer.build(self.params, self._slices, backend=self.backend)
+
+    def _warn_if_outputs_are_not_probabilities(self) -> None:
+        """A cross-entropy on probabilities after, say, a linear output trains on nonsense."""
+        wants = self.loss.fuses_with
+        last = self.layers[-1] if self.layers else None
+        activation = getattr(last, "activation", None)
+        if wants is None or getattr(self.loss, "from_logits", False) or activation is None:
+            return
+        if activation.name not in ("sigmoid", "softmax"):
+            warnings.warn(
+                f"{self.loss.name} expects probabilities, but the last layer's activation is "
+                f"{activation.name!r}: end the model with activation='{wants}', or use "
+                f"{self.loss.name}(from_logits=True) for raw scores",
+                UserWarning,
+                stacklevel=3,
+            )
 
     @property
     def compiled(self) -> bool:
@@ -554,6 +573,7 @@ class Sequential:
         """Check and convert x, y, sample_weight (building the model from x if needed)."""
         if y is None:
             raise InputError("y is None; fit and evaluate need targets")
+        self._check_feature_names(x, record=building)
         x = check_x(x, self.dtype, self._input_dim)
         n_targets = np.shape(y)[0] if np.ndim(y) > 0 else None
         if n_targets is None:
@@ -566,6 +586,30 @@ class Sequential:
         y = self.loss.prepare_targets(y, self.output_dim, self.dtype)
         sample_weight = check_sample_weight(sample_weight, len(x), self.dtype)
         return x, y, sample_weight
+
+    def _check_feature_names(self, x: Any, record: bool = False) -> None:
+        """A DataFrame's columns must be the ones the model was fitted on, in that order."""
+        columns = getattr(x, "columns", None)
+        if columns is None:
+            return
+        names = [str(column) for column in columns]
+        if self.feature_names is None:
+            if record:
+                self.feature_names = names
+            return
+        if names == self.feature_names:
+            return
+        missing = [name for name in self.feature_names if name not in names]
+        extra = [name for name in names if name not in self.feature_names]
+        if not missing and not extra:
+            problem = "has the fitted columns in another order"
+        else:
+            problem = f"lacks columns {missing[:10]} and has unknown columns {extra[:10]}"
+        raise InputError(
+            f"x {problem}; the model was fitted on the columns {self.feature_names[:20]}"
+            + (" ..." if len(self.feature_names) > 20 else "")
+            + ": select them in that order, e.g. x[feature_names]"
+        )
 
     def _prepare_validation(self, validation_data):
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
@@ -613,12 +657,21 @@ class Sequential:
         batch_size: int | None = None,
         verbose: int = 0,
         sample_weight: Any = None,
-    ) -> dict[str, float]:
-        """Loss (with weight penalties) and metrics on ``(x, y)``: ``{"loss": ..., ...}``."""
+        return_dict: bool = True,
+    ) -> dict[str, float] | list[float] | float:
+        """Loss (with weight penalties) and metrics on ``(x, y)``: ``{"loss": ..., ...}``.
+
+        ``return_dict=False`` gives Keras' other form: ``[loss, metric, ...]``, or the
+        loss alone when there are no metrics.
+        """
         self._require_compiled("evaluate")
         self._require_built("evaluate")
         x, y, sample_weight = self._prepare(x, y, sample_weight)
-        return self._evaluate_arrays(x, y, sample_weight, batch_size)
+        results = self._evaluate_arrays(x, y, sample_weight, batch_size)
+        if return_dict:
+            return results
+        values = list(results.values())
+        return values if len(values) > 1 else values[0]
 
     def _evaluate_arrays(self, x, y, sample_weight, batch_size) -> dict[str, float]:
         xp = self.backend.xp
@@ -652,6 +705,7 @@ class Sequential:
         ``threads`` limits the BLAS threads for this call (see :mod:`densekit.threads`).
         """
         self._require_built("predict")
+        self._check_feature_names(x)
         x = check_x(x, self.dtype, self._input_dim)
         batch_size = check_batch_size(batch_size, DEFAULT_PREDICT_BATCH_SIZE)
         threads_module.apply_environment()
@@ -777,6 +831,7 @@ class Sequential:
             "dtype": self.dtype.name,
             "seed": self.seed,
             "input_dim": self._input_dim,
+            "feature_names": self.feature_names,
             "layers": [
                 {"class_name": type(layer).__name__, "config": layer.get_config()}
                 for layer in self.layers
@@ -793,6 +848,15 @@ class Sequential:
         )
         if not model.built and config.get("input_dim") is not None:
             model.build(config["input_dim"])
+        names = config.get("feature_names")
+        if names is not None:
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise ArgumentError("feature_names must be a list of strings")
+            if model.built and len(names) != model.input_dim:
+                raise ArgumentError(
+                    f"{len(names)} feature_names for a model of {model.input_dim} inputs"
+                )
+            model.feature_names = names
         return model
 
     def compile_config(self) -> dict | None:

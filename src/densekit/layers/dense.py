@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import activations, initializers, regularizers
-from ..errors import ArgumentTypeError
+from ..errors import ArgumentError, ArgumentTypeError
 from .base import Layer, WeightSpec, check_positive_int
 
 
@@ -29,9 +29,11 @@ class Dense(Layer):
         bias_regularizer: regularizers.Regularizer | str | None = None,
         input_dim: int | None = None,
         name: str | None = None,
+        input_shape: tuple[int] | None = None,
     ):
         super().__init__(name)
         self.units = check_positive_int("units", units)
+        input_dim = _input_dim_from_shape(input_shape, input_dim)
         self.activation = activations.get(activation)
         if not isinstance(use_bias, bool):
             raise ArgumentTypeError(f"use_bias must be True or False, got {use_bias!r}")
@@ -142,3 +144,18 @@ class Dense(Layer):
 
 def _regularizer_config(regularizer):
     return None if regularizer is None else regularizer.get_config()
+
+
+def _input_dim_from_shape(input_shape, input_dim):
+    """Keras 2's ``input_shape=(n,)`` is another way to say ``input_dim=n``."""
+    if input_shape is None:
+        return input_dim
+    if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 1:
+        raise ArgumentError(
+            f"input_shape must be (features,) — Dense takes 2-D input (samples, features) — "
+            f"got {input_shape!r}"
+        )
+    dim = check_positive_int("input_shape[0]", input_shape[0])
+    if input_dim is not None and input_dim != dim:
+        raise ArgumentError(f"input_dim={input_dim} and input_shape={tuple(input_shape)} disagree")
+    return dim
