@@ -24,34 +24,19 @@ import platform
 import statistics
 import sys
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
+
+import workloads  # noqa: E402 - benchmarks/ is the script's folder
+from workloads import Workload  # noqa: E402
 
 import densekit as dk  # noqa: E402
 from densekit import device as dk_device  # noqa: E402
 from densekit.callbacks import Callback  # noqa: E402
 
 LEARNING_RATE, EPSILON = 1e-3, 1e-7
-
-
-@dataclass(frozen=True)
-class Workload:
-    name: str
-    sizes: tuple[int, ...]
-    rows: int
-    batch: int
-    task: str  # "regression" (MSE, linear output) or "classification" (softmax CE)
-
-    @property
-    def params(self) -> int:
-        return sum(n * m + m for n, m in zip(self.sizes[:-1], self.sizes[1:]))
-
-    @property
-    def flops_per_epoch(self) -> float:
-        return 6.0 * self.params * self.rows
 
 
 WORKLOADS = [
@@ -70,18 +55,8 @@ QUICK = [
 
 
 def make_data(w: Workload, seed: int = 0):
-    """Inputs and targets from a random teacher network (issue 3's recipe)."""
-    rng = np.random.default_rng(seed)
-    n_in, n_out = w.sizes[0], w.sizes[-1]
-    x = rng.standard_normal((w.rows, n_in), dtype=np.float32)
-    hidden = min(64, w.sizes[1])
-    t_in = rng.standard_normal((n_in, hidden), dtype=np.float32) / np.sqrt(n_in)
-    t_out = rng.standard_normal((hidden, n_out), dtype=np.float32) / np.sqrt(hidden)
-    y = np.tanh(x @ t_in) @ t_out
-    if w.task == "classification":
-        return x, np.argmax(y, axis=1).astype(np.int64)
-    y += 0.1 * rng.standard_normal(y.shape, dtype=np.float32)
-    return x, y.astype(np.float32)
+    """Inputs and targets from benchmarks/workloads.py's teacher network (seed 0 here)."""
+    return workloads.make_data(w, seed=seed)
 
 
 def initial_weights(sizes, seed: int = 1):
