@@ -11,7 +11,7 @@ import contextlib
 from collections.abc import Iterator
 
 import numpy as np
-from peers import blas_threads, build_densekit, build_torch, import_densekit
+from peers import blas_threads, build_densekit, build_torch, import_densekit, torch_threads
 
 
 def reference(x: np.ndarray, weights: list[np.ndarray], task: str) -> np.ndarray:
@@ -54,15 +54,8 @@ class TorchPredictor:
         softmax = task == "classification"
         self.model = build_torch(torch, sizes, weights, softmax=softmax).eval()
 
-    @contextlib.contextmanager
-    def threads(self, t: int) -> Iterator[None]:
-        before = self.torch.get_num_threads()
-        self.torch.set_num_threads(t)
-        try:
-            with blas_threads(t):
-                yield
-        finally:
-            self.torch.set_num_threads(before)
+    def threads(self, t: int):
+        return torch_threads(self.torch, t)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         with self.torch.inference_mode():

@@ -28,6 +28,18 @@ def blas_threads(t: int) -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def torch_threads(torch, t: int) -> Iterator[None]:
+    """PyTorch's intra-op threads and the BLAS pools, both at ``t``, restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(t)
+    try:
+        with blas_threads(t):
+            yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def import_densekit():
     """densekit, or None with the reason when it cannot be imported or lacks the core API."""
     try:
@@ -108,15 +120,8 @@ class TorchTrainer:
         self.generator = torch.Generator()
         self.note = f"nn.Sequential {workload.shape}, {type(self.loss).__name__}, Adam"
 
-    @contextlib.contextmanager
-    def threads(self, t: int) -> Iterator[None]:
-        before = self.torch.get_num_threads()
-        self.torch.set_num_threads(t)
-        try:
-            with blas_threads(t):
-                yield
-        finally:
-            self.torch.set_num_threads(before)
+    def threads(self, t: int):
+        return torch_threads(self.torch, t)
 
     def warm_up(self) -> None:
         self._train(_warmup_rows(self.workload), seed=0)
