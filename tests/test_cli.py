@@ -221,3 +221,15 @@ def test_export_refuses_to_overwrite_the_model(tmp_path, capsys):
     assert main(["export", str(path), str(path)]) == 2
     assert "would destroy it" in capsys.readouterr().err
     assert path.read_bytes() == before
+
+
+def test_tune_reads_the_table_like_train_drop_and_overwrite_guard(iris_csv, tmp_path, capsys):
+    pytest.importorskip("optuna")
+    assert main(["tune", str(iris_csv), "--target", "species", "-o", str(iris_csv), "-q"]) == 2
+    assert "would destroy it" in capsys.readouterr().err
+    model = tmp_path / "best.safetensors"
+    assert main(["tune", str(iris_csv), "--target", "species", "--drop", "colour", "--trials",
+                 "1", "--epochs", "1", "-o", str(model), "-q"]) == 0  # fmt: skip
+    import densekit as dk
+
+    assert dk.load_model(model).input_dim == 4  # colour's three one-hot columns left out

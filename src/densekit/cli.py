@@ -39,8 +39,6 @@ EXIT_ERROR = 2
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .io import load_model  # noqa: F401 - keeps import errors inside the handler
-    from .tabular import TabularPreprocessor, read_table
 
     _refuse_overwrite(args.output, "the model", data=args.data)
     root = True
@@ -49,16 +47,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         root = distributed.is_root()
         args.quiet = args.quiet or not root
-    table = _drop_columns(read_table(args.data), args.drop or [], args.target)
-    if not args.quiet:
-        _warn_identifiers(table, args.target)
-    preprocessor = TabularPreprocessor(
-        target=args.target,
-        task=None if args.task == "auto" else args.task,
-        fill_missing=args.fill_missing,
-    ).fit(table)
-    x = preprocessor.transform(table)
-    y = preprocessor.encode_target(table)
+    preprocessor, x, y = _read_training_table(args)
     loss, units = preprocessor.suggest_loss()
     model = build_model(
         x.shape[1],
@@ -219,15 +208,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_tune(args: argparse.Namespace) -> int:
     """Search layer count, widths, activation, learning rate, dropout and L2 (dk.tune)."""
     from . import tune
-    from .tabular import TabularPreprocessor, read_table
 
-    table = read_table(args.data)
-    preprocessor = TabularPreprocessor(
-        target=args.target,
-        task=None if args.task == "auto" else args.task,
-        fill_missing=args.fill_missing,
-    ).fit(table)
-    x, y = preprocessor.transform(table), preprocessor.encode_target(table)
+    if args.output:
+        _refuse_overwrite(args.output, "the model", data=args.data)
+    preprocessor, x, y = _read_training_table(args)
     space = {
         **tune.DEFAULT_SPACE,
         "layers": (1, args.max_layers),
@@ -255,6 +239,21 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 
 # --- helpers ------------------------------------------------------------------------
+
+
+def _read_training_table(args: argparse.Namespace):
+    """Read ``args.data`` and fit its preprocessing: (preprocessor, x, y)."""
+    from .tabular import TabularPreprocessor, read_table
+
+    table = _drop_columns(read_table(args.data), args.drop or [], args.target)
+    if not args.quiet:
+        _warn_identifiers(table, args.target)
+    preprocessor = TabularPreprocessor(
+        target=args.target,
+        task=None if args.task == "auto" else args.task,
+        fill_missing=args.fill_missing,
+    ).fit(table)
+    return preprocessor, preprocessor.transform(table), preprocessor.encode_target(table)
 
 
 def build_model(
@@ -442,6 +441,26 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _add_table_arguments(parser: argparse.ArgumentParser) -> None:
+    """The data file and how to read it: shared by train and tune."""
+    parser.add_argument("data", help="CSV or Parquet file with a header row")
+    parser.add_argument("--target", required=True, help="name of the column to predict")
+    parser.add_argument("--task", choices=["auto", "classification", "regression"], default="auto")
+    parser.add_argument(
+        "--fill-missing",
+        choices=["mean", "median", "most_frequent", "zero"],
+        default=None,
+        help="fill missing cells instead of stopping with an error",
+    )
+    parser.add_argument(
+        "--drop",
+        action="append",
+        metavar="COLUMN",
+        help="leave this column out of the features (an ID, say); repeat it or list "
+        "several separated by commas",
+    )
+
+
 def _add_device_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--device",
@@ -485,8 +504,7 @@ def make_parser() -> argparse.ArgumentParser:
         "columns one-hot encoded; the task is classification when the target is text or "
         "integers with at most 20 distinct values, regression otherwise.",
     )
-    train.add_argument("data", help="CSV or Parquet file with a header row")
-    train.add_argument("--target", required=True, help="name of the column to predict")
+    _add_table_arguments(train)
     train.add_argument("-o", "--output", required=True, help="where to write the model file")
     train.add_argument(
         "--hidden",
@@ -507,20 +525,6 @@ def make_parser() -> argparse.ArgumentParser:
         type=_non_negative_int,
         default=None,
         help="stop early after this many epochs without improvement",
-    )
-    train.add_argument("--task", choices=["auto", "classification", "regression"], default="auto")
-    train.add_argument(
-        "--fill-missing",
-        choices=["mean", "median", "most_frequent", "zero"],
-        default=None,
-        help="fill missing cells instead of stopping with an error",
-    )
-    train.add_argument(
-        "--drop",
-        action="append",
-        metavar="COLUMN",
-        help="leave this column out of the features (an ID, say); repeat it or list "
-        "several separated by commas",
     )
     train.add_argument("--seed", type=_non_negative_int, default=0)
     _add_device_arguments(train)
@@ -547,8 +551,7 @@ def make_parser() -> argparse.ArgumentParser:
         description="Try networks (layers, units, activation, learning rate, dropout, L2) with "
         "Optuna and keep the best on a validation split (or --cv folds). Needs densekit[tune].",
     )
-    tune.add_argument("data", help="CSV or Parquet file with a header row")
-    tune.add_argument("--target", required=True, help="name of the column to predict")
+    _add_table_arguments(tune)
     tune.add_argument(
         "--trials",
         type=_positive_int,
@@ -567,9 +570,6 @@ def make_parser() -> argparse.ArgumentParser:
                       help="Optuna storage URL or file (.db SQLite, .log journal); default: "
                       "a new SQLite file in a temporary folder")  # fmt: skip
     tune.add_argument("--study-name", default="densekit", help="study to create or continue")
-    tune.add_argument("--task", choices=["auto", "classification", "regression"], default="auto")
-    tune.add_argument("--fill-missing", choices=["mean", "median", "most_frequent", "zero"],
-                      default=None)  # fmt: skip
     tune.add_argument("--seed", type=_non_negative_int, default=0)
     tune.add_argument("-o", "--output", default=None, help="where to save the best model")
     tune.add_argument("--report", default=None, metavar="PATH", help="write an HTML report")
