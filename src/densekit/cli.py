@@ -39,7 +39,6 @@ EXIT_ERROR = 2
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-
     _refuse_overwrite(args.output, "the model", data=args.data)
     root = True
     if args.distributed:  # every rank of `mpiexec -n N densekit train --distributed` runs this

@@ -93,14 +93,19 @@ class Layer:
     def backward(self, grad: Any, need_input_grad: bool = True) -> Any:
         raise NotImplementedError
 
-    def buffer(self, name: str, shape: tuple[int, ...], dtype) -> Any:
-        """A reusable work array, so the training loop does not allocate per batch."""
+    def buffer(self, name: str, shape: tuple[int, ...], dtype, fill: float | None = None) -> Any:
+        """A reusable work array, so the training loop does not allocate per batch.
+
+        ``fill`` sets every entry once, when the array is made (constant buffers).
+        """
         key = (name, shape)
         array = self._buffers.get(key)
         if array is None or array.dtype != dtype:
             if len(self._buffers) > 16:  # many batch sizes seen: start over
                 self._buffers.clear()
             array = self.backend.xp.empty(shape, dtype=dtype)
+            if fill is not None:
+                array.fill(fill)
             self._buffers[key] = array
         return array
 

@@ -120,8 +120,7 @@ class Dense(Layer):
                 self._column_sums(dz, self.grads["bias"])
             else:
                 # db = sum(dZ, axis=0) = 1^T dZ: BLAS sums the columns several times faster
-                ones = self.buffer("ones", (dz.shape[0],), dz.dtype)
-                ones.fill(1)
+                ones = self.buffer("ones", (dz.shape[0],), dz.dtype, fill=1)
                 self._matmul(ones, dz, out=self.grads["bias"])
         if not need_input_grad:
             return None
