@@ -190,3 +190,17 @@ def test_tune_size_example_compares_the_rule_of_thumb_with_the_search():
     assert result.returncode == 0, result.stderr
     assert "rule of thumb:   37 hidden units" in result.stdout
     assert "search, 3 trials:" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "y, kwargs, message",
+    [
+        (np.where(np.arange(40) == 3, np.nan, np.arange(40) % 2), {}, "NaN"),
+        (np.arange(40) % 2, {"validation_split": "0.2"}, "validation_split"),
+        (np.arange(39) % 2, {}, "40 samples but y has 39"),
+    ],
+)
+def test_bad_targets_and_split_are_refused_before_any_trial(y, kwargs, message):
+    x = np.random.default_rng(0).standard_normal((40, 3))
+    with pytest.raises(dk.errors.DensekitError, match=message):
+        dk.tune.search(None, x, y, n_trials=1, epochs=1, **kwargs)

@@ -106,6 +106,25 @@ def _all_finite(array: np.ndarray) -> bool:
     return bool(np.isfinite(total)) or bool(np.isfinite(array).all())
 
 
+def check_y(y: Any) -> np.ndarray:
+    """Targets as a finite numeric array (booleans become 0/1), or a clear error."""
+    try:
+        y = np.asarray(y)
+    except Exception as exc:  # ragged lists and the like
+        raise InputError(f"y could not be read as an array: {exc}") from exc
+    if y.dtype == bool:
+        y = y.astype(np.float64)
+    if not np.issubdtype(y.dtype, np.number):
+        raise InputError(
+            f"y must be numeric, got dtype {y.dtype}; encode class names as integers 0..k-1"
+        )
+    if y.ndim == 0:
+        raise InputError("y must be an array of targets, got a scalar")
+    if not np.all(np.isfinite(y)):
+        raise InputError("y contains NaN or infinite values")
+    return y
+
+
 def check_sample_weight(sample_weight: Any, n: int, dtype) -> np.ndarray | None:
     """None, or a finite non-negative ``(n,)`` array."""
     if sample_weight is None:

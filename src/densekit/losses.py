@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .data import check_y
 from .errors import ArgumentError, ArgumentTypeError, InputError
 
 EPSILON = 1e-7  # Keras' clip for log(p)
@@ -58,7 +59,7 @@ class Loss:
 
     def prepare_targets(self, y: Any, n_outputs: int, dtype) -> np.ndarray:
         """Check ``y`` and shape it like the model's output ``(n, n_outputs)``."""
-        y = _numeric(y)
+        y = check_y(y)
         if y.ndim == 1 and n_outputs == 1:
             y = y.reshape(-1, 1)
         if y.ndim != 2 or y.shape[1] != n_outputs:
@@ -245,7 +246,7 @@ class CategoricalCrossentropy(Loss):
         return p * y.sum(axis=1, keepdims=True) - y
 
     def prepare_targets(self, y, n_outputs, dtype):
-        y = _numeric(y)
+        y = check_y(y)
         if y.ndim != 2 or y.shape[1] != n_outputs:
             hint = (
                 "; for integer labels use loss='sparse_categorical_crossentropy'"
@@ -279,7 +280,7 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
         return p - y
 
     def prepare_targets(self, y, n_outputs, dtype):
-        y = _numeric(y)
+        y = check_y(y)
         if y.ndim == 2 and y.shape[1] == 1:
             y = y[:, 0]
         if y.ndim != 1:
@@ -327,24 +328,6 @@ def _sigmoid(xp, z):
     from .activations import sigmoid_forward
 
     return sigmoid_forward(xp, z)
-
-
-def _numeric(y: Any) -> np.ndarray:
-    try:
-        y = np.asarray(y)
-    except Exception as exc:  # ragged lists and the like
-        raise InputError(f"y could not be read as an array: {exc}") from exc
-    if y.dtype == bool:
-        y = y.astype(np.float64)
-    if not np.issubdtype(y.dtype, np.number):
-        raise InputError(
-            f"y must be numeric, got dtype {y.dtype}; encode class names as integers 0..k-1"
-        )
-    if y.ndim == 0:
-        raise InputError("y must be an array of targets, got a scalar")
-    if not np.all(np.isfinite(y)):
-        raise InputError("y contains NaN or infinite values")
-    return y
 
 
 _LOSSES = {

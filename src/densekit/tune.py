@@ -52,7 +52,13 @@ from typing import Any
 import numpy as np
 
 from .callbacks import Callback, History
-from .data import check_x, validation_split_indices
+from .data import (
+    check_same_length,
+    check_validation_split,
+    check_x,
+    check_y,
+    validation_split_indices,
+)
 from .errors import ArgumentError, ArgumentTypeError, InputError, TrainingError, require
 from .layers import Dense, Dropout
 from .model import Sequential
@@ -788,9 +794,8 @@ def _make_job(
             f"the first argument must be a search-space dict or build_fn(trial), got {space!r}"
         )
     x = check_x(x, np.float32)
-    y = np.asarray(y)
-    if len(y) != len(x):
-        raise InputError(f"x has {len(x)} samples but y has {len(y)}; they must match")
+    y = check_y(y)  # before any trial: a NaN label would fail every trial instead
+    check_same_length(x, y)
     the_task = infer_task(y, task)
     labels = y.astype(np.int64) if the_task.kind != "regression" else None
     direction = "maximize" if monitor.endswith(("accuracy", "acc", "auc")) else "minimize"
@@ -821,7 +826,8 @@ def make_folds(n: int, validation_split: float, cv: int | None, seed, labels) ->
     """(train, validation) row indices: one random split, or ``cv`` folds (stratified for classes)."""
     rng = np.random.default_rng(seed)
     if cv is None:
-        if not 0 < validation_split < 1:
+        validation_split = check_validation_split(validation_split)
+        if validation_split == 0:
             raise ArgumentError(f"validation_split must be in (0, 1), got {validation_split!r}")
         return [validation_split_indices(n, validation_split, rng, labels)]
     if not _is_int(cv) or not 2 <= cv <= n:
