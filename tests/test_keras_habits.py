@@ -80,3 +80,40 @@ def test_matching_outputs_and_from_logits_do_not_warn():
         classifier(input_dim=2)
         logits = dk.Sequential([dk.layers.Dense(3, input_dim=2)])
         logits.compile("adam", dk.losses.SparseCategoricalCrossentropy(from_logits=True))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: dk.losses.BinaryCrossentropy(from_logits="False"),
+        lambda: dk.losses.SparseCategoricalCrossentropy(from_logits=1),
+        lambda: dk.losses.Poisson(log_input="no"),
+        lambda: dk.optimizers.SGD(0.1, momentum=0.9, nesterov="False"),
+        lambda: dk.optimizers.RMSprop(centered="yes"),
+    ],
+)
+def test_flags_must_be_booleans_not_truthy_strings(make):
+    with pytest.raises(dk.errors.ArgumentTypeError, match="must be True or False"):
+        make()
+
+
+def test_building_a_built_model_again_keeps_its_weights_or_refuses():
+    model = classifier(input_dim=4)
+    before = model.get_weights()
+    model.build(4)
+    for kept, original in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(kept, original)
+    with pytest.raises(dk.errors.InputError, match="built for 4 features"):
+        model.build(5)
+
+
+def test_a_seeded_dropout_continues_its_stream_across_fits():
+    layer = dk.layers.Dropout(0.5, seed=3)
+    model = dk.Sequential([dk.layers.Dense(6, input_dim=2), layer, dk.layers.Dense(1)], seed=0)
+    model.compile("sgd", "mse")
+    x, y = np.ones((4, 2)), np.ones(4)
+    masks = []
+    for _ in range(2):
+        model.fit(x, y, epochs=1, batch_size=4, verbose=0, seed=0)
+        masks.append(layer._scaled_mask.copy())
+    assert not np.array_equal(masks[0], masks[1])  # not the same masks replayed each fit

@@ -151,9 +151,7 @@ def _worker_model(run: str, spec: dict):
         model = Sequential.from_config(spec["config"])
         model.compile(**_compile_kwargs(spec["compile"]))
         stream = np.random.default_rng()  # dropout masks: this worker's own stream
-        for layer in model.layers:
-            seed = getattr(layer, "seed", None)
-            layer.rng = np.random.default_rng(seed) if seed is not None else stream
+        model.share_rng(stream)
         _WORKER_MODELS[run] = model
     return model
 

@@ -140,6 +140,13 @@ def check_sample_weight(sample_weight: Any, n: int, dtype) -> np.ndarray | None:
     return w.astype(dtype)
 
 
+def check_bool(name: str, value: Any) -> bool:
+    """True or False only: a string such as "False" is truthy and would flip the meaning."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ArgumentTypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def check_batch_size(batch_size: Any, default: int) -> int:
     if batch_size is None:
         return default

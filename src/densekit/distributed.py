@@ -204,9 +204,7 @@ def _fit(model, x, y, comm, **kw) -> History:
     # One rank uses fit's generator for dropout too (bit-identical); several ranks draw
     # their masks from their own stream so the shared shuffling stream stays in step.
     dropout_rng = rng if size == 1 else _rank_stream(kw["seed"], comm)
-    for layer in model.layers:
-        seed = getattr(layer, "seed", None)
-        layer.rng = make_rng(seed) if seed is not None else dropout_rng
+    model.share_rng(dropout_rng)
 
     train_index = np.arange(len(rows))
     validation = None

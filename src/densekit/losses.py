@@ -15,11 +15,12 @@ gradient ``dL/dz = p - y`` — exact and stable where ``log(p)`` would not be.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import inf
 from typing import Any, ClassVar
 
 import numpy as np
 
-from .data import check_y
+from .data import check_bool, check_y
 from .errors import ArgumentError, ArgumentTypeError, InputError
 
 EPSILON = 1e-7  # Keras' clip for log(p)
@@ -116,7 +117,8 @@ class Huber(Loss):
     delta: float = 1.0
 
     def __post_init__(self):
-        if not (isinstance(self.delta, (int, float)) and self.delta > 0):
+        delta = self.delta
+        if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not 0 < delta < inf:
             raise ArgumentError(f"huber delta must be a positive number, got {self.delta!r}")
 
     def per_sample(self, xp, y, p):
@@ -144,6 +146,9 @@ class Poisson(Loss):
 
     name: ClassVar[str] = "poisson"
     log_input: bool = False
+
+    def __post_init__(self):
+        check_bool("log_input", self.log_input)
 
     def per_sample(self, xp, y, p):
         if self.log_input:
@@ -174,6 +179,10 @@ class BinaryCrossentropy(Loss):
 
     name: ClassVar[str] = "binary_crossentropy"
     from_logits: bool = False
+
+    def __post_init__(self):
+        check_bool("from_logits", self.from_logits)
+
     fuses_with: ClassVar[str | None] = "sigmoid"
 
     def per_sample(self, xp, y, p):
@@ -213,6 +222,10 @@ class CategoricalCrossentropy(Loss):
 
     name: ClassVar[str] = "categorical_crossentropy"
     from_logits: bool = False
+
+    def __post_init__(self):
+        check_bool("from_logits", self.from_logits)
+
     fuses_with: ClassVar[str | None] = "softmax"
 
     def per_sample(self, xp, y, p):

@@ -143,7 +143,18 @@ class Sequential:
         return self.layers[-1].output_dim if self.built else None
 
     def build(self, input_dim: int) -> None:
-        """Fix the input width, size every layer and initialize the weights."""
+        """Fix the input width, size every layer and initialize the weights.
+
+        A built model stays built: the same width again is a no-op (its trained weights
+        are kept), another width is an error.
+        """
+        if self.built:
+            if input_dim == self._input_dim:
+                return
+            raise InputError(
+                f"the model is built for {self._input_dim} features, got input_dim={input_dim!r}; "
+                "make a new model for another input width"
+            )
         if not self.layers:
             raise ArgumentError("the model has no layers: add at least one Dense layer")
         if isinstance(input_dim, bool) or not isinstance(input_dim, (int, np.integer)):
@@ -407,8 +418,7 @@ class Sequential:
         validation_split = check_validation_split(validation_split)
         sample_weight = self._apply_class_weight(class_weight, y, sample_weight)
         rng = make_rng(seed) if seed is not None else self._rng
-        for layer in self.layers:
-            layer.rng = make_rng(layer.seed) if getattr(layer, "seed", None) is not None else rng
+        self.share_rng(rng)
 
         validation = None
         if validation_data is not None:
@@ -586,6 +596,12 @@ class Sequential:
         y = self.loss.prepare_targets(y, self.output_dim, self.dtype)
         sample_weight = check_sample_weight(sample_weight, len(x), self.dtype)
         return x, y, sample_weight
+
+    def share_rng(self, rng: np.random.Generator) -> None:
+        """Layers draw their randomness (dropout masks) from ``rng``; seeded ones keep theirs."""
+        for layer in self.layers:
+            if getattr(layer, "seed", None) is None:
+                layer.rng = rng
 
     def _check_feature_names(self, x: Any, record: bool = False) -> None:
         """A DataFrame's columns must be the ones the model was fitted on, in that order."""

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from . import schedules
+from .data import check_bool
 from .errors import ArgumentError, ArgumentTypeError
 
 #: elements per piece of a chunked update: the pieces of p, g, m, v and the scratch
@@ -179,7 +180,7 @@ class SGD(Optimizer):
     def __init__(self, learning_rate=0.01, momentum: float = 0.0, nesterov: bool = False, **kw):
         super().__init__(learning_rate, **kw)
         self.momentum = _number("momentum", momentum, 0.0, 1.0)
-        self.nesterov = bool(nesterov)
+        self.nesterov = check_bool("nesterov", nesterov)
         if not self.momentum:
             self.slots = ()
 
@@ -293,7 +294,7 @@ class RMSprop(Optimizer):
         self.rho = _number("rho", rho, 0.0, 1.0)
         self.momentum = _number("momentum", momentum, 0.0, 1.0)
         self.epsilon = _number("epsilon", epsilon)
-        self.centered = bool(centered)
+        self.centered = check_bool("centered", centered)
         self.slots = (
             ("v",) + (("mean_grad",) if centered else ()) + (("velocity",) if self.momentum else ())
         )

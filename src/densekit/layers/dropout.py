@@ -21,16 +21,16 @@ class Dropout(Layer):
         if not 0.0 <= rate < 1.0:
             raise ArgumentError(f"Dropout rate must be in [0, 1), got {rate}")
         self.rate = float(rate)
-        if seed is not None:
-            make_rng(seed)  # checks it now, where it was given, not at the first fit
         self.seed = seed
+        # a seeded layer owns its generator for life: later fits continue its stream
+        self.rng = None if seed is None else make_rng(seed)
 
     def forward(self, x: Any, training: bool) -> Any:
         if not training or self.rate == 0.0:
             self._scaled_mask = None
             return x
         xp = self.backend.xp
-        if self.rng is None:  # fit gives each layer the model's generator; this is outside fit
+        if self.rng is None:  # fit gives unseeded layers the model's generator; this is outside fit
             self.rng = make_rng(self.seed)
         if self.backend.name == "cpu":
             keep = self.rng.random(x.shape, dtype=x.dtype) >= self.rate
