@@ -75,6 +75,8 @@ def main(config_path: str) -> None:
     die = config.get("die")
     if die is not None and comm.Get_rank() == die["rank"]:
         callbacks.append(DieAt(die["epoch"], die["batch"]))
+    if config.get("terminate_on_nan"):
+        callbacks.append(dk.callbacks.TerminateOnNaN())
     if config.get("raise_on_rank") == comm.Get_rank():
         x_in = np.full((3, 30), np.nan)  # a bad input on one rank only
     history = distributed.fit(

@@ -20,7 +20,9 @@ import pytest
 pytest.importorskip("mpi4py")
 pytest.importorskip("sklearn")
 
+import densekit as dk  # noqa: E402
 import distributed_worker as worker  # noqa: E402 - tests/ is on sys.path
+from densekit import distributed  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 MPIEXEC = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")
@@ -170,3 +172,21 @@ def test_cli_trains_a_multiclass_table_on_two_ranks_with_a_validation_split(tmp_
     x = frame.drop(columns="species").to_numpy(np.float32)
     assert model.input_dim == 4 and model.output_dim == 3
     assert np.isfinite(model.predict((x - x.mean(0)) / x.std(0))).all()
+
+
+def test_terminate_on_nan_is_refused_on_several_ranks(tmp_path, data_file):
+    # a rank that skipped its step would leave the others waiting in the Allreduce
+    config = {"dtype": "float64", "fit": FIT, "terminate_on_nan": True}
+    done, result = run_mpi(tmp_path, 2, config, data_file, check=False)
+    assert done.returncode != 0 and result is None
+    assert "TerminateOnNaN cannot be used here" in done.stderr
+
+
+def test_callbacks_are_checked_like_model_fit():
+    x, y, _ = worker.dataset()
+    model = worker.make_model()
+    with pytest.raises(dk.errors.ArgumentTypeError, match="must be a list"):
+        distributed.fit(model, x, y, callbacks=dk.callbacks.EarlyStopping(), epochs=1)
+    backup = dk.callbacks.BackupAndRestore("backup")
+    with pytest.raises(dk.errors.ArgumentError, match="checkpoint=PATH, resume=True"):
+        distributed.fit(model, x, y, callbacks=[backup], epochs=1)

@@ -40,6 +40,19 @@ class Callback:
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None: ...
 
 
+def check_callbacks(callbacks, refuse: dict[type, str] | None = None) -> list[Callback]:
+    """``callbacks`` as a list; ``refuse`` maps callback types a loop cannot honour to why."""
+    if callbacks is None:
+        return []
+    if not isinstance(callbacks, (list, tuple)):
+        raise ArgumentTypeError(f"callbacks must be a list of callbacks, got {callbacks!r}")
+    for callback in callbacks:
+        for kind, reason in (refuse or {}).items():
+            if isinstance(callback, kind):
+                raise ArgumentError(f"{type(callback).__name__} cannot be used here: {reason}")
+    return list(callbacks)
+
+
 class CallbackList:
     """Calls each hook on every callback, in order.
 

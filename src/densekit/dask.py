@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .callbacks import Callback, CallbackList, History
+from .callbacks import BackupAndRestore, Callback, CallbackList, History, check_callbacks
 from .data import check_batch_size
 from .errors import ArgumentError, InputError, TrainingError, require
 
@@ -346,7 +346,10 @@ def fit(
     initial_epoch = _resume(model, checkpoint) if resume and checkpoint is not None else 0
 
     history = History()
-    callback_list = CallbackList([history, *(callbacks or [])], model)
+    callbacks = check_callbacks(
+        callbacks, {BackupAndRestore: "use dask.fit(..., checkpoint=PATH, resume=True)"}
+    )
+    callback_list = CallbackList([history, *callbacks], model)
     model.stop_training = False
     store = _Partitions(client, pairs)
     round_seconds: list[float] = []

@@ -27,7 +27,14 @@ from typing import Any
 import numpy as np
 
 from .backend import make_rng
-from .callbacks import Callback, CallbackList, History
+from .callbacks import (
+    BackupAndRestore,
+    Callback,
+    CallbackList,
+    History,
+    TerminateOnNaN,
+    check_callbacks,
+)
 from .data import (
     check_batch_size,
     check_sample_weight,
@@ -227,7 +234,11 @@ def _fit(model, x, y, comm, **kw) -> History:
     if reducer is not None:
         model.gradient_hooks.insert(0, reducer)
     history = History()
-    callback_list = CallbackList([history, *(kw["callbacks"] or [])], model)
+    refuse = {BackupAndRestore: "use distributed.fit(..., checkpoint=PATH, resume=True)"}
+    if size > 1:  # a rank that skipped its step would leave the others in the Allreduce
+        refuse[TerminateOnNaN] = "on several ranks a non-finite loss raises TrainingError"
+    callbacks = check_callbacks(kw["callbacks"], refuse)
+    callback_list = CallbackList([history, *callbacks], model)
     model.stop_training = False
     epoch_data = _EpochData(rows, targets, weights, train_index, batch_size)
     callback_list.on_train_begin({})

@@ -22,7 +22,7 @@ from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from . import threads as threads_module
 from .backend import check_precision, get_backend, make_rng, matmul_precision, resolve_dtype
-from .callbacks import Callback, CallbackList, History
+from .callbacks import Callback, CallbackList, History, check_callbacks
 from .data import (
     check_batch_size,
     check_same_length,
@@ -434,10 +434,8 @@ class Sequential:
             x, y = x[train], y[train]
             sample_weight = None if w is None else w[train]
 
-        if callbacks is not None and not isinstance(callbacks, (list, tuple)):
-            raise ArgumentTypeError(f"callbacks must be a list of callbacks, got {callbacks!r}")
         history = History()
-        callback_list = CallbackList([history, *(callbacks or [])], self)
+        callback_list = CallbackList([history, *check_callbacks(callbacks)], self)
         callback_list.set_params(
             {"epochs": epochs, "steps": -(-len(x) // batch_size), "verbose": verbose}
         )
