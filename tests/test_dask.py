@@ -210,3 +210,23 @@ def test_a_lost_worker_is_reported_and_training_resumes_from_the_checkpoint(
     dkd.fit(resumed, xs, ys, client, resume=True, **settings)
     for got, expected in zip(resumed.get_weights(), full_batch_reference(x, y, 4)):
         np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_nan_inputs_stop_training_with_a_clear_error(client, cancer):
+    x, y = cancer
+    x = x.copy()
+    x[5, 2] = np.nan
+    model = make_model()
+    before = model.get_weights()
+    with pytest.raises(TrainingError, match="Check x and y for NaN"):
+        dkd.fit(model, da.from_array(x, chunks=300), da.from_array(y, chunks=300), client,
+                batch_size=len(x), epochs=1, verbose=0)  # fmt: skip
+    for kept, original in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(kept, original)
+
+
+def test_seed_must_be_an_integer(client, cancer):
+    x, y = cancer
+    with pytest.raises(dk.errors.ArgumentError, match="integer seed"):
+        dkd.fit(make_model(), da.from_array(x, chunks=300), da.from_array(y, chunks=300), client,
+                seed=None, verbose=0)  # fmt: skip

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from .backend import make_rng
 from .callbacks import BackupAndRestore, Callback, CallbackList, History, check_callbacks
 from .data import check_batch_size
 from .errors import ArgumentError, InputError, TrainingError, require
@@ -318,6 +319,9 @@ def fit(
 
     client = _client(client)
     model._require_compiled("fit")
+    if seed is None:
+        raise ArgumentError("dask.fit needs an integer seed: every worker shuffles from it")
+    make_rng(seed)  # checked here, where it was given
     sync_every = _check_count("sync_every", sync_every)
     if sync_every < 1:
         raise ArgumentError(f"sync_every must be >= 1, got {sync_every}")
@@ -389,7 +393,14 @@ def fit(
                         pure=False,
                     )
                 results = _wait(client, futures, f"epoch {epoch + 1}, step {step + 1}")
-                totals += sum(r["totals"] for r in results.values())
+                round_totals = sum(r["totals"] for r in results.values())
+                if not np.isfinite(round_totals[0]):
+                    raise TrainingError(
+                        f"the loss became {round_totals[0]} at epoch {epoch + 1}, step {step + 1}; "
+                        "the model keeps the weights from before this step. Check x and y for "
+                        "NaN or infinite values, or lower the learning rate."
+                    )
+                totals += round_totals
                 _combine(model, results, exact)
                 round_seconds.append(time.perf_counter() - begun)
                 callback_list.on_train_batch_end(step, {"loss": float(totals[0] / totals[-1])})
