@@ -233,3 +233,10 @@ def test_tune_reads_the_table_like_train_drop_and_overwrite_guard(iris_csv, tmp_
     import densekit as dk
 
     assert dk.load_model(model).input_dim == 4  # colour's three one-hot columns left out
+
+
+def test_checkpoint_without_distributed_is_refused_not_ignored(iris_csv, tmp_path, capsys):
+    args = ["train", str(iris_csv), "--target", "species", "-o", str(tmp_path / "m"), "-q",
+            "--checkpoint", str(tmp_path / "ck.safetensors")]  # fmt: skip
+    assert main(args) == 2
+    assert "--checkpoint is for --distributed" in capsys.readouterr().err

@@ -212,3 +212,11 @@ def test_the_callers_input_is_not_touched():
     x_before = x.copy()
     dk.check_gradients(model, x, y)
     np.testing.assert_array_equal(x, x_before)
+
+
+@pytest.mark.parametrize("max_params", [0, -1, 2.5, True])
+def test_max_params_must_be_a_positive_integer(max_params):
+    model = dk.Sequential([dk.layers.Dense(1, input_dim=2)], dtype="float64")
+    model.compile("sgd", "mse")
+    with pytest.raises(dk.errors.ArgumentError, match="max_params"):
+        dk.check_gradients(model, np.ones((3, 2)), np.ones(3), max_params=max_params)

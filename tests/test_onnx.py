@@ -149,3 +149,9 @@ def test_missing_onnx_names_the_extra(monkeypatch, tmp_path):
     model = dk.Sequential([dk.layers.Dense(2, input_dim=3)])
     with pytest.raises(dk.errors.MissingDependencyError, match=r"densekit\[onnx\]"):
         dk.export_onnx(model, tmp_path / "m.onnx")
+
+
+def test_an_opset_newer_than_onnx_knows_is_refused_clearly(tmp_path):
+    model = dk.Sequential([dk.layers.Dense(2, input_dim=3)])
+    with pytest.raises(dk.errors.ArgumentError, match="opset must be an integer from 17 to"):
+        dk.export_onnx(model, tmp_path / "m.onnx", opset=999)

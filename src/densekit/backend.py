@@ -13,8 +13,6 @@ import numpy as np
 
 from .errors import ArgumentError, MissingDependencyError
 
-DTYPES = {"float32": np.float32, "float64": np.float64}
-
 
 def resolve_dtype(dtype: Any) -> np.dtype:
     """float32 (default) or float64; anything else is refused by name."""

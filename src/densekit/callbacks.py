@@ -534,8 +534,3 @@ class BackupAndRestore(Callback):
                 self.backup_dir.rmdir()
             except OSError:  # not empty: other files live there
                 pass
-
-
-def as_numbers(logs: dict) -> dict:
-    """Plain floats for logging and JSON."""
-    return {key: float(np.asarray(value)) for key, value in logs.items()}

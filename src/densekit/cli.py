@@ -40,6 +40,8 @@ EXIT_ERROR = 2
 
 def cmd_train(args: argparse.Namespace) -> int:
     _refuse_overwrite(args.output, "the model", data=args.data)
+    if args.checkpoint is not None and not args.distributed:
+        raise ArgumentError("--checkpoint is for --distributed runs (rank 0 writes it)")
     root = True
     if args.distributed:  # every rank of `mpiexec -n N densekit train --distributed` runs this
         from . import distributed

@@ -51,10 +51,17 @@ def check_gradients(
     ``|a - n| / max(|a|, |n|, atol / rtol)``, at most ``2 * rtol`` when the check passes.
     """
     model._require_compiled("check gradients")
+    for name, value in (("epsilon", epsilon), ("rtol", rtol), ("atol", atol)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ArgumentError(f"{name} must be a number, got {value!r}")
     if not epsilon > 0:
         raise ArgumentError(f"epsilon must be > 0, got {epsilon}")
     if not rtol > 0 or not atol >= 0:
         raise ArgumentError(f"rtol must be > 0 and atol >= 0, got rtol={rtol}, atol={atol}")
+    if max_params is not None and (
+        isinstance(max_params, bool) or not isinstance(max_params, int) or max_params < 1
+    ):  # 0 would check nothing and still report a pass
+        raise ArgumentError(f"max_params must be an integer >= 1 or None, got {max_params!r}")
     probe = model.copy(dtype="float64")
     x, y, sample_weight = probe._prepare(x, y, sample_weight, building=True)
     x = x.copy()  # perturbed in place below; never the caller's own array
@@ -77,7 +84,7 @@ def check_gradients(
     for k, i in enumerate(chosen):
         numeric[k] = _central_difference(probe.params, i, epsilon, lambda: loss_and_grads()[0])
     flat_x = x.reshape(-1)
-    x_chosen = np.arange(flat_x.size)[: max_params or flat_x.size]
+    x_chosen = np.arange(flat_x.size)[: flat_x.size if max_params is None else max_params]
     input_numeric = np.empty(len(x_chosen))
     for k, i in enumerate(x_chosen):
         input_numeric[k] = _central_difference(flat_x, i, epsilon, lambda: loss_and_grads()[0])

@@ -42,7 +42,7 @@ def export_onnx(model, path: str | Path, opset: int = MIN_OPSET) -> None:
 
 def to_onnx(model, opset: int = MIN_OPSET):
     """The ``onnx.ModelProto`` of a built :class:`~densekit.Sequential`."""
-    require("onnx", "onnx", "ONNX export")
+    onnx = require("onnx", "onnx", "ONNX export")
     from onnx import TensorProto, helper
 
     from .model import Sequential
@@ -50,8 +50,9 @@ def to_onnx(model, opset: int = MIN_OPSET):
     if not isinstance(model, Sequential):
         raise ArgumentTypeError(f"export_onnx takes a densekit Sequential, got {model!r}")
     model._require_built("export to ONNX")
-    if isinstance(opset, bool) or not isinstance(opset, int) or opset < MIN_OPSET:
-        raise ArgumentError(f"opset must be an integer >= {MIN_OPSET}, got {opset!r}")
+    newest = onnx.defs.onnx_opset_version()  # what the installed onnx can write
+    if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= newest:
+        raise ArgumentError(f"opset must be an integer from {MIN_OPSET} to {newest}, got {opset!r}")
     element_type = TensorProto.FLOAT if model.dtype == np.float32 else TensorProto.DOUBLE
     graph = _Graph(model.dtype, opset)
     name = INPUT_NAME
