@@ -10,6 +10,7 @@ from sklearn.datasets import load_digits
 
 import densekit as dk
 from densekit import quantize
+from densekit.errors import ArgumentError, ArgumentTypeError
 
 
 @pytest.fixture(scope="module")
@@ -340,3 +341,15 @@ def test_qat_with_batch_normalization_keeps_the_normalized_signal_quantized(digi
         "QuantizedDense",
     ]
     np.testing.assert_allclose(qmodel.predict(x), trained.predict(x), atol=2e-3)
+
+
+def test_export_onnx_delegates_a_sequential_and_checks_its_arguments(trained, tmp_path):
+    onnx = pytest.importorskip("onnx")
+    quantize.export_onnx(trained, tmp_path / "float.onnx")
+    kinds = {node.op_type for node in onnx.load(tmp_path / "float.onnx").graph.node}
+    assert "Gemm" in kinds  # densekit.onnx's graph, not a second exporter's MatMul + Add
+    with pytest.raises(ArgumentTypeError, match="QuantizedModel or a densekit Sequential"):
+        quantize.export_onnx("model.safetensors", tmp_path / "x.onnx")
+    with pytest.raises(ArgumentError, match="opset must be an integer >= 17"):
+        quantize.export_onnx(quantize.float16(trained), tmp_path / "x.onnx", opset=13)
+    assert not (tmp_path / "x.onnx").exists()
