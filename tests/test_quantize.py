@@ -10,7 +10,7 @@ from sklearn.datasets import load_digits
 
 import densekit as dk
 from densekit import quantize
-from densekit.errors import ArgumentError, ArgumentTypeError
+from densekit.errors import ArgumentError, ArgumentTypeError, InputError
 
 
 @pytest.fixture(scope="module")
@@ -353,3 +353,13 @@ def test_export_onnx_delegates_a_sequential_and_checks_its_arguments(trained, tm
     with pytest.raises(ArgumentError, match="opset must be an integer >= 17"):
         quantize.export_onnx(quantize.float16(trained), tmp_path / "x.onnx", opset=13)
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_accuracy_rejects_x_and_y_of_different_lengths(trained, digits):
+    x, y = digits
+    with pytest.raises(InputError, match="x has 1797 samples but y has 10"):
+        quantize.int8(trained, x[:300], validation=(x, y[:10]))
+    with pytest.raises(InputError, match="but y has 5"):
+        dk.compression_report(trained, quantize.float16(trained), x, y[:5], repeats=1)
+    with pytest.raises(InputError, match="features"):
+        dk.compression_report(trained, quantize.float16(trained), x[:, :3], y, repeats=1)

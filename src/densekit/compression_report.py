@@ -111,7 +111,10 @@ def compression_report(
     """Parameters, bytes on disk, FLOPs, latency and accuracy of ``before`` and ``after``."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ArgumentError(f"batch_size must be a positive integer, got {batch_size!r}")
-    x = np.asarray(x, dtype=np.float32)
+    from .data import check_same_length, check_x
+
+    x = check_x(x, np.float32, before.input_dim)
+    check_same_length(x, np.asarray(y))
     sides = {
         "before": measure(before, x, y, batch_size, repeats),
         "after": measure(after, x, y, batch_size, repeats),

@@ -313,7 +313,10 @@ class QuantizedModel:
 
 
 def _classification_accuracy(output: np.ndarray, y: np.ndarray) -> float:
+    from .data import check_same_length
+
     y = np.asarray(y)
+    check_same_length(output, y)
     if y.ndim == 2 and y.shape[1] > 1:
         labels = y.argmax(axis=1)
     else:
@@ -324,6 +327,11 @@ def _classification_accuracy(output: np.ndarray, y: np.ndarray) -> float:
 
 def accuracy(model, x, y) -> float:
     """Classification accuracy of a Sequential or a QuantizedModel on ``(x, y)``."""
+    from .data import check_same_length, check_x
+
+    x = check_x(x, getattr(model, "dtype", np.float32), model.input_dim)
+    y = np.asarray(y)
+    check_same_length(x, y)
     return _classification_accuracy(np.asarray(model.predict(x)), y)
 
 
