@@ -8,7 +8,7 @@ from sklearn.datasets import load_digits
 
 import densekit as dk
 from densekit import prune
-from densekit.errors import ArgumentError
+from densekit.errors import ArgumentError, ArgumentTypeError
 
 
 @pytest.fixture(scope="module")
@@ -236,6 +236,20 @@ def test_sparse_inference_matches_dense_predictions(digits):
     assert len(runner.choices) == 3
     assert all("dense_seconds" in choice for choice in runner.choices)
     np.testing.assert_allclose(runner.predict(x), model.predict(x), rtol=1e-4, atol=1e-6)
+
+
+def test_sparse_inference_predict_checks_batch_size(digits):
+    pytest.importorskip("scipy")
+    x, _ = digits
+    model = make_model(hidden=(16, 8))
+    runner = prune.sparse_inference(model, x[:32], repeats=1)
+    np.testing.assert_allclose(
+        runner.predict(x[:50], batch_size=7), model.predict(x[:50]), rtol=1e-4, atol=1e-6
+    )
+    with pytest.raises(ArgumentError, match="batch_size must be >= 1, got 0"):
+        runner.predict(x, batch_size=0)
+    with pytest.raises(ArgumentTypeError, match="batch_size must be an integer"):
+        runner.predict(x, batch_size=2.5)
 
 
 def test_a_registered_criterion_is_used_by_name():

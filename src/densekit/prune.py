@@ -541,11 +541,11 @@ class SparseInference:
         return layer.activation.forward(np, z)
 
     def predict(self, x: Any, batch_size: int | None = None) -> np.ndarray:
-        from .data import check_x
+        from .data import check_batch_size, check_x
 
         model = self.model
         x = check_x(x, model.dtype, model.input_dim)
-        batch_size = batch_size or 1024
+        batch_size = check_batch_size(batch_size, 1024)
         out = []
         for start in range(0, len(x), batch_size):
             signal = x[start : start + batch_size]
@@ -555,7 +555,7 @@ class SparseInference:
                 else:
                     signal = layer.forward(signal, False)
             out.append(np.array(signal, copy=True))
-        return np.concatenate(out) if out else np.empty((0, model.output_dim), model.dtype)
+        return np.concatenate(out)  # check_x guarantees at least one row
 
 
 def _best_time(function: Callable[[], Any], repeats: int) -> float:
