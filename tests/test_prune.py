@@ -260,3 +260,12 @@ def test_a_registered_criterion_is_used_by_name():
     finally:
         del prune.CRITERIA["reverse_index"]
     np.testing.assert_array_equal(smaller.layers[0].kernel, model.layers[0].kernel[:, :6])
+
+
+def test_neuron_pruning_keeps_precision_and_backend():
+    model = make_model(hidden=(8, 4))
+    model.precision = "bf16"
+    smaller = prune.neurons(model, [2, 1])
+    assert smaller.precision == "bf16"
+    assert smaller.backend.name == model.backend.name
+    assert smaller.compiled

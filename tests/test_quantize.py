@@ -363,3 +363,13 @@ def test_accuracy_rejects_x_and_y_of_different_lengths(trained, digits):
         dk.compression_report(trained, quantize.float16(trained), x, y[:5], repeats=1)
     with pytest.raises(InputError, match="features"):
         dk.compression_report(trained, quantize.float16(trained), x[:, :3], y, repeats=1)
+
+
+def test_qat_copy_keeps_precision():
+    model = dk.Sequential([dk.layers.Dense(4, activation="relu", input_dim=3), dk.layers.Dense(2)])
+    model.compile("sgd", "mse")
+    model.precision = "tf32"
+    trained = quantize.qat(model)
+    assert any(isinstance(layer, quantize.FakeQuant) for layer in trained.layers)
+    assert trained.precision == "tf32"
+    assert trained.backend.name == model.backend.name

@@ -443,7 +443,7 @@ def neurons(
     layer's bias (``b' = b + mean(a_removed) @ W_removed_rows``).
     The result is compiled like ``model`` (fresh optimizer state) and can be fine-tuned.
     """
-    from .model import Sequential, _compile_kwargs
+    from .model import Sequential
 
     model._require_built("prune neurons")
     hidden = _hidden_dense(model)
@@ -475,9 +475,8 @@ def neurons(
         smaller.build(model.input_dim)
     weights = _sliced_weights(model, keep, bias_shift)
     smaller.set_weights(weights)
-    if model.compiled:
-        smaller.compile(**_compile_kwargs(model.compile_config()))
-    smaller.metadata = {k: v for k, v in model.metadata.items() if k != METADATA_KEY}
+    smaller = smaller._settings_from(model)
+    smaller.metadata.pop(METADATA_KEY, None)
     return smaller
 
 

@@ -654,7 +654,7 @@ class FakeQuantization:
 def _with_input_quantizers(model, names: set[str], momentum: float):
     """A copy of ``model`` with a FakeQuant layer before each named Dense layer."""
     from .layers import from_config as layer_from_config
-    from .model import Sequential, _compile_kwargs
+    from .model import Sequential
 
     layers = []
     for layer in model.layers:
@@ -669,10 +669,7 @@ def _with_input_quantizers(model, names: set[str], momentum: float):
     for layer, spec, weight in copy._weight_index:
         if (layer.name, spec.name) in old:
             weight[...] = old[(layer.name, spec.name)]
-    if model.compiled:
-        copy.compile(**_compile_kwargs(model.compile_config()))
-    copy.metadata = dict(model.metadata)
-    return copy
+    return copy._settings_from(model)
 
 
 def qat(
