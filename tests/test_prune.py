@@ -269,3 +269,14 @@ def test_neuron_pruning_keeps_precision_and_backend():
     assert smaller.precision == "bf16"
     assert smaller.backend.name == model.backend.name
     assert smaller.compiled
+
+
+def test_a_single_layer_name_as_a_str_is_rejected():
+    model = make_model(hidden=(8, 4))
+    name = model.layers[0].name
+    with pytest.raises(ArgumentTypeError, match=rf"for one layer write \['{name}'\]"):
+        prune.magnitude(model, 0.5, layers=name)
+    with pytest.raises(ArgumentError, match="not Dense layers of the model"):
+        prune.magnitude(model, 0.5, layers=["nope"])
+    prune.magnitude(model, 0.5, layers=[name])
+    assert prune.sparsity(model)[name] == pytest.approx(0.5, abs=0.01)

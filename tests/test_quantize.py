@@ -373,3 +373,13 @@ def test_qat_copy_keeps_precision():
     assert any(isinstance(layer, quantize.FakeQuant) for layer in trained.layers)
     assert trained.precision == "tf32"
     assert trained.backend.name == model.backend.name
+
+
+def test_a_single_layer_name_as_a_str_is_rejected(trained, digits):
+    x, _ = digits
+    name = trained.layers[0].name
+    with pytest.raises(ArgumentTypeError, match="must be a list of layer names"):
+        quantize.int8(trained, x[:100], keep_float=name)
+    with pytest.raises(ArgumentTypeError, match="must be a list of layer names"):
+        quantize.qat(trained, layers=name)
+    assert quantize.int8(trained, x[:100], keep_float=[name]).storages[name] == "float32"

@@ -157,15 +157,33 @@ def _check_fraction(name: str, value: Any, allow_one: bool = False) -> float:
     return value
 
 
+def check_layer_names(argument: str, names: Any, known) -> list[str]:
+    """``names`` (a list of Dense layer names, each in ``known``) as a list, or a clear error.
+
+    A single name given as a str is rejected, not read character by character.
+    """
+    if isinstance(names, str):
+        raise ArgumentTypeError(
+            f"{argument} must be a list of layer names, got the str {names!r}; "
+            f"for one layer write [{names!r}]"
+        )
+    if not isinstance(names, (list, tuple, set, frozenset)):
+        raise ArgumentTypeError(f"{argument} must be a list of layer names, got {names!r}")
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ArgumentError(
+            f"{argument} names {unknown}, which are not Dense layers of the model; "
+            f"known: {sorted(known)}"
+        )
+    return list(names)
+
+
 def _prunable(model, layers: list[str] | None) -> list[Dense]:
     model._require_built("prune")
     dense = [layer for layer in model.layers if isinstance(layer, Dense)]
     if layers is None:
         return dense
-    names = {layer.name for layer in dense}
-    unknown = [name for name in layers if name not in names]
-    if unknown:
-        raise ArgumentError(f"layers {unknown} are not Dense layers of the model; known: {names}")
+    layers = check_layer_names("layers", layers, {layer.name for layer in dense})
     return [layer for layer in dense if layer.name in layers]
 
 

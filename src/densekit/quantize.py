@@ -55,6 +55,7 @@ from .errors import ArgumentError, ArgumentTypeError, ModelFileError, require
 from .io import atomic_write, read_safetensors, write_safetensors
 from .layers import Dense, Dropout, Layer, WeightSpec, register
 from .onnx import MIN_OPSET
+from .prune import check_layer_names
 
 FORMAT = "densekit-quantized"
 FORMAT_VERSION = 1
@@ -398,11 +399,9 @@ def int8(
     x_cal = check_x(calibration_data, np.float32, model.input_dim)
     ops = float_ops(model)
     dense = {op.name: i for i, op in enumerate(ops) if isinstance(op, QuantizedDense)}
-    unknown = [name for name in keep_float or [] if name not in dense]
-    if unknown:
-        raise ArgumentError(f"keep_float names {unknown}, not Dense layers of {list(dense)}")
+    keep_float = [] if keep_float is None else check_layer_names("keep_float", keep_float, dense)
     ranges = _calibrate(ops, x_cal)
-    storage = {i: "int8" for name, i in dense.items() if name not in (keep_float or [])}
+    storage = {i: "int8" for name, i in dense.items() if name not in keep_float}
     metadata = {k: v for k, v in model.metadata.items() if k != "pruning"}
     quantized = QuantizedModel(_assign(ops, ranges, storage), model.input_dim, metadata)
     if validation is None:
@@ -692,9 +691,8 @@ def qat(
         raise ArgumentError("quantization-aware training runs on the CPU backend only")
     dense = [layer for layer in model.layers if isinstance(layer, Dense)]
     known = {layer.name for layer in dense}
-    unknown = [name for name in layers or [] if name not in known]
-    if unknown:
-        raise ArgumentError(f"layers {unknown} are not Dense layers of the model: {sorted(known)}")
+    if layers is not None:
+        layers = check_layer_names("layers", layers, known)
     names = known if layers is None else set(layers)
     if any(isinstance(layer, FakeQuant) for layer in model.layers):
         activations = False  # already has its quantizers
