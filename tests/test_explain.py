@@ -200,3 +200,15 @@ def test_activation_histograms_and_importance_plot_render(iris_relu, tmp_path):
         figure.savefig(tmp_path / f"{name}.png")
         assert (tmp_path / f"{name}.png").stat().st_size > 1000
     assert len(histograms.axes) == 3
+
+
+def test_saturated_units_checks_threshold_and_fraction():
+    model = dk.Sequential([dk.layers.Dense(3, "tanh", input_dim=1), dk.layers.Dense(1)], seed=0)
+    x = np.linspace(-1, 1, 30).reshape(-1, 1)
+    for name in ("threshold", "fraction"):
+        with pytest.raises(dk.errors.ArgumentError, match=rf"{name} must be in \(0, 1\], got 1.5"):
+            explain.saturated_units(model, x, **{name: 1.5})
+        with pytest.raises(dk.errors.ArgumentError, match=rf"{name} must be in \(0, 1\], got 0"):
+            explain.saturated_units(model, x, **{name: 0})
+        with pytest.raises(dk.errors.ArgumentTypeError, match=f"{name} must be a number"):
+            explain.saturated_units(model, x, **{name: "high"})

@@ -280,3 +280,15 @@ def test_a_single_layer_name_as_a_str_is_rejected():
         prune.magnitude(model, 0.5, layers=["nope"])
     prune.magnitude(model, 0.5, layers=[name])
     assert prune.sparsity(model)[name] == pytest.approx(0.5, abs=0.01)
+
+
+def test_sparse_inference_and_schedules_check_their_arguments(digits):
+    pytest.importorskip("scipy")
+    x, _ = digits
+    model = make_model(hidden=(8, 4))
+    with pytest.raises(ArgumentTypeError, match="min_sparsity must be a number"):
+        prune.sparse_inference(model, x[:16], min_sparsity="a")
+    with pytest.raises(ArgumentError, match="repeats must be an integer >= 1, got 0"):
+        prune.sparse_inference(model, x[:16], repeats=0, min_sparsity=0.0)
+    with pytest.raises(ArgumentError, match="end_step must be -1 or >= begin_step, got True"):
+        prune.ConstantSparsity(0.5, end_step=True)

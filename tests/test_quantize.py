@@ -383,3 +383,11 @@ def test_a_single_layer_name_as_a_str_is_rejected(trained, digits):
     with pytest.raises(ArgumentTypeError, match="must be a list of layer names"):
         quantize.qat(trained, layers=name)
     assert quantize.int8(trained, x[:100], keep_float=[name]).storages[name] == "float32"
+
+
+def test_max_drop_and_repeats_are_checked(trained, digits):
+    x, y = digits
+    with pytest.raises(ArgumentTypeError, match="max_drop must be a number in"):
+        quantize.int8(trained, x[:100], validation=(x, y), max_drop="x")
+    with pytest.raises(ArgumentError, match="repeats must be an integer >= 1, got 0"):
+        dk.compression_report(trained, quantize.float16(trained), x, y, repeats=0)

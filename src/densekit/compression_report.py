@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ArgumentError
+from .prune import check_repeats
 
 
 def _kernels(model) -> list[np.ndarray]:
@@ -111,6 +112,7 @@ def compression_report(
     """Parameters, bytes on disk, FLOPs, latency and accuracy of ``before`` and ``after``."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ArgumentError(f"batch_size must be a positive integer, got {batch_size!r}")
+    repeats = check_repeats(repeats)
     from .data import check_same_length, check_x
 
     x = check_x(x, np.float32, before.input_dim)

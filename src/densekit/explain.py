@@ -524,6 +524,11 @@ def saturated_units(
     tanh unit where ``|a| > threshold``: there its derivative is near 0 and it
     barely learns.
     """
+    for name, value in (("threshold", threshold), ("fraction", fraction)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)):
+            raise ArgumentTypeError(f"{name} must be a number in (0, 1], got {value!r}")
+        if not 0.0 < value <= 1.0:
+            raise ArgumentError(f"{name} must be in (0, 1], got {value}")
     found = {}
     for index, layer, values in layer_outputs(model, x):
         name = layer.activation.name

@@ -178,6 +178,15 @@ def check_layer_names(argument: str, names: Any, known) -> list[str]:
     return list(names)
 
 
+def check_repeats(repeats: Any) -> int:
+    """The number of timed runs: an integer >= 1."""
+    if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)):
+        raise ArgumentTypeError(f"repeats must be an integer >= 1, got {repeats!r}")
+    if repeats < 1:
+        raise ArgumentError(f"repeats must be an integer >= 1, got {repeats}")
+    return int(repeats)
+
+
 def _prunable(model, layers: list[str] | None) -> list[Dense]:
     model._require_built("prune")
     dense = [layer for layer in model.layers if isinstance(layer, Dense)]
@@ -239,7 +248,11 @@ class PruningSchedule:
                 raise ArgumentError(f"{name} must be an integer >= 0, got {value!r}")
         if frequency < 1:
             raise ArgumentError(f"frequency must be >= 1, got {frequency}")
-        if not isinstance(end_step, int) or (end_step != -1 and end_step < begin_step):
+        if (
+            isinstance(end_step, bool)
+            or not isinstance(end_step, int)
+            or (end_step != -1 and end_step < begin_step)
+        ):
             raise ArgumentError(f"end_step must be -1 or >= begin_step, got {end_step!r}")
         self.begin_step, self.end_step, self.frequency = begin_step, end_step, frequency
 
@@ -604,6 +617,8 @@ def sparse_inference(
     """
     from .data import check_x
 
+    repeats = check_repeats(repeats)
+    min_sparsity = _check_fraction("min_sparsity", min_sparsity, allow_one=True)
     sparse = require("scipy.sparse", "sklearn", "sparse inference")
     model._require_built("run sparse inference")
     if model.backend.xp is not np:

@@ -55,7 +55,7 @@ from .errors import ArgumentError, ArgumentTypeError, ModelFileError, require
 from .io import atomic_write, read_safetensors, write_safetensors
 from .layers import Dense, Dropout, Layer, WeightSpec, register
 from .onnx import MIN_OPSET
-from .prune import check_layer_names
+from .prune import _check_fraction, check_layer_names
 
 FORMAT = "densekit-quantized"
 FORMAT_VERSION = 1
@@ -410,9 +410,7 @@ def int8(
         return quantized
     if not isinstance(validation, (tuple, list)) or len(validation) != 2:
         raise ArgumentError("validation must be (x, y)")
-    max_drop = 0.005 if max_drop is None else float(max_drop)
-    if not 0.0 <= max_drop < 1.0:
-        raise ArgumentError(f"max_drop must be in [0, 1), got {max_drop}")
+    max_drop = 0.005 if max_drop is None else _check_fraction("max_drop", max_drop)
     x_val = check_x(validation[0], np.float32, model.input_dim)
     y_val = np.asarray(validation[1])
     if y_val.ndim == 1 and not np.array_equal(y_val, np.round(y_val)):
