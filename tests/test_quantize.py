@@ -391,3 +391,21 @@ def test_max_drop_and_repeats_are_checked(trained, digits):
         quantize.int8(trained, x[:100], validation=(x, y), max_drop="x")
     with pytest.raises(ArgumentError, match="repeats must be an integer >= 1, got 0"):
         dk.compression_report(trained, quantize.float16(trained), x, y, repeats=0)
+
+
+def test_latency_is_best_of_repeats_and_checks_them(trained, digits):
+    from densekit.compression_report import latency
+
+    x, _ = digits
+    assert 0 < latency(trained, x, 32, repeats=2) < 1
+    with pytest.raises(ArgumentError, match="repeats must be an integer >= 1, got 0"):
+        latency(trained, x, 32, repeats=0)
+
+
+def test_quantized_models_drop_the_pruning_metadata(digits):
+    x, _ = digits
+    model = dk.Sequential([dk.layers.Dense(8, "relu", input_dim=64), dk.layers.Dense(10)], seed=0)
+    dk.prune.magnitude(model, 0.5)
+    assert dk.prune.METADATA_KEY in model.metadata
+    assert dk.prune.METADATA_KEY not in quantize.int8(model, x[:50]).metadata
+    assert dk.prune.METADATA_KEY not in quantize.float16(model).metadata

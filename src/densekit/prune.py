@@ -589,6 +589,7 @@ class SparseInference:
 
 
 def _best_time(function: Callable[[], Any], repeats: int) -> float:
+    repeats = check_repeats(repeats)
     function()  # warm-up
     best = math.inf
     for _ in range(repeats):

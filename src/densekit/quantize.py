@@ -55,6 +55,7 @@ from .errors import ArgumentError, ArgumentTypeError, ModelFileError, require
 from .io import atomic_write, read_safetensors, write_safetensors
 from .layers import Dense, Dropout, Layer, WeightSpec, register
 from .onnx import MIN_OPSET
+from .prune import METADATA_KEY as PRUNING_KEY
 from .prune import _check_fraction, check_layer_names
 
 FORMAT = "densekit-quantized"
@@ -402,7 +403,7 @@ def int8(
     keep_float = [] if keep_float is None else check_layer_names("keep_float", keep_float, dense)
     ranges = _calibrate(ops, x_cal)
     storage = {i: "int8" for name, i in dense.items() if name not in keep_float}
-    metadata = {k: v for k, v in model.metadata.items() if k != "pruning"}
+    metadata = {k: v for k, v in model.metadata.items() if k != PRUNING_KEY}
     quantized = QuantizedModel(_assign(ops, ranges, storage), model.input_dim, metadata)
     if validation is None:
         if max_drop is not None:
@@ -457,7 +458,7 @@ def float16(model) -> QuantizedModel:
     """Dense kernels stored as float16 (half the file); compute stays float32."""
     ops = float_ops(model)
     storage = {i: "float16" for i, op in enumerate(ops) if isinstance(op, QuantizedDense)}
-    metadata = {k: v for k, v in model.metadata.items() if k != "pruning"}
+    metadata = {k: v for k, v in model.metadata.items() if k != PRUNING_KEY}
     return QuantizedModel(_assign(ops, {}, storage), model.input_dim, metadata)
 
 
