@@ -200,3 +200,42 @@ def test_activation_histograms_and_importance_plot_render(iris_relu, tmp_path):
         figure.savefig(tmp_path / f"{name}.png")
         assert (tmp_path / f"{name}.png").stat().st_size > 1000
     assert len(histograms.axes) == 3
+
+
+def test_saturated_units_checks_threshold_and_fraction():
+    model = dk.Sequential([dk.layers.Dense(3, "tanh", input_dim=1), dk.layers.Dense(1)], seed=0)
+    x = np.linspace(-1, 1, 30).reshape(-1, 1)
+    for name in ("threshold", "fraction"):
+        with pytest.raises(dk.errors.ArgumentError, match=rf"{name} must be in \(0, 1\], got 1.5"):
+            explain.saturated_units(model, x, **{name: 1.5})
+        with pytest.raises(dk.errors.ArgumentError, match=rf"{name} must be in \(0, 1\], got 0"):
+            explain.saturated_units(model, x, **{name: 0})
+        with pytest.raises(dk.errors.ArgumentTypeError, match=f"{name} must be a number"):
+            explain.saturated_units(model, x, **{name: "high"})
+
+
+def test_neuron_importance_is_prunes_activation_score_times_the_next_kernel_norm():
+    model = dk.Sequential(
+        [
+            dk.layers.Dense(6, "relu", input_dim=3),
+            dk.layers.BatchNormalization(),
+            dk.layers.Dense(4, "tanh"),
+            dk.layers.Dense(2),
+            dk.layers.Activation("sigmoid"),
+        ],
+        seed=0,
+    )
+    x = np.random.default_rng(1).normal(size=(40, 3)).astype(np.float32)
+    norm = np.linalg.norm(model.layers[2].kernel.astype(np.float64), axis=1)
+    expected = dk.prune.activation_scores(model, 0, x).astype(np.float64) * norm
+    np.testing.assert_allclose(explain.neuron_importance(model, 0, x), expected)
+    last = np.abs(
+        model.layers[3].forward(
+            model.layers[2].forward(
+                model.layers[1].forward(model.layers[0].forward(x, False), False), False
+            ),
+            False,
+        )
+    )
+    np.testing.assert_allclose(explain.neuron_importance(model, 3, x), last.mean(axis=0), rtol=1e-6)
+    assert dk.prune.CRITERIA["importance"] is explain.neuron_importance

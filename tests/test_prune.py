@@ -8,7 +8,7 @@ from sklearn.datasets import load_digits
 
 import densekit as dk
 from densekit import prune
-from densekit.errors import ArgumentError
+from densekit.errors import ArgumentError, ArgumentTypeError
 
 
 @pytest.fixture(scope="module")
@@ -238,6 +238,20 @@ def test_sparse_inference_matches_dense_predictions(digits):
     np.testing.assert_allclose(runner.predict(x), model.predict(x), rtol=1e-4, atol=1e-6)
 
 
+def test_sparse_inference_predict_checks_batch_size(digits):
+    pytest.importorskip("scipy")
+    x, _ = digits
+    model = make_model(hidden=(16, 8))
+    runner = prune.sparse_inference(model, x[:32], repeats=1)
+    np.testing.assert_allclose(
+        runner.predict(x[:50], batch_size=7), model.predict(x[:50]), rtol=1e-4, atol=1e-6
+    )
+    with pytest.raises(ArgumentError, match="batch_size must be >= 1, got 0"):
+        runner.predict(x, batch_size=0)
+    with pytest.raises(ArgumentTypeError, match="batch_size must be an integer"):
+        runner.predict(x, batch_size=2.5)
+
+
 def test_a_registered_criterion_is_used_by_name():
     model = make_model(hidden=(8, 4))
     prune.register_criterion("reverse_index", lambda m, i, x: -np.arange(m.layers[i].units))
@@ -246,3 +260,35 @@ def test_a_registered_criterion_is_used_by_name():
     finally:
         del prune.CRITERIA["reverse_index"]
     np.testing.assert_array_equal(smaller.layers[0].kernel, model.layers[0].kernel[:, :6])
+
+
+def test_neuron_pruning_keeps_precision_and_backend():
+    model = make_model(hidden=(8, 4))
+    model.precision = "bf16"
+    smaller = prune.neurons(model, [2, 1])
+    assert smaller.precision == "bf16"
+    assert smaller.backend.name == model.backend.name
+    assert smaller.compiled
+
+
+def test_a_single_layer_name_as_a_str_is_rejected():
+    model = make_model(hidden=(8, 4))
+    name = model.layers[0].name
+    with pytest.raises(ArgumentTypeError, match=rf"for one layer write \['{name}'\]"):
+        prune.magnitude(model, 0.5, layers=name)
+    with pytest.raises(ArgumentError, match="not Dense layers of the model"):
+        prune.magnitude(model, 0.5, layers=["nope"])
+    prune.magnitude(model, 0.5, layers=[name])
+    assert prune.sparsity(model)[name] == pytest.approx(0.5, abs=0.01)
+
+
+def test_sparse_inference_and_schedules_check_their_arguments(digits):
+    pytest.importorskip("scipy")
+    x, _ = digits
+    model = make_model(hidden=(8, 4))
+    with pytest.raises(ArgumentTypeError, match="min_sparsity must be a number"):
+        prune.sparse_inference(model, x[:16], min_sparsity="a")
+    with pytest.raises(ArgumentError, match="repeats must be an integer >= 1, got 0"):
+        prune.sparse_inference(model, x[:16], repeats=0, min_sparsity=0.0)
+    with pytest.raises(ArgumentError, match="end_step must be -1 or >= begin_step, got True"):
+        prune.ConstantSparsity(0.5, end_step=True)

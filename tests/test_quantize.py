@@ -10,6 +10,7 @@ from sklearn.datasets import load_digits
 
 import densekit as dk
 from densekit import quantize
+from densekit.errors import ArgumentError, ArgumentTypeError, InputError
 
 
 @pytest.fixture(scope="module")
@@ -340,3 +341,71 @@ def test_qat_with_batch_normalization_keeps_the_normalized_signal_quantized(digi
         "QuantizedDense",
     ]
     np.testing.assert_allclose(qmodel.predict(x), trained.predict(x), atol=2e-3)
+
+
+def test_export_onnx_delegates_a_sequential_and_checks_its_arguments(trained, tmp_path):
+    onnx = pytest.importorskip("onnx")
+    quantize.export_onnx(trained, tmp_path / "float.onnx")
+    kinds = {node.op_type for node in onnx.load(tmp_path / "float.onnx").graph.node}
+    assert "Gemm" in kinds  # densekit.onnx's graph, not a second exporter's MatMul + Add
+    with pytest.raises(ArgumentTypeError, match="QuantizedModel or a densekit Sequential"):
+        quantize.export_onnx("model.safetensors", tmp_path / "x.onnx")
+    with pytest.raises(ArgumentError, match="opset must be an integer >= 17"):
+        quantize.export_onnx(quantize.float16(trained), tmp_path / "x.onnx", opset=13)
+    assert not (tmp_path / "x.onnx").exists()
+
+
+def test_accuracy_rejects_x_and_y_of_different_lengths(trained, digits):
+    x, y = digits
+    with pytest.raises(InputError, match="x has 1797 samples but y has 10"):
+        quantize.int8(trained, x[:300], validation=(x, y[:10]))
+    with pytest.raises(InputError, match="but y has 5"):
+        dk.compression_report(trained, quantize.float16(trained), x, y[:5], repeats=1)
+    with pytest.raises(InputError, match="features"):
+        dk.compression_report(trained, quantize.float16(trained), x[:, :3], y, repeats=1)
+
+
+def test_qat_copy_keeps_precision():
+    model = dk.Sequential([dk.layers.Dense(4, activation="relu", input_dim=3), dk.layers.Dense(2)])
+    model.compile("sgd", "mse")
+    model.precision = "tf32"
+    trained = quantize.qat(model)
+    assert any(isinstance(layer, quantize.FakeQuant) for layer in trained.layers)
+    assert trained.precision == "tf32"
+    assert trained.backend.name == model.backend.name
+
+
+def test_a_single_layer_name_as_a_str_is_rejected(trained, digits):
+    x, _ = digits
+    name = trained.layers[0].name
+    with pytest.raises(ArgumentTypeError, match="must be a list of layer names"):
+        quantize.int8(trained, x[:100], keep_float=name)
+    with pytest.raises(ArgumentTypeError, match="must be a list of layer names"):
+        quantize.qat(trained, layers=name)
+    assert quantize.int8(trained, x[:100], keep_float=[name]).storages[name] == "float32"
+
+
+def test_max_drop_and_repeats_are_checked(trained, digits):
+    x, y = digits
+    with pytest.raises(ArgumentTypeError, match="max_drop must be a number in"):
+        quantize.int8(trained, x[:100], validation=(x, y), max_drop="x")
+    with pytest.raises(ArgumentError, match="repeats must be an integer >= 1, got 0"):
+        dk.compression_report(trained, quantize.float16(trained), x, y, repeats=0)
+
+
+def test_latency_is_best_of_repeats_and_checks_them(trained, digits):
+    from densekit.compression_report import latency
+
+    x, _ = digits
+    assert 0 < latency(trained, x, 32, repeats=2) < 1
+    with pytest.raises(ArgumentError, match="repeats must be an integer >= 1, got 0"):
+        latency(trained, x, 32, repeats=0)
+
+
+def test_quantized_models_drop_the_pruning_metadata(digits):
+    x, _ = digits
+    model = dk.Sequential([dk.layers.Dense(8, "relu", input_dim=64), dk.layers.Dense(10)], seed=0)
+    dk.prune.magnitude(model, 0.5)
+    assert dk.prune.METADATA_KEY in model.metadata
+    assert dk.prune.METADATA_KEY not in quantize.int8(model, x[:50]).metadata
+    assert dk.prune.METADATA_KEY not in quantize.float16(model).metadata

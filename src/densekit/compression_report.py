@@ -13,12 +13,12 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-import time
 from typing import Any
 
 import numpy as np
 
 from .errors import ArgumentError
+from .prune import _best_time, check_repeats
 
 
 def _kernels(model) -> list[np.ndarray]:
@@ -48,14 +48,7 @@ def file_bytes(model) -> int:
 def latency(model, x: np.ndarray, batch_size: int, repeats: int = 10) -> float:
     """Best-of-``repeats`` seconds for ``predict`` on one batch of ``batch_size`` rows."""
     batch = np.ascontiguousarray(x[:batch_size])
-    predict = model.predict
-    predict(batch, batch_size=batch_size)
-    best = math.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        predict(batch, batch_size=batch_size)
-        best = min(best, time.perf_counter() - start)
-    return best
+    return _best_time(lambda: model.predict(batch, batch_size=batch_size), repeats)
 
 
 def measure(model, x, y, batch_size: int = 256, repeats: int = 10) -> dict[str, Any]:
@@ -111,7 +104,11 @@ def compression_report(
     """Parameters, bytes on disk, FLOPs, latency and accuracy of ``before`` and ``after``."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ArgumentError(f"batch_size must be a positive integer, got {batch_size!r}")
-    x = np.asarray(x, dtype=np.float32)
+    repeats = check_repeats(repeats)
+    from .data import check_same_length, check_x
+
+    x = check_x(x, np.float32, before.input_dim)
+    check_same_length(x, np.asarray(y))
     sides = {
         "before": measure(before, x, y, batch_size, repeats),
         "after": measure(after, x, y, batch_size, repeats),

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from . import metrics as metrics_module
+from . import prune
 from .backend import make_rng
 from .data import check_x
 from .errors import ArgumentError, ArgumentTypeError, InputError, require
@@ -524,6 +525,11 @@ def saturated_units(
     tanh unit where ``|a| > threshold``: there its derivative is near 0 and it
     barely learns.
     """
+    for name, value in (("threshold", threshold), ("fraction", fraction)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)):
+            raise ArgumentTypeError(f"{name} must be a number in (0, 1], got {value!r}")
+        if not 0.0 < value <= 1.0:
+            raise ArgumentError(f"{name} must be in (0, 1], got {value}")
     found = {}
     for index, layer, values in layer_outputs(model, x):
         name = layer.activation.name
@@ -582,26 +588,17 @@ def neuron_importance(model, layer_index: int, x: Any) -> np.ndarray:
             f"layer_index {layer_index} is not a Dense layer; Dense layers are at {indices}"
         )
     after = [index for index in indices if index > position]
-    stop = after[0] - 1 if after else position
-    signal = model.backend.asarray(check_x(x, model.dtype, model.input_dim))
-    for layer in model.layers[: stop + 1]:
-        signal = layer.forward(signal, training=False)
-    score = np.abs(model.backend.to_numpy(signal)).mean(axis=0).astype(np.float64)
-    if after:
-        kernel = model.backend.to_numpy(model.layers[after[0]].kernel).astype(np.float64)
-        score *= np.linalg.norm(kernel, axis=1)
-    return score
+    x = check_x(x, model.dtype, model.input_dim)
+    if not after:
+        # the last Dense layer: its own activation (prune's signal would run on
+        # through any layers after it)
+        signal = model.backend.asarray(x)
+        for layer in model.layers[: position + 1]:
+            signal = layer.forward(signal, training=False)
+        return np.abs(model.backend.to_numpy(signal)).mean(axis=0).astype(np.float64)
+    score = prune.activation_scores(model, position, x).astype(np.float64)
+    kernel = model.backend.to_numpy(model.layers[after[0]].kernel).astype(np.float64)
+    return score * np.linalg.norm(kernel, axis=1)
 
 
-def _register_with_prune() -> None:
-    """Offer ``criterion="importance"`` to ``dk.prune.neurons`` where that module exists."""
-    try:
-        from . import prune
-    except ImportError:
-        return
-    register = getattr(prune, "register_criterion", None)
-    if register is not None:
-        register("importance", neuron_importance)
-
-
-_register_with_prune()
+prune.register_criterion("importance", neuron_importance)

@@ -890,11 +890,16 @@ class Sequential:
                 model.build(self._input_dim)
             model.set_weights(self.get_weights())
             model.state[...] = model.backend.asarray(self.backend.to_numpy(self.state))
-        if self.compiled:
-            model.compile(**_compile_kwargs(self.compile_config()))
-        model.metadata = dict(self.metadata)
-        model.precision = self.precision
-        return model.to(self.backend)
+        return model._settings_from(self)
+
+    def _settings_from(self, source: Sequential) -> Sequential:
+        """Take ``source``'s compile settings (fresh optimizer), metadata, precision and
+        backend: the tail of :meth:`copy`, for the copies other modules rebuild by hand."""
+        if source.compiled:
+            self.compile(**_compile_kwargs(source.compile_config()))
+        self.metadata = dict(source.metadata)
+        self.precision = source.precision
+        return self.to(source.backend)
 
     def to_torch(self):
         """The same network as a ``torch.nn.Sequential`` (see :mod:`densekit.interop`)."""

@@ -157,15 +157,42 @@ def _check_fraction(name: str, value: Any, allow_one: bool = False) -> float:
     return value
 
 
+def check_layer_names(argument: str, names: Any, known) -> list[str]:
+    """``names`` (a list of Dense layer names, each in ``known``) as a list, or a clear error.
+
+    A single name given as a str is rejected, not read character by character.
+    """
+    if isinstance(names, str):
+        raise ArgumentTypeError(
+            f"{argument} must be a list of layer names, got the str {names!r}; "
+            f"for one layer write [{names!r}]"
+        )
+    if not isinstance(names, (list, tuple, set, frozenset)):
+        raise ArgumentTypeError(f"{argument} must be a list of layer names, got {names!r}")
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ArgumentError(
+            f"{argument} names {unknown}, which are not Dense layers of the model; "
+            f"known: {sorted(known)}"
+        )
+    return list(names)
+
+
+def check_repeats(repeats: Any) -> int:
+    """The number of timed runs: an integer >= 1."""
+    if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)):
+        raise ArgumentTypeError(f"repeats must be an integer >= 1, got {repeats!r}")
+    if repeats < 1:
+        raise ArgumentError(f"repeats must be an integer >= 1, got {repeats}")
+    return int(repeats)
+
+
 def _prunable(model, layers: list[str] | None) -> list[Dense]:
     model._require_built("prune")
     dense = [layer for layer in model.layers if isinstance(layer, Dense)]
     if layers is None:
         return dense
-    names = {layer.name for layer in dense}
-    unknown = [name for name in layers if name not in names]
-    if unknown:
-        raise ArgumentError(f"layers {unknown} are not Dense layers of the model; known: {names}")
+    layers = check_layer_names("layers", layers, {layer.name for layer in dense})
     return [layer for layer in dense if layer.name in layers]
 
 
@@ -221,7 +248,11 @@ class PruningSchedule:
                 raise ArgumentError(f"{name} must be an integer >= 0, got {value!r}")
         if frequency < 1:
             raise ArgumentError(f"frequency must be >= 1, got {frequency}")
-        if not isinstance(end_step, int) or (end_step != -1 and end_step < begin_step):
+        if (
+            isinstance(end_step, bool)
+            or not isinstance(end_step, int)
+            or (end_step != -1 and end_step < begin_step)
+        ):
             raise ArgumentError(f"end_step must be -1 or >= begin_step, got {end_step!r}")
         self.begin_step, self.end_step, self.frequency = begin_step, end_step, frequency
 
@@ -443,7 +474,7 @@ def neurons(
     layer's bias (``b' = b + mean(a_removed) @ W_removed_rows``).
     The result is compiled like ``model`` (fresh optimizer state) and can be fine-tuned.
     """
-    from .model import Sequential, _compile_kwargs
+    from .model import Sequential
 
     model._require_built("prune neurons")
     hidden = _hidden_dense(model)
@@ -475,9 +506,8 @@ def neurons(
         smaller.build(model.input_dim)
     weights = _sliced_weights(model, keep, bias_shift)
     smaller.set_weights(weights)
-    if model.compiled:
-        smaller.compile(**_compile_kwargs(model.compile_config()))
-    smaller.metadata = {k: v for k, v in model.metadata.items() if k != METADATA_KEY}
+    smaller = smaller._settings_from(model)
+    smaller.metadata.pop(METADATA_KEY, None)
     return smaller
 
 
@@ -541,11 +571,11 @@ class SparseInference:
         return layer.activation.forward(np, z)
 
     def predict(self, x: Any, batch_size: int | None = None) -> np.ndarray:
-        from .data import check_x
+        from .data import check_batch_size, check_x
 
         model = self.model
         x = check_x(x, model.dtype, model.input_dim)
-        batch_size = batch_size or 1024
+        batch_size = check_batch_size(batch_size, 1024)
         out = []
         for start in range(0, len(x), batch_size):
             signal = x[start : start + batch_size]
@@ -555,10 +585,11 @@ class SparseInference:
                 else:
                     signal = layer.forward(signal, False)
             out.append(np.array(signal, copy=True))
-        return np.concatenate(out) if out else np.empty((0, model.output_dim), model.dtype)
+        return np.concatenate(out)  # check_x guarantees at least one row
 
 
 def _best_time(function: Callable[[], Any], repeats: int) -> float:
+    repeats = check_repeats(repeats)
     function()  # warm-up
     best = math.inf
     for _ in range(repeats):
@@ -587,6 +618,8 @@ def sparse_inference(
     """
     from .data import check_x
 
+    repeats = check_repeats(repeats)
+    min_sparsity = _check_fraction("min_sparsity", min_sparsity, allow_one=True)
     sparse = require("scipy.sparse", "sklearn", "sparse inference")
     model._require_built("run sparse inference")
     if model.backend.xp is not np:

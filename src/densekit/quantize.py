@@ -45,7 +45,6 @@ from __future__ import annotations
 import json
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -53,8 +52,11 @@ import numpy as np
 from . import activations as activations_module
 from . import initializers
 from .errors import ArgumentError, ArgumentTypeError, ModelFileError, require
-from .io import read_safetensors, write_safetensors
+from .io import atomic_write, read_safetensors, write_safetensors
 from .layers import Dense, Dropout, Layer, WeightSpec, register
+from .onnx import MIN_OPSET
+from .prune import METADATA_KEY as PRUNING_KEY
+from .prune import _check_fraction, check_layer_names
 
 FORMAT = "densekit-quantized"
 FORMAT_VERSION = 1
@@ -313,7 +315,10 @@ class QuantizedModel:
 
 
 def _classification_accuracy(output: np.ndarray, y: np.ndarray) -> float:
+    from .data import check_same_length
+
     y = np.asarray(y)
+    check_same_length(output, y)
     if y.ndim == 2 and y.shape[1] > 1:
         labels = y.argmax(axis=1)
     else:
@@ -324,6 +329,11 @@ def _classification_accuracy(output: np.ndarray, y: np.ndarray) -> float:
 
 def accuracy(model, x, y) -> float:
     """Classification accuracy of a Sequential or a QuantizedModel on ``(x, y)``."""
+    from .data import check_same_length, check_x
+
+    x = check_x(x, getattr(model, "dtype", np.float32), model.input_dim)
+    y = np.asarray(y)
+    check_same_length(x, y)
     return _classification_accuracy(np.asarray(model.predict(x)), y)
 
 
@@ -390,12 +400,10 @@ def int8(
     x_cal = check_x(calibration_data, np.float32, model.input_dim)
     ops = float_ops(model)
     dense = {op.name: i for i, op in enumerate(ops) if isinstance(op, QuantizedDense)}
-    unknown = [name for name in keep_float or [] if name not in dense]
-    if unknown:
-        raise ArgumentError(f"keep_float names {unknown}, not Dense layers of {list(dense)}")
+    keep_float = [] if keep_float is None else check_layer_names("keep_float", keep_float, dense)
     ranges = _calibrate(ops, x_cal)
-    storage = {i: "int8" for name, i in dense.items() if name not in (keep_float or [])}
-    metadata = {k: v for k, v in model.metadata.items() if k != "pruning"}
+    storage = {i: "int8" for name, i in dense.items() if name not in keep_float}
+    metadata = {k: v for k, v in model.metadata.items() if k != PRUNING_KEY}
     quantized = QuantizedModel(_assign(ops, ranges, storage), model.input_dim, metadata)
     if validation is None:
         if max_drop is not None:
@@ -403,9 +411,7 @@ def int8(
         return quantized
     if not isinstance(validation, (tuple, list)) or len(validation) != 2:
         raise ArgumentError("validation must be (x, y)")
-    max_drop = 0.005 if max_drop is None else float(max_drop)
-    if not 0.0 <= max_drop < 1.0:
-        raise ArgumentError(f"max_drop must be in [0, 1), got {max_drop}")
+    max_drop = 0.005 if max_drop is None else _check_fraction("max_drop", max_drop)
     x_val = check_x(validation[0], np.float32, model.input_dim)
     y_val = np.asarray(validation[1])
     if y_val.ndim == 1 and not np.array_equal(y_val, np.round(y_val)):
@@ -452,7 +458,7 @@ def float16(model) -> QuantizedModel:
     """Dense kernels stored as float16 (half the file); compute stays float32."""
     ops = float_ops(model)
     storage = {i: "float16" for i, op in enumerate(ops) if isinstance(op, QuantizedDense)}
-    metadata = {k: v for k, v in model.metadata.items() if k != "pruning"}
+    metadata = {k: v for k, v in model.metadata.items() if k != PRUNING_KEY}
     return QuantizedModel(_assign(ops, {}, storage), model.input_dim, metadata)
 
 
@@ -646,7 +652,7 @@ class FakeQuantization:
 def _with_input_quantizers(model, names: set[str], momentum: float):
     """A copy of ``model`` with a FakeQuant layer before each named Dense layer."""
     from .layers import from_config as layer_from_config
-    from .model import Sequential, _compile_kwargs
+    from .model import Sequential
 
     layers = []
     for layer in model.layers:
@@ -661,10 +667,7 @@ def _with_input_quantizers(model, names: set[str], momentum: float):
     for layer, spec, weight in copy._weight_index:
         if (layer.name, spec.name) in old:
             weight[...] = old[(layer.name, spec.name)]
-    if model.compiled:
-        copy.compile(**_compile_kwargs(model.compile_config()))
-    copy.metadata = dict(model.metadata)
-    return copy
+    return copy._settings_from(model)
 
 
 def qat(
@@ -687,9 +690,8 @@ def qat(
         raise ArgumentError("quantization-aware training runs on the CPU backend only")
     dense = [layer for layer in model.layers if isinstance(layer, Dense)]
     known = {layer.name for layer in dense}
-    unknown = [name for name in layers or [] if name not in known]
-    if unknown:
-        raise ArgumentError(f"layers {unknown} are not Dense layers of the model: {sorted(known)}")
+    if layers is not None:
+        layers = check_layer_names("layers", layers, known)
     names = known if layers is None else set(layers)
     if any(isinstance(layer, FakeQuant) for layer in model.layers):
         activations = False  # already has its quantizers
@@ -724,53 +726,33 @@ def strip_qat(model):
 # --- ONNX -------------------------------------------------------------------------------
 
 
-def _activation_nodes(helper, activation, source: str, target: str, tag: str) -> list:
-    """ONNX nodes computing ``target = f(source)``."""
-    name, params = activation.name, activation.params
-    simple = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "softplus": "Softplus"}
-    if name == "linear":
-        return [helper.make_node("Identity", [source], [target])]
-    if name in simple:
-        return [helper.make_node(simple[name], [source], [target])]
-    if name == "softmax":
-        return [helper.make_node("Softmax", [source], [target], axis=-1)]
-    if name == "leaky_relu":
-        return [helper.make_node("LeakyRelu", [source], [target], alpha=params["negative_slope"])]
-    if name == "elu":
-        return [helper.make_node("Elu", [source], [target], alpha=params["alpha"])]
-    if name == "swish":
-        return [
-            helper.make_node("Sigmoid", [source], [f"{tag}_sig"]),
-            helper.make_node("Mul", [source, f"{tag}_sig"], [target]),
-        ]
-    if name == "gelu":  # 0.5 x (1 + erf(x / sqrt 2))
-        return [
-            helper.make_node("Mul", [source, "const_inv_sqrt2"], [f"{tag}_u"]),
-            helper.make_node("Erf", [f"{tag}_u"], [f"{tag}_e"]),
-            helper.make_node("Add", [f"{tag}_e", "const_one"], [f"{tag}_p"]),
-            helper.make_node("Mul", [source, f"{tag}_p"], [f"{tag}_xp"]),
-            helper.make_node("Mul", [f"{tag}_xp", "const_half"], [target]),
-        ]
-    raise ArgumentError(f"activation {name!r} has no ONNX export")
+def export_onnx(model, path, opset: int = MIN_OPSET) -> None:
+    """Write ``model`` (a QuantizedModel, or a Sequential) as ONNX.
 
-
-def export_onnx(model, path, opset: int = 13) -> None:
-    """Write ``model`` (a QuantizedModel, or a Sequential exported in float32) as ONNX.
-
-    An int8 Dense becomes ``QuantizeLinear -> DequantizeLinear -> MatMul`` with the
-    kernel as an int8 initializer behind a per-channel ``DequantizeLinear`` (QDQ),
-    then ``Add`` (float bias) and the activation; onnxruntime fuses the pattern
-    into an integer matmul kernel.
+    A Sequential goes to :func:`densekit.onnx.export_onnx` (the float exporter).
+    For a QuantizedModel an int8 Dense becomes ``QuantizeLinear -> DequantizeLinear
+    -> MatMul`` with the kernel as an int8 initializer behind a per-channel
+    ``DequantizeLinear`` (QDQ), then ``Add`` (float bias) and the activation (as
+    densekit.onnx builds it); onnxruntime fuses the pattern into an integer
+    matmul kernel.
     """
+    from . import onnx as onnx_export
+    from .model import Sequential
+
+    if isinstance(model, Sequential):
+        onnx_export.export_onnx(model, path, opset)
+        return
+    if not isinstance(model, QuantizedModel):
+        raise ArgumentTypeError(
+            f"export_onnx takes a QuantizedModel or a densekit Sequential, got {model!r}"
+        )
+    if isinstance(opset, bool) or not isinstance(opset, int) or opset < MIN_OPSET:
+        raise ArgumentError(f"opset must be an integer >= {MIN_OPSET}, got {opset!r}")
     onnx = require("onnx", "onnx", "ONNX export")
     from onnx import TensorProto, helper, numpy_helper
 
-    if not isinstance(model, QuantizedModel):
-        model = QuantizedModel(float_ops(model), model.input_dim)
-    nodes, inits = [], []
-    constants = {"const_inv_sqrt2": 1 / np.sqrt(2), "const_one": 1.0, "const_half": 0.5}
-    for name, value in constants.items():
-        inits.append(numpy_helper.from_array(np.array(value, np.float32), name))
+    graph = onnx_export._Graph(np.float32, opset)
+    nodes, inits = graph.nodes, graph.initializers
     current = "input"
     for position, op in enumerate(model.ops):
         tag = f"op{position}"
@@ -824,12 +806,11 @@ def export_onnx(model, path, opset: int = 13) -> None:
             helper.make_node("MatMul", [matmul_input, f"{tag}_w"], [f"{tag}_mm"]),
             helper.make_node("Add", [f"{tag}_mm", f"{tag}_b"], [f"{tag}_z"]),
         ]
-        nodes += _activation_nodes(helper, op.activation, f"{tag}_z", f"{tag}_out", tag)
-        current = f"{tag}_out"
+        current = graph.add_activation(op.activation, f"{tag}_z", tag)
     nodes.append(helper.make_node("Identity", [current], ["output"]))
     used = {name for node in nodes for name in node.input}
     inits = [tensor for tensor in inits if tensor.name in used]
-    graph = helper.make_graph(
+    onnx_graph = helper.make_graph(
         nodes,
         "densekit",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", model.input_dim])],
@@ -837,11 +818,11 @@ def export_onnx(model, path, opset: int = 13) -> None:
         inits,
     )
     proto = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="densekit"
+        onnx_graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="densekit"
     )
-    proto.ir_version = min(proto.ir_version, 8)
+    proto.ir_version = helper.find_min_ir_version_for(list(proto.opset_import))
     onnx.checker.check_model(proto)
-    Path(path).write_bytes(proto.SerializeToString())
+    atomic_write(path, [proto.SerializeToString()])
 
 
 __all__ = [
