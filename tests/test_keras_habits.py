@@ -61,6 +61,7 @@ def test_dataframe_columns_are_recorded_and_checked_at_predict(tmp_path):
         model.predict(frame(["a", "b", "c", "e"]))
     model.save(tmp_path / "m.safetensors")
     assert dk.load_model(tmp_path / "m.safetensors").feature_names == ["a", "b", "c", "d"]
+    assert model.copy().feature_names == ["a", "b", "c", "d"]
 
 
 @pytest.mark.parametrize(

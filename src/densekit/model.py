@@ -893,11 +893,12 @@ class Sequential:
         return model._settings_from(self)
 
     def _settings_from(self, source: Sequential) -> Sequential:
-        """Take ``source``'s compile settings (fresh optimizer), metadata, precision and
-        backend: the tail of :meth:`copy`, for the copies other modules rebuild by hand."""
+        """Take ``source``'s compile settings (fresh optimizer), metadata, feature names,
+        precision and backend: the tail of :meth:`copy`, for the copies other modules rebuild by hand."""
         if source.compiled:
             self.compile(**_compile_kwargs(source.compile_config()))
         self.metadata = dict(source.metadata)
+        self.feature_names = source.feature_names
         self.precision = source.precision
         return self.to(source.backend)
 
