@@ -31,6 +31,11 @@ def run_demo(epochs: int = 30, output: str | Path = "out", seed: int = 0, verbos
     """Train, evaluate and save the demo model; returns (model, history, test metrics)."""
     import densekit as dk
 
+    folder = Path(output)  # made first: a bad folder should fail before, not after, training
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the output folder {str(folder)!r}: {exc}") from exc
     x_train, y_train, x_test, y_test = load_digits_split(seed)
     model = dk.Sequential(
         [
@@ -63,11 +68,6 @@ def run_demo(epochs: int = 30, output: str | Path = "out", seed: int = 0, verbos
     )
     results = model.evaluate(x_test, y_test)
     say(f"test loss {results['loss']:.4f}, test accuracy {results['accuracy']:.4f}")
-    folder = Path(output)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create the output folder {str(folder)!r}: {exc}") from exc
     path = folder / "digits.safetensors"
     model.save(path)
     say(f"saved the model to {path}")

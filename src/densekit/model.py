@@ -90,6 +90,7 @@ class Sequential:
         #: (pruning masks, for example)
         self.constraints: list[Callable[[Sequential], None]] = []
         self._weight_index: list[tuple[Layer, Any, Any]] = []
+        self._regularized: list = []  # (weight, grad, regularizer), filled when built
         self._input_dim: int | None = None
         if layers is not None:
             if not isinstance(layers, (list, tuple)):
