@@ -39,6 +39,9 @@ def client():
         threads_per_worker=1,
         memory_limit=MEMORY_LIMIT,
         dashboard_address=None,
+        # numba's compiler is a fixed ~160 MB a process, which this small limit (meant for
+        # the data) cannot hold: the workers use the NumPy kernels, the driver numba's
+        env={"DENSEKIT_KERNELS": "numpy"},
     )
     client = distributed.Client(cluster)
     yield client

@@ -34,7 +34,13 @@ def textbook_adam(p, grads, lr, beta_1, beta_2, eps, weight_decay=0.0):
     ],
     ids=["adam", "adamw"],
 )
-def test_in_place_adam_matches_the_textbook_algorithm(optimizer, weight_decay):
+@pytest.mark.parametrize("kernels", ["numba", "numpy"])
+def test_in_place_adam_matches_the_textbook_algorithm(
+    optimizer, weight_decay, kernels, monkeypatch
+):
+    if kernels == "numba":
+        pytest.importorskip("numba")
+    monkeypatch.setenv("DENSEKIT_KERNELS", kernels)
     rng = np.random.default_rng(0)
     size = optimizers.CHUNK + 1000  # two chunks: the piecewise update covers the whole buffer
     params = rng.standard_normal(size)

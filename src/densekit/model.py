@@ -550,8 +550,10 @@ class Sequential:
                 if x_buffer is None or len(x_buffer) != len(index):
                     x_buffer = np.empty((len(index), x.shape[1]), dtype=x.dtype)
                     y_buffer = np.empty((len(index), y.shape[1]), dtype=y.dtype)
-                xb = x.take(index, axis=0, out=x_buffer)
-                yb = y.take(index, axis=0, out=y_buffer)
+                # the indices are a permutation's, always in range: mode="clip" skips the
+                # bounds check and the hidden copy of ``out`` that mode="raise" makes
+                xb = x.take(index, axis=0, out=x_buffer, mode="clip")
+                yb = y.take(index, axis=0, out=y_buffer, mode="clip")
                 wb = None if w is None else w[index]
             if batch_hooks:
                 callbacks.on_train_batch_begin(batch, {})

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from . import schedules
+from . import cpu_kernels, schedules
 from .data import check_bool
 from .errors import ArgumentError, ArgumentTypeError
 
@@ -63,6 +63,7 @@ class Optimizer:
         self.state: dict[str, Any] = {}
         self._slices: list[slice] = []
         self._kernels = None
+        self._compiled = None
 
     # --- the learning rate ------------------------------------------------------
     @property
@@ -87,6 +88,8 @@ class Optimizer:
         """
         xp = _xp(params)
         self._kernels = None if backend is None else backend.kernels
+        # on the CPU: numba-compiled single-pass updates when installed (cpu_kernels)
+        self._compiled = cpu_kernels.get() if xp is np and params.ndim == 1 else None
         self._slices = list(slices)
         self.state = {name: xp.zeros_like(params) for name in self.slots}
         self._scratch = xp.empty_like(params)
@@ -199,6 +202,9 @@ class SGD(Optimizer):
             params -= grads
             return
         velocity = self.state["velocity"]
+        if self._compiled is not None:
+            self._compiled.sgd_momentum(params, grads, velocity, lr, self.momentum, self.nesterov)
+            return
         velocity *= self.momentum
         grads *= lr
         velocity -= grads
@@ -246,12 +252,16 @@ class Adam(Optimizer):
                 params, grads, m, v, lr_t, c2, self.beta_1, self.beta_2, self.epsilon, decay
             )
             return
-        self._decay_weights(params, lr)
         # the paper's "more efficient" order (end of its section 2): with c = sqrt(1 - b2^t),
         # lr m_hat / (sqrt(v_hat) + eps) = (lr c / (1 - b1^t)) m / (sqrt(v) + eps c)
         correction = math.sqrt(1.0 - self.beta_2**t)
         step = lr * correction / (1.0 - self.beta_1**t)
         epsilon = self.epsilon * correction
+        if self._compiled is not None:  # one compiled pass, decay folded in
+            decay = 1.0 - lr * getattr(self, "weight_decay", 0.0)
+            self._compiled.adam(params, grads, m, v, step, epsilon, self.beta_1, self.beta_2, decay)
+            return
+        self._decay_weights(params, lr)
         if len(self._chunks) == 1:  # a small model: the whole buffer at once, no views
             _adam_step(xp, params, grads, m, v, tmp, self.beta_1, self.beta_2, step, epsilon)
             return

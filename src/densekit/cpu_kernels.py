@@ -1,0 +1,127 @@
+"""Compiled CPU kernels: each optimizer step as one pass over the flat buffer.
+
+With NumPy alone an Adam step is a dozen in-place ufuncs, each a full sweep over the
+parameters, moments and a scratch buffer; on a 784-256-128-10 network that is about as
+long as the step's matrix products. Compiled with numba (the optional ``[fast]`` extra)
+the same arithmetic reads and writes every element once: 3-4x faster on large buffers,
+and one call instead of twelve on small ones, where per-call overhead dominates.
+
+The kernels do the NumPy path's operations in the same order and the same dtype, with
+no fused multiply-adds, so both paths give bit-identical weights (tests check that).
+
+``DENSEKIT_KERNELS`` chooses: ``numba`` (the default when numba is installed) or
+``numpy`` (always the plain NumPy path).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+from .errors import ArgumentError, MissingDependencyError
+
+ENV_VAR = "DENSEKIT_KERNELS"
+CHOICES = ("numba", "numpy")
+
+_loaded: dict[str, Any] = {}  # the chosen kernels, looked up once per process
+
+
+def get() -> CpuKernels | None:
+    """The compiled kernels, or None for the plain NumPy path (see ``DENSEKIT_KERNELS``)."""
+    choice = os.environ.get(ENV_VAR, "").strip().lower()
+    if choice not in _loaded:
+        _loaded[choice] = _load(choice)
+    return _loaded[choice]
+
+
+def _load(choice: str) -> CpuKernels | None:
+    if choice not in ("", *CHOICES):
+        raise ArgumentError(
+            f"{ENV_VAR}={os.environ.get(ENV_VAR)!r} is not a kernel choice; "
+            f"expected one of {', '.join(CHOICES)}"
+        )
+    if choice == "numpy":
+        return None
+    try:
+        import numba
+    except ImportError as exc:
+        if choice == "numba":
+            raise MissingDependencyError(
+                f"{ENV_VAR}=numba needs numba: pip install 'densekit[fast]'"
+            ) from exc
+        return None
+    return CpuKernels(numba)
+
+
+class CpuKernels:
+    """numba-compiled optimizer updates over flat 1-D buffers and ReLU layer steps (in place).
+
+    Scalars are cast to the buffers' dtype first, as NumPy casts a Python float
+    against a float32 array, so float32 buffers are computed in float32.
+    """
+
+    def __init__(self, numba: Any) -> None:
+        # compiled on first use for each dtype; cache=True keeps the machine code on disk
+        jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+        self._adam = jit(_adam)
+        self._sgd_momentum = jit(_sgd_momentum)
+        self.bias_relu = jit(_bias_relu)
+        self.relu_backward = jit(_relu_backward)
+
+    def adam(self, params, grads, m, v, step, epsilon, beta_1, beta_2, decay) -> None:
+        """Adam (AdamW when ``decay`` != 1); ``step`` and ``epsilon`` carry the bias corrections."""
+        scalar = params.dtype.type
+        self._adam(
+            params, grads, m, v,
+            scalar(step), scalar(epsilon), scalar(1.0 - beta_1), scalar(1.0 - beta_2),
+            scalar(decay),
+        )  # fmt: skip
+
+    def sgd_momentum(self, params, grads, velocity, lr, momentum, nesterov: bool) -> None:
+        """Keras' momentum: v = mu v - lr g, then p += v (nesterov: p += mu v - lr g)."""
+        scalar = params.dtype.type
+        self._sgd_momentum(params, grads, velocity, scalar(lr), scalar(momentum), nesterov)
+
+
+# --- the kernels: plain loops that numba compiles (and that also run as Python) --------
+
+
+def _adam(p, g, m, v, step, epsilon, one_minus_b1, one_minus_b2, decay):
+    # m += (1 - b1)(g - m);  v += (1 - b2)(g^2 - v);  p -= step * m / (sqrt(v) + epsilon)
+    for i in range(p.size):
+        gi = g[i]
+        mi = m[i] + (gi - m[i]) * one_minus_b1
+        vi = v[i] + (gi * gi - v[i]) * one_minus_b2
+        m[i] = mi
+        v[i] = vi
+        p[i] = p[i] * decay - mi / (math.sqrt(vi) + epsilon) * step
+
+
+def _sgd_momentum(p, g, velocity, lr, momentum, nesterov):
+    for i in range(p.size):
+        scaled = g[i] * lr
+        vi = velocity[i] * momentum - scaled
+        velocity[i] = vi
+        if nesterov:
+            p[i] = p[i] - scaled + momentum * vi
+        else:
+            p[i] = p[i] + vi
+
+
+def _bias_relu(z, bias, a):
+    # z += b;  a = max(z, 0) as np.maximum: NaN stays NaN, -0.0 stays -0.0
+    rows, units = z.shape
+    for i in range(rows):
+        for j in range(units):
+            zij = z[i, j] + bias[j]
+            z[i, j] = zij
+            a[i, j] = zij if (zij >= 0 or zij != zij) else 0
+
+
+def _relu_backward(a, grad):
+    # dz = grad * f'(z), f'(z) = 1 where a > 0, else 0 (in place, as grad *= a > 0)
+    rows, units = a.shape
+    for i in range(rows):
+        for j in range(units):
+            grad[i, j] = grad[i, j] * (1 if a[i, j] > 0 else 0)
