@@ -17,7 +17,7 @@ import sys
 from peers import TRAINERS
 from workloads import initial_weights, make_data
 
-MEMORY_PEERS = ("densekit", "pytorch")
+MEMORY_PEERS = ("densekit", "densekit-numpy", "pytorch")
 
 
 def _status_kib(field: str) -> int | None:
@@ -52,6 +52,10 @@ def child(peer: str, workload) -> None:
     if peer == "pytorch":
         import torch  # noqa: F401  (its import is part of the baseline)
     elif peer == "densekit":
+        import densekit
+
+        densekit.cpu_kernels.get()  # loads numba, when installed: the library's runtime
+    elif peer == "densekit-numpy":
         import densekit  # noqa: F401
     x, y = make_data(workload)
     weights = initial_weights(workload.sizes)

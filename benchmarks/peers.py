@@ -9,6 +9,7 @@ Libraries are imported when a runner is made, so a peer that is missing costs no
 from __future__ import annotations
 
 import contextlib
+import os
 import warnings
 from collections.abc import Iterator
 
@@ -82,6 +83,43 @@ class DensekitTrainer:
         self.model.fit(
             x, y, batch_size=self.workload.batch, epochs=1, shuffle=True, verbose=0, seed=seed
         )
+
+
+class DensekitNumpyTrainer(DensekitTrainer):
+    """densekit without its compiled kernels (``DENSEKIT_KERNELS=numpy``): plain NumPy only,
+    as installed without the ``[fast]`` extra."""
+
+    name = "densekit-numpy"
+
+    def __init__(self, workload: Workload, x, y, weights) -> None:
+        with kernels("numpy"):  # the choice is made when the model is built and compiled
+            super().__init__(workload, x, y, weights)
+        self.note += " (DENSEKIT_KERNELS=numpy)"
+
+
+@contextlib.contextmanager
+def kernels(choice: str) -> Iterator[None]:
+    before = os.environ.get("DENSEKIT_KERNELS")
+    os.environ["DENSEKIT_KERNELS"] = choice
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["DENSEKIT_KERNELS"]
+        else:
+            os.environ["DENSEKIT_KERNELS"] = before
+
+
+def kernel_description() -> str:
+    """Which CPU kernels densekit trains with here: numba's (and its version) or NumPy's."""
+    dk, _ = import_densekit()
+    if dk is None or not hasattr(dk, "cpu_kernels"):
+        return "unknown"
+    if dk.cpu_kernels.get() is None:
+        return "numpy (numba not installed or DENSEKIT_KERNELS=numpy)"
+    import numba
+
+    return f"numba {numba.__version__}"
 
 
 def build_densekit(dk, sizes: tuple[int, ...], task: str):
@@ -208,4 +246,6 @@ class SklearnTrainer:
                 self.model.partial_fit(x, y)
 
 
-TRAINERS = {cls.name: cls for cls in (DensekitTrainer, TorchTrainer, SklearnTrainer)}
+TRAINERS = {
+    cls.name: cls for cls in (DensekitTrainer, DensekitNumpyTrainer, TorchTrainer, SklearnTrainer)
+}

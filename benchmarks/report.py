@@ -173,7 +173,14 @@ def inference_rows(summary: dict) -> list[list[str]]:
     return rows
 
 
-MEMORY_HEADER = ["workload", "peer", "epoch peak − baseline MiB", "baseline MiB", "vs pytorch"]
+MEMORY_HEADER = [
+    "workload",
+    "peer",
+    "epoch peak − baseline MiB",
+    "baseline MiB",
+    "whole-process peak MiB",
+    "vs pytorch",
+]
 
 
 def memory_rows(memory: list[dict]) -> list[list[str]]:
@@ -181,7 +188,7 @@ def memory_rows(memory: list[dict]) -> list[list[str]]:
     rows = []
     for m in memory:
         if "error" in m:
-            rows.append([m["workload"], m["peer"], "skipped", short(m["error"]), ""])
+            rows.append([m["workload"], m["peer"], "skipped", short(m["error"]), "", ""])
             continue
         base = torch.get(m["workload"])
         rows.append(
@@ -190,6 +197,7 @@ def memory_rows(memory: list[dict]) -> list[list[str]]:
                 m["peer"],
                 f"{m['epoch_mib']:.1f}",
                 f"{m['baseline_mib']:.1f}",
+                f"{m['peak_mib']:.1f}",
                 ratio(m["epoch_mib"] / base) if base else "—",
             ]
         )

@@ -39,7 +39,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--only", default=None, help="workload(s) to run, comma-separated")
     parser.add_argument(
-        "--peers", default="densekit,pytorch,sklearn", help="training peers, comma-separated"
+        "--peers",
+        default="densekit,densekit-numpy,pytorch,sklearn",
+        help="training peers, comma-separated",
     )
     parser.add_argument("--no-inference", action="store_true", help="skip the inference part")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory part")
@@ -197,7 +199,7 @@ def run_memory(workloads, names: list[str], quick: bool) -> list[dict]:
         for peer in memory.MEMORY_PEERS:
             if peer not in names:
                 continue
-            if peer == "densekit" and peers.import_densekit()[0] is None:
+            if peer.startswith("densekit") and peers.import_densekit()[0] is None:
                 results.append({"peer": peer, "workload": workload.name, "error": "not importable"})
                 continue
             results.append(memory.measure(peer, workload.name, quick, timeout=600))
@@ -234,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         say(f"densekit: not importable ({reason}); skipping it")
     say(f"{info['date']} · {info['cpu']} · {info['cores']} cores · threads tried: {args.threads}")
     say(" · ".join(f"{k} {v}" for k, v in info["versions"].items()))
+    info["densekit_kernels"] = peers.kernel_description()
+    say(f"densekit CPU kernels: {info['densekit_kernels']}")
 
     gemm = measure_gemm(args.threads, args.quick)
     gemm_header = ["GEMM float32", "shape"] + [f"GFLOP/s, {t} thr" for t in args.threads]
@@ -302,6 +306,7 @@ def markdown(results: dict) -> str:
         f"- machine: {info['cpu']}, {info['cores']} usable cores "
         f"({info['logical_cpus']} logical CPUs), {info['platform']}",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in info["versions"].items()),
+        f"- densekit CPU kernels: {info.get('densekit_kernels', 'unknown')}",
         "- BLAS / thread pools: "
         + "; ".join(
             f"{p.get('internal_api')} {p.get('version')} ({p.get('user_api')}, "

@@ -58,6 +58,8 @@ def test_quick_run_reports_densekit_or_says_it_is_not_importable(quick_run):
         pytest.skip("densekit is not importable here")
     for name in WORKLOADS:
         assert re.search(rf"^{name}\s+densekit\s+\d+\s+{RATE}\s", stdout, re.M), name
+        assert re.search(rf"^{name}\s+densekit-numpy\s+\d+\s+{RATE}\s", stdout, re.M), name
+    assert re.search(r"^densekit CPU kernels: (numba [\d.]+|numpy)", stdout, re.M)
 
 
 def test_quick_run_measures_gemm_inference_and_memory(quick_run):

@@ -246,11 +246,21 @@ def test_weights_that_overflow_with_a_finite_loss_are_rolled_back(cancer):
 def test_terminate_on_nan_rolls_back_weights_that_overflow(cancer):
     model, x, y = overflowing(cancer)
     before = model.get_weights()
-    with pytest.warns(UserWarning, match="rolled back to the start of that epoch"):
+    with pytest.warns(UserWarning, match="restored the weights from the start of epoch 1"):
         history = model.fit(
             x, y, epochs=2, batch_size=len(x), verbose=0, callbacks=[TerminateOnNaN()]
         )
     assert same(model.get_weights(), before) and history.epoch == [0]
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered")
+def test_a_model_too_large_to_copy_says_its_weights_were_not_restored(cancer, monkeypatch):
+    monkeypatch.setattr(dk.model, "ROLLBACK_COPY_LIMIT", 0)  # as if the model were huge
+    model, x, y = overflowing(cancer)
+    with pytest.raises(TrainingError, match="too large for fit to keep a copy") as error:
+        model.fit(x, y, epochs=2, batch_size=len(x), verbose=0)
+    assert "ModelCheckpoint or BackupAndRestore" in str(error.value)
+    assert not np.isfinite(model.params).all()  # said, not hidden
 
 
 # --- CSVLogger ----------------------------------------------------------------------------------

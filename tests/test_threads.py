@@ -71,6 +71,24 @@ def test_fit_uses_one_thread_for_small_products_by_default():
     assert probe.seen == 1  # 32 x 4 x 8 multiply-adds: far below SMALL_PRODUCT
 
 
+@several_threads
+def test_a_one_row_predict_runs_blas_on_one_thread_and_a_large_one_on_all():
+    x, _ = load_iris(return_X_y=True)
+    before = blas_threads()
+    small, large = _model(), _model(units=2048)
+    seen = []
+    for model in (small, large):
+        forward = model.forward
+        model.forward = lambda x, training=False, forward=forward: (
+            seen.append(blas_threads()) or forward(x, training)
+        )
+    small.predict(x[:1])  # 1 x 4 x 8 multiply-adds: waking a second thread costs more
+    large.predict(np.tile(x, (4, 1)), batch_size=600)  # 600 x 4 x 2048 > SMALL_PRODUCT
+    assert seen == [1, before]
+    assert blas_threads() == before
+    assert len(large.predict(x, threads=1)) == len(x) and blas_threads() == before
+
+
 def test_predict_threads_gives_the_same_outputs():
     x, _ = load_iris(return_X_y=True)
     model = _model()

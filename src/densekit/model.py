@@ -45,6 +45,10 @@ from .layers.base import default_name
 
 DEFAULT_BATCH_SIZE = 32  # Keras' fit default
 DEFAULT_PREDICT_BATCH_SIZE = 1024  # large enough for BLAS, small enough to bound memory
+#: fit copies the weights and optimizer state at each epoch's start, to restore them if they
+#: turn NaN or infinite; a larger copy (past a 5M-parameter network with Adam) is not kept:
+#: it would cost more memory than the training itself (2-3x the weights)
+ROLLBACK_COPY_LIMIT = 64 * 2**20
 
 
 class Sequential:
@@ -446,9 +450,7 @@ class Sequential:
         self._fit_rng = rng
         self._initial_epoch = initial_epoch
         callback_list.on_train_begin({})
-        restore_threads = threads_module.limit_for_training(
-            threads, self._largest_product(batch_size)
-        )
+        restore_threads = threads_module.limit_for_call(threads, self._largest_product(batch_size))
         try:
             for epoch in range(self._initial_epoch, epochs):
                 callback_list.on_epoch_begin(epoch, {})
@@ -467,22 +469,21 @@ class Sequential:
                         f"Epoch {epoch + 1}/{epochs}",
                     )
                 except TrainingError as exc:
-                    if self._roll_back_if_not_finite(last_finite):
-                        raise TrainingError(
-                            f"{exc} fit restored the weights from the start of epoch {epoch + 1}."
-                        ) from None
+                    outcome = self._roll_back_if_not_finite(last_finite)
+                    if outcome != "finite":
+                        raise TrainingError(f"{exc} {_rollback_note(outcome, epoch)}") from None
                     raise
-                if self._roll_back_if_not_finite(last_finite):
+                outcome = self._roll_back_if_not_finite(last_finite)
+                if outcome != "finite":
                     if not self._stop_on_nonfinite:
                         raise TrainingError(
                             f"the weights became NaN or infinite during epoch {epoch + 1} "
-                            "although the loss stayed finite; the model keeps the weights from "
-                            "the start of that epoch. Try a lower learning rate or gradient "
-                            "clipping (clipnorm=1.0)."
+                            f"although the loss stayed finite; {_rollback_note(outcome, epoch)} "
+                            "Try a lower learning rate or gradient clipping (clipnorm=1.0)."
                         )
                     warnings.warn(
                         f"the weights became NaN or infinite during epoch {epoch + 1}; "
-                        "TerminateOnNaN: rolled back to the start of that epoch and stopped",
+                        f"TerminateOnNaN stopped training. {_rollback_note(outcome, epoch)}",
                         stacklevel=2,
                     )
                     self.stop_training = True
@@ -504,24 +505,31 @@ class Sequential:
         sizes = [layer.input_dim * layer.units for layer in self.layers if isinstance(layer, Dense)]
         return batch_size * max(sizes, default=0)
 
-    def _snapshot(self) -> tuple:
-        """Copies of the weights and optimizer state (once per epoch, for a rollback)."""
+    def _snapshot(self) -> tuple | None:
+        """Copies of the weights and optimizer state (once per epoch, for a rollback), or
+        None when they exceed :data:`ROLLBACK_COPY_LIMIT`."""
         xp = self.backend.xp
+        arrays = [self.params, self.state, *self.optimizer.state.values()]
+        if sum(array.nbytes for array in arrays) > ROLLBACK_COPY_LIMIT:
+            return None
         slots = {name: xp.copy(array) for name, array in self.optimizer.state.items()}
         return xp.copy(self.params), xp.copy(self.state), slots, self.optimizer.iterations
 
-    def _roll_back_if_not_finite(self, snapshot: tuple) -> bool:
-        """Restore ``snapshot`` if any weight is NaN or infinite; True if it did."""
+    def _roll_back_if_not_finite(self, snapshot: tuple | None) -> str:
+        """'finite' if every weight is; else restore ``snapshot``: 'restored', or 'lost'
+        when there was none to restore."""
         xp = self.backend.xp
         if bool(xp.isfinite(self.params).all()) and bool(xp.isfinite(self.state).all()):
-            return False
+            return "finite"
+        if snapshot is None:
+            return "lost"
         params, state, slots, iterations = snapshot
         self.params[...] = params
         self.state[...] = state
         for name, array in slots.items():
             self.optimizer.state[name][...] = array
         self.optimizer.iterations = iterations
-        return True
+        return "restored"
 
     def _train_epoch(self, x, y, w, batch_size, shuffle, rng, callbacks, verbose, title) -> dict:
         if self.backend.name != "cpu":  # batches streamed to the device, no per-batch sync
@@ -725,8 +733,10 @@ class Sequential:
         self._check_feature_names(x)
         x = check_x(x, self.dtype, self._input_dim)
         batch_size = check_batch_size(batch_size, DEFAULT_PREDICT_BATCH_SIZE)
-        threads_module.apply_environment()
-        restore_threads = threads_module.limit(threads_module.check_threads(threads))
+        rows = min(len(x), batch_size)
+        restore_threads = threads_module.limit_for_call(
+            threads_module.check_threads(threads), self._largest_product(rows)
+        )
         try:
             with matmul_precision(self.backend, self.precision):
                 if len(x) <= batch_size:  # one batch (batch-1 latency): no result buffer to fill
@@ -928,6 +938,17 @@ def _compile_kwargs(config: dict) -> dict:
         "loss": losses_module.get(config["loss"]),
         "metrics": config.get("metrics", []),
     }
+
+
+def _rollback_note(outcome: str, epoch: int) -> str:
+    """What fit did with weights that turned NaN or infinite in ``epoch`` (0-based)."""
+    if outcome == "restored":
+        return f"fit restored the weights from the start of epoch {epoch + 1}."
+    return (
+        "The weights stay NaN or infinite: the model is too large for fit to keep a copy "
+        f"of them each epoch (more than {ROLLBACK_COPY_LIMIT // 2**20} MiB with the "
+        "optimizer state); keep copies with ModelCheckpoint or BackupAndRestore."
+    )
 
 
 def _check_count(name: str, value: Any) -> int:
