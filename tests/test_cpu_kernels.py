@@ -106,3 +106,64 @@ def test_asking_for_numba_without_it_says_what_to_install(monkeypatch):
         cpu_kernels.get()
     monkeypatch.setenv(cpu_kernels.ENV_VAR, "")
     assert cpu_kernels.get() is None  # by default: the NumPy path, silently
+
+
+# --- softmax and its cross-entropy: the same formulas, C's exp instead of NumPy's -----------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_softmax_and_cross_entropy_match_numpy(dtype):
+    compiled = cpu_kernels.CpuKernels(pytest.importorskip("numba"))
+    rng = np.random.default_rng(0)
+    z = (rng.standard_normal((64, 7)) * 30).astype(dtype)  # large logits: exp would overflow
+    bias = rng.standard_normal(7).astype(dtype)
+    labels = rng.integers(0, 7, 64)
+    loss = dk.losses.get("sparse_categorical_crossentropy")
+    y = loss.prepare_targets(labels, 7, dtype)
+    z_compiled, p_compiled = z.copy(), np.empty_like(z)
+    compiled.bias_softmax(z_compiled, bias, p_compiled)
+    z_plain = z + bias
+    p_plain = dk.activations.get("softmax").forward(np, z_plain.copy())
+    np.testing.assert_array_equal(z_compiled, z_plain)
+    rtol = 1e-6 if dtype == np.float32 else 1e-14
+    np.testing.assert_allclose(p_compiled, p_plain, rtol=rtol, atol=np.finfo(dtype).tiny)
+    np.testing.assert_allclose(p_compiled.sum(axis=1), 1.0, rtol=rtol)
+    value, grad = compiled.cross_entropy_from_logits(y, z_plain, p_plain)
+    expected = float(loss.per_sample_from_logits(np, y, z_plain).mean())
+    assert value == pytest.approx(expected, rel=rtol)
+    np.testing.assert_array_equal(grad, (p_plain - y) * dtype(1.0 / 64))  # bit for bit
+
+
+def test_compiled_softmax_keeps_nan_in_its_row():
+    compiled = cpu_kernels.CpuKernels(pytest.importorskip("numba"))
+    z = np.array([[1.0, np.nan, 2.0], [1.0, 2.0, 3.0]], dtype=np.float32)
+    p = np.empty_like(z)
+    compiled.bias_softmax(z, np.zeros(3, dtype=np.float32), p)
+    assert np.isnan(p[0]).all() and np.isfinite(p[1]).all()
+
+
+def fit_iris(choice, monkeypatch):
+    from sklearn.datasets import load_iris
+
+    monkeypatch.setenv(cpu_kernels.ENV_VAR, choice)
+    x, y = load_iris(return_X_y=True)
+    model = dk.Sequential(
+        [dk.layers.Dense(16, "relu", input_dim=4), dk.layers.Dense(3, "softmax")],
+        seed=1,
+        dtype="float64",
+    )
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(x, y, epochs=5, batch_size=16, seed=0, verbose=0)
+    return model, history
+
+
+def test_a_softmax_classifier_trains_to_the_same_weights_up_to_rounding(monkeypatch):
+    compiled, compiled_history = fit_iris("numba", monkeypatch)
+    plain, plain_history = fit_iris("numpy", monkeypatch)
+    assert compiled.layers[1]._compiled_forward is not None
+    assert plain.layers[1]._compiled_forward is None
+    np.testing.assert_allclose(
+        compiled_history.history["loss"], plain_history.history["loss"], rtol=1e-12
+    )
+    for a, b in zip(compiled.get_weights(), plain.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)

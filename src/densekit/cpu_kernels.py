@@ -6,8 +6,10 @@ long as the step's matrix products. Compiled with numba (the optional ``[fast]``
 the same arithmetic reads and writes every element once: 3-4x faster on large buffers,
 and one call instead of twelve on small ones, where per-call overhead dominates.
 
-The kernels do the NumPy path's operations in the same order and the same dtype, with
-no fused multiply-adds, so both paths give bit-identical weights (tests check that).
+The optimizer and ReLU kernels do the NumPy path's operations in the same order and the
+same dtype, with no fused multiply-adds, so both paths give bit-identical weights (tests
+check that). Softmax uses the C library's ``exp``, which differs from NumPy's vectorized
+one in the last bit of some entries: softmax networks agree to float rounding, not bits.
 
 ``DENSEKIT_KERNELS`` chooses: ``numba`` (the default when numba is installed) or
 ``numpy`` (always the plain NumPy path).
@@ -18,6 +20,8 @@ from __future__ import annotations
 import math
 import os
 from typing import Any
+
+import numpy as np
 
 from .errors import ArgumentError, MissingDependencyError
 
@@ -68,6 +72,8 @@ class CpuKernels:
         self._sgd_momentum = jit(_sgd_momentum)
         self.bias_relu = jit(_bias_relu)
         self.relu_backward = jit(_relu_backward)
+        self.bias_softmax = jit(_bias_softmax)
+        self._cross_entropy = jit(_cross_entropy_from_logits)
 
     def adam(self, params, grads, m, v, step, epsilon, beta_1, beta_2, decay) -> None:
         """Adam (AdamW when ``decay`` != 1); ``step`` and ``epsilon`` carry the bias corrections."""
@@ -77,6 +83,13 @@ class CpuKernels:
             scalar(step), scalar(epsilon), scalar(1.0 - beta_1), scalar(1.0 - beta_2),
             scalar(decay),
         )  # fmt: skip
+
+    def cross_entropy_from_logits(self, y, z, p) -> tuple[float, Any]:
+        """Mean cross-entropy of softmax outputs ``p = softmax(z)`` against targets ``y``
+        and its gradient with respect to ``z``, ``(p sum_k y_k - y) / n``, as a new array."""
+        grad = np.empty_like(p)
+        total = self._cross_entropy(y, z, p, grad, p.dtype.type(1.0 / p.shape[0]))
+        return total / p.shape[0], grad
 
     def sgd_momentum(self, params, grads, velocity, lr, momentum, nesterov: bool) -> None:
         """Keras' momentum: v = mu v - lr g, then p += v (nesterov: p += mu v - lr g)."""
@@ -125,3 +138,42 @@ def _relu_backward(a, grad):
     for i in range(rows):
         for j in range(units):
             grad[i, j] = grad[i, j] * (1 if a[i, j] > 0 else 0)
+
+
+def _bias_softmax(z, bias, a):
+    # z += b;  a = exp(z - max) / sum exp(z - max), row by row (the max keeps exp finite)
+    rows, units = z.shape
+    for i in range(rows):
+        top = z[i, 0] + bias[0]
+        for j in range(units):
+            zij = z[i, j] + bias[j]
+            z[i, j] = zij
+            if zij > top or zij != zij:
+                top = zij
+        total = a.dtype.type(0)
+        for j in range(units):
+            e = math.exp(z[i, j] - top)
+            a[i, j] = e
+            total += e
+        for j in range(units):
+            a[i, j] = a[i, j] / total
+
+
+def _cross_entropy_from_logits(y, z, p, grad, inverse_n):
+    # l_i = sum_k y_ik (lse_i - z_ik), with lse_i = z_top - log(p_top) at the row's largest
+    # logit (no second exp pass; p_top >= 1/k keeps the log safe), as losses.py does;
+    # grad = (p * sum_k y_k - y) / n
+    rows, units = z.shape
+    total = 0.0
+    for i in range(rows):
+        top = 0
+        weight = y.dtype.type(0)
+        for j in range(units):
+            if z[i, j] > z[i, top]:
+                top = j
+            weight += y[i, j]
+        lse = z[i, top] - math.log(p[i, top])
+        for j in range(units):
+            total += y[i, j] * (lse - z[i, j])
+            grad[i, j] = (p[i, j] * weight - y[i, j]) * inverse_n
+    return total

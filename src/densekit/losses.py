@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from . import cpu_kernels
 from .data import check_bool, check_y
 from .errors import ArgumentError, ArgumentTypeError, InputError
 
@@ -259,6 +260,10 @@ class CategoricalCrossentropy(Loss):
         # log-sum-exp without another exp pass: at each row's largest logit z_top the softmax
         # output is p_top = exp(z_top - lse), so lse = z_top - log(p_top); p_top >= 1/k, so
         # the log is safe, and the loss stays exact where log(p_y) would underflow
+        if xp is np and type(self) in _COMPILED_CROSSENTROPY:
+            compiled = cpu_kernels.get()  # the same formulas in one compiled pass
+            if compiled is not None:
+                return compiled.cross_entropy_from_logits(y, z, p)
         n = z.shape[0]
         rows, top = xp.arange(n), z.argmax(axis=1)
         lse = z[rows, top] - xp.log(p[rows, top])
@@ -332,6 +337,11 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
         one_hot = np.zeros((labels.size, n_outputs), dtype=dtype)
         one_hot[np.arange(labels.size), labels] = 1
         return one_hot
+
+
+#: the losses whose fused value and gradient cpu_kernels computes (not their subclasses,
+#: which may change either)
+_COMPILED_CROSSENTROPY = (CategoricalCrossentropy, SparseCategoricalCrossentropy)
 
 
 # --- helpers ------------------------------------------------------------------

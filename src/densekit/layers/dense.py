@@ -45,7 +45,8 @@ class Dense(Layer):
         self.declared_input_dim = (
             None if input_dim is None else check_positive_int("input_dim", input_dim)
         )
-        self._fused_forward = self._fused_backward = self._compiled_relu = None
+        self._fused_forward = self._fused_backward = None
+        self._compiled_forward = self._compiled_backward = None
 
     def build(self, input_dim: int) -> int:
         self.input_dim = int(input_dim)
@@ -87,10 +88,16 @@ class Dense(Layer):
         if kernels is not None:
             self._fused_forward = kernels.bias_activation(self.activation, self.use_bias)
             self._fused_backward = kernels.activation_backward(self.activation)
-        # on the CPU with numba: z += b and a = relu(z) in one pass, dz = g * (a > 0) in one
+        # on the CPU with numba: z += b and a = f(z) in one pass for ReLU and softmax, and
+        # ReLU's dz = g * (a > 0) in one
         compiled = cpu_kernels.get() if kernels is None and backend.name == "cpu" else None
-        relu = compiled is not None and self.activation.name == "relu" and self.use_bias
-        self._compiled_relu = compiled if relu else None
+        self._compiled_forward = self._compiled_backward = None
+        if compiled is not None and self.use_bias:
+            if self.activation.name == "relu":
+                self._compiled_forward = compiled.bias_relu
+                self._compiled_backward = compiled.relu_backward
+            elif self.activation.name == "softmax":
+                self._compiled_forward = compiled.bias_softmax
 
     def forward(self, x: Any, training: bool) -> Any:
         xp = self.backend.xp
@@ -100,9 +107,9 @@ class Dense(Layer):
             a = self._fused_forward(z, self.bias)
             self._x, self._z, self._a = x, z, a
             return a
-        if self._compiled_relu is not None:
+        if self._compiled_forward is not None:
             a = self.buffer("a", z.shape, z.dtype)
-            self._compiled_relu.bias_relu(z, self.bias, a)
+            self._compiled_forward(z, self.bias, a)
             self._x, self._z, self._a = x, z, a
             return a
         if self.use_bias:
@@ -121,8 +128,8 @@ class Dense(Layer):
             dz = grad
         elif self._fused_backward is not None:
             dz = self._fused_backward(self._z, self._a, grad)
-        elif self._compiled_relu is not None:
-            self._compiled_relu.relu_backward(self._a, grad)
+        elif self._compiled_backward is not None:
+            self._compiled_backward(self._a, grad)
             dz = grad
         else:
             dz = self.activation.backward(xp, self._z, self._a, grad)
