@@ -15,7 +15,7 @@ import pytest
 from sklearn.datasets import load_digits
 
 import densekit as dk
-from densekit.checkpoint import read_checkpoint, restore_checkpoint
+from densekit.checkpoint import read_checkpoint, restore_checkpoint, save_checkpoint
 from densekit.errors import ModelFileError
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX signals")
@@ -259,3 +259,35 @@ def test_a_plain_model_file_is_not_a_checkpoint(toy, tmp_path):
     small_model().save(tmp_path / "model.safetensors")
     with pytest.raises(ModelFileError, match="not a densekit training checkpoint"):
         restore_checkpoint(small_model(), tmp_path / "model.safetensors")
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"epoch": -1}, "epoch must be an integer >= 0"),
+        ({"iterations": "7"}, "iterations must be an integer >= 0"),
+        ({"learning_rate": float("nan")}, "learning_rate must be a positive number"),
+        ({"rng": {"fit": {"bit_generator": "PCG64", "state": "?"}}}, "invalid state for the gen"),
+        ({"rng": {}}, "no state for the random generator 'fit'"),
+    ],
+)
+def test_a_tampered_training_state_is_refused_before_the_model_changes(
+    toy, tmp_path, change, message
+):
+    import json
+
+    from densekit.io import read_safetensors, write_safetensors
+
+    trained = small_model()
+    trained.fit(*toy, epochs=1, verbose=0)
+    path = tmp_path / "backup.safetensors"
+    save_checkpoint(trained, path, 1)
+    tensors, metadata = read_safetensors(path)
+    metadata["checkpoint"] = json.dumps({**json.loads(metadata["checkpoint"]), **change})
+    write_safetensors(path, tensors, metadata)
+    fresh = small_model()
+    before = fresh.get_weights()
+    with pytest.raises(ModelFileError, match=message):
+        restore_checkpoint(fresh, path)
+    assert all(np.array_equal(a, b) for a, b in zip(fresh.get_weights(), before))
+    assert fresh.optimizer.learning_rate == 0.01 and fresh.optimizer.iterations == 0

@@ -129,9 +129,15 @@ def apply_state(model, payload: dict, rngs: dict[str, np.random.Generator] | Non
     path, state = payload["path"], payload["state"]
     rngs = generators(model) if rngs is None else rngs
     saved_rngs = state["rng"]
-    absent = [name for name in rngs if name not in saved_rngs]
-    if absent:
-        raise ModelFileError(f"{path} holds no state for the random generator {absent[0]!r}")
+    for name, rng in rngs.items():  # checked on a spare bit generator: a bad file changes nothing
+        if name not in saved_rngs:
+            raise ModelFileError(f"{path} holds no state for the random generator {name!r}")
+        try:
+            type(rng.bit_generator)().state = saved_rngs[name]
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ModelFileError(
+                f"{path}: invalid state for the generator {name!r}: {exc}"
+            ) from exc
     set_weights_from_tensors(model, path, payload["weights"])
     optimizer = model.optimizer
     for slot, array in optimizer.state.items():
@@ -140,12 +146,7 @@ def apply_state(model, payload: dict, rngs: dict[str, np.random.Generator] | Non
     if state["learning_rate"] is not None:
         optimizer.learning_rate = state["learning_rate"]
     for name, rng in rngs.items():
-        try:
-            rng.bit_generator.state = saved_rngs[name]
-        except (TypeError, ValueError, KeyError) as exc:
-            raise ModelFileError(
-                f"{path}: invalid state for the generator {name!r}: {exc}"
-            ) from exc
+        rng.bit_generator.state = saved_rngs[name]
     return state["epoch"]
 
 
