@@ -28,19 +28,22 @@ def dataset() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return x, y, weights
 
 
-def make_model(dtype: str = "float64") -> dk.Sequential:
+def make_model(dtype: str = "float64", optimizer: str = "adam", dropout: float = 0.0):
     """A small classifier with an L2 penalty (its gradient is added on every rank)."""
-    model = dk.Sequential(
-        [
-            dk.layers.Dense(16, activation="relu", input_dim=30, kernel_regularizer="l2"),
-            dk.layers.Dense(8, activation="tanh"),
-            dk.layers.Dense(1, activation="sigmoid"),
-        ],
-        seed=3,
-        dtype=dtype,
-    )
-    model.compile(optimizer=dk.optimizers.Adam(0.01), loss="binary_crossentropy")
+    layers = [dk.layers.Dense(16, activation="relu", input_dim=30, kernel_regularizer="l2")]
+    if dropout:
+        layers += [dk.layers.Dropout(dropout), dk.layers.Dropout(dropout, seed=11)]
+    layers += [dk.layers.Dense(8, activation="tanh"), dk.layers.Dense(1, activation="sigmoid")]
+    model = dk.Sequential(layers, seed=3, dtype=dtype)
+    rate = 0.01
+    chosen = dk.optimizers.Adam(rate) if optimizer == "adam" else dk.optimizers.SGD(rate)
+    model.compile(optimizer=chosen, loss="binary_crossentropy")
     return model
+
+
+def halve_learning_rate() -> dk.callbacks.Callback:
+    """A callback that lowers the learning rate every epoch (it must survive a resume)."""
+    return dk.callbacks.LearningRateScheduler(lambda epoch, rate: rate / 2)
 
 
 class DieAt(dk.callbacks.Callback):
@@ -63,7 +66,9 @@ def main(config_path: str) -> None:
     comm = distributed.world()
     data = np.load(config["data"])  # written by the test: no sklearn import on every rank
     x, y, weights = data["x"], data["y"], data["weights"]
-    model = make_model(config.get("dtype", "float64"))
+    model = make_model(
+        config.get("dtype", "float64"), config.get("optimizer", "adam"), config.get("dropout", 0.0)
+    )
     source = config.get("input", "array")
     if source == "npy":
         x_in, y_in = config["x_path"], config["y_path"]
@@ -75,6 +80,8 @@ def main(config_path: str) -> None:
     die = config.get("die")
     if die is not None and comm.Get_rank() == die["rank"]:
         callbacks.append(DieAt(die["epoch"], die["batch"]))
+    if config.get("halve_learning_rate"):
+        callbacks.append(halve_learning_rate())
     if config.get("terminate_on_nan"):
         callbacks.append(dk.callbacks.TerminateOnNaN())
     if config.get("raise_on_rank") == comm.Get_rank():

@@ -20,7 +20,8 @@ pytest.importorskip("sklearn")
 
 import densekit as dk  # noqa: E402
 from densekit import dask as dkd  # noqa: E402
-from densekit.errors import TrainingError  # noqa: E402
+from densekit.checkpoint import read_checkpoint  # noqa: E402
+from densekit.errors import ModelFileError, TrainingError  # noqa: E402
 
 MEMORY_LIMIT = 400 * 2**20  # a worker's memory; an idle worker already holds about 230 MB
 
@@ -57,7 +58,7 @@ def cancer():
     return (x - x.mean(axis=0)) / x.std(axis=0), y
 
 
-def make_model(dtype: str = "float64") -> dk.Sequential:
+def make_model(dtype: str = "float64", optimizer=None) -> dk.Sequential:
     model = dk.Sequential(
         [
             dk.layers.Dense(16, activation="relu", input_dim=30, kernel_regularizer="l2"),
@@ -66,14 +67,21 @@ def make_model(dtype: str = "float64") -> dk.Sequential:
         seed=3,
         dtype=dtype,
     )
-    model.compile(dk.optimizers.Adam(0.01), "binary_crossentropy", metrics=["accuracy"])
+    optimizer = dk.optimizers.Adam(0.01) if optimizer is None else optimizer
+    model.compile(optimizer, "binary_crossentropy", metrics=["accuracy"])
     return model
 
 
-def full_batch_reference(x, y, epochs: int) -> list[np.ndarray]:
+def full_batch_reference(x, y, epochs: int, callbacks=()) -> list[np.ndarray]:
     model = make_model()
-    model.fit(x, y, batch_size=len(x), epochs=epochs, shuffle=False, verbose=0)
+    model.fit(
+        x, y, batch_size=len(x), epochs=epochs, shuffle=False, verbose=0, callbacks=list(callbacks)
+    )
     return model.get_weights()
+
+
+def halve_learning_rate() -> dk.callbacks.Callback:
+    return dk.callbacks.LearningRateScheduler(lambda epoch, rate: rate / 2)
 
 
 def test_exact_gradients_equal_full_batch_fit_in_float64(client, cancer):
@@ -213,6 +221,46 @@ def test_a_lost_worker_is_reported_and_training_resumes_from_the_checkpoint(
     dkd.fit(resumed, xs, ys, client, resume=True, **settings)
     for got, expected in zip(resumed.get_weights(), full_batch_reference(x, y, 4)):
         np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_an_adam_checkpoint_resumed_into_sgd_fails_naming_both(client, cancer, tmp_path):
+    x, y = cancer
+    xs, ys = da.from_array(x, chunks=300), da.from_array(y, chunks=300)
+    settings = {"batch_size": len(x), "verbose": 0, "checkpoint": tmp_path / "adam.safetensors"}
+    dkd.fit(make_model(), xs, ys, client, epochs=1, **settings)
+    sgd = make_model(optimizer=dk.optimizers.SGD(0.01))
+    with pytest.raises(ModelFileError, match="optimizer Adam, but the model is compiled with SGD"):
+        dkd.fit(sgd, xs, ys, client, epochs=2, resume=True, **settings)
+
+
+def test_a_learning_rate_lowered_by_a_callback_survives_resume(client, cancer, tmp_path):
+    x, y = cancer
+    half = -(-len(x) // 2)
+    xs, ys = da.from_array(x, chunks=half), da.from_array(y, chunks=half)
+    checkpoint = tmp_path / "checkpoint.safetensors"
+    settings = {"batch_size": len(x), "verbose": 0, "checkpoint": checkpoint}
+    dkd.fit(make_model(), xs, ys, client, epochs=2, callbacks=[halve_learning_rate()], **settings)
+    assert read_checkpoint(checkpoint)["learning_rate"] == 0.01 / 4
+    resumed = make_model()
+    dkd.fit(resumed, xs, ys, client, epochs=4, resume=True, callbacks=[halve_learning_rate()],
+            **settings)  # fmt: skip
+    expected = full_batch_reference(x, y, 4, [halve_learning_rate()])
+    for got, want in zip(resumed.get_weights(), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_parameter_averaging_workers_step_with_the_learning_rate_a_callback_sets(client, cancer):
+    x, y = cancer
+    xs, ys = da.from_array(x, chunks=300), da.from_array(y, chunks=300)
+    settings = {"sync_every": 2, "batch_size": 64, "verbose": 0}
+    one_epoch = make_model()
+    dkd.fit(one_epoch, xs, ys, client, epochs=1, **settings)
+    # a second epoch at a vanishing rate must leave the weights where the first left them
+    almost_stop = dk.callbacks.LearningRateScheduler(lambda e, rate: rate if e == 0 else 1e-30)
+    two_epochs = make_model()
+    dkd.fit(two_epochs, xs, ys, client, epochs=2, callbacks=[almost_stop], **settings)
+    for got, want in zip(two_epochs.get_weights(), one_epoch.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
 
 
 def test_nan_inputs_stop_training_with_a_clear_error(client, cancer):

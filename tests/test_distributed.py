@@ -23,6 +23,7 @@ pytest.importorskip("sklearn")
 import densekit as dk  # noqa: E402
 import distributed_worker as worker  # noqa: E402 - tests/ is on sys.path
 from densekit import distributed  # noqa: E402
+from densekit.checkpoint import read_checkpoint  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 MPIEXEC = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")
@@ -60,10 +61,10 @@ def weights_of(result: dict) -> list[np.ndarray]:
     return [result[f"arr_{i}"] for i in range(6)]
 
 
-def single_process(dtype: str, **fit) -> list[np.ndarray]:
+def single_process(dtype: str, callbacks=(), **fit) -> list[np.ndarray]:
     x, y, weights = worker.dataset()
     model = worker.make_model(dtype)
-    model.fit(x, y, sample_weight=weights, verbose=0, **{**FIT, **fit})
+    model.fit(x, y, sample_weight=weights, verbose=0, callbacks=list(callbacks), **{**FIT, **fit})
     return model.get_weights()
 
 
@@ -143,14 +144,46 @@ def test_a_lost_rank_stops_the_run_and_it_resumes_from_the_checkpoint(tmp_path, 
     )
     assert done.returncode != 0, "mpiexec must fail when a rank is lost"
     assert result is None
-    import densekit as dk
-
-    saved = dk.load_model(checkpoint)
-    assert saved.metadata["distributed_checkpoint"]["epoch"] == 2  # epochs 0 and 1 finished
+    assert read_checkpoint(checkpoint)["epoch"] == 2  # epochs 0 and 1 finished
     resumed, result = run_mpi(tmp_path, 2, {"dtype": "float64", "fit": fit}, data_file)
     assert "resuming from" in resumed.stdout
     for got, expected in zip(weights_of(result), single_process("float64", epochs=4)):
         np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_an_adam_checkpoint_resumed_into_sgd_fails_naming_both(tmp_path, data_file):
+    fit = {**FIT, "epochs": 1, "checkpoint": str(tmp_path / "adam.safetensors"), "resume": True}
+    run_mpi(tmp_path, 2, {"dtype": "float64", "fit": fit}, data_file)
+    config = {"dtype": "float64", "fit": {**fit, "epochs": 2}, "optimizer": "sgd"}
+    done, result = run_mpi(tmp_path, 2, config, data_file, check=False)
+    assert done.returncode != 0 and result is None
+    assert "written with the optimizer Adam, but the model is compiled with SGD" in done.stderr
+
+
+def test_a_learning_rate_lowered_by_a_callback_survives_resume_bit_identical(tmp_path, data_file):
+    checkpoint = str(tmp_path / "checkpoint.safetensors")
+    fit = {**FIT, "epochs": 2, "checkpoint": checkpoint, "resume": True}
+    config = {"dtype": "float64", "fit": fit, "halve_learning_rate": True}
+    run_mpi(tmp_path, 1, config, data_file)
+    assert read_checkpoint(checkpoint)["learning_rate"] == 0.01 / 4
+    _, result = run_mpi(tmp_path, 1, {**config, "fit": {**fit, "epochs": 4}}, data_file)
+    expected = single_process("float64", [worker.halve_learning_rate()], epochs=4)
+    for got, want in zip(weights_of(result), expected):
+        assert np.array_equal(got, want)
+
+
+def test_resume_on_two_ranks_restores_every_ranks_dropout_stream_bit_identical(tmp_path, data_file):
+    checkpoint = str(tmp_path / "checkpoint.safetensors")
+    config = {"dtype": "float64", "dropout": 0.3}
+    _, uninterrupted = run_mpi(tmp_path, 2, {**config, "fit": {**FIT, "epochs": 4}}, data_file)
+    fit = {**FIT, "checkpoint": checkpoint, "resume": True}
+    run_mpi(tmp_path, 2, {**config, "fit": {**fit, "epochs": 2}}, data_file)
+    assert {"rank0/layer/dropout", "rank1/layer/dropout_1"} <= set(
+        read_checkpoint(checkpoint)["rng"]
+    )
+    _, resumed = run_mpi(tmp_path, 2, {**config, "fit": {**fit, "epochs": 4}}, data_file)
+    for got, want in zip(weights_of(resumed), weights_of(uninterrupted)):
+        assert np.array_equal(got, want)
 
 
 def test_cli_trains_a_multiclass_table_on_two_ranks_with_a_validation_split(tmp_path):

@@ -1,4 +1,5 @@
-"""Exact resume: a training script killed with SIGKILL and run again ends bit-identical."""
+"""Exact resume: a training script killed with SIGKILL and run again ends bit-identical;
+a checkpoint that does not fit the model is refused, and what it holds comes back whole."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import pytest
 from sklearn.datasets import load_digits
 
 import densekit as dk
-from densekit.checkpoint import read_checkpoint
+from densekit.checkpoint import read_checkpoint, restore_checkpoint, save_checkpoint
+from densekit.errors import ModelFileError
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX signals")
 
@@ -167,3 +169,125 @@ def test_run_killed_in_the_middle_of_a_checkpoint_write_resumes_bit_identical(wo
     assert list(backup.glob(".backup.safetensors.*.tmp"))
     run_to_end(workspace, "backup_write", "write.npz")
     assert final_weights(workspace / "write.npz") == reference
+
+
+# --- in one process: what a checkpoint must refuse, and what it must bring back ----------------
+
+
+def small_model(optimizer=None) -> dk.Sequential:
+    model = dk.Sequential(
+        [dk.layers.Dense(8, activation="relu", input_dim=4), dk.layers.Dense(1)], seed=1
+    )
+    model.compile(dk.optimizers.Adam(0.01) if optimizer is None else optimizer, "mse")
+    return model
+
+
+@pytest.fixture(scope="module")
+def toy():
+    x = np.random.default_rng(0).normal(size=(64, 4))
+    return x, x.sum(axis=1)
+
+
+def test_an_adam_backup_restored_into_sgd_fails_naming_both_and_changes_nothing(toy, tmp_path):
+    backup = tmp_path / "backup"
+    keep = dk.callbacks.BackupAndRestore(backup, delete_checkpoint=False)
+    small_model().fit(*toy, epochs=1, verbose=0, callbacks=[keep])
+    sgd = small_model(dk.optimizers.SGD(0.01))
+    before = sgd.get_weights()
+    with pytest.raises(ModelFileError, match="optimizer Adam, but the model is compiled with SGD"):
+        sgd.fit(*toy, epochs=2, verbose=0, callbacks=[dk.callbacks.BackupAndRestore(backup)])
+    assert all(np.array_equal(a, b) for a, b in zip(sgd.get_weights(), before))
+
+
+def test_a_backup_of_sgd_with_momentum_is_refused_by_sgd_without(toy, tmp_path):
+    backup = tmp_path / "backup"
+    keep = dk.callbacks.BackupAndRestore(backup, delete_checkpoint=False)
+    small_model(dk.optimizers.SGD(0.01, momentum=0.9)).fit(
+        *toy, epochs=1, verbose=0, callbacks=[keep]
+    )
+    with pytest.raises(ModelFileError, match=r"holds SGD state \['velocity'\]"):
+        small_model(dk.optimizers.SGD(0.01)).fit(
+            *toy, epochs=2, verbose=0, callbacks=[dk.callbacks.BackupAndRestore(backup)]
+        )
+
+
+def test_a_learning_rate_set_by_hand_survives_the_backup_bit_identical(toy, tmp_path):
+    backup = tmp_path / "backup"
+    reference = small_model()
+    reference.optimizer.learning_rate = 1e-3
+    reference.fit(*toy, epochs=3, verbose=0)
+    first = small_model()
+    first.optimizer.learning_rate = 1e-3  # by hand, between compile and fit
+    keep = dk.callbacks.BackupAndRestore(backup, delete_checkpoint=False)
+    first.fit(*toy, epochs=1, verbose=0, callbacks=[keep])
+    assert read_checkpoint(backup / "backup.safetensors")["learning_rate"] == 1e-3
+    resumed = small_model()  # compiled at 0.01: the backup's rate must win
+    resumed.fit(*toy, epochs=3, verbose=0, callbacks=[dk.callbacks.BackupAndRestore(backup)])
+    assert resumed.optimizer.learning_rate == 1e-3
+    assert all(np.array_equal(a, b) for a, b in zip(resumed.get_weights(), reference.get_weights()))
+
+
+@pytest.mark.parametrize(
+    "key, info, has_rng",
+    [
+        ("distributed_checkpoint", {"epoch": 1, "ranks": 2}, True),
+        ("dask_checkpoint", {"epoch": 1}, False),
+    ],
+)
+def test_a_checkpoint_in_the_old_mpi_or_dask_layout_still_restores(
+    toy, tmp_path, key, info, has_rng
+):
+    # before densekit.checkpoint served them, MPI and Dask kept their state in model.metadata
+    trained = small_model()
+    trained.fit(*toy, epochs=1, verbose=0)
+    shuffler = np.random.default_rng(5)
+    shuffler.random(3)
+    if has_rng:
+        info = {**info, "rng_state": shuffler.bit_generator.state}
+    trained.metadata = {key: info}
+    trained.save(tmp_path / "old.safetensors")
+    fresh, fit_rng = small_model(), np.random.default_rng(0)
+    rngs = {"fit": fit_rng} if has_rng else {}
+    assert restore_checkpoint(fresh, tmp_path / "old.safetensors", rngs=rngs) == 1
+    assert all(np.array_equal(a, b) for a, b in zip(fresh.get_weights(), trained.get_weights()))
+    assert fresh.optimizer.iterations == trained.optimizer.iterations
+    if has_rng:
+        assert fit_rng.bit_generator.state == shuffler.bit_generator.state
+
+
+def test_a_plain_model_file_is_not_a_checkpoint(toy, tmp_path):
+    small_model().save(tmp_path / "model.safetensors")
+    with pytest.raises(ModelFileError, match="not a densekit training checkpoint"):
+        restore_checkpoint(small_model(), tmp_path / "model.safetensors")
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"epoch": -1}, "epoch must be an integer >= 0"),
+        ({"iterations": "7"}, "iterations must be an integer >= 0"),
+        ({"learning_rate": float("nan")}, "learning_rate must be a positive number"),
+        ({"rng": {"fit": {"bit_generator": "PCG64", "state": "?"}}}, "invalid state for the gen"),
+        ({"rng": {}}, "no state for the random generator 'fit'"),
+    ],
+)
+def test_a_tampered_training_state_is_refused_before_the_model_changes(
+    toy, tmp_path, change, message
+):
+    import json
+
+    from densekit.io import read_safetensors, write_safetensors
+
+    trained = small_model()
+    trained.fit(*toy, epochs=1, verbose=0)
+    path = tmp_path / "backup.safetensors"
+    save_checkpoint(trained, path, 1)
+    tensors, metadata = read_safetensors(path)
+    metadata["checkpoint"] = json.dumps({**json.loads(metadata["checkpoint"]), **change})
+    write_safetensors(path, tensors, metadata)
+    fresh = small_model()
+    before = fresh.get_weights()
+    with pytest.raises(ModelFileError, match=message):
+        restore_checkpoint(fresh, path)
+    assert all(np.array_equal(a, b) for a, b in zip(fresh.get_weights(), before))
+    assert fresh.optimizer.learning_rate == 0.01 and fresh.optimizer.iterations == 0

@@ -9,12 +9,19 @@ generator that shuffles and drives dropout, and any layer's own generator).
 Restoring all of it and running the remaining epochs gives the weights an
 uninterrupted run would have, bit for bit. Writes are atomic (temporary file
 renamed into place), so a kill during a write leaves the previous checkpoint.
+
+``model.fit`` (``BackupAndRestore``), :mod:`densekit.distributed` and
+:mod:`densekit.dask` all write and read checkpoints here. Restoring is two steps,
+:func:`read_state` (validate the file against the model) and :func:`apply_state`
+(change the model), so that MPI's rank 0 can read and every rank apply.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -29,6 +36,9 @@ from .io import (
 
 CHECKPOINT_KEY = "checkpoint"
 WEIGHTS_FORMAT = "densekit-weights"
+#: where densekit.distributed and densekit.dask kept the training state before they
+#: wrote checkpoints here: inside the model's own metadata (still read)
+LEGACY_KEYS = ("distributed_checkpoint", "dask_checkpoint")
 
 
 def generators(model) -> dict[str, np.random.Generator]:
@@ -42,18 +52,33 @@ def generators(model) -> dict[str, np.random.Generator]:
     return found
 
 
-def save_checkpoint(model, path, epoch: int) -> None:
-    """Write ``model``'s complete training state after ``epoch`` completed epochs."""
+def save_checkpoint(
+    model,
+    path,
+    epoch: int,
+    rngs: dict[str, np.random.Generator | dict] | None = None,
+    extra: dict | None = None,
+) -> None:
+    """Write ``model``'s complete training state after ``epoch`` completed epochs.
+
+    ``rngs`` names the generators (or their ``bit_generator.state``) to save, by
+    default :func:`generators`; ``extra`` adds JSON fields to the training state.
+    """
     model._require_built("save a checkpoint")
     model._require_compiled("save a checkpoint")
     tensors, metadata = model_tensors(model, include_optimizer=True)
-    rate = model.optimizer._learning_rate
+    rate = model.optimizer._learning_rate  # a schedule needs only the step count
+    rngs = generators(model) if rngs is None else rngs
     metadata[CHECKPOINT_KEY] = json.dumps(
         {
+            **(extra or {}),
             "epoch": int(epoch),
             "iterations": int(model.optimizer.iterations),
             "learning_rate": rate if isinstance(rate, float) else None,
-            "rng": {name: rng.bit_generator.state for name, rng in generators(model).items()},
+            "rng": {
+                name: rng if isinstance(rng, dict) else rng.bit_generator.state
+                for name, rng in rngs.items()
+            },
         }
     )
     write_safetensors(path, tensors, metadata)
@@ -65,50 +90,159 @@ def read_checkpoint(path) -> dict:
     return _checkpoint_field(path, metadata)
 
 
-def restore_checkpoint(model, path) -> int:
+def restore_checkpoint(model, path, rngs: dict[str, np.random.Generator] | None = None) -> int:
     """Load a checkpoint into ``model`` (built and compiled like the one that wrote it).
 
     Restores weights, non-trainable state, optimizer slots, step count,
-    learning rate and generator states; returns the number of completed epochs.
+    learning rate and the states of ``rngs`` (default :func:`generators`);
+    returns the number of completed epochs. A file that does not fit the model
+    raises ModelFileError and leaves the model as it was.
     """
+    return apply_state(model, read_state(model, path), rngs)
+
+
+def read_state(model, path) -> dict:
+    """Read a checkpoint and check it fits ``model``; a plain dict of arrays and JSON values."""
     tensors, metadata = read_safetensors(path)
     state = _checkpoint_field(path, metadata)
-    saved_layers = json.loads(metadata.get("model_config", "{}")).get("layers")
+    config = _json(path, metadata, "model_config")
+    saved_layers = config.get("layers") if isinstance(config, dict) else None
     if saved_layers != model.get_config()["layers"]:
         raise ModelFileError(
             f"{path} was written by a different model architecture; delete it to start afresh"
         )
-    set_weights_from_tensors(model, path, tensors)
+    _check_optimizer(model, path, metadata, tensors)
+    names = model._weight_names()
+    missing = [name for name in names if name not in tensors]
+    if missing:
+        raise ModelFileError(f"{path} lacks weights {missing}")
+    return {
+        "path": str(path),
+        "weights": {name: tensors[name] for name in names},
+        "optimizer": {slot: tensors[f"optimizer/{slot}"] for slot in model.optimizer.state},
+        "state": state,
+    }
+
+
+def apply_state(model, payload: dict, rngs: dict[str, np.random.Generator] | None = None) -> int:
+    """Put a state from :func:`read_state` into ``model`` and ``rngs``; the epochs completed."""
+    path, state = payload["path"], payload["state"]
+    rngs = generators(model) if rngs is None else rngs
+    saved_rngs = state["rng"]
+    for name, rng in rngs.items():  # checked on a spare bit generator: a bad file changes nothing
+        if name not in saved_rngs:
+            raise ModelFileError(f"{path} holds no state for the random generator {name!r}")
+        try:
+            type(rng.bit_generator)().state = saved_rngs[name]
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ModelFileError(
+                f"{path}: invalid state for the generator {name!r}: {exc}"
+            ) from exc
+    set_weights_from_tensors(model, path, payload["weights"])
     optimizer = model.optimizer
     for slot, array in optimizer.state.items():
-        saved = tensors.get(f"optimizer/{slot}")
-        if saved is None or saved.shape != array.shape:
+        array[...] = model.backend.asarray(payload["optimizer"][slot].astype(model.dtype))
+    optimizer.iterations = state["iterations"]
+    if state["learning_rate"] is not None:
+        optimizer.learning_rate = state["learning_rate"]
+    for name, rng in rngs.items():
+        rng.bit_generator.state = saved_rngs[name]
+    return state["epoch"]
+
+
+def _check_optimizer(model, path, metadata: dict, tensors: dict) -> None:
+    """The checkpoint's optimizer must be the model's: Adam's moments cannot drive SGD."""
+    compiled = _json(path, metadata, "compile_config")
+    saved = compiled.get("optimizer") if isinstance(compiled, dict) else None
+    name = saved.get("name") if isinstance(saved, dict) else None
+    if not isinstance(name, str):
+        raise ModelFileError(f"{path} does not say which optimizer wrote it (compile_config)")
+    optimizer = model.optimizer
+    current = type(optimizer).__name__
+    if name != current:
+        raise ModelFileError(
+            f"{path} was written with the optimizer {name}, but the model is compiled with "
+            f"{current}; compile it with {name} to resume, or delete the file to start afresh"
+        )
+    weights = set(model._weight_names())  # a layer may itself be named "optimizer"
+    slots = {
+        key.split("/", 1)[1]: array
+        for key, array in tensors.items()
+        if key.startswith("optimizer/") and key not in weights
+    }
+    if set(slots) != set(optimizer.state):
+        raise ModelFileError(
+            f"{path} holds {current} state {sorted(slots)}, but the model's {current} keeps "
+            f"{sorted(optimizer.state)}; compile it with the settings that wrote the file "
+            "(momentum, for instance) to resume"
+        )
+    for slot, array in slots.items():
+        if array.shape != optimizer.state[slot].shape:
             raise ModelFileError(
-                f"{path}: optimizer slot {slot!r} is missing or has the wrong shape; "
-                f"was it written with a different optimizer than {type(optimizer).__name__}?"
+                f"{path}: optimizer state {slot!r} has shape {array.shape}, "
+                f"the model needs {optimizer.state[slot].shape}"
             )
-        array[...] = model.backend.asarray(saved.astype(model.dtype))
-    optimizer.iterations = int(state["iterations"])
-    if state.get("learning_rate") is not None:
-        optimizer.learning_rate = float(state["learning_rate"])
-    rngs = state.get("rng", {})
-    for name, rng in generators(model).items():
-        if name not in rngs:
-            raise ModelFileError(f"{path} holds no state for the random generator {name!r}")
-        rng.bit_generator.state = rngs[name]
-    return int(state["epoch"])
 
 
 def _checkpoint_field(path, metadata: dict) -> dict:
-    if metadata.get("format") != FORMAT or CHECKPOINT_KEY not in metadata:
+    if metadata.get("format") != FORMAT:
         raise ModelFileError(f"{path} is not a densekit training checkpoint")
+    if CHECKPOINT_KEY not in metadata:
+        return _legacy_state(path, metadata)
     try:
         state = json.loads(metadata[CHECKPOINT_KEY])
     except json.JSONDecodeError as exc:
         raise ModelFileError(f"{path}: checkpoint state is not valid JSON: {exc}") from exc
     if not isinstance(state, dict) or not all(k in state for k in ("epoch", "iterations", "rng")):
         raise ModelFileError(f"{path}: checkpoint state lacks epoch, iterations or rng")
+    return _checked(path, {"learning_rate": None, **state})
+
+
+def _legacy_state(path, metadata: dict) -> dict:
+    """The training state of a checkpoint written by densekit.distributed or densekit.dask
+    before they wrote here: the epoch (and MPI's shuffling state) in the model's metadata."""
+    user = _json(path, metadata, "metadata") if "metadata" in metadata else {}
+    key = next((k for k in LEGACY_KEYS if isinstance(user, dict) and k in user), None)
+    if key is None:
+        raise ModelFileError(f"{path} is not a densekit training checkpoint")
+    info = user[key]
+    if not isinstance(info, dict) or "epoch" not in info:
+        raise ModelFileError(f"{path}: its {key} entry lacks the epoch")
+    try:
+        iterations = int(metadata.get("optimizer_iterations", "0"))
+    except ValueError as exc:
+        raise ModelFileError(f"{path}: optimizer_iterations is not an integer") from exc
+    rng = {"fit": info["rng_state"]} if "rng_state" in info else {}
+    state = {"epoch": info["epoch"], "iterations": iterations, "learning_rate": None, "rng": rng}
+    return _checked(path, state)
+
+
+def _checked(path, state: dict) -> dict:
+    for key in ("epoch", "iterations"):
+        value = state[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ModelFileError(f"{path}: checkpoint {key} must be an integer >= 0, got {value!r}")
+    rate = state["learning_rate"]
+    if rate is not None and (
+        isinstance(rate, bool)
+        or not isinstance(rate, (int, float))
+        or not math.isfinite(rate)
+        or rate <= 0
+    ):
+        raise ModelFileError(
+            f"{path}: checkpoint learning_rate must be a positive number, got {rate!r}"
+        )
+    rngs = state["rng"]
+    if not isinstance(rngs, dict) or not all(isinstance(v, dict) for v in rngs.values()):
+        raise ModelFileError(f"{path}: checkpoint rng must map names to generator states")
     return state
+
+
+def _json(path, metadata: dict, key: str) -> Any:
+    try:
+        return json.loads(metadata.get(key, "{}"))
+    except json.JSONDecodeError as exc:
+        raise ModelFileError(f"{path}: {key} is not valid JSON: {exc}") from exc
 
 
 def save_weights(model, path) -> None:

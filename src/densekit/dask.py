@@ -36,7 +36,6 @@ from .callbacks import BackupAndRestore, Callback, CallbackList, History, check_
 from .data import check_batch_size
 from .errors import ArgumentError, InputError, TrainingError, require
 
-CHECKPOINT_KEY = "dask_checkpoint"
 POLL_SECONDS = 0.25
 SCATTER_BYTES = 4 * 2**20
 
@@ -167,6 +166,8 @@ def _load(model, payload: dict) -> None:
     for slot, array in payload["optimizer"].items():
         model.optimizer.state[slot][...] = array
     model.optimizer.iterations = payload["iterations"]
+    if payload["learning_rate"] is not None:  # as the client's: restored or set by a callback
+        model.optimizer.learning_rate = payload["learning_rate"]
 
 
 def _batch_rows(n: int, seed: list[int] | None) -> np.ndarray:
@@ -259,11 +260,13 @@ class _Partitions:
 
 
 def _payload(model) -> dict:
+    rate = model.optimizer._learning_rate  # a schedule follows the iterations
     return {
         "params": model.params.copy(),
         "state": model.state.copy(),
         "optimizer": {k: v.copy() for k, v in model.optimizer.state.items()},
         "iterations": model.optimizer.iterations,
+        "learning_rate": rate if isinstance(rate, float) else None,
     }
 
 
@@ -447,29 +450,18 @@ def _combine(model, results: dict, exact: bool) -> None:
 
 
 def _save_checkpoint(model, path: Path, epochs_done: int) -> None:
-    saved = model.metadata
-    model.metadata = {**saved, CHECKPOINT_KEY: {"epoch": epochs_done}}
-    try:
-        model.save(path)
-    finally:
-        model.metadata = saved
+    """The client writes the model and optimizer state (atomically); shuffling needs no
+    generator state (it is drawn from seed, epoch and partition), dropout's is the workers'."""
+    from .checkpoint import save_checkpoint
+
+    save_checkpoint(model, path, epochs_done, rngs={})
 
 
 def _resume(model, path: Path) -> int:
     """Load a checkpoint written by :func:`fit` into ``model``; the epoch to start at."""
-    from .io import load_model
+    from .checkpoint import restore_checkpoint
 
-    if not path.is_file():
-        return 0
-    saved = load_model(path)
-    info = saved.metadata.get(CHECKPOINT_KEY)
-    if info is None:
-        raise InputError(f"{path} is a model file but not a densekit.dask checkpoint")
-    model.set_weights(saved.get_weights())
-    for slot, array in saved.optimizer.state.items():
-        model.optimizer.state[slot][...] = array
-    model.optimizer.iterations = saved.optimizer.iterations
-    return int(info["epoch"])
+    return restore_checkpoint(model, path, rngs={}) if path.is_file() else 0
 
 
 # --- tuning --------------------------------------------------------------------------------

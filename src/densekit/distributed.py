@@ -44,8 +44,6 @@ from .data import (
 )
 from .errors import ArgumentError, InputError, require
 
-CHECKPOINT_KEY = "distributed_checkpoint"
-
 
 def _mpi():
     return require("mpi4py.MPI", "mpi", "densekit.distributed")
@@ -361,56 +359,54 @@ def _step_without_rows(model) -> None:
 # --- checkpoints -----------------------------------------------------------------------
 
 
+def _generators(model, rng, comm) -> dict[str, np.random.Generator]:
+    """This rank's generators by name: the shared shuffling stream ``"fit"`` and the layers'
+    (on several ranks each rank draws dropout from its own, saved under its rank)."""
+    prefix = f"rank{comm.Get_rank()}/" if comm.Get_size() > 1 else ""
+    found = {"fit": rng}
+    for layer in model.layers:
+        layer_rng = getattr(layer, "rng", None)
+        if layer_rng is not None and layer_rng is not rng:
+            found[f"{prefix}layer/{layer.name}"] = layer_rng
+    return found
+
+
 def _save_checkpoint(model, rng, path: Path, epochs_done: int, comm) -> None:
-    """Rank 0 writes the model, optimizer state and shuffling state (atomically)."""
+    """Rank 0 writes the model, optimizer state and every rank's generators (atomically)."""
+    from .checkpoint import save_checkpoint
+
+    states = {name: g.bit_generator.state for name, g in _generators(model, rng, comm).items()}
+    if comm.Get_size() > 1:
+        gathered = comm.gather(states, root=0)
+        if comm.Get_rank() == 0:
+            states = {name: s for ranks in gathered for name, s in ranks.items()}
     if comm.Get_rank() == 0:
-        saved = model.metadata
-        model.metadata = {
-            **saved,
-            CHECKPOINT_KEY: {
-                "epoch": epochs_done,
-                "ranks": comm.Get_size(),
-                "rng_state": rng.bit_generator.state,
-            },
-        }
-        try:
-            model.save(path)
-        finally:
-            model.metadata = saved
+        save_checkpoint(model, path, epochs_done, rngs=states, extra={"ranks": comm.Get_size()})
     comm.Barrier()
 
 
 def _resume(model, rng, path: Path, comm) -> int:
-    """Load rank 0's checkpoint into ``model`` on every rank; return the epoch to start at."""
-    from .io import load_model
+    """Load rank 0's checkpoint into ``model`` on every rank; return the epoch to start at.
+
+    Rank 0 reads and checks the file (a mismatch, such as another optimizer, fails
+    there and aborts every rank); every rank then applies the same state. Written
+    by another number of ranks, only the shared shuffling stream is restored.
+    """
+    from .checkpoint import apply_state, read_state
 
     payload = None
     if comm.Get_rank() == 0 and path.is_file():
-        saved = load_model(path)
-        info = saved.metadata.get(CHECKPOINT_KEY)
-        if info is None:
-            raise InputError(f"{path} is a model file but not a densekit.distributed checkpoint")
-        payload = {
-            "weights": saved.get_weights(),
-            "optimizer": {k: np.asarray(v) for k, v in saved.optimizer.state.items()},
-            "iterations": saved.optimizer.iterations,
-            "info": info,
-        }
+        payload = read_state(model, path)
     payload = comm.bcast(payload, root=0)
     if payload is None:
         return 0
-    model.set_weights(payload["weights"])
-    for slot, array in payload["optimizer"].items():
-        if slot in model.optimizer.state:
-            model.optimizer.state[slot][...] = model.backend.asarray(array)
-    model.optimizer.iterations = payload["iterations"]
-    rng.bit_generator.state = payload["info"]["rng_state"]
+    rngs = _generators(model, rng, comm)
+    if payload["state"].get("ranks") != comm.Get_size():
+        rngs = {name: g for name, g in rngs.items() if name in payload["state"]["rng"]}
+    epoch = apply_state(model, payload, rngs)
     if comm.Get_rank() == 0:
-        print(
-            f"densekit.distributed: resuming from {path} after epoch {payload['info']['epoch']}",
-            flush=True,
-        )
-    return int(payload["info"]["epoch"])
+        print(f"densekit.distributed: resuming from {path} after epoch {epoch}", flush=True)
+    return epoch
 
 
 # --- reading rows ----------------------------------------------------------------------
