@@ -160,10 +160,25 @@ def fit_iris(choice, monkeypatch):
 def test_a_softmax_classifier_trains_to_the_same_weights_up_to_rounding(monkeypatch):
     compiled, compiled_history = fit_iris("numba", monkeypatch)
     plain, plain_history = fit_iris("numpy", monkeypatch)
-    assert compiled.layers[1]._compiled_forward is not None
-    assert plain.layers[1]._compiled_forward is None
+    assert compiled.layers[1]._compiled_forward is not None and compiled._cpu_kernels
+    assert plain.layers[1]._compiled_forward is None and plain._cpu_kernels is None
     np.testing.assert_allclose(
         compiled_history.history["loss"], plain_history.history["loss"], rtol=1e-12
     )
     for a, b in zip(compiled.get_weights(), plain.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_the_choice_is_made_when_the_model_is_built_not_per_batch(monkeypatch):
+    from sklearn.datasets import load_iris
+
+    x, y = load_iris(return_X_y=True)
+    monkeypatch.setenv(cpu_kernels.ENV_VAR, "numpy")
+    model = dk.Sequential(
+        [dk.layers.Dense(8, "relu", input_dim=4), dk.layers.Dense(3, "softmax")], seed=0
+    )
+    model.compile("adam", "sparse_categorical_crossentropy")
+    monkeypatch.setenv(cpu_kernels.ENV_VAR, "numba")  # changed after building: no effect
+    model.fit(x, y, epochs=1, verbose=0)
+    assert model._cpu_kernels is None and model.optimizer._compiled is None
+    assert all(layer._compiled_forward is None for layer in model.layers)

@@ -20,7 +20,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from . import cpu_kernels
 from .data import check_bool, check_y
 from .errors import ArgumentError, ArgumentTypeError, InputError
 
@@ -260,10 +259,6 @@ class CategoricalCrossentropy(Loss):
         # log-sum-exp without another exp pass: at each row's largest logit z_top the softmax
         # output is p_top = exp(z_top - lse), so lse = z_top - log(p_top); p_top >= 1/k, so
         # the log is safe, and the loss stays exact where log(p_y) would underflow
-        if xp is np and type(self) in _COMPILED_CROSSENTROPY:
-            compiled = cpu_kernels.get()  # the same formulas in one compiled pass
-            if compiled is not None:
-                return compiled.cross_entropy_from_logits(y, z, p)
         n = z.shape[0]
         rows, top = xp.arange(n), z.argmax(axis=1)
         lse = z[rows, top] - xp.log(p[rows, top])
@@ -339,9 +334,9 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
         return one_hot
 
 
-#: the losses whose fused value and gradient cpu_kernels computes (not their subclasses,
-#: which may change either)
-_COMPILED_CROSSENTROPY = (CategoricalCrossentropy, SparseCategoricalCrossentropy)
+#: the losses whose fused value and gradient cpu_kernels.cross_entropy_from_logits computes
+#: in one pass, with these formulas (not their subclasses, which may change either)
+COMPILED_CROSSENTROPY = (CategoricalCrossentropy, SparseCategoricalCrossentropy)
 
 
 # --- helpers ------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from . import cpu_kernels
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
@@ -95,6 +96,7 @@ class Sequential:
         self.constraints: list[Callable[[Sequential], None]] = []
         self._weight_index: list[tuple[Layer, Any, Any]] = []
         self._regularized: list = []  # (weight, grad, regularizer), filled when built
+        self._cpu_kernels: cpu_kernels.CpuKernels | None = None  # chosen when built
         self._input_dim: int | None = None
         if layers is not None:
             if not isinstance(layers, (list, tuple)):
@@ -214,6 +216,9 @@ class Sequential:
             self._weight_index.append((layer, spec, weight))
         for layer in self.layers:
             layer.bind(*views[id(layer)], self.backend)
+        # chosen with the layers' kernels (DENSEKIT_KERNELS is read here, not per batch)
+        on_cpu = self.backend.kernels is None and self.backend.name == "cpu"
+        self._cpu_kernels = cpu_kernels.get() if on_cpu else None
         self._first_trainable = next(
             (i for i, layer in enumerate(self.layers) if layer.grads), len(self.layers)
         )
@@ -329,6 +334,11 @@ class Sequential:
         z = self.layers[-1]._z if fused else None
         if sample_weight is None:  # the common case: the loss may fuse value and gradient
             if fused:
+                if (
+                    self._cpu_kernels is not None
+                    and type(loss) in losses_module.COMPILED_CROSSENTROPY
+                ):
+                    return self._cpu_kernels.cross_entropy_from_logits(y, z, output)
                 return loss.mean_and_gradient_from_logits(xp, y, z, output)
             return loss.mean_and_gradient(xp, y, output)
         if fused:
@@ -733,10 +743,10 @@ class Sequential:
         self._check_feature_names(x)
         x = check_x(x, self.dtype, self._input_dim)
         batch_size = check_batch_size(batch_size, DEFAULT_PREDICT_BATCH_SIZE)
-        rows = min(len(x), batch_size)
-        restore_threads = threads_module.limit_for_call(
-            threads_module.check_threads(threads), self._largest_product(rows)
-        )
+        # no automatic one-thread limit here, unlike fit: OpenBLAS already runs a one-row
+        # product on one thread, and switching its count costs more (measured 9 µs a call)
+        threads_module.apply_environment()
+        restore_threads = threads_module.limit(threads_module.check_threads(threads))
         try:
             with matmul_precision(self.backend, self.precision):
                 if len(x) <= batch_size:  # one batch (batch-1 latency): no result buffer to fill

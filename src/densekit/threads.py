@@ -95,8 +95,7 @@ def limit(threads: int | None) -> Callable[[], None]:
 
 
 def limit_for_call(threads: int | None, largest_product: int) -> Callable[[], None]:
-    """:func:`limit` for ``fit`` and ``predict``: the asked count, else one thread for small
-    products (a batch-1 prediction, a small network's training batch)."""
+    """:func:`limit` for ``fit``: the asked count, else one thread for small products."""
     apply_environment()
     if threads is not None:
         return limit(threads)
@@ -106,8 +105,8 @@ def limit_for_call(threads: int | None, largest_product: int) -> Callable[[], No
 
 
 def _one_thread() -> Callable[[], None]:
-    """BLAS on one thread until the returned function restores the counts (about 2 µs for
-    both, against 10 µs for threadpoolctl's ``limit``: this runs on every predict call)."""
+    """BLAS on one thread until the returned function restores the counts (a few µs, against
+    10 µs for threadpoolctl's ``limit``, which inspects every loaded library each time)."""
     global _blas_libraries
     if _blas_libraries is None:
         controller = _blas(None)
