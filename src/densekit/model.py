@@ -925,6 +925,64 @@ class Sequential:
         self.precision = source.precision
         return self.to(source.backend)
 
+    # --- pickling and copy.deepcopy -----------------------------------------------------
+    def __getstate__(self) -> dict:
+        """The architecture, arrays and settings as plain values: the live object holds a
+        backend (a module), views into its flat buffers and compiled kernels, which do not
+        pickle; they are rebuilt on loading, as :meth:`copy` rebuilds them."""
+        to_numpy = self.backend.to_numpy
+        state = {
+            "config": self.get_config(),
+            "dtype": self.dtype.name,
+            "device": self.backend.name,
+            "precision": self.precision,
+            "rng": self._rng,
+            "metadata": self.metadata,
+            "hooks": (self.gradient_hooks, self.constraints, self._stop_on_nonfinite),
+            # layers seeded on their own (Dropout(seed=...)) keep their generator's place
+            "layer_rngs": [
+                layer.rng if getattr(layer, "seed", None) is not None else None
+                for layer in self.layers
+            ],
+            "weights": self.get_weights() if self.built else None,
+            "state": to_numpy(self.state).copy() if self.built else None,
+            "compiled": None,
+        }
+        if self.compiled:
+            optimizer = self.optimizer
+            slots = {name: to_numpy(array).copy() for name, array in optimizer.state.items()}
+            state["compiled"] = (
+                optimizer.get_config(),
+                slots,
+                optimizer.iterations,
+                self.loss,
+                list(self.metric_names),
+            )
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        model = Sequential.from_config(state["config"], dtype=state["dtype"])
+        if state["weights"] is not None:
+            model.set_weights(state["weights"])
+            model.state[...] = state["state"]
+        if state["compiled"] is not None:
+            config, slots, iterations, loss, metrics = state["compiled"]
+            model.compile(optimizers_module.get(config), loss, metrics)
+            for name, array in slots.items():
+                model.optimizer.state[name][...] = array
+            model.optimizer.iterations = iterations
+        model.precision = state["precision"]
+        model.metadata = state["metadata"]
+        model.gradient_hooks, model.constraints, model._stop_on_nonfinite = state["hooks"]
+        model.share_rng(state["rng"])
+        model._rng = state["rng"]
+        for layer, rng in zip(model.layers, state["layer_rngs"]):
+            if rng is not None:
+                layer.rng = rng
+        if state["device"] != model.backend.name:
+            model = model.to(state["device"])
+        self.__dict__.update(model.__dict__)
+
     def to_torch(self):
         """The same network as a ``torch.nn.Sequential`` (see :mod:`densekit.interop`)."""
         from .interop import to_torch

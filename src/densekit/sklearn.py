@@ -483,42 +483,6 @@ class _DenseBase(BaseEstimator):
         check_is_fitted(self, "model_")
         return [layer.bias for layer in self.model_.layers if isinstance(layer, dk_layers.Dense)]
 
-    # --- pickling: the model goes as config + arrays (a backend holds a module) -------
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        model = state.pop("model_", None)
-        if model is not None:
-            optimizer = model.optimizer
-            state["_model_arrays"] = {
-                "config": model.get_config(),
-                "weights": model.get_weights(),
-                "state": model.backend.to_numpy(model.state).copy(),
-                "optimizer": None
-                if optimizer is None
-                else (
-                    optimizer.get_config(),
-                    {k: model.backend.to_numpy(v).copy() for k, v in optimizer.state.items()},
-                    optimizer.iterations,
-                ),
-            }
-        return state
-
-    def __setstate__(self, state):
-        arrays = state.pop("_model_arrays", None)
-        self.__dict__.update(state)
-        if arrays is None:
-            return
-        model = Sequential.from_config(arrays["config"])
-        model.set_weights(arrays["weights"])
-        model.state[...] = arrays["state"]
-        if arrays["optimizer"] is not None:
-            config, slots, iterations = arrays["optimizer"]
-            model.compile(optimizer=dk_optimizers.get(config), loss=self._loss())
-            for key, value in slots.items():
-                model.optimizer.state[key][...] = value
-            model.optimizer.iterations = iterations
-        self.model_ = model
-
 
 class DenseClassifier(ClassifierMixin, _DenseBase):
     """``MLPClassifier`` on densekit: softmax for multiclass, one logistic output for
