@@ -182,3 +182,17 @@ def test_the_choice_is_made_when_the_model_is_built_not_per_batch(monkeypatch):
     model.fit(x, y, epochs=1, verbose=0)
     assert model._cpu_kernels is None and model.optimizer._compiled is None
     assert all(layer._compiled_forward is None for layer in model.layers)
+
+
+def test_without_a_writable_cache_folder_the_kernels_still_compile(monkeypatch):
+    numba = pytest.importorskip("numba")
+
+    def no_locator(self):  # what numba raises when no cache folder can be written
+        raise RuntimeError(f"cannot cache function {self.py_func.__name__!r}: no locator")
+
+    monkeypatch.setattr(numba.core.dispatcher.Dispatcher, "enable_caching", no_locator)
+    kernels = cpu_kernels.CpuKernels(numba)
+    z = np.array([[-1.0, 2.0]], dtype=np.float32)
+    a = np.empty_like(z)
+    kernels.bias_relu(z, np.zeros(2, dtype=np.float32), a)
+    np.testing.assert_array_equal(a, [[0.0, 2.0]])

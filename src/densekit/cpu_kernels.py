@@ -66,8 +66,16 @@ class CpuKernels:
     """
 
     def __init__(self, numba: Any) -> None:
-        # compiled on first use for each dtype; cache=True keeps the machine code on disk
-        jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+        def jit(function):
+            # compiled on first use for each dtype; cache=True keeps the machine code on
+            # disk, next to this file or in the user's cache folder; where neither can be
+            # written numba refuses to cache, and each process compiles again (a second)
+            options = {"nogil": True, "error_model": "numpy"}
+            try:
+                return numba.njit(cache=True, **options)(function)
+            except RuntimeError:
+                return numba.njit(cache=False, **options)(function)
+
         self._adam = jit(_adam)
         self._sgd_momentum = jit(_sgd_momentum)
         self.bias_relu = jit(_bias_relu)
