@@ -41,14 +41,16 @@ WEIGHTS_FORMAT = "densekit-weights"
 LEGACY_KEYS = ("distributed_checkpoint", "dask_checkpoint")
 
 
-def generators(model) -> dict[str, np.random.Generator]:
-    """The random generators training draws from, by a stable name."""
-    fit_rng = getattr(model, "_fit_rng", None) or model._rng
+def generators(model, fit_rng=None, prefix: str = "") -> dict[str, np.random.Generator]:
+    """The random generators training draws from, by a stable name: the shuffling stream
+    ``"fit"`` (``fit_rng``, else the model's) and the layers' own, named ``prefix`` +
+    ``layer/<name>`` (a rank's prefix, where each rank draws dropout from its own)."""
+    fit_rng = fit_rng or getattr(model, "_fit_rng", None) or model._rng
     found = {"fit": fit_rng}
     for layer in model.layers:
         rng = getattr(layer, "rng", None)
         if rng is not None and rng is not fit_rng:
-            found[f"layer/{layer.name}"] = rng
+            found[f"{prefix}layer/{layer.name}"] = rng
     return found
 
 

@@ -362,13 +362,10 @@ def _step_without_rows(model) -> None:
 def _generators(model, rng, comm) -> dict[str, np.random.Generator]:
     """This rank's generators by name: the shared shuffling stream ``"fit"`` and the layers'
     (on several ranks each rank draws dropout from its own, saved under its rank)."""
+    from .checkpoint import generators
+
     prefix = f"rank{comm.Get_rank()}/" if comm.Get_size() > 1 else ""
-    found = {"fit": rng}
-    for layer in model.layers:
-        layer_rng = getattr(layer, "rng", None)
-        if layer_rng is not None and layer_rng is not rng:
-            found[f"{prefix}layer/{layer.name}"] = layer_rng
-    return found
+    return generators(model, fit_rng=rng, prefix=prefix)
 
 
 def _save_checkpoint(model, rng, path: Path, epochs_done: int, comm) -> None:
