@@ -523,10 +523,15 @@ CONSTRUCTION_ERRORS = [
     (
         "units-float",
         lambda: dk.layers.Dense(2.5),
-        ArgumentError,
+        ArgumentTypeError,
         "units must be a positive integer, got 2.5",
     ),
-    ("units-str", lambda: dk.layers.Dense("8"), ArgumentError, "units must be a positive integer"),
+    (
+        "units-str",
+        lambda: dk.layers.Dense("8"),
+        ArgumentTypeError,
+        "units must be a positive integer",
+    ),
     (
         "activation",
         lambda: dk.layers.Dense(2, activation="rellu"),

@@ -3,11 +3,10 @@ and scale the rest by ``1 / (1 - rate)``, so inference is the identity."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from ..backend import make_rng
-from ..errors import ArgumentError
+from ..data import check_number
 from .base import Layer
 
 
@@ -16,11 +15,7 @@ class Dropout(Layer):
 
     def __init__(self, rate: float, seed: int | None = None, name: str | None = None):
         super().__init__(name)
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate):
-            raise ArgumentError(f"Dropout rate must be a number in [0, 1), got {rate!r}")
-        if not 0.0 <= rate < 1.0:
-            raise ArgumentError(f"Dropout rate must be in [0, 1), got {rate}")
-        self.rate = float(rate)
+        self.rate = check_number("Dropout rate", rate, 0.0, 1.0, open_high=True)
         self.seed = seed
         # a seeded layer owns its generator for life: later fits continue its stream
         self.rng = None if seed is None else make_rng(seed)
