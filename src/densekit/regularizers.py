@@ -36,7 +36,8 @@ class Regularizer:
         if self.l1:
             value += self.l1 * to_host(xp.abs(w).sum())
         if self.l2:
-            value += self.l2 * to_host((w * w).sum())
+            flat = w.ravel()  # a view: weights are slices of the contiguous flat buffer
+            value += self.l2 * to_host(xp.vdot(flat, flat))  # sum w^2, no squared copy
         return value
 
     def add_gradient(self, xp, w, grad) -> None:

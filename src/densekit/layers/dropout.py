@@ -27,14 +27,16 @@ class Dropout(Layer):
         xp = self.backend.xp
         if self.rng is None:  # fit gives unseeded layers the model's generator; this is outside fit
             self.rng = make_rng(self.seed)
-        if self.backend.name == "cpu":
-            keep = self.rng.random(x.shape, dtype=x.dtype) >= self.rate
+        scaled_mask = self.buffer("mask", x.shape, x.dtype)
+        if self.backend.name == "cpu":  # the draw, the mask and the scaling in one array
+            self.rng.random(dtype=x.dtype, out=scaled_mask)
+            xp.greater_equal(scaled_mask, self.rate, out=scaled_mask)
+            scaled_mask *= 1.0 / (1.0 - self.rate)
         else:  # draw the mask on the device, seeded from the layer's host generator
             keep = self._device_rng().random(x.shape, dtype=x.dtype) >= self.rate
-        scaled_mask = self.buffer("mask", x.shape, x.dtype)
-        xp.multiply(xp.asarray(keep), 1.0 / (1.0 - self.rate), out=scaled_mask)
+            xp.multiply(xp.asarray(keep), 1.0 / (1.0 - self.rate), out=scaled_mask)
         self._scaled_mask = scaled_mask
-        return x * scaled_mask
+        return xp.multiply(x, scaled_mask, out=self.buffer("output", x.shape, x.dtype))
 
     def _device_rng(self):
         """A generator of the backend's own (CuPy's), re-seeded when fit gives a new ``rng``."""
