@@ -91,13 +91,20 @@ class Optimizer:
         self._compiled = cpu_kernels.get() if xp is np and params.ndim == 1 else None
         self._slices = list(slices)
         self.state = {name: xp.zeros_like(params) for name in self.slots}
-        self._scratch = xp.empty_like(params)
         self.iterations = 0
         # on the CPU, the update runs piece by piece so its temporaries stay in cache;
         # a GPU streams the whole buffer in one kernel per ufunc
         size = int(params.size)
         step = CHUNK if xp is np else max(size, 1)
         self._chunks = [slice(start, min(size, start + step)) for start in range(0, size, step)]
+        scratch = self._scratch_size(size)
+        self._scratch = (
+            xp.empty_like(params) if scratch == size else xp.empty(scratch, dtype=params.dtype)
+        )
+
+    def _scratch_size(self, size: int) -> int:
+        """Elements of work array the update needs (``size``: the parameter count)."""
+        return size
 
     def apply_gradients(self, params: Any, grads: Any) -> None:
         """One update of ``params`` in place from ``grads`` (which may be clipped in place)."""
@@ -161,7 +168,8 @@ def _scale_to_norm(xp, g, max_norm: float) -> None:
         norm = xp.sqrt((g * g).sum())
         g *= xp.minimum(1.0, max_norm / xp.maximum(norm, np.finfo(g.dtype).tiny))
         return
-    norm = float(xp.sqrt((g * g).sum()))
+    flat = g.ravel()  # a view: the gradient buffer is contiguous
+    norm = math.sqrt(float(np.vdot(flat, flat)))  # sum g^2 without a squared copy of g
     if norm > max_norm:
         g *= max_norm / norm
 
@@ -209,9 +217,12 @@ class SGD(Optimizer):
         velocity -= grads
         if self.nesterov:
             params -= grads
-            params += self.momentum * velocity
+            params += _xp(params).multiply(velocity, self.momentum, out=self._scratch)
         else:
             params += velocity
+
+    def _scratch_size(self, size):
+        return size if self.momentum and self.nesterov else 0  # only nesterov's mu v
 
     def _hyperparameters(self):
         return {"momentum": self.momentum, "nesterov": self.nesterov}
@@ -234,11 +245,9 @@ class Adam(Optimizer):
         self.beta_2 = check_number("beta_2", beta_2, 0.0, 1.0, open_high=True)
         self.epsilon = check_number("epsilon", epsilon, 0.0)
 
-    def build(self, params, slices, backend=None):
-        super().build(params, slices, backend)
+    def _scratch_size(self, size):
         # the update works one chunk at a time, so one chunk of scratch is enough
-        size = self._chunks[0].stop if self._chunks else 0
-        self._scratch = _xp(params).empty(size, dtype=params.dtype)
+        return self._chunks[0].stop if self._chunks else 0
 
     def _update(self, params, grads, lr, t):
         xp, m, v, tmp = _xp(params), self.state["m"], self.state["v"], self._scratch
@@ -315,7 +324,7 @@ class RMSprop(Optimizer):
         if self.centered:
             mean_grad = self.state["mean_grad"]
             mean_grad *= self.rho
-            mean_grad += (1.0 - self.rho) * grads
+            mean_grad += xp.multiply(grads, 1.0 - self.rho, out=tmp)
             xp.multiply(mean_grad, mean_grad, out=tmp)
             xp.subtract(v, tmp, out=tmp)
             xp.sqrt(tmp, out=tmp)
