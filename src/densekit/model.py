@@ -558,7 +558,7 @@ class Sequential:
         bar = _progress_bar(n_batches, title, verbose)
         # the per-batch logs dict is built only when someone reads it
         batch_hooks = _calls_batch_hooks(callbacks)
-        x_buffer = y_buffer = None
+        x_buffer = y_buffer = w_buffer = None
         to_device = self.backend.asarray
         xp = self.backend.xp
         for batch in range(n_batches):
@@ -571,11 +571,12 @@ class Sequential:
                 if x_buffer is None or len(x_buffer) != len(index):
                     x_buffer = np.empty((len(index), x.shape[1]), dtype=x.dtype)
                     y_buffer = np.empty((len(index), y.shape[1]), dtype=y.dtype)
+                    w_buffer = None if w is None else np.empty(len(index), dtype=w.dtype)
                 # the indices are a permutation's, always in range: mode="clip" skips the
                 # bounds check and the hidden copy of ``out`` that mode="raise" makes
                 xb = x.take(index, axis=0, out=x_buffer, mode="clip")
                 yb = y.take(index, axis=0, out=y_buffer, mode="clip")
-                wb = None if w is None else w[index]
+                wb = None if w is None else w.take(index, out=w_buffer, mode="clip")
             if batch_hooks:
                 callbacks.on_train_batch_begin(batch, {})
             xb, yb = to_device(xb), to_device(yb)
