@@ -38,6 +38,23 @@ def _classifier(seed=0, input_dim=4):
     return model
 
 
+def test_shuffled_sample_weights_reach_each_batch_as_the_rows_they_belong_to():
+    x, y = _iris()
+    w = np.random.default_rng(5).uniform(0.5, 2.0, len(x))
+    fitted = _classifier()
+    fitted.fit(x, y, sample_weight=w, batch_size=32, epochs=2, seed=3, verbose=0)
+    by_hand = _classifier()
+    xs, ys, ws = by_hand._prepare(x, y, w)
+    rng = np.random.default_rng(3)  # fit's shuffling: one permutation per epoch
+    for _ in range(2):
+        order = rng.permutation(len(x))
+        for start in range(0, len(x), 32):  # 150 rows: the last batch has 22
+            rows = order[start : start + 32]
+            by_hand.train_on_batch(xs[rows], ys[rows], ws[rows])
+    for a, b in zip(fitted.get_weights(), by_hand.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
 # --- the seeds' examples -------------------------------------------------------------------
 
 
@@ -523,10 +540,15 @@ CONSTRUCTION_ERRORS = [
     (
         "units-float",
         lambda: dk.layers.Dense(2.5),
-        ArgumentError,
+        ArgumentTypeError,
         "units must be a positive integer, got 2.5",
     ),
-    ("units-str", lambda: dk.layers.Dense("8"), ArgumentError, "units must be a positive integer"),
+    (
+        "units-str",
+        lambda: dk.layers.Dense("8"),
+        ArgumentTypeError,
+        "units must be a positive integer",
+    ),
     (
         "activation",
         lambda: dk.layers.Dense(2, activation="rellu"),

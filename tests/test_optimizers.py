@@ -8,6 +8,7 @@ compare with torch.optim on a tensor holding the same numbers.
 from __future__ import annotations
 
 import math
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -297,7 +298,7 @@ BAD = [
 
 @pytest.mark.parametrize("make", BAD)
 def test_bad_hyperparameters_raise(make):
-    with pytest.raises(ArgumentError):
+    with pytest.raises((ArgumentError, ArgumentTypeError)):
         make()
 
 
@@ -319,3 +320,100 @@ def test_names_give_keras_defaults_and_round_trip(name):
     again = optimizers.get(optimizer.get_config())
     assert again.get_config() == optimizer.get_config()
     assert type(again) is type(optimizer)
+
+
+# --- the NumPy path reuses its scratch ------------------------------------------------------
+
+
+def _old_sgd_nesterov(params, grads, velocity, lr, momentum):
+    """The NumPy update before it wrote mu v into the scratch buffer."""
+    velocity *= momentum
+    grads *= lr
+    velocity -= grads
+    params -= grads
+    params += momentum * velocity
+
+
+def _old_centered_rmsprop(params, grads, v, mean_grad, velocity, lr, rho, momentum, epsilon):
+    """The NumPy update before (1 - rho) g went through the scratch buffer."""
+    tmp = np.empty_like(params)
+    v *= rho
+    np.multiply(grads, grads, out=tmp)
+    tmp *= 1.0 - rho
+    v += tmp
+    mean_grad *= rho
+    mean_grad += (1.0 - rho) * grads
+    np.multiply(mean_grad, mean_grad, out=tmp)
+    np.subtract(v, tmp, out=tmp)
+    np.sqrt(tmp, out=tmp)
+    tmp += epsilon
+    np.divide(grads, tmp, out=tmp)
+    tmp *= lr
+    velocity *= momentum
+    velocity += tmp
+    params -= velocity
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_numpy_nesterov_and_centered_rmsprop_are_bit_identical_to_their_old_formulas(
+    dtype, monkeypatch
+):
+    monkeypatch.setenv("DENSEKIT_KERNELS", "numpy")
+    rng = np.random.default_rng(0)
+    start = rng.standard_normal(300).astype(dtype)
+    gradients = [rng.standard_normal(300).astype(dtype) for _ in range(20)]
+    sgd, rmsprop = (
+        optimizers.SGD(0.05, momentum=0.8, nesterov=True),
+        optimizers.RMSprop(0.01, rho=0.8, momentum=0.5, centered=True),
+    )
+    p_sgd, p_rms, old_sgd, old_rms = start.copy(), start.copy(), start.copy(), start.copy()
+    sgd.build(p_sgd, [slice(0, 300)])
+    rmsprop.build(p_rms, [slice(0, 300)])
+    assert sgd._compiled is None
+    velocity, v, mean_grad, rms_velocity = (np.zeros_like(start) for _ in range(4))
+    for g in gradients:
+        sgd.apply_gradients(p_sgd, g.copy())
+        rmsprop.apply_gradients(p_rms, g.copy())
+        _old_sgd_nesterov(old_sgd, g.copy(), velocity, 0.05, 0.8)
+        _old_centered_rmsprop(old_rms, g.copy(), v, mean_grad, rms_velocity, 0.01, 0.8, 0.5, 1e-7)
+    np.testing.assert_array_equal(p_sgd, old_sgd)
+    np.testing.assert_array_equal(p_rms, old_rms)
+    np.testing.assert_array_equal(rmsprop.state["mean_grad"], mean_grad)
+
+
+@pytest.mark.parametrize(
+    ("make", "scratch"),
+    [
+        (lambda: optimizers.SGD(0.1), 0),
+        (lambda: optimizers.SGD(0.1, momentum=0.9), 0),
+        (lambda: optimizers.SGD(0.1, momentum=0.9, nesterov=True), 200_000),
+        (lambda: optimizers.Adam(), optimizers.CHUNK),
+        (lambda: optimizers.RMSprop(), 200_000),
+        (lambda: optimizers.Adagrad(), 200_000),
+    ],
+    ids=["sgd", "momentum", "nesterov", "adam", "rmsprop", "adagrad"],
+)
+def test_each_optimizer_allocates_only_the_scratch_its_update_uses(make, scratch):
+    optimizer = make()
+    optimizer.build(np.zeros(200_000, dtype=np.float32), [slice(0, 200_000)])
+    assert optimizer._scratch.size == scratch
+
+
+@pytest.mark.parametrize("clip", ["clipnorm", "global_clipnorm"])
+def test_clipping_by_norm_agrees_with_the_old_formula_without_a_squared_copy(clip):
+    g = np.random.default_rng(0).standard_normal(1_000_000)
+    norm = float(np.sqrt((g * g).sum()))
+    optimizer = optimizers.SGD(1.0, **{clip: 10.0})
+    optimizer.build(np.zeros_like(g), [slice(0, g.size)])
+    clipped = g.copy()
+    optimizer._clip(clipped)
+    np.testing.assert_allclose(clipped, g * (10.0 / norm), rtol=1e-14, atol=0)
+    unclipped = g / 1000.0  # norm about 1: left exactly as it is
+    optimizer._clip(unclipped)
+    np.testing.assert_array_equal(unclipped, g / 1000.0)
+    tracemalloc.start()
+    try:
+        optimizer._clip(clipped)
+        assert tracemalloc.get_traced_memory()[1] < g.nbytes // 100
+    finally:
+        tracemalloc.stop()

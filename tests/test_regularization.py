@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import math
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +12,7 @@ import pytest
 from sklearn.datasets import load_diabetes, load_iris
 
 import densekit as dk
+from densekit.backend import make_rng
 from densekit.errors import ArgumentError, ArgumentTypeError
 from densekit.layers import Dense, Dropout
 from densekit.regularizers import Regularizer, l1, l1_l2, l2
@@ -145,7 +148,7 @@ def test_regularizer_names_use_keras_default_strength():
     [
         (lambda: l2(-0.1), ArgumentError, "finite and >= 0"),
         (lambda: l1(float("nan")), ArgumentError, "finite and >= 0"),
-        (lambda: l2("big"), ArgumentError, "must be a number"),
+        (lambda: l2("big"), ArgumentTypeError, "must be a number"),
         (lambda: Dense(2, kernel_regularizer="l3"), ArgumentError, "unknown regularizer 'l3'"),
         (lambda: Dense(2, kernel_regularizer=0.01), ArgumentTypeError, "regularizer must be"),
     ],
@@ -234,7 +237,7 @@ def test_dropout_network_gradients_match_central_differences():
 
 @pytest.mark.parametrize("rate", [-0.1, 1.0, 1.5, float("nan"), "0.5", True, None])
 def test_dropout_rate_outside_zero_one_is_refused(rate):
-    with pytest.raises(ArgumentError, match="Dropout rate must be"):
+    with pytest.raises((ArgumentError, ArgumentTypeError), match="Dropout rate must be"):
         Dropout(rate)
 
 
@@ -259,3 +262,57 @@ def test_overfitting_example_runs_and_reports_each_gap(capsys):
     assert [row["variant"] for row in rows][0] == "no regularization" and len(rows) == 4
     assert all(np.isfinite(row["loss_gap"]) for row in rows)
     assert "loss gap" in capsys.readouterr().out
+
+
+# --- no per-batch copies ------------------------------------------------------------------------
+
+
+def _peak_bytes(call) -> int:
+    """The most memory ``call`` held at once (NumPy reports its arrays to tracemalloc)."""
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        call()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_l2_penalty_agrees_with_the_sum_of_squares_without_copying_the_weights():
+    w = np.random.default_rng(0).standard_normal((1000, 500))
+    penalty = l1_l2(0.0, 0.3).penalty(np, w)
+    assert penalty == pytest.approx(0.3 * (w * w).sum(), rel=1e-14, abs=0)
+    assert penalty == pytest.approx(0.3 * math.fsum(w.ravel() ** 2), rel=1e-14, abs=0)
+    assert _peak_bytes(lambda: l2(0.3).penalty(np, w)) < w.nbytes // 100
+
+
+def _old_dropout(rng, x, rate):
+    """The formula Dropout used before it drew into its own buffer."""
+    keep = rng.random(x.shape, dtype=x.dtype) >= rate
+    scaled_mask = np.empty(x.shape, dtype=x.dtype)
+    np.multiply(keep, 1.0 / (1.0 - rate), out=scaled_mask)
+    return scaled_mask, x * scaled_mask
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_dropout_draws_the_same_masks_as_before_into_reused_buffers(dtype):
+    model = dk.Sequential([Dropout(0.3, seed=7)], dtype=dtype)
+    model.build(16)
+    layer, reference = model.layers[0], make_rng(7)
+    x = np.random.default_rng(1).standard_normal((32, 16)).astype(dtype)
+    outputs = []
+    for rows in (32, 32, 5, 32):  # a short last batch between full ones
+        out = model.forward(x[:rows], training=True)
+        mask, expected = _old_dropout(reference, x[:rows], 0.3)
+        np.testing.assert_array_equal(layer._scaled_mask, mask)
+        np.testing.assert_array_equal(out, expected)
+        outputs.append(out)
+    assert outputs[0] is outputs[1] is outputs[3]  # one output buffer per batch shape
+
+
+def test_dropout_in_training_allocates_nothing_after_the_first_batch():
+    model = dk.Sequential([Dropout(0.5, seed=0)])
+    model.build(1000)
+    x = np.ones((500, 1000), dtype=np.float32)
+    model.forward(x, training=True)
+    assert _peak_bytes(lambda: model.forward(x, training=True)) < x.nbytes // 100

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from .backend import erf as _erf
-from .errors import ArgumentError, ArgumentTypeError
+from .data import check_number
+from .errors import ArgumentError, ArgumentTypeError, DensekitError
 
 SQRT_HALF = 1.0 / math.sqrt(2.0)
 INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -167,16 +168,16 @@ def swish_backward(xp, z, a, grad):
 
 def LeakyReLU(negative_slope: float = 0.2) -> Activation:
     """leaky_relu with a chosen negative slope (Keras' function default: 0.2)."""
-    _check_number("negative_slope", negative_slope)
-    forward, backward = make_leaky_relu(float(negative_slope))
-    return Activation("leaky_relu", forward, backward, {"negative_slope": float(negative_slope)})
+    negative_slope = check_number("negative_slope", negative_slope)
+    forward, backward = make_leaky_relu(negative_slope)
+    return Activation("leaky_relu", forward, backward, {"negative_slope": negative_slope})
 
 
 def ELU(alpha: float = 1.0) -> Activation:
     """elu with a chosen alpha (default 1.0)."""
-    _check_number("alpha", alpha)
-    forward, backward = make_elu(float(alpha))
-    return Activation("elu", forward, backward, {"alpha": float(alpha)})
+    alpha = check_number("alpha", alpha)
+    forward, backward = make_elu(alpha)
+    return Activation("elu", forward, backward, {"alpha": alpha})
 
 
 linear = Activation("linear", linear_forward, linear_backward, from_output=True)
@@ -234,13 +235,10 @@ def _make(name: Any, params: dict) -> Activation:
         raise ArgumentError(f"unknown activation {name!r}; expected one of {', '.join(NAMES)}")
     try:
         return _FACTORIES[name](**params)
+    except DensekitError:
+        raise
     except TypeError as exc:
         raise ArgumentError(f"bad parameters {params} for activation {name!r}: {exc}") from exc
-
-
-def _check_number(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ArgumentError(f"{name} must be a finite number, got {value!r}")
 
 
 leaky_relu = LeakyReLU()

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .data import check_count, check_number
 from .errors import ArgumentError, ArgumentTypeError
 
 
@@ -117,20 +118,6 @@ def _monitored(owner: str, monitor: str, logs: dict | None) -> float:
     return float(logs[monitor])
 
 
-def _check_number(name: str, value: Any, low: float = 0.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ArgumentError(f"{name} must be a finite number, got {value!r}")
-    if value < low:
-        raise ArgumentError(f"{name} must be >= {low}, got {value}")
-    return float(value)
-
-
-def _check_count(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ArgumentError(f"{name} must be an integer >= 0, got {value!r}")
-    return value
-
-
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
 
@@ -151,8 +138,8 @@ class EarlyStopping(Callback):
         verbose: int = 0,
     ):
         super().__init__()
-        patience = _check_count("patience", patience)
-        min_delta = _check_number("min_delta", min_delta, low=-math.inf)
+        patience = check_count("patience", patience)
+        min_delta = check_number("min_delta", min_delta)
         self.monitor = monitor
         self.mode = _mode_for(monitor, mode)
         self.min_delta = abs(min_delta)
@@ -294,17 +281,17 @@ class ReduceLROnPlateau(Callback):
         min_lr: float = 0.0,
     ):
         super().__init__()
-        factor = _check_number("factor", factor)
-        if not 0.0 < factor < 1.0:
-            raise ArgumentError(f"ReduceLROnPlateau factor must be in (0, 1), got {factor}")
+        factor = check_number(
+            "ReduceLROnPlateau factor", factor, 0.0, 1.0, open_low=True, open_high=True
+        )
         self.monitor = monitor
         self.factor = factor
-        self.patience = _check_count("patience", patience)
+        self.patience = check_count("patience", patience)
         self.verbose = verbose
         self.mode = _mode_for(monitor, mode)
-        self.min_delta = abs(_check_number("min_delta", min_delta, low=-math.inf))
-        self.cooldown = _check_count("cooldown", cooldown)
-        self.min_lr = _check_number("min_lr", min_lr)
+        self.min_delta = abs(check_number("min_delta", min_delta))
+        self.cooldown = check_count("cooldown", cooldown)
+        self.min_lr = check_number("min_lr", min_lr, 0.0)
 
     def on_train_begin(self, logs=None):
         _require_constant_rate(self.model, "ReduceLROnPlateau")

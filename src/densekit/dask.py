@@ -33,7 +33,7 @@ import numpy as np
 
 from .backend import make_rng
 from .callbacks import BackupAndRestore, Callback, CallbackList, History, check_callbacks
-from .data import check_batch_size
+from .data import check_batch_size, check_count
 from .errors import ArgumentError, InputError, TrainingError, require
 
 POLL_SECONDS = 0.25
@@ -318,18 +318,18 @@ def fit(
     ``batch_size`` is the global batch, split evenly over the workers. Returns a
     History whose ``step_seconds`` is the mean wall time of one round.
     """
-    from .model import DEFAULT_BATCH_SIZE, _check_count, _check_verbose, _print_epoch
+    from .model import DEFAULT_BATCH_SIZE, _check_verbose, _print_epoch
 
     client = _client(client)
     model._require_compiled("fit")
     if seed is None:
         raise ArgumentError("dask.fit needs an integer seed: every worker shuffles from it")
     make_rng(seed)  # checked here, where it was given
-    sync_every = _check_count("sync_every", sync_every)
+    sync_every = check_count("sync_every", sync_every)
     if sync_every < 1:
         raise ArgumentError(f"sync_every must be >= 1, got {sync_every}")
     batch_size = check_batch_size(batch_size, DEFAULT_BATCH_SIZE)
-    epochs = _check_count("epochs", epochs)
+    epochs = check_count("epochs", epochs)
     verbose = _check_verbose(verbose)
     persisted = _distributed().futures_of(x)
     if persisted:  # locate persisted partitions only once they exist

@@ -6,7 +6,7 @@ One set of checks used by every entry point, so ``fit``, ``predict`` and
 
 from __future__ import annotations
 
-from numbers import Real
+import math
 from typing import Any
 
 import numpy as np
@@ -150,11 +150,78 @@ def check_bool(name: str, value: Any) -> bool:
 def check_batch_size(batch_size: Any, default: int) -> int:
     if batch_size is None:
         return default
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+    if not _is_integer(batch_size):
         raise ArgumentTypeError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     if batch_size < 1:
         raise ArgumentError(f"batch_size must be >= 1, got {batch_size}")
     return int(batch_size)
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def check_number(
+    name: str,
+    value: Any,
+    low: float = -math.inf,
+    high: float = math.inf,
+    *,
+    open_low: bool = False,
+    open_high: bool = False,
+) -> float:
+    """``value`` as a float: a finite Python or NumPy number between ``low`` and ``high``.
+
+    Bools are refused (``True`` is not a rate), as are strings, NaN and infinity. A wrong
+    type raises :class:`ArgumentTypeError`; a number out of range :class:`ArgumentError`.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        bounds = _bounds(low, high, open_low, open_high)
+        raise ArgumentTypeError(f"{name} must be a number{bounds and ' '}{bounds}, got {value!r}")
+    number = float(value)
+    below = number < low or (open_low and number == low)
+    above = number > high or (open_high and number == high)
+    if not math.isfinite(number) or below or above:
+        raise ArgumentError(
+            f"{name} must be {_range_words(low, high, open_low, open_high)}, got {number}"
+        )
+    return number
+
+
+def check_count(name: str, value: Any) -> int:
+    """``value`` as an int: a Python or NumPy integer >= 0 (not a bool, not 3.0)."""
+    if not _is_integer(value):
+        raise ArgumentTypeError(f"{name} must be an integer >= 0, got {value!r}")
+    if value < 0:
+        raise ArgumentError(f"{name} must be >= 0, got {value}")
+    return int(value)
+
+
+def check_positive_int(name: str, value: Any) -> int:
+    """``value`` as an int: a Python or NumPy integer >= 1 (not a bool, not 3.0)."""
+    if not _is_integer(value):
+        raise ArgumentTypeError(f"{name} must be a positive integer, got {value!r}")
+    if value < 1:
+        raise ArgumentError(f"{name} must be a positive integer, got {value}")
+    return int(value)
+
+
+def _bounds(low: float, high: float, open_low: bool, open_high: bool) -> str:
+    """'', '>= 0', '> 0', '<= 1' or 'in [0, 1)'."""
+    if low == -math.inf and high == math.inf:
+        return ""
+    if high == math.inf:
+        return f"{'>' if open_low else '>='} {low:g}"
+    if low == -math.inf:
+        return f"{'<' if open_high else '<='} {high:g}"
+    return f"in {'(' if open_low else '['}{low:g}, {high:g}{')' if open_high else ']'}"
+
+
+def _range_words(low: float, high: float, open_low: bool, open_high: bool) -> str:
+    bounds = _bounds(low, high, open_low, open_high)
+    if not bounds:
+        return "a finite number"
+    return bounds if bounds.startswith("in ") else f"finite and {bounds}"
 
 
 def check_same_length(x: np.ndarray, y: np.ndarray, name: str = "y") -> None:
@@ -194,8 +261,4 @@ def validation_split_indices(
 
 
 def check_validation_split(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise ArgumentError(f"validation_split must be a number in [0, 1), got {value!r}")
-    if not 0.0 <= value < 1.0:
-        raise ArgumentError(f"validation_split must be in [0, 1), got {value}")
-    return float(value)
+    return check_number("validation_split", value, 0.0, 1.0, open_high=True)

@@ -37,6 +37,7 @@ from .callbacks import (
 )
 from .data import (
     check_batch_size,
+    check_count,
     check_sample_weight,
     check_validation_split,
     check_x,
@@ -176,7 +177,7 @@ def fit(
 
 
 def _fit(model, x, y, comm, **kw) -> History:
-    from .model import DEFAULT_BATCH_SIZE, _check_count, _check_verbose, _print_epoch
+    from .model import DEFAULT_BATCH_SIZE, _check_verbose, _print_epoch
 
     rank, size = comm.Get_rank(), comm.Get_size()
     model._require_compiled("fit")
@@ -191,10 +192,10 @@ def _fit(model, x, y, comm, **kw) -> History:
         raise InputError(f"x has {len(rows)} samples but y has {len(targets)}; they must match")
     targets = model.loss.prepare_targets(targets, model.output_dim, model.dtype)
     batch_size = check_batch_size(kw["batch_size"], DEFAULT_BATCH_SIZE)
-    epochs = _check_count("epochs", kw["epochs"])
-    initial_epoch = _check_count("initial_epoch", kw["initial_epoch"])
-    sync_every = _check_count("sync_every", kw["sync_every"])
-    checkpoint_every = _check_count("checkpoint_every", kw["checkpoint_every"])
+    epochs = check_count("epochs", kw["epochs"])
+    initial_epoch = check_count("initial_epoch", kw["initial_epoch"])
+    sync_every = check_count("sync_every", kw["sync_every"])
+    checkpoint_every = check_count("checkpoint_every", kw["checkpoint_every"])
     if sync_every < 1 or checkpoint_every < 1:
         raise ArgumentError("sync_every and checkpoint_every must be >= 1")
     verbose = _check_verbose(kw["verbose"]) if rank == 0 else 0

@@ -15,13 +15,12 @@ gradient ``dL/dz = p - y`` — exact and stable where ``log(p)`` would not be.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import inf
 from typing import Any, ClassVar
 
 import numpy as np
 
-from .data import check_bool, check_y
-from .errors import ArgumentError, ArgumentTypeError, InputError
+from .data import check_bool, check_number, check_y
+from .errors import ArgumentError, ArgumentTypeError, DensekitError, InputError
 
 EPSILON = 1e-7  # Keras' clip for log(p)
 
@@ -130,9 +129,8 @@ class Huber(Loss):
     delta: float = 1.0
 
     def __post_init__(self):
-        delta = self.delta
-        if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not 0 < delta < inf:
-            raise ArgumentError(f"huber delta must be a positive number, got {self.delta!r}")
+        delta = check_number("huber delta", self.delta, 0.0, open_low=True)
+        object.__setattr__(self, "delta", delta)  # frozen: keep the checked float
 
     def per_sample(self, xp, y, p):
         e = xp.abs(p - y)
@@ -391,5 +389,7 @@ def get(identifier: str | dict | Loss) -> Loss:
         raise ArgumentError(f"unknown loss {name!r}; expected one of {', '.join(NAMES)}")
     try:
         return _LOSSES[name](**params)
+    except DensekitError:
+        raise
     except TypeError as exc:
         raise ArgumentError(f"bad parameters {params} for loss {name!r}: {exc}") from exc

@@ -26,6 +26,7 @@ from .backend import check_precision, get_backend, make_rng, matmul_precision, r
 from .callbacks import Callback, CallbackList, History, check_callbacks
 from .data import (
     check_batch_size,
+    check_count,
     check_same_length,
     check_sample_weight,
     check_validation_split,
@@ -414,6 +415,7 @@ class Sequential:
         initial_epoch: int = 0,
         seed: int | None = None,
         threads: int | None = None,
+        **unknown: Any,
     ) -> History:
         """Train for ``epochs`` passes over ``(x, y)`` in shuffled minibatches.
 
@@ -423,12 +425,13 @@ class Sequential:
         and dropout; with the model's ``seed`` it makes training bit-identical.
         ``threads`` limits the BLAS threads while it trains (see :mod:`densekit.threads`).
         """
+        _refuse_unknown_fit_arguments(unknown)
         self._require_compiled("fit")
         threads = threads_module.check_threads(threads)
         x, y, sample_weight = self._prepare(x, y, sample_weight, building=True)
         batch_size = check_batch_size(batch_size, DEFAULT_BATCH_SIZE)
-        epochs = _check_count("epochs", epochs)
-        initial_epoch = _check_count("initial_epoch", initial_epoch)
+        epochs = check_count("epochs", epochs)
+        initial_epoch = check_count("initial_epoch", initial_epoch)
         verbose = _check_verbose(verbose)
         validation_split = check_validation_split(validation_split)
         sample_weight = self._apply_class_weight(class_weight, y, sample_weight)
@@ -555,7 +558,7 @@ class Sequential:
         bar = _progress_bar(n_batches, title, verbose)
         # the per-batch logs dict is built only when someone reads it
         batch_hooks = _calls_batch_hooks(callbacks)
-        x_buffer = y_buffer = None
+        x_buffer = y_buffer = w_buffer = None
         to_device = self.backend.asarray
         xp = self.backend.xp
         for batch in range(n_batches):
@@ -568,11 +571,12 @@ class Sequential:
                 if x_buffer is None or len(x_buffer) != len(index):
                     x_buffer = np.empty((len(index), x.shape[1]), dtype=x.dtype)
                     y_buffer = np.empty((len(index), y.shape[1]), dtype=y.dtype)
+                    w_buffer = None if w is None else np.empty(len(index), dtype=w.dtype)
                 # the indices are a permutation's, always in range: mode="clip" skips the
                 # bounds check and the hidden copy of ``out`` that mode="raise" makes
                 xb = x.take(index, axis=0, out=x_buffer, mode="clip")
                 yb = y.take(index, axis=0, out=y_buffer, mode="clip")
-                wb = None if w is None else w[index]
+                wb = None if w is None else w.take(index, out=w_buffer, mode="clip")
             if batch_hooks:
                 callbacks.on_train_batch_begin(batch, {})
             xb, yb = to_device(xb), to_device(yb)
@@ -1019,12 +1023,17 @@ def _rollback_note(outcome: str, epoch: int) -> str:
     )
 
 
-def _check_count(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ArgumentTypeError(f"{name} must be an integer >= 0, got {value!r}")
-    if value < 0:
-        raise ArgumentError(f"{name} must be >= 0, got {value}")
-    return int(value)
+def _refuse_unknown_fit_arguments(unknown: dict) -> None:
+    """Keras' ``steps_per_epoch`` gets an explanation; any other unknown name a TypeError."""
+    if "steps_per_epoch" in unknown:
+        raise ArgumentError(
+            "fit(steps_per_epoch=...) is not supported: densekit trains on whole epochs, "
+            "each a pass over every row of x; to take fewer steps, pass fewer rows or a "
+            "larger batch_size"
+        )
+    if unknown:
+        names = ", ".join(sorted(unknown))
+        raise ArgumentTypeError(f"fit() got unexpected keyword arguments: {names}")
 
 
 def _check_verbose(verbose: Any) -> int:

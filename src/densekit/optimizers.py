@@ -18,22 +18,25 @@ from typing import Any
 import numpy as np
 
 from . import cpu_kernels, schedules
-from .data import check_bool
-from .errors import ArgumentError, ArgumentTypeError
+from .data import check_bool, check_number
+from .errors import ArgumentError, ArgumentTypeError, DensekitError
 
 #: elements per piece of a chunked update: the pieces of p, g, m, v and the scratch
 #: (5 x 256 KiB in float32) stay in a core's L2 cache between the update's ufuncs
 CHUNK = 1 << 16
 
 
-def _number(name: str, value: Any, low: float = 0.0, high: float = math.inf, open_low=False):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ArgumentError(f"{name} must be a number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value) or value < low or value > high or (open_low and value == low):
-        bracket = "(" if open_low else "["
-        raise ArgumentError(f"{name} must be in {bracket}{low}, {high}], got {value}")
-    return value
+def _positive_or_none(name: str, value: Any) -> float | None:
+    return None if value is None else check_number(name, value, 0.0, open_low=True)
+
+
+def _refuse_unknown(owner: str, unknown: dict) -> None:
+    """Keras 2's ``lr=`` gets a pointer to its new name; any other unknown name a TypeError."""
+    if "lr" in unknown:
+        raise ArgumentError(f"{owner}(lr=...) is Keras 2's name: use learning_rate=")
+    if unknown:
+        names = ", ".join(sorted(unknown))
+        raise ArgumentTypeError(f"{owner} got unexpected keyword arguments: {names}")
 
 
 class Optimizer:
@@ -48,17 +51,13 @@ class Optimizer:
         clipnorm: float | None = None,
         clipvalue: float | None = None,
         global_clipnorm: float | None = None,
+        **unknown: Any,
     ):
+        _refuse_unknown(type(self).__name__, unknown)
         self.learning_rate = learning_rate
-        self.clipnorm = None if clipnorm is None else _number("clipnorm", clipnorm, open_low=True)
-        self.clipvalue = (
-            None if clipvalue is None else _number("clipvalue", clipvalue, open_low=True)
-        )
-        self.global_clipnorm = (
-            None
-            if global_clipnorm is None
-            else _number("global_clipnorm", global_clipnorm, open_low=True)
-        )
+        self.clipnorm = _positive_or_none("clipnorm", clipnorm)
+        self.clipvalue = _positive_or_none("clipvalue", clipvalue)
+        self.global_clipnorm = _positive_or_none("global_clipnorm", global_clipnorm)
         self.iterations = 0
         self.state: dict[str, Any] = {}
         self._slices: list[slice] = []
@@ -78,7 +77,7 @@ class Optimizer:
         if isinstance(value, schedules.LearningRateSchedule):
             self._learning_rate = value
         else:
-            self._learning_rate = _number("learning_rate", value, open_low=True)
+            self._learning_rate = check_number("learning_rate", value, 0.0, open_low=True)
 
     # --- the step ---------------------------------------------------------------
     def build(self, params: Any, slices: list[slice], backend: Any = None) -> None:
@@ -92,13 +91,20 @@ class Optimizer:
         self._compiled = cpu_kernels.get() if xp is np and params.ndim == 1 else None
         self._slices = list(slices)
         self.state = {name: xp.zeros_like(params) for name in self.slots}
-        self._scratch = xp.empty_like(params)
         self.iterations = 0
         # on the CPU, the update runs piece by piece so its temporaries stay in cache;
         # a GPU streams the whole buffer in one kernel per ufunc
         size = int(params.size)
         step = CHUNK if xp is np else max(size, 1)
         self._chunks = [slice(start, min(size, start + step)) for start in range(0, size, step)]
+        scratch = self._scratch_size(size)
+        self._scratch = (
+            xp.empty_like(params) if scratch == size else xp.empty(scratch, dtype=params.dtype)
+        )
+
+    def _scratch_size(self, size: int) -> int:
+        """Elements of work array the update needs (``size``: the parameter count)."""
+        return size
 
     def apply_gradients(self, params: Any, grads: Any) -> None:
         """One update of ``params`` in place from ``grads`` (which may be clipped in place)."""
@@ -162,7 +168,8 @@ def _scale_to_norm(xp, g, max_norm: float) -> None:
         norm = xp.sqrt((g * g).sum())
         g *= xp.minimum(1.0, max_norm / xp.maximum(norm, np.finfo(g.dtype).tiny))
         return
-    norm = float(xp.sqrt((g * g).sum()))
+    flat = g.ravel()  # a view: the gradient buffer is contiguous
+    norm = math.sqrt(float(np.vdot(flat, flat)))  # sum g^2 without a squared copy of g
     if norm > max_norm:
         g *= max_norm / norm
 
@@ -182,7 +189,7 @@ class SGD(Optimizer):
 
     def __init__(self, learning_rate=0.01, momentum: float = 0.0, nesterov: bool = False, **kw):
         super().__init__(learning_rate, **kw)
-        self.momentum = _number("momentum", momentum, 0.0, 1.0)
+        self.momentum = check_number("momentum", momentum, 0.0, 1.0)
         self.nesterov = check_bool("nesterov", nesterov)
         if not self.momentum:
             self.slots = ()
@@ -210,9 +217,12 @@ class SGD(Optimizer):
         velocity -= grads
         if self.nesterov:
             params -= grads
-            params += self.momentum * velocity
+            params += _xp(params).multiply(velocity, self.momentum, out=self._scratch)
         else:
             params += velocity
+
+    def _scratch_size(self, size):
+        return size if self.momentum and self.nesterov else 0  # only nesterov's mu v
 
     def _hyperparameters(self):
         return {"momentum": self.momentum, "nesterov": self.nesterov}
@@ -231,17 +241,13 @@ class Adam(Optimizer):
         self, learning_rate=1e-3, beta_1: float = 0.9, beta_2: float = 0.999, epsilon=1e-7, **kw
     ):
         super().__init__(learning_rate, **kw)
-        self.beta_1 = _number("beta_1", beta_1, 0.0, 1.0)
-        self.beta_2 = _number("beta_2", beta_2, 0.0, 1.0)
-        if self.beta_1 >= 1.0 or self.beta_2 >= 1.0:
-            raise ArgumentError("beta_1 and beta_2 must be < 1")
-        self.epsilon = _number("epsilon", epsilon)
+        self.beta_1 = check_number("beta_1", beta_1, 0.0, 1.0, open_high=True)
+        self.beta_2 = check_number("beta_2", beta_2, 0.0, 1.0, open_high=True)
+        self.epsilon = check_number("epsilon", epsilon, 0.0)
 
-    def build(self, params, slices, backend=None):
-        super().build(params, slices, backend)
+    def _scratch_size(self, size):
         # the update works one chunk at a time, so one chunk of scratch is enough
-        size = self._chunks[0].stop if self._chunks else 0
-        self._scratch = _xp(params).empty(size, dtype=params.dtype)
+        return self._chunks[0].stop if self._chunks else 0
 
     def _update(self, params, grads, lr, t):
         xp, m, v, tmp = _xp(params), self.state["m"], self.state["v"], self._scratch
@@ -284,7 +290,7 @@ class AdamW(Adam):
 
     def __init__(self, learning_rate=1e-3, weight_decay: float = 0.004, **kw):
         super().__init__(learning_rate, **kw)
-        self.weight_decay = _number("weight_decay", weight_decay)
+        self.weight_decay = check_number("weight_decay", weight_decay, 0.0)
 
     def _decay_weights(self, params, lr) -> None:
         if self.weight_decay:
@@ -301,9 +307,9 @@ class RMSprop(Optimizer):
         self, learning_rate=1e-3, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, **kw
     ):
         super().__init__(learning_rate, **kw)
-        self.rho = _number("rho", rho, 0.0, 1.0)
-        self.momentum = _number("momentum", momentum, 0.0, 1.0)
-        self.epsilon = _number("epsilon", epsilon)
+        self.rho = check_number("rho", rho, 0.0, 1.0)
+        self.momentum = check_number("momentum", momentum, 0.0, 1.0)
+        self.epsilon = check_number("epsilon", epsilon, 0.0)
         self.centered = check_bool("centered", centered)
         self.slots = (
             ("v",) + (("mean_grad",) if centered else ()) + (("velocity",) if self.momentum else ())
@@ -318,7 +324,7 @@ class RMSprop(Optimizer):
         if self.centered:
             mean_grad = self.state["mean_grad"]
             mean_grad *= self.rho
-            mean_grad += (1.0 - self.rho) * grads
+            mean_grad += xp.multiply(grads, 1.0 - self.rho, out=tmp)
             xp.multiply(mean_grad, mean_grad, out=tmp)
             xp.subtract(v, tmp, out=tmp)
             xp.sqrt(tmp, out=tmp)
@@ -351,10 +357,10 @@ class Adagrad(Optimizer):
 
     def __init__(self, learning_rate=1e-3, initial_accumulator_value=0.1, epsilon=1e-7, **kw):
         super().__init__(learning_rate, **kw)
-        self.initial_accumulator_value = _number(
-            "initial_accumulator_value", initial_accumulator_value
+        self.initial_accumulator_value = check_number(
+            "initial_accumulator_value", initial_accumulator_value, 0.0
         )
-        self.epsilon = _number("epsilon", epsilon)
+        self.epsilon = check_number("epsilon", epsilon, 0.0)
 
     def build(self, params, slices, backend=None):
         super().build(params, slices, backend)
@@ -399,5 +405,7 @@ def get(identifier: str | dict | Optimizer) -> Optimizer:
         params["learning_rate"] = schedules.from_config(params["learning_rate"])
     try:
         return OPTIMIZERS[name](**params)
+    except DensekitError:
+        raise
     except TypeError as exc:
         raise ArgumentError(f"bad parameters for optimizer {name!r}: {exc}") from exc

@@ -7,11 +7,11 @@ batch to the mean loss, as Keras does.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from .data import check_number
 from .errors import ArgumentError, ArgumentTypeError
 
 
@@ -24,11 +24,10 @@ class Regularizer:
 
     def __post_init__(self):
         for name in ("l1", "l2"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ArgumentError(f"regularizer {name} must be a number, got {value!r}")
-            if not math.isfinite(value) or value < 0:
-                raise ArgumentError(f"regularizer {name} must be finite and >= 0, got {value}")
+            # a frozen dataclass: store the checked float (np.float32(0.01) -> 0.01...)
+            object.__setattr__(
+                self, name, check_number(f"regularizer {name}", getattr(self, name), 0.0)
+            )
 
     def penalty(self, xp, w) -> float:
         """A float on NumPy; a 0-d device array on a GPU (no host round trip per batch)."""
@@ -37,7 +36,8 @@ class Regularizer:
         if self.l1:
             value += self.l1 * to_host(xp.abs(w).sum())
         if self.l2:
-            value += self.l2 * to_host((w * w).sum())
+            flat = w.ravel()  # a view: weights are slices of the contiguous flat buffer
+            value += self.l2 * to_host(xp.vdot(flat, flat))  # sum w^2, no squared copy
         return value
 
     def add_gradient(self, xp, w, grad) -> None:

@@ -127,9 +127,3 @@ class Layer:
 def default_name(layer: Layer) -> str:
     """'Dense' -> 'dense', 'BatchNormalization' -> 'batch_normalization' (Keras names)."""
     return re.sub(r"(?<!^)(?=[A-Z])", "_", type(layer).__name__).lower()
-
-
-def check_positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ArgumentError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)

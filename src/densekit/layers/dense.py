@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from .. import activations, cpu_kernels, initializers, regularizers
+from ..data import check_positive_int
 from ..errors import ArgumentError, ArgumentTypeError
-from .base import Layer, WeightSpec, check_positive_int
+from .base import Layer, WeightSpec
 
 
 class Dense(Layer):

@@ -3,11 +3,10 @@ and scale the rest by ``1 / (1 - rate)``, so inference is the identity."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from ..backend import make_rng
-from ..errors import ArgumentError
+from ..data import check_number
 from .base import Layer
 
 
@@ -16,11 +15,7 @@ class Dropout(Layer):
 
     def __init__(self, rate: float, seed: int | None = None, name: str | None = None):
         super().__init__(name)
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate):
-            raise ArgumentError(f"Dropout rate must be a number in [0, 1), got {rate!r}")
-        if not 0.0 <= rate < 1.0:
-            raise ArgumentError(f"Dropout rate must be in [0, 1), got {rate}")
-        self.rate = float(rate)
+        self.rate = check_number("Dropout rate", rate, 0.0, 1.0, open_high=True)
         self.seed = seed
         # a seeded layer owns its generator for life: later fits continue its stream
         self.rng = None if seed is None else make_rng(seed)
@@ -32,14 +27,16 @@ class Dropout(Layer):
         xp = self.backend.xp
         if self.rng is None:  # fit gives unseeded layers the model's generator; this is outside fit
             self.rng = make_rng(self.seed)
-        if self.backend.name == "cpu":
-            keep = self.rng.random(x.shape, dtype=x.dtype) >= self.rate
+        scaled_mask = self.buffer("mask", x.shape, x.dtype)
+        if self.backend.name == "cpu":  # the draw, the mask and the scaling in one array
+            self.rng.random(dtype=x.dtype, out=scaled_mask)
+            xp.greater_equal(scaled_mask, self.rate, out=scaled_mask)
+            scaled_mask *= 1.0 / (1.0 - self.rate)
         else:  # draw the mask on the device, seeded from the layer's host generator
             keep = self._device_rng().random(x.shape, dtype=x.dtype) >= self.rate
-        scaled_mask = self.buffer("mask", x.shape, x.dtype)
-        xp.multiply(xp.asarray(keep), 1.0 / (1.0 - self.rate), out=scaled_mask)
+            xp.multiply(xp.asarray(keep), 1.0 / (1.0 - self.rate), out=scaled_mask)
         self._scaled_mask = scaled_mask
-        return x * scaled_mask
+        return xp.multiply(x, scaled_mask, out=self.buffer("output", x.shape, x.dtype))
 
     def _device_rng(self):
         """A generator of the backend's own (CuPy's), re-seeded when fit gives a new ``rng``."""

@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 
 from .. import initializers, regularizers
+from ..data import check_positive_int
 from ..errors import ArgumentError, ArgumentTypeError, InputError, NotBuiltError
-from .base import Layer, WeightSpec, check_positive_int
+from .base import Layer, WeightSpec
 
 
 def _check_flag(name: str, value: Any) -> bool:
