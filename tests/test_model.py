@@ -398,6 +398,20 @@ def test_weights_that_overflowed_are_reported_as_such():
         model.fit(x, y * 1000, epochs=5, verbose=0)
 
 
+@pytest.mark.parametrize("outputs", [1, 3])
+def test_mse_and_mae_metrics_report_the_losses_of_those_names(outputs):
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(50, 4)), rng.normal(size=(50, outputs))
+    model = dk.Sequential([dk.layers.Dense(outputs, input_dim=4)], seed=0, dtype="float64")
+    model.compile("sgd", "mse", ["mse", "mae"])
+    results = model.evaluate(x, y)
+    loss, mse, mae = results["loss"], results["mse"], results["mae"]
+    p = model.predict(x)
+    assert mse == pytest.approx(loss, rel=1e-12)
+    assert mse == pytest.approx(np.mean((p - y) ** 2), rel=1e-12)
+    assert mae == pytest.approx(np.mean(np.abs(p - y)), rel=1e-12)
+
+
 # --- bad input ----------------------------------------------------------------------------------
 
 

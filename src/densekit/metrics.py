@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .errors import ArgumentError, ArgumentTypeError
+from .losses import MeanAbsoluteError, MeanSquaredError
 
 
 @dataclass(frozen=True)
@@ -28,15 +29,6 @@ def _binary_accuracy(threshold: float) -> Callable:
 
 def _categorical_accuracy(xp, y, p):
     return (p.argmax(axis=1) == y.argmax(axis=1)).astype(p.dtype)
-
-
-def _mse(xp, y, p):
-    e = p - y
-    return (e * e).mean(axis=1)
-
-
-def _mae(xp, y, p):
-    return xp.abs(p - y).mean(axis=1)
 
 
 NAMES = ("accuracy", "binary_accuracy", "categorical_accuracy", "mse", "mae")
@@ -61,8 +53,8 @@ def get(identifier: str, n_outputs: int, loss_name: str, from_logits: bool = Fal
         return Metric(identifier, _binary_accuracy(threshold))
     if name == "categorical_accuracy":
         return Metric(identifier, _categorical_accuracy)
-    if name == "mse":
-        return Metric(identifier, _mse)
+    if name == "mse":  # the same per-sample values as the losses of those names
+        return Metric(identifier, MeanSquaredError().per_sample)
     if name == "mae":
-        return Metric(identifier, _mae)
+        return Metric(identifier, MeanAbsoluteError().per_sample)
     raise ArgumentError(f"unknown metric {identifier!r}; expected one of {', '.join(NAMES)}")
