@@ -210,7 +210,8 @@ class BinaryCrossentropy(Loss):
         return (p - y) / (p * (1.0 - p)) * inside * (1.0 / p.shape[1])
 
     def per_sample_from_logits(self, xp, y, z):
-        return (xp.maximum(z, 0) - z * y + xp.log1p(xp.exp(-xp.abs(z)))).mean(axis=1)
+        # -y log s(z) - (1 - y) log(1 - s(z)) = softplus(z) - y z, stable for any z
+        return (_softplus(xp, z) - z * y).mean(axis=1)
 
     def gradient_from_logits(self, xp, y, z, p):
         return (p - y) * (1.0 / z.shape[1])
@@ -351,6 +352,12 @@ def _softmax(xp, z):
     from .activations import softmax_forward
 
     return softmax_forward(xp, z)
+
+
+def _softplus(xp, z):
+    from .activations import softplus_forward
+
+    return softplus_forward(xp, z)
 
 
 def _sigmoid(xp, z):
