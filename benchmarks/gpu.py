@@ -30,6 +30,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
 
 import workloads  # noqa: E402 - benchmarks/ is the script's folder
+from peers import build_torch  # noqa: E402
 from workloads import Workload  # noqa: E402
 
 import densekit as dk  # noqa: E402
@@ -109,16 +110,7 @@ def densekit_epochs(model, x, y, w: Workload, epochs: int, sync) -> list[float]:
 class TorchRunner:
     def __init__(self, torch, w: Workload, x, y, weights, fused: bool):
         self.torch, self.w = torch, w
-        layers = []
-        for i, (n, m) in enumerate(zip(w.sizes[:-1], w.sizes[1:])):
-            linear = torch.nn.Linear(n, m)
-            with torch.no_grad():
-                linear.weight.copy_(torch.from_numpy(weights[2 * i].T.copy()))
-                linear.bias.copy_(torch.from_numpy(weights[2 * i + 1]))
-            layers.append(linear)
-            if i < len(w.sizes) - 2:
-                layers.append(torch.nn.ReLU())
-        self.model = torch.nn.Sequential(*layers).cuda().train()
+        self.model = build_torch(torch, w.sizes, weights).cuda().train()
         self.optimizer = torch.optim.Adam(
             self.model.parameters(), lr=LEARNING_RATE, eps=EPSILON, fused=fused or None
         )
