@@ -318,7 +318,7 @@ def fit(
     ``batch_size`` is the global batch, split evenly over the workers. Returns a
     History whose ``step_seconds`` is the mean wall time of one round.
     """
-    from .model import DEFAULT_BATCH_SIZE, _check_verbose, _print_epoch
+    from .training import DEFAULT_BATCH_SIZE, _check_verbose, _print_epoch
 
     client = _client(client)
     model._require_compiled("fit")

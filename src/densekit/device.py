@@ -168,7 +168,7 @@ class BatchFeeder:
 
 def train_epoch(model, x, y, w, batch_size, shuffle, rng, callbacks, verbose, title) -> dict:
     """One epoch on the model's device; same logs and callbacks as the CPU loop."""
-    from .model import _format_logs, _progress_bar
+    from .training import _format_logs, _progress_bar
 
     xp = model.backend.xp
     n = len(x)

@@ -177,7 +177,13 @@ def fit(
 
 
 def _fit(model, x, y, comm, **kw) -> History:
-    from .model import DEFAULT_BATCH_SIZE, _check_verbose, _print_epoch
+    from .training import (
+        DEFAULT_BATCH_SIZE,
+        _apply_class_weight,
+        _check_verbose,
+        _prepare_validation,
+        _print_epoch,
+    )
 
     rank, size = comm.Get_rank(), comm.Get_size()
     model._require_compiled("fit")
@@ -201,7 +207,7 @@ def _fit(model, x, y, comm, **kw) -> History:
     verbose = _check_verbose(kw["verbose"]) if rank == 0 else 0
     validation_split = check_validation_split(kw["validation_split"])
     weights = check_sample_weight(kw["sample_weight"], len(rows), model.dtype)
-    weights = model._apply_class_weight(kw["class_weight"], targets, weights)
+    weights = _apply_class_weight(model, kw["class_weight"], targets, weights)
 
     broadcast_weights(model, comm)
     rng = make_rng(kw["seed"]) if kw["seed"] is not None else model._rng
@@ -216,7 +222,7 @@ def _fit(model, x, y, comm, **kw) -> History:
     validation = None
     # validation arrays are prepared once, as model.fit prepares them (targets one-hot etc.)
     if kw["validation_data"] is not None:
-        validation = model._prepare_validation(kw["validation_data"])
+        validation = _prepare_validation(model, kw["validation_data"])
     elif validation_split > 0:
         train_index, held_out = validation_split_indices(
             len(rows), validation_split, rng, model._labels(targets)
@@ -298,7 +304,7 @@ class _EpochData:
 
 
 def _train_epoch(model, data, order, comm, reducer, sync_every, callbacks, verbose, title):
-    from .model import _format_logs, _progress_bar
+    from .training import _format_logs, _progress_bar
 
     rank, size = comm.Get_rank(), comm.Get_size()
     n = len(data.train_index)

@@ -1,0 +1,346 @@
+"""The training loop behind ``Sequential.fit``.
+
+Each epoch is one pass over the rows in shuffled minibatches (gathered into reused
+buffers), one optimizer step per batch. The weights and optimizer state are copied at
+each epoch's start, so that weights which turn NaN or infinite are rolled back. Callbacks
+hear of every epoch (and of every batch when one of them overrides a batch hook);
+``verbose=1`` draws a progress bar, ``verbose=2`` prints a line per epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import threads as threads_module
+from .backend import make_rng
+from .callbacks import Callback, CallbackList, History, check_callbacks
+from .data import check_batch_size, check_count, check_validation_split, validation_split_indices
+from .errors import ArgumentError, ArgumentTypeError, InputError, TrainingError
+from .layers import Dense
+
+if TYPE_CHECKING:
+    from .model import Sequential
+
+DEFAULT_BATCH_SIZE = 32  # Keras' fit default
+#: fit copies the weights and optimizer state at each epoch's start, to restore them if they
+#: turn NaN or infinite; a larger copy (past a 5M-parameter network with Adam) is not kept:
+#: it would cost more memory than the training itself (2-3x the weights)
+ROLLBACK_COPY_LIMIT = 64 * 2**20
+
+
+def fit(
+    model: Sequential,
+    x: Any,
+    y: Any,
+    *,
+    batch_size: int | None,
+    epochs: int,
+    verbose: int | str,
+    callbacks: list[Callback] | None,
+    validation_split: float,
+    validation_data: tuple | None,
+    shuffle: bool,
+    class_weight: dict | None,
+    sample_weight: Any,
+    initial_epoch: int,
+    seed: int | None,
+    threads: int | None,
+    unknown: dict,
+) -> History:
+    """``Sequential.fit``: check the arguments, then run the epochs (see its docstring)."""
+    _refuse_unknown_fit_arguments(unknown)
+    model._require_compiled("fit")
+    threads = threads_module.check_threads(threads)
+    x, y, sample_weight = model._prepare(x, y, sample_weight, building=True)
+    batch_size = check_batch_size(batch_size, DEFAULT_BATCH_SIZE)
+    epochs = check_count("epochs", epochs)
+    initial_epoch = check_count("initial_epoch", initial_epoch)
+    verbose = _check_verbose(verbose)
+    validation_split = check_validation_split(validation_split)
+    sample_weight = _apply_class_weight(model, class_weight, y, sample_weight)
+    rng = make_rng(seed) if seed is not None else model._rng
+    model.share_rng(rng)
+
+    validation = None
+    if validation_data is not None:
+        validation = _prepare_validation(model, validation_data)
+    elif validation_split > 0:
+        if len(x) < 2:
+            raise InputError("validation_split needs at least 2 samples")
+        train, held_out = validation_split_indices(len(x), validation_split, rng, model._labels(y))
+        w = sample_weight
+        validation = (x[held_out], y[held_out], None if w is None else w[held_out])
+        x, y = x[train], y[train]
+        sample_weight = None if w is None else w[train]
+
+    history = History()
+    callback_list = CallbackList([history, *check_callbacks(callbacks)], model)
+    callback_list.set_params(
+        {"epochs": epochs, "steps": -(-len(x) // batch_size), "verbose": verbose}
+    )
+    model.stop_training = False
+    # callbacks may restore a checkpoint here (BackupAndRestore): they see the
+    # generator that drives shuffling and dropout, and may move the first epoch
+    model._fit_rng = rng
+    model._initial_epoch = initial_epoch
+    callback_list.on_train_begin({})
+    restore_threads = threads_module.limit_for_call(threads, _largest_product(model, batch_size))
+    try:
+        for epoch in range(model._initial_epoch, epochs):
+            callback_list.on_epoch_begin(epoch, {})
+            started = time.perf_counter()
+            last_finite = _snapshot(model)
+            try:
+                logs = _train_epoch(
+                    model,
+                    x,
+                    y,
+                    sample_weight,
+                    batch_size,
+                    shuffle,
+                    rng,
+                    callback_list,
+                    verbose,
+                    f"Epoch {epoch + 1}/{epochs}",
+                )
+            except TrainingError as exc:
+                outcome = _roll_back_if_not_finite(model, last_finite)
+                if outcome != "finite":
+                    raise TrainingError(f"{exc} {_rollback_note(outcome, epoch)}") from None
+                raise
+            outcome = _roll_back_if_not_finite(model, last_finite)
+            if outcome != "finite":
+                if not model._stop_on_nonfinite:
+                    raise TrainingError(
+                        f"the weights became NaN or infinite during epoch {epoch + 1} "
+                        f"although the loss stayed finite; {_rollback_note(outcome, epoch)} "
+                        "Try a lower learning rate or gradient clipping (clipnorm=1.0)."
+                    )
+                warnings.warn(
+                    f"the weights became NaN or infinite during epoch {epoch + 1}; "
+                    f"TerminateOnNaN stopped training. {_rollback_note(outcome, epoch)}",
+                    stacklevel=3,  # the caller of Sequential.fit
+                )
+                model.stop_training = True
+            if validation is not None:
+                val_logs = model._evaluate_arrays(*validation, batch_size=None)
+                logs.update({f"val_{key}": value for key, value in val_logs.items()})
+            if verbose == 2 or (verbose == 1 and validation is not None):
+                _print_epoch(epoch, epochs, logs, time.perf_counter() - started)
+            callback_list.on_epoch_end(epoch, logs)
+            if model.stop_training:
+                break
+    finally:
+        callback_list.on_train_end({})
+        restore_threads()
+    return history
+
+
+def _train_epoch(
+    model: Sequential, x, y, w, batch_size, shuffle, rng, callbacks, verbose, title
+) -> dict:
+    """One pass over the rows in minibatches; the epoch's mean loss and metrics."""
+    if model.backend.name != "cpu":  # batches streamed to the device, no per-batch sync
+        from .device import train_epoch
+
+        return train_epoch(model, x, y, w, batch_size, shuffle, rng, callbacks, verbose, title)
+    n = len(x)
+    order = rng.permutation(n) if shuffle else None
+    metrics = model._metrics()
+    totals = [0.0] * (1 + len(metrics))  # loss, then each metric, summed over rows
+    seen = 0
+    n_batches = -(-n // batch_size)
+    bar = _progress_bar(n_batches, title, verbose)
+    # the per-batch logs dict is built only when someone reads it
+    batch_hooks = _calls_batch_hooks(callbacks)
+    x_buffer = y_buffer = w_buffer = None
+    to_device = model.backend.asarray
+    xp = model.backend.xp
+    for batch in range(n_batches):
+        start, stop = batch * batch_size, min(n, (batch + 1) * batch_size)
+        if order is None:
+            xb, yb = x[start:stop], y[start:stop]
+            wb = None if w is None else w[start:stop]
+        else:
+            index = order[start:stop]
+            if x_buffer is None or len(x_buffer) != len(index):
+                x_buffer = np.empty((len(index), x.shape[1]), dtype=x.dtype)
+                y_buffer = np.empty((len(index), y.shape[1]), dtype=y.dtype)
+                w_buffer = None if w is None else np.empty(len(index), dtype=w.dtype)
+            # the indices are a permutation's, always in range: mode="clip" skips the
+            # bounds check and the hidden copy of ``out`` that mode="raise" makes
+            xb = x.take(index, axis=0, out=x_buffer, mode="clip")
+            yb = y.take(index, axis=0, out=y_buffer, mode="clip")
+            wb = None if w is None else w.take(index, out=w_buffer, mode="clip")
+        if batch_hooks:
+            callbacks.on_train_batch_begin(batch, {})
+        xb, yb = to_device(xb), to_device(yb)
+        wb = None if wb is None else to_device(wb)
+        value = model.train_on_batch(xb, yb, wb)
+        rows = stop - start
+        totals[0] += value * rows
+        for k, metric in enumerate(metrics, start=1):
+            totals[k] += float(metric.per_sample(xp, yb, model._last_output).sum())
+        seen += rows
+        if batch_hooks or bar is not None:
+            logs = _mean_logs(totals, seen, metrics)
+            if batch_hooks:
+                callbacks.on_train_batch_end(batch, logs)
+            if bar is not None:
+                bar.update(1)
+                if batch % max(1, n_batches // 20) == 0 or batch == n_batches - 1:
+                    bar.set_postfix_str(_format_logs(logs), refresh=False)
+        if model.stop_training:
+            break
+    if bar is not None:
+        bar.close()
+    return _mean_logs(totals, seen, metrics) if seen else {}
+
+
+def _snapshot(model: Sequential) -> tuple | None:
+    """Copies of the weights and optimizer state (once per epoch, for a rollback), or
+    None when they exceed :data:`ROLLBACK_COPY_LIMIT`."""
+    xp = model.backend.xp
+    arrays = [model.params, model.state, *model.optimizer.state.values()]
+    if sum(array.nbytes for array in arrays) > ROLLBACK_COPY_LIMIT:
+        return None
+    slots = {name: xp.copy(array) for name, array in model.optimizer.state.items()}
+    return xp.copy(model.params), xp.copy(model.state), slots, model.optimizer.iterations
+
+
+def _roll_back_if_not_finite(model: Sequential, snapshot: tuple | None) -> str:
+    """'finite' if every weight is; else restore ``snapshot``: 'restored', or 'lost'
+    when there was none to restore."""
+    xp = model.backend.xp
+    if bool(xp.isfinite(model.params).all()) and bool(xp.isfinite(model.state).all()):
+        return "finite"
+    if snapshot is None:
+        return "lost"
+    params, state, slots, iterations = snapshot
+    model.params[...] = params
+    model.state[...] = state
+    for name, array in slots.items():
+        model.optimizer.state[name][...] = array
+    model.optimizer.iterations = iterations
+    return "restored"
+
+
+def _rollback_note(outcome: str, epoch: int) -> str:
+    """What fit did with weights that turned NaN or infinite in ``epoch`` (0-based)."""
+    if outcome == "restored":
+        return f"fit restored the weights from the start of epoch {epoch + 1}."
+    return (
+        "The weights stay NaN or infinite: the model is too large for fit to keep a copy "
+        f"of them each epoch (more than {ROLLBACK_COPY_LIMIT // 2**20} MiB with the "
+        "optimizer state); keep copies with ModelCheckpoint or BackupAndRestore."
+    )
+
+
+def _largest_product(model: Sequential, batch_size: int) -> int:
+    """Multiply-adds of the largest matrix product in one batch (batch x inputs x units)."""
+    sizes = [layer.input_dim * layer.units for layer in model.layers if isinstance(layer, Dense)]
+    return batch_size * max(sizes, default=0)
+
+
+def _prepare_validation(model: Sequential, validation_data):
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+        raise ArgumentError("validation_data must be (x_val, y_val) or (x_val, y_val, weights)")
+    x_val, y_val, *rest = validation_data
+    try:
+        return model._prepare(x_val, y_val, rest[0] if rest else None)
+    except InputError as exc:
+        raise InputError(f"validation_data: {exc}") from exc
+
+
+def _apply_class_weight(model: Sequential, class_weight, y, sample_weight):
+    if class_weight is None:
+        return sample_weight
+    labels = model._labels(y)
+    if labels is None:
+        raise ArgumentError("class_weight needs a classification loss (a cross-entropy)")
+    if not isinstance(class_weight, dict):
+        raise ArgumentTypeError(
+            f"class_weight must be a dict {{class: weight}}, got {class_weight!r}"
+        )
+    n_classes = max(2, y.shape[1])
+    weights = np.ones(n_classes)
+    for cls, weight in class_weight.items():
+        if not isinstance(cls, (int, np.integer)) or not 0 <= cls < n_classes:
+            raise ArgumentError(f"class_weight key {cls!r} is not a class in [0, {n_classes})")
+        if not (isinstance(weight, (int, float)) and math.isfinite(weight) and weight >= 0):
+            raise ArgumentError(f"class_weight[{cls}] must be a finite number >= 0")
+        weights[cls] = weight
+    per_sample = weights[labels].astype(model.dtype)
+    return per_sample if sample_weight is None else per_sample * sample_weight
+
+
+def _refuse_unknown_fit_arguments(unknown: dict) -> None:
+    """Keras' ``steps_per_epoch`` gets an explanation; any other unknown name a TypeError."""
+    if "steps_per_epoch" in unknown:
+        raise ArgumentError(
+            "fit(steps_per_epoch=...) is not supported: densekit trains on whole epochs, "
+            "each a pass over every row of x; to take fewer steps, pass fewer rows or a "
+            "larger batch_size"
+        )
+    if unknown:
+        names = ", ".join(sorted(unknown))
+        raise ArgumentTypeError(f"fit() got unexpected keyword arguments: {names}")
+
+
+def _check_verbose(verbose: Any) -> int:
+    if verbose == "auto":
+        return 1
+    if verbose not in (0, 1, 2):
+        raise ArgumentError(f"verbose must be 0, 1, 2 or 'auto', got {verbose!r}")
+    return int(verbose)
+
+
+def _mean_logs(totals: list[float], seen: int, metrics: list) -> dict:
+    """The running means ``{"loss": ..., metric: ...}`` from sums over ``seen`` rows."""
+    logs = {"loss": totals[0] / seen}
+    for k, metric in enumerate(metrics, start=1):
+        logs[metric.name] = totals[k] / seen
+    return logs
+
+
+def _calls_batch_hooks(callbacks: CallbackList) -> bool:
+    """Whether any callback overrides a per-batch hook (if none does, skip the calls)."""
+    members = getattr(callbacks, "callbacks", None)
+    if members is None:  # not a CallbackList we can look into: call the hooks
+        return True
+    hooks = ("on_train_batch_begin", "on_train_batch_end")
+    return any(
+        getattr(type(callback), hook, None) is not getattr(Callback, hook)
+        for callback in members
+        for hook in hooks
+    )
+
+
+def _format_logs(logs: dict) -> str:
+    return " - ".join(f"{key}: {value:.4f}" for key, value in logs.items())
+
+
+def _print_epoch(epoch: int, epochs: int, logs: dict, seconds: float) -> None:
+    print(f"Epoch {epoch + 1}/{epochs} - {seconds:.2f}s - {_format_logs(logs)}", flush=True)
+
+
+def _progress_bar(total: int, title: str, verbose: int):
+    if verbose != 1:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total,
+        desc=title,
+        unit="batch",
+        file=sys.stdout,
+        mininterval=0.25,
+        leave=True,
+        dynamic_ncols=True,
+    )
