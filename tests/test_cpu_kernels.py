@@ -69,6 +69,9 @@ def test_training_on_real_data_is_identical_with_and_without_numba(name, monkeyp
     compiled, compiled_history = fit_diabetes("numba", monkeypatch, OPTIMIZERS[name]())
     plain, plain_history = fit_diabetes("numpy", monkeypatch, OPTIMIZERS[name]())
     assert compiled.optimizer._compiled is not None and plain.optimizer._compiled is None
+    relu = compiled.layers[0]  # the ReLU layer ran its compiled forward and backward
+    assert relu._fused_forward is not None and relu._fused_backward is not None
+    assert plain.layers[0]._fused_forward is None
     assert compiled_history.history["loss"] == plain_history.history["loss"]
     for a, b in zip(compiled.get_weights(), plain.get_weights()):
         np.testing.assert_array_equal(a, b)
@@ -121,7 +124,8 @@ def test_compiled_softmax_and_cross_entropy_match_numpy(dtype):
     loss = dk.losses.get("sparse_categorical_crossentropy")
     y = loss.prepare_targets(labels, 7, dtype)
     z_compiled, p_compiled = z.copy(), np.empty_like(z)
-    compiled.bias_softmax(z_compiled, bias, p_compiled)
+    softmax = dk.activations.get("softmax")
+    compiled.bias_activation(softmax, use_bias=True)(z_compiled, bias, p_compiled)
     z_plain = z + bias
     p_plain = dk.activations.get("softmax").forward(np, z_plain.copy())
     np.testing.assert_array_equal(z_compiled, z_plain)
@@ -138,7 +142,8 @@ def test_compiled_softmax_keeps_nan_in_its_row():
     compiled = cpu_kernels.CpuKernels(pytest.importorskip("numba"))
     z = np.array([[1.0, np.nan, 2.0], [1.0, 2.0, 3.0]], dtype=np.float32)
     p = np.empty_like(z)
-    compiled.bias_softmax(z, np.zeros(3, dtype=np.float32), p)
+    bias_softmax = compiled.bias_activation(dk.activations.get("softmax"), use_bias=True)
+    bias_softmax(z, np.zeros(3, dtype=np.float32), p)
     assert np.isnan(p[0]).all() and np.isfinite(p[1]).all()
 
 
@@ -160,8 +165,8 @@ def fit_iris(choice, monkeypatch):
 def test_a_softmax_classifier_trains_to_the_same_weights_up_to_rounding(monkeypatch):
     compiled, compiled_history = fit_iris("numba", monkeypatch)
     plain, plain_history = fit_iris("numpy", monkeypatch)
-    assert compiled.layers[1]._compiled_forward is not None and compiled._cpu_kernels
-    assert plain.layers[1]._compiled_forward is None and plain._cpu_kernels is None
+    assert compiled.layers[1]._fused_forward is not None and compiled._cpu_kernels
+    assert plain.layers[1]._fused_forward is None and plain._cpu_kernels is None
     np.testing.assert_allclose(
         compiled_history.history["loss"], plain_history.history["loss"], rtol=1e-12
     )
@@ -181,7 +186,7 @@ def test_the_choice_is_made_when_the_model_is_built_not_per_batch(monkeypatch):
     monkeypatch.setenv(cpu_kernels.ENV_VAR, "numba")  # changed after building: no effect
     model.fit(x, y, epochs=1, verbose=0)
     assert model._cpu_kernels is None and model.optimizer._compiled is None
-    assert all(layer._compiled_forward is None for layer in model.layers)
+    assert all(layer._fused_forward is None for layer in model.layers)
 
 
 def test_without_a_writable_cache_folder_the_kernels_still_compile(monkeypatch):
@@ -194,5 +199,5 @@ def test_without_a_writable_cache_folder_the_kernels_still_compile(monkeypatch):
     kernels = cpu_kernels.CpuKernels(numba)
     z = np.array([[-1.0, 2.0]], dtype=np.float32)
     a = np.empty_like(z)
-    kernels.bias_relu(z, np.zeros(2, dtype=np.float32), a)
+    kernels.bias_activation(dk.activations.get("relu"), True)(z, np.zeros(2, np.float32), a)
     np.testing.assert_array_equal(a, [[0.0, 2.0]])

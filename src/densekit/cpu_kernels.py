@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -78,10 +79,26 @@ class CpuKernels:
 
         self._adam = jit(_adam)
         self._sgd_momentum = jit(_sgd_momentum)
-        self.bias_relu = jit(_bias_relu)
-        self.relu_backward = jit(_relu_backward)
-        self.bias_softmax = jit(_bias_softmax)
+        self._bias_forward = {"relu": jit(_bias_relu), "softmax": jit(_bias_softmax)}
+        self._relu_backward = jit(_relu_backward)
         self._cross_entropy = jit(_cross_entropy_from_logits)
+
+    def bias_activation(self, activation: Any, use_bias: bool) -> Callable | None:
+        """``f(z, bias, out)``: ``z += b`` and ``out = f(z)`` in one pass; for ReLU and
+        softmax after a bias, else None (the layer uses the NumPy formulas)."""
+        return self._bias_forward.get(activation.name) if use_bias else None
+
+    def activation_backward(self, activation: Any) -> Callable | None:
+        """``f(z, a, grad) -> dz`` written over ``grad`` (as the GPU kernels'); ReLU only."""
+        if activation.name != "relu":
+            return None
+        relu_backward = self._relu_backward
+
+        def backward(z, a, grad):
+            relu_backward(a, grad)
+            return grad
+
+        return backward
 
     def adam(self, params, grads, m, v, step, epsilon, beta_1, beta_2, decay) -> None:
         """Adam (AdamW when ``decay`` != 1); ``step`` and ``epsilon`` carry the bias corrections."""

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from .. import activations, cpu_kernels, initializers, regularizers
@@ -47,7 +48,6 @@ class Dense(Layer):
             None if input_dim is None else check_positive_int("input_dim", input_dim)
         )
         self._fused_forward = self._fused_backward = None
-        self._compiled_forward = self._compiled_backward = None
 
     def build(self, input_dim: int) -> int:
         self.input_dim = int(input_dim)
@@ -81,24 +81,24 @@ class Dense(Layer):
 
     def bind(self, weights, grads, backend) -> None:
         super().bind(weights, grads, backend)
-        # on a GPU: one fused kernel for z += b; a = f(z), one for dz = g * f'(z)
-        kernels = backend.kernels
+        # fused kernels for z += b; a = f(z) and for dz = g * f'(z): CuPy's on a GPU, which
+        # return a from a buffer of their own; numba's on the CPU, which write into ours
+        gpu = backend.kernels
+        self._matmul = backend.xp.matmul if gpu is None else gpu.matmul
+        self._column_sums = None if gpu is None else gpu.column_sums
+        kernels = gpu if gpu is not None or backend.name != "cpu" else cpu_kernels.get()
         self._fused_forward = self._fused_backward = None
-        self._matmul = backend.xp.matmul if kernels is None else kernels.matmul
-        self._column_sums = None if kernels is None else kernels.column_sums
         if kernels is not None:
-            self._fused_forward = kernels.bias_activation(self.activation, self.use_bias)
+            forward = kernels.bias_activation(self.activation, self.use_bias)
+            if forward is not None and gpu is None:
+                forward = functools.partial(self._forward_into_buffer, forward)
+            self._fused_forward = forward
             self._fused_backward = kernels.activation_backward(self.activation)
-        # on the CPU with numba: z += b and a = f(z) in one pass for ReLU and softmax, and
-        # ReLU's dz = g * (a > 0) in one
-        compiled = cpu_kernels.get() if kernels is None and backend.name == "cpu" else None
-        self._compiled_forward = self._compiled_backward = None
-        if compiled is not None and self.use_bias:
-            if self.activation.name == "relu":
-                self._compiled_forward = compiled.bias_relu
-                self._compiled_backward = compiled.relu_backward
-            elif self.activation.name == "softmax":
-                self._compiled_forward = compiled.bias_softmax
+
+    def _forward_into_buffer(self, kernel, z, bias):
+        a = self.buffer("a", z.shape, z.dtype)
+        kernel(z, bias, a)
+        return a
 
     def forward(self, x: Any, training: bool) -> Any:
         xp = self.backend.xp
@@ -106,11 +106,6 @@ class Dense(Layer):
         self._matmul(x, self.kernel, out=z)
         if self._fused_forward is not None:
             a = self._fused_forward(z, self.bias)
-            self._x, self._z, self._a = x, z, a
-            return a
-        if self._compiled_forward is not None:
-            a = self.buffer("a", z.shape, z.dtype)
-            self._compiled_forward(z, self.bias, a)
             self._x, self._z, self._a = x, z, a
             return a
         if self.use_bias:
@@ -129,9 +124,6 @@ class Dense(Layer):
             dz = grad
         elif self._fused_backward is not None:
             dz = self._fused_backward(self._z, self._a, grad)
-        elif self._compiled_backward is not None:
-            self._compiled_backward(self._a, grad)
-            dz = grad
         else:
             dz = self.activation.backward(xp, self._z, self._a, grad)
         self._matmul(self._x.T, dz, out=self.grads["kernel"])
