@@ -437,11 +437,7 @@ def _combine(model, results: dict, exact: bool) -> None:
     if exact:
         model.grads[...] = sum(r["grad_sum"] for r in results.values())
         model.grads *= 1.0 / rows.sum()
-        for hook in model.gradient_hooks:
-            hook(model.grads)
-        model.optimizer.apply_gradients(model.params, model.grads)
-        for constraint in model.constraints:
-            constraint(model)
+        model._step()
         return
     model.params[...] = sum(s * r["params"] for s, r in zip(share, results.values()))
     for slot, array in model.optimizer.state.items():

@@ -427,11 +427,7 @@ def _step(model, x, y, sample_weight):
         regularizer.add_gradient(xp, weight, grad_weight)
     if model._regularized:
         batch_sum = batch_sum + model.regularization_penalty() * rows
-    for hook in model.gradient_hooks:
-        hook(model.grads)
-    model.optimizer.apply_gradients(model.params, model.grads)
-    for constraint in model.constraints:
-        constraint(model)
+    model._step()
     model._last_output = output
     return batch_sum, output
 

@@ -356,11 +356,7 @@ def _train_epoch(model, data, order, comm, reducer, sync_every, callbacks, verbo
 def _step_without_rows(model) -> None:
     """This rank has no rows in a short last batch: contribute zero, take the same step."""
     model.grads[...] = 0
-    for hook in model.gradient_hooks:
-        hook(model.grads)
-    model.optimizer.apply_gradients(model.params, model.grads)
-    for constraint in model.constraints:
-        constraint(model)
+    model._step()
 
 
 # --- checkpoints -----------------------------------------------------------------------

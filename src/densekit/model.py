@@ -380,13 +380,19 @@ class Sequential:
                 f"training stopped and {kept}. "
                 "Try a lower learning rate, gradient clipping (clipnorm=1.0) or scaled inputs."
             )
+        self._step()
+        self._last_output = output
+        return value
+
+    def _step(self) -> None:
+        """One optimizer step from ``self.grads``: the gradient hooks first (an all-reduce,
+        pruning masks), then the update, then the constraints. Every training loop (fit,
+        the GPU's, MPI's, Dask's) steps through here."""
         for hook in self.gradient_hooks:
             hook(self.grads)
         self.optimizer.apply_gradients(self.params, self.grads)
         for constraint in self.constraints:
             constraint(self)
-        self._last_output = output
-        return value
 
     # --- fit ------------------------------------------------------------------------
     def fit(
