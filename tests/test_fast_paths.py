@@ -195,3 +195,22 @@ def test_fused_loss_stays_exact_when_the_true_class_probability_underflows(name)
     y = loss.prepare_targets(np.array([0]) if "sparse" in name else np.eye(3)[[0]], 3, np.float32)
     value, _ = loss.mean_and_gradient_from_logits(np, y, z, p)
     assert value == pytest.approx(200.0, rel=1e-6)
+
+
+def test_a_subclass_of_mse_trains_with_its_own_formulas_not_the_shortcut():
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class DoubledError(losses.MeanSquaredError):
+        def per_sample(self, xp, y, p):
+            return 2.0 * super().per_sample(xp, y, p)
+
+        def gradient(self, xp, y, p):
+            return 2.0 * super().gradient(xp, y, p)
+
+    rng = np.random.default_rng(0)
+    y, p = rng.normal(size=(8, 3)), rng.normal(size=(8, 3))
+    plain_value, plain_grad = losses.MeanSquaredError().mean_and_gradient(np, y, p)
+    value, grad = DoubledError().mean_and_gradient(np, y, p)
+    assert value == pytest.approx(2 * plain_value, rel=1e-12)
+    np.testing.assert_allclose(grad, 2 * plain_grad, rtol=1e-12)

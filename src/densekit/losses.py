@@ -96,7 +96,11 @@ class MeanSquaredError(Loss):
 
     def mean_and_gradient(self, xp, y, p):
         # e = p - y once: the mean is e.e / (n k), the gradient 2 e / (n k), scaled as the
-        # weighted path scales it (by 2/k, then 1/n; one exact step when k = 1)
+        # weighted path scales it (by 2/k, then 1/n; one exact step when k = 1). These are
+        # this class's formulas: a subclass that changes per_sample or gradient (sklearn's
+        # half squared error) gets the generic path built from its own
+        if type(self) is not MeanSquaredError:
+            return super().mean_and_gradient(xp, y, p)
         n, k = p.shape
         e = p - y
         value = float(xp.vdot(e.ravel(), e.ravel())) / e.size

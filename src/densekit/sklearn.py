@@ -92,9 +92,6 @@ class HalfSquaredError(dk_losses.MeanSquaredError):
     def gradient(self, xp, y, p):
         return p - y
 
-    # from per_sample and gradient above, not MeanSquaredError's fused shortcut
-    mean_and_gradient = dk_losses.Loss.mean_and_gradient
-
 
 @dataclass(frozen=True)
 class SummedBinaryCrossentropy(dk_losses.BinaryCrossentropy):
