@@ -94,7 +94,7 @@ def limit(threads: int | None) -> Callable[[], None]:
     )
 
 
-def limit_for_call(threads: int | None, largest_product: int) -> Callable[[], None]:
+def limit_for_training(threads: int | None, largest_product: int) -> Callable[[], None]:
     """:func:`limit` for ``fit``: the asked count, else one thread for small products."""
     apply_environment()
     if threads is not None:

@@ -90,7 +90,9 @@ def fit(
     model._fit_rng = rng
     model._initial_epoch = initial_epoch
     callback_list.on_train_begin({})
-    restore_threads = threads_module.limit_for_call(threads, _largest_product(model, batch_size))
+    restore_threads = threads_module.limit_for_training(
+        threads, _largest_product(model, batch_size)
+    )
     try:
         for epoch in range(model._initial_epoch, epochs):
             callback_list.on_epoch_begin(epoch, {})
