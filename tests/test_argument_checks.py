@@ -155,7 +155,9 @@ def test_keras2_lr_is_refused_naming_learning_rate(name):
 
 
 def test_an_unknown_optimizer_argument_is_still_a_type_error():
-    with pytest.raises(ArgumentTypeError, match="Adam got unexpected keyword arguments: decay"):
+    with pytest.raises(
+        ArgumentTypeError, match=r"Adam\(\) got unexpected keyword arguments: decay"
+    ):
         optimizers.Adam(decay=0.1)
 
 

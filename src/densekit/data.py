@@ -262,3 +262,14 @@ def validation_split_indices(
 
 def check_validation_split(value: Any) -> float:
     return check_number("validation_split", value, 0.0, 1.0, open_high=True)
+
+
+def refuse_unknown(owner: str, unknown: dict, renamed: dict[str, str]) -> None:
+    """Keyword arguments ``owner`` does not take: a Keras name in ``renamed`` gets its
+    explanation (ArgumentError), any other name a TypeError as Python would raise."""
+    for name, explanation in renamed.items():
+        if name in unknown:
+            raise ArgumentError(f"{owner}({name}=...) {explanation}")
+    if unknown:
+        names = ", ".join(sorted(unknown))
+        raise ArgumentTypeError(f"{owner}() got unexpected keyword arguments: {names}")

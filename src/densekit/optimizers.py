@@ -18,25 +18,19 @@ from typing import Any
 import numpy as np
 
 from . import cpu_kernels, schedules
-from .data import check_bool, check_number
+from .data import check_bool, check_number, refuse_unknown
 from .errors import ArgumentError, ArgumentTypeError, DensekitError
 
 #: elements per piece of a chunked update: the pieces of p, g, m, v and the scratch
 #: (5 x 256 KiB in float32) stay in a core's L2 cache between the update's ufuncs
 CHUNK = 1 << 16
 
+#: Keras 2 arguments the optimizers know under another name
+KERAS_RENAMED = {"lr": "is Keras 2's name: use learning_rate="}
+
 
 def _positive_or_none(name: str, value: Any) -> float | None:
     return None if value is None else check_number(name, value, 0.0, open_low=True)
-
-
-def _refuse_unknown(owner: str, unknown: dict) -> None:
-    """Keras 2's ``lr=`` gets a pointer to its new name; any other unknown name a TypeError."""
-    if "lr" in unknown:
-        raise ArgumentError(f"{owner}(lr=...) is Keras 2's name: use learning_rate=")
-    if unknown:
-        names = ", ".join(sorted(unknown))
-        raise ArgumentTypeError(f"{owner} got unexpected keyword arguments: {names}")
 
 
 class Optimizer:
@@ -53,7 +47,7 @@ class Optimizer:
         global_clipnorm: float | None = None,
         **unknown: Any,
     ):
-        _refuse_unknown(type(self).__name__, unknown)
+        refuse_unknown(type(self).__name__, unknown, KERAS_RENAMED)
         self.learning_rate = learning_rate
         self.clipnorm = _positive_or_none("clipnorm", clipnorm)
         self.clipvalue = _positive_or_none("clipvalue", clipvalue)

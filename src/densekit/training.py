@@ -20,7 +20,13 @@ import numpy as np
 from . import threads as threads_module
 from .backend import make_rng
 from .callbacks import Callback, CallbackList, History, check_callbacks
-from .data import check_batch_size, check_count, check_validation_split, validation_split_indices
+from .data import (
+    check_batch_size,
+    check_count,
+    check_validation_split,
+    refuse_unknown,
+    validation_split_indices,
+)
 from .errors import ArgumentError, ArgumentTypeError, InputError, TrainingError
 from .layers import Dense
 
@@ -28,6 +34,11 @@ if TYPE_CHECKING:
     from .model import Sequential
 
 DEFAULT_BATCH_SIZE = 32  # Keras' fit default
+#: Keras fit arguments densekit does not take, with the reason
+KERAS_UNSUPPORTED = {
+    "steps_per_epoch": "is not supported: densekit trains on whole epochs, each a pass over "
+    "every row of x; to take fewer steps, pass fewer rows or a larger batch_size"
+}
 #: fit copies the weights and optimizer state at each epoch's start, to restore them if they
 #: turn NaN or infinite; a larger copy (past a 5M-parameter network with Adam) is not kept:
 #: it would cost more memory than the training itself (2-3x the weights)
@@ -54,7 +65,7 @@ def fit(
     unknown: dict,
 ) -> History:
     """``Sequential.fit``: check the arguments, then run the epochs (see its docstring)."""
-    _refuse_unknown_fit_arguments(unknown)
+    refuse_unknown("fit", unknown, KERAS_UNSUPPORTED)
     model._require_compiled("fit")
     threads = threads_module.check_threads(threads)
     x, y, sample_weight = model._prepare(x, y, sample_weight, building=True)
@@ -280,19 +291,6 @@ def _apply_class_weight(model: Sequential, class_weight, y, sample_weight):
         weights[cls] = weight
     per_sample = weights[labels].astype(model.dtype)
     return per_sample if sample_weight is None else per_sample * sample_weight
-
-
-def _refuse_unknown_fit_arguments(unknown: dict) -> None:
-    """Keras' ``steps_per_epoch`` gets an explanation; any other unknown name a TypeError."""
-    if "steps_per_epoch" in unknown:
-        raise ArgumentError(
-            "fit(steps_per_epoch=...) is not supported: densekit trains on whole epochs, "
-            "each a pass over every row of x; to take fewer steps, pass fewer rows or a "
-            "larger batch_size"
-        )
-    if unknown:
-        names = ", ".join(sorted(unknown))
-        raise ArgumentTypeError(f"fit() got unexpected keyword arguments: {names}")
 
 
 def _check_verbose(verbose: Any) -> int:
