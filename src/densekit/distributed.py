@@ -487,9 +487,9 @@ def open_rows(
     A ``.npy`` path is memory-mapped, as is a Parquet path, decoded once, a row group
     at a time, into a ``.npy`` cache by rank 0 (in ``cache_dir``, default the Parquet
     file's folder); ``y`` may name one of its columns. A memory map's dtype and shape
-    are checked here, which reads no row; its rows are checked as a rank reads them, so
-    a rank touches only the pages of its own rows. An ``x`` in memory is checked and
-    converted to ``dtype`` at once, as ``model.fit`` does.
+    are checked here, which reads no row; its rows are checked and converted as a rank
+    reads them, so a rank reads only its own rows and never copies the whole file. An
+    ``x`` in memory is checked and converted to ``dtype`` at once, as ``model.fit`` does.
     """
     if isinstance(x, (str, os.PathLike)):
         path = Path(x)
