@@ -1,7 +1,8 @@
 """The program tests/test_distributed.py runs under ``mpiexec``: one densekit.distributed fit.
 
 ``python distributed_worker.py CONFIG.json``: the JSON names the data (an .npz of
-:func:`dataset`), the dtype, the input form (array, npy or parquet), the fit arguments, where rank 0 writes the weights, and
+:func:`dataset`), the dtype, the input form (array, npy, parquet, or one of the memory
+maps of :func:`open_input`), the fit arguments, where rank 0 writes the weights, and
 optionally a rank, epoch and batch at which that rank kills itself (a lost rank).
 """
 
@@ -46,6 +47,21 @@ def halve_learning_rate() -> dk.callbacks.Callback:
     return dk.callbacks.LearningRateScheduler(lambda epoch, rate: rate / 2)
 
 
+def open_input(source: str, path: str, shape: list[int] | None = None):
+    """x or y as ``source`` says: a path (``npy``), ``np.load(path, mmap_mode="r")``
+    (``load_mmap``), an ``np.memmap`` of a raw float64 file of ``shape`` (``memmap``), or
+    a plain ndarray view of a memory map (``mmap_view``)."""
+    if source == "npy":
+        return path
+    if source == "load_mmap":
+        return np.load(path, mmap_mode="r")
+    if source == "memmap":
+        return np.memmap(path, dtype=np.float64, mode="r", shape=tuple(shape))
+    if source == "mmap_view":
+        return np.asarray(np.load(path, mmap_mode="r"))[:, ...]
+    raise ValueError(f"unknown input form {source!r}")
+
+
 class DieAt(dk.callbacks.Callback):
     """Kill this process (no clean-up, like a lost node) at one epoch and batch."""
 
@@ -70,8 +86,11 @@ def main(config_path: str) -> None:
         config.get("dtype", "float64"), config.get("optimizer", "adam"), config.get("dropout", 0.0)
     )
     source = config.get("input", "array")
-    if source == "npy":
-        x_in, y_in = config["x_path"], config["y_path"]
+    if source in ("npy", "load_mmap", "memmap", "mmap_view"):
+        # "{rank}" in a path gives each rank its own file
+        rank = comm.Get_rank()
+        x_in = open_input(source, config["x_path"].format(rank=rank), list(x.shape))
+        y_in = open_input(source, config["y_path"].format(rank=rank), list(y.shape))
     elif source == "parquet":
         x_in, y_in = config["x_path"], "target"
     else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -117,6 +118,127 @@ def test_memory_mapped_npy_and_parquet_inputs_match_arrays(tmp_path, data_file):
         _, result = run_mpi(tmp_path, 2, config, data_file)
         for got, want in zip(weights_of(result), expected):
             np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12, err_msg=source)
+
+
+# Unshuffled, global batch k is rows [50k, 50k + 50) and rank r takes its positions r, r+2, ...:
+# on two ranks, rank r trains on exactly the rows whose index is r modulo 2, every epoch.
+UNSHUFFLED = {**FIT, "shuffle": False}
+MEMORY_MAPS = ["load_mmap", "memmap", "mmap_view"]  # the forms of worker.open_input
+
+
+def save_input(source: str, path: Path, array: np.ndarray) -> None:
+    """Write ``array`` where ``worker.open_input(source, path)`` reads it."""
+    if source == "memmap":
+        np.ascontiguousarray(array, dtype=np.float64).tofile(path)
+    else:
+        np.save(path, array)
+
+
+def input_config(source: str, x_path: Path, y_path: Path, fit: dict = UNSHUFFLED) -> dict:
+    return {"dtype": "float64", "fit": fit, "input": source, "x_path": str(x_path),
+            "y_path": str(y_path)}  # fmt: skip
+
+
+def test_memory_maps_are_read_only_in_each_ranks_own_rows_bit_identical(tmp_path, data_file):
+    x, y, _ = worker.dataset()
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    _, whole = run_mpi(
+        tmp_path, 2, input_config("npy", tmp_path / "x.npy", tmp_path / "y.npy"), data_file
+    )
+    _, in_memory = run_mpi(tmp_path, 2, {"dtype": "float64", "fit": UNSHUFFLED}, data_file)
+    for got, want in zip(weights_of(in_memory), weights_of(whole)):
+        assert np.array_equal(got, want)
+    for source in ["npy", *MEMORY_MAPS]:
+        suffix = ".bin" if source == "memmap" else ".npy"
+        for rank in range(2):
+            # each rank's files hold NaN in the rows that only the other rank may read
+            others = np.arange(len(x)) % 2 != rank
+            save_input(source, tmp_path / f"x{rank}{suffix}", np.where(others[:, None], np.nan, x))
+            save_input(source, tmp_path / f"y{rank}{suffix}", np.where(others, np.nan, y))
+        config = input_config(
+            source, tmp_path / f"x{{rank}}{suffix}", tmp_path / f"y{{rank}}{suffix}"
+        )
+        _, result = run_mpi(tmp_path, 2, config, data_file)
+        assert result["ranks_agree"], source
+        for got, want in zip(weights_of(result), weights_of(whole)):
+            assert np.array_equal(got, want), source
+
+
+@pytest.mark.parametrize(
+    ("poisoned", "owner", "message"),
+    [
+        ("x", 1, "x contains NaN or infinite values (first at row 37, column 4)"),
+        ("y", 0, "y contains NaN or infinite values (first at row 100)"),
+    ],
+)
+def test_a_nan_in_a_ranks_own_rows_of_a_memory_map_is_refused_by_that_rank_naming_the_row(
+    tmp_path, data_file, poisoned, owner, message
+):
+    x, y, _ = worker.dataset()
+    if poisoned == "x":
+        x[37, 4] = np.nan  # row 37 is odd: rank 1's
+    else:
+        y = y.astype(np.float64)
+        y[100] = np.nan  # row 100 is even: rank 0's
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    config = input_config("load_mmap", tmp_path / "x.npy", tmp_path / "y.npy")
+    done, result = run_mpi(tmp_path, 2, config, data_file, check=False)
+    assert done.returncode != 0 and result is None
+    assert (
+        f"rank {owner} of 2 failed: InputError: {message}; expected finite numbers" in done.stderr
+    )
+    assert f"rank {1 - owner} of 2 failed" not in done.stderr
+
+
+class CountBatches(dk.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.batches = 0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.batches += 1
+
+
+@pytest.mark.parametrize("form", ["path", "np.load"])
+def test_validation_split_rows_of_a_memory_map_are_checked_before_training(tmp_path, form):
+    from densekit.backend import make_rng
+    from densekit.data import validation_split_indices
+
+    x, y, _ = worker.dataset()
+    # the rows fit holds out: its first draw from the seed's generator, stratified by label
+    _, held_out = validation_split_indices(len(x), 0.2, make_rng(7), y.astype(np.int64))
+    row = int(held_out[3])
+    x[row, 2] = np.inf
+    path = tmp_path / "x.npy"
+    np.save(path, x)
+    x_in = str(path) if form == "path" else np.load(path, mmap_mode="r")
+    counter = CountBatches()
+    fit = {"validation_split": 0.2, "seed": 7, "epochs": 1, "verbose": 0, "callbacks": [counter]}
+    with pytest.raises(dk.errors.InputError, match=rf"\(first at row {row}, column 2\)"):
+        distributed.fit(worker.make_model(), x_in, y, **fit)
+    assert counter.batches == 0  # found among the held-out rows, not in a training batch
+
+
+def test_a_memory_mapped_ys_shape_is_checked_up_front_naming_its_whole_shape(tmp_path):
+    x, y, _ = worker.dataset()
+    np.save(tmp_path / "y.npy", np.stack([y, 1 - y], axis=1))
+    with pytest.raises(dk.errors.InputError, match=re.escape("y has shape (569, 2), but the")):
+        distributed.fit(
+            worker.make_model(), x, str(tmp_path / "y.npy"), epochs=1, verbose=0, seed=7
+        )
+
+
+def test_a_float64_memory_map_too_large_for_float32_is_refused_naming_the_row(tmp_path):
+    x, y, _ = worker.dataset()
+    x[5, 1] = 1e300
+    np.save(tmp_path / "x.npy", x)
+    x_map = np.load(tmp_path / "x.npy", mmap_mode="r")
+    with pytest.raises(
+        dk.errors.InputError, match=re.escape("x has values too large for float32 (first at row 5,")
+    ):
+        distributed.fit(worker.make_model("float32"), x_map, y, epochs=1, verbose=0, seed=7)
 
 
 def test_parameter_averaging_keeps_ranks_equal_and_learns(tmp_path, data_file):

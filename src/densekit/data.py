@@ -29,13 +29,26 @@ def check_x(x: Any, dtype, n_features: int | None = None, name: str = "x") -> np
         array = _as_array(x)
     except Exception as exc:
         raise InputError(f"{name} could not be read as an array: {exc}") from exc
+    check_x_layout(array, n_features, name, source=x)
+    return check_x_rows(array, dtype, name=name)
+
+
+def check_x_layout(
+    array: np.ndarray, n_features: int | None = None, name: str = "x", source: Any = None
+) -> None:
+    """:func:`check_x`'s dtype and shape checks alone (``source``: what the user passed, whose
+    text columns a dtype error names).
+
+    They read the dtype and shape only, never an element, so a memory map stays unread:
+    distributed training checks a memory-mapped ``x`` this way, then its rows as it reads them.
+    """
     if array.dtype in _FLOATS:  # the common case, checked first: predict latency counts
         pass
     elif array.dtype == object or not (
         np.issubdtype(array.dtype, np.number) or array.dtype == bool
     ):
         raise InputError(
-            f"{name} must be numeric, got dtype {array.dtype}{_text_columns(x)}; "
+            f"{name} must be numeric, got dtype {array.dtype}{_text_columns(source)}; "
             "encode text columns first"
         )
     elif np.issubdtype(array.dtype, np.complexfloating):
@@ -55,18 +68,30 @@ def check_x(x: Any, dtype, n_features: int | None = None, name: str = "x") -> np
         raise InputError(
             f"{name} has {array.shape[1]} features, but the model was built for {n_features}"
         )
-    _check_finite(array, name, "contains NaN or infinite values")
-    converted = array
-    if array.dtype != dtype or not array.flags.c_contiguous:
+
+
+def check_x_rows(
+    block: np.ndarray, dtype, rows: np.ndarray | None = None, name: str = "x"
+) -> np.ndarray:
+    """:func:`check_x`'s finiteness check and conversion: ``block`` as a finite C-contiguous
+    ``dtype`` array, or a clear error.
+
+    ``rows`` says which rows of a larger array ``block`` holds (``block[i]`` is row
+    ``rows[i]``), so that an error names the row of that array, not of the block.
+    """
+    _check_finite(block, name, "contains NaN or infinite values", rows)
+    converted = block
+    if block.dtype != dtype or not block.flags.c_contiguous:
         with np.errstate(over="ignore"):
-            converted = np.ascontiguousarray(array, dtype=dtype)
-        _check_finite(converted, name, f"has values too large for {np.dtype(dtype).name}")
+            converted = np.ascontiguousarray(block, dtype=dtype)
+        _check_finite(converted, name, f"has values too large for {np.dtype(dtype).name}", rows)
     return converted
 
 
-def _check_finite(array: np.ndarray, name: str, problem: str) -> None:
+def _check_finite(array: np.ndarray, name: str, problem: str, rows=None) -> None:
     if array.dtype.kind == "f" and not _all_finite(array):
         row, column = np.argwhere(~np.isfinite(array))[0]
+        row = row if rows is None else rows[row]
         raise InputError(
             f"{name} {problem} (first at row {row}, column {column}); expected finite numbers"
         )

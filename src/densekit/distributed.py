@@ -18,6 +18,7 @@ same optimizer step to the same weights, so the ranks never drift apart.
 
 from __future__ import annotations
 
+import mmap
 import os
 import sys
 import time
@@ -41,6 +42,8 @@ from .data import (
     check_sample_weight,
     check_validation_split,
     check_x,
+    check_x_layout,
+    check_x_rows,
     validation_split_indices,
 )
 from .errors import ArgumentError, InputError, require
@@ -125,8 +128,13 @@ def fit(
 ) -> History:
     """Train ``model`` on every rank of ``comm`` at once; call it on every rank.
 
-    ``x`` is an array, a ``.npy`` path (memory-mapped) or a Parquet path; ``y``
-    an array, a ``.npy`` path, or the name of a column of the Parquet file.
+    ``x`` is an array, a memory map (``np.memmap``, ``np.load(path, mmap_mode="r")``
+    or a view of one), a ``.npy`` path (memory-mapped) or a Parquet path; ``y`` an
+    array, a memory map, a ``.npy`` path (memory-mapped), or the name of a column of
+    the Parquet file. A rank reads, and checks, only the rows of a memory map that it
+    trains on (every rank reads the ``validation_split`` rows, and every label when
+    ``class_weight`` or a stratified split needs them); an array in memory is checked
+    whole at the start, as ``model.fit`` checks it.
     ``batch_size`` is the *global* batch. ``sync_every=1`` sums gradients every
     step (exactly the single-process result); ``sync_every=k > 1`` lets each
     rank step on its own rows and averages the parameters every ``k`` steps
@@ -196,7 +204,6 @@ def _fit(model, x, y, comm, **kw) -> History:
         )
     if len(targets) != len(rows):
         raise InputError(f"x has {len(rows)} samples but y has {len(targets)}; they must match")
-    targets = model.loss.prepare_targets(targets, model.output_dim, model.dtype)
     batch_size = check_batch_size(kw["batch_size"], DEFAULT_BATCH_SIZE)
     epochs = check_count("epochs", kw["epochs"])
     initial_epoch = check_count("initial_epoch", kw["initial_epoch"])
@@ -206,8 +213,13 @@ def _fit(model, x, y, comm, **kw) -> History:
         raise ArgumentError("sync_every and checkpoint_every must be >= 1")
     verbose = _check_verbose(kw["verbose"]) if rank == 0 else 0
     validation_split = check_validation_split(kw["validation_split"])
+    # class weights and a stratified split look at every label: then every rank reads them all
+    every_label = kw["class_weight"] is not None or (
+        validation_split > 0 and model.loss.fuses_with is not None
+    )
+    targets = _Targets(model, targets, read_whole=every_label)
     weights = check_sample_weight(kw["sample_weight"], len(rows), model.dtype)
-    weights = _apply_class_weight(model, kw["class_weight"], targets, weights)
+    weights = _apply_class_weight(model, kw["class_weight"], targets.whole, weights)
 
     broadcast_weights(model, comm)
     rng = make_rng(kw["seed"]) if kw["seed"] is not None else model._rng
@@ -224,12 +236,10 @@ def _fit(model, x, y, comm, **kw) -> History:
     if kw["validation_data"] is not None:
         validation = _prepare_validation(model, kw["validation_data"])
     elif validation_split > 0:
-        train_index, held_out = validation_split_indices(
-            len(rows), validation_split, rng, model._labels(targets)
-        )
+        labels = None if targets.whole is None else model._labels(targets.whole)
+        train_index, held_out = validation_split_indices(len(rows), validation_split, rng, labels)
         held = None if weights is None else weights[held_out]
-        held_rows = np.ascontiguousarray(np.take(rows, held_out, axis=0), dtype=model.dtype)
-        validation = (held_rows, targets[held_out], held)
+        validation = (_read_rows(rows, held_out, model.dtype), targets.take(held_out), held)
 
     checkpoint = None if kw["checkpoint"] is None else Path(kw["checkpoint"])
     if kw["resume"] and checkpoint is not None:
@@ -285,22 +295,79 @@ def _rank_stream(seed: int | None, comm) -> np.random.Generator:
 class _EpochData:
     """The training rows and how a global batch maps to this rank's rows."""
 
-    def __init__(self, rows, targets, weights, train_index, batch_size):
+    def __init__(self, rows, targets: _Targets, weights, train_index, batch_size):
         self.rows, self.targets, self.weights = rows, targets, weights
         self.train_index, self.batch_size = train_index, batch_size
-        self.checked = not isinstance(rows, np.memmap)  # arrays in memory were checked whole
 
     def batch(self, model, positions: np.ndarray):
         index = self.train_index[positions]
-        xb = np.take(self.rows, index, axis=0)
-        if xb.dtype != model.dtype:
-            xb = xb.astype(model.dtype)
-        if not self.checked and not np.isfinite(xb).all():
-            bad = index[np.argwhere(~np.isfinite(xb))[0][0]]
-            raise InputError(f"x contains NaN or infinite values (first at row {bad})")
-        yb = np.take(self.targets, index, axis=0)
+        xb = _read_rows(self.rows, index, model.dtype)
+        yb = self.targets.take(index)
         wb = None if self.weights is None else self.weights[index]
         return xb, yb, wb
+
+
+def memory_mapped(array: Any) -> bool:
+    """True when ``array`` reads a file on demand: an ``np.memmap`` (what
+    ``np.load(path, mmap_mode="r")`` returns) or any view of one.
+
+    A view's ``.base`` chain ends at the ``mmap.mmap`` object; a copy (``np.take``,
+    fancy indexing, arithmetic) owns its memory, even when NumPy still types it memmap.
+    """
+    while isinstance(array, np.ndarray):
+        array = array.base
+    return isinstance(array, mmap.mmap)
+
+
+def _read_rows(rows, index: np.ndarray, dtype) -> np.ndarray:
+    """Rows ``index`` of ``x`` as ``dtype``; a memory map's are checked as they are read."""
+    block = np.take(rows, index, axis=0)
+    if memory_mapped(rows):
+        return check_x_rows(block, dtype, index)
+    return block  # open_rows checked and converted an array in memory whole
+
+
+class _Targets:
+    """The targets, shaped like the model's output by ``loss.prepare_targets``.
+
+    An array in memory (or a memory map with ``read_whole``) is prepared whole at once,
+    as ``model.fit`` prepares it; a memory map is prepared a block of rows at a time, as
+    they are read, so that a rank reads only its own label rows.
+    """
+
+    def __init__(self, model, y, read_whole: bool):
+        self.model, self.mapped = model, None
+        if not memory_mapped(y):
+            self.whole = model.loss.prepare_targets(y, model.output_dim, model.dtype)
+        elif read_whole:
+            self.whole = self._prepare(y, np.arange(len(y)))
+        else:
+            self.whole, self.mapped = None, y
+            self._check_layout()
+
+    def take(self, index: np.ndarray) -> np.ndarray:
+        if self.whole is not None:
+            return np.take(self.whole, index, axis=0)
+        return self._prepare(self.mapped, index)
+
+    def _prepare(self, y, index: np.ndarray) -> np.ndarray:
+        block = np.take(y, index, axis=0)
+        if block.dtype.kind == "f" and not np.isfinite(block).all():
+            bad = index[np.argwhere(~np.isfinite(block))[0][0]]
+            raise InputError(
+                f"y contains NaN or infinite values (first at row {bad}); expected finite numbers"
+            )
+        return self.model.loss.prepare_targets(block, self.model.output_dim, self.model.dtype)
+
+    def _check_layout(self) -> None:
+        """The dtype and shape checks on no rows at all, so that they read nothing."""
+        y, model = self.mapped, self.model
+        empty = y[:0]
+        try:
+            model.loss.prepare_targets(empty, model.output_dim, model.dtype)
+        except InputError as exc:
+            # the message shows the shape it was given: show y's, as for an array in memory
+            raise InputError(str(exc).replace(str(empty.shape), str(y.shape))) from exc
 
 
 def _train_epoch(model, data, order, comm, reducer, sync_every, callbacks, verbose, title):
@@ -415,13 +482,14 @@ def _resume(model, rng, path: Path, comm) -> int:
 def open_rows(
     x: Any, y: Any, dtype: Any = np.float32, comm: Any = None, cache_dir=None
 ) -> tuple[Any, np.ndarray]:
-    """Features as an array that reads rows on demand, and the targets in memory.
+    """Features and targets, each either checked in memory or a memory map read on demand.
 
-    A ``.npy`` path is memory-mapped, so a rank touches only the pages of its own
-    rows. A Parquet path is decoded once, a row group at a time, into a ``.npy``
-    cache by rank 0 (in ``cache_dir``, default the Parquet file's folder), then
-    memory-mapped by every rank; ``y`` may name one of its columns. An array
-    in memory is checked and converted to ``dtype`` at once, as ``model.fit`` does.
+    A ``.npy`` path is memory-mapped, as is a Parquet path, decoded once, a row group
+    at a time, into a ``.npy`` cache by rank 0 (in ``cache_dir``, default the Parquet
+    file's folder); ``y`` may name one of its columns. A memory map's dtype and shape
+    are checked here, which reads no row; its rows are checked and converted as a rank
+    reads them, so a rank reads only its own rows and never copies the whole file. An
+    ``x`` in memory is checked and converted to ``dtype`` at once, as ``model.fit`` does.
     """
     if isinstance(x, (str, os.PathLike)):
         path = Path(x)
@@ -433,21 +501,17 @@ def open_rows(
             rows, y = _parquet_rows(path, y, comm, cache_dir)
         else:
             raise InputError(f"x: {str(path)!r} is neither a .npy nor a .parquet file")
-        _check_rows(rows)
     else:
-        rows = check_x(x, dtype)
+        rows = x
+    if memory_mapped(rows):
+        check_x_layout(rows)
+    else:
+        rows = check_x(rows, dtype)
     if isinstance(y, (str, os.PathLike)) and Path(y).suffix == ".npy":
-        y = np.load(y)
+        y = np.load(y, mmap_mode="r")
     if y is None:
         raise InputError("y is None; fit needs targets")
-    return rows, np.asarray(y)
-
-
-def _check_rows(rows) -> None:
-    if rows.ndim != 2 or rows.shape[0] == 0 or rows.shape[1] == 0:
-        raise InputError(f"x must be 2-D (samples, features) and not empty, got {rows.shape}")
-    if not np.issubdtype(rows.dtype, np.number):
-        raise InputError(f"x must be numeric, got dtype {rows.dtype}")
+    return rows, y if memory_mapped(y) else np.asarray(y)
 
 
 def _parquet_rows(path: Path, y: Any, comm: Any, cache_dir) -> tuple[np.ndarray, Any]:
