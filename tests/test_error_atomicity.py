@@ -26,6 +26,7 @@ import densekit as dk
 from densekit import checkpoint
 from densekit.callbacks import (
     BackupAndRestore,
+    Callback,
     EarlyStopping,
     LearningRateScheduler,
     ModelCheckpoint,
@@ -308,6 +309,7 @@ CASES = [
             ("callbacks-not-list", _fit(callbacks=EarlyStopping()), ArgumentTypeError),
             ("callbacks-not-callback", _fit(callbacks=[object()]), ArgumentError),
             ("callbacks-not-callback-seed", _fit(callbacks=[object()], seed=3), ArgumentError),
+            ("seed-negative", _fit(seed=-1), ArgumentError),
             (
                 "validation-split-one-row",
                 _fit(x=X[:1], y=Y[:1], validation_split=0.2),
@@ -544,3 +546,37 @@ def test_a_failing_call_changes_nothing(case: Case, tmp_path: Path) -> None:
         weights, expected = _follow_up(model), _follow_up(twin)
     for got, want in zip(weights, expected, strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+def test_a_failing_fit_leaves_the_callers_generator_as_it_was(tmp_path: Path) -> None:
+    """fit(seed=generator) draws the validation split from it before the callbacks start;
+    a callback that then refuses (a backup of another model) must not cost those draws."""
+    model = with_foreign_backup(tmp_path)
+    generator = np.random.default_rng(5)
+    state = generator.bit_generator.state
+    with pytest.raises(ModelFileError, match="different model architecture"):
+        model.fit(
+            X,
+            Y,
+            validation_split=0.25,
+            seed=generator,
+            callbacks=[BackupAndRestore(tmp_path / "backup")],
+            verbose=0,
+        )
+    assert generator.bit_generator.state == state
+
+
+class AddsAScore(Callback):
+    """A user's callback that adds a metric of its own to the epoch's logs."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["score"] = -float(epoch)
+
+
+def test_a_metric_a_users_callback_adds_can_be_monitored(tmp_path: Path) -> None:
+    """fit refuses a monitored name its logs lack before training only when no callback
+    of another class could add it: here one does, and EarlyStopping reads it."""
+    model = trained(tmp_path)
+    stopper = EarlyStopping(monitor="score", mode="max", patience=0)
+    history = model.fit(X, Y, epochs=5, verbose=0, callbacks=[AddsAScore(), stopper])
+    assert history.epoch == [0, 1]  # the score falls after epoch 0: stopped at epoch 1

@@ -84,6 +84,7 @@ def fit(
     verbose = _check_verbose(verbose)
     validation_split = check_validation_split(validation_split)
     sample_weight = _apply_class_weight(model, class_weight, y, sample_weight)
+    rng = make_rng(seed) if seed is not None else model._rng
     callbacks = check_callbacks(callbacks)
     validation = None
     if validation_data is not None:
@@ -94,10 +95,9 @@ def fit(
     if epochs > initial_epoch:
         check_monitored(callbacks, _epoch_log_keys(model, validation_data, validation_split))
 
-    undo = _undo_point(model)
+    undo = _undo_point(model, rng)
     try:
         model._adopt_inputs(given_x, x.shape[1])
-        rng = make_rng(seed) if seed is not None else model._rng
         model.share_rng(rng)
         if validation is None and validation_split > 0:
             labels = model._labels(y)
@@ -320,11 +320,12 @@ def _epoch_log_keys(model: Sequential, validation_data, validation_split: float)
     return keys
 
 
-def _undo_point(model: Sequential) -> Callable[[], None]:
+def _undo_point(model: Sequential, rng: np.random.Generator) -> Callable[[], None]:
     """A function that puts back what fit changes before its first epoch.
 
     That is attributes only (the model's, its layers' and its optimizer's: building a
-    model, sharing a generator, flags a callback sets) and the generators' states; the
+    model, sharing a generator, flags a callback sets) and the states of the generators
+    (the model's, its layers', and ``rng``, fit's, which may be the caller's); the
     buffers of a built model are not written before the first epoch, so no copy of them
     is kept (a BackupAndRestore that restores runs last and validates before it writes).
     """
@@ -332,15 +333,16 @@ def _undo_point(model: Sequential) -> Callable[[], None]:
     if model.optimizer is not None:
         owners.append(model.optimizer)
     attributes = [(owner, dict(vars(owner))) for owner in owners]
-    generators = {id(rng): rng for rng in [model._rng, *(layer.rng for layer in model.layers)]}
-    states = [(rng, rng.bit_generator.state) for rng in generators.values() if rng is not None]
+    every = [model._rng, rng, *(layer.rng for layer in model.layers)]
+    generators = {id(generator): generator for generator in every if generator is not None}
+    states = [(generator, generator.bit_generator.state) for generator in generators.values()]
 
     def undo() -> None:
         for owner, saved in attributes:
             vars(owner).clear()
             vars(owner).update(saved)
-        for rng, state in states:
-            rng.bit_generator.state = state
+        for generator, state in states:
+            generator.bit_generator.state = state
 
     return undo
 
