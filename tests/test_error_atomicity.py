@@ -146,7 +146,7 @@ def _generator(rng: np.random.Generator | None) -> Any:
 def fingerprint(model: dk.Sequential) -> dict:
     """Everything a user (or the next call) can observe of ``model``."""
     optimizer = model.optimizer
-    print_model = {
+    observed = {
         "built": model.built,
         "input_dim": model.input_dim,
         "config": json.dumps(model.get_config(), sort_keys=True, default=str),
@@ -173,18 +173,18 @@ def fingerprint(model: dk.Sequential) -> dict:
         "hooks": (list(model.gradient_hooks), list(model.constraints)),
     }
     if model.built:
-        print_model["params"] = _bytes(model.params)
-        print_model["state"] = _bytes(model.state)
-        print_model["weights"] = [_bytes(w) for w in model.get_weights()]
+        observed["params"] = _bytes(model.params)
+        observed["state"] = _bytes(model.state)
+        observed["weights"] = [_bytes(w) for w in model.get_weights()]
     if optimizer is not None:
-        print_model["optimizer"] = (
+        observed["optimizer"] = (
             id(optimizer),
             json.dumps(optimizer.get_config(), sort_keys=True, default=str),
             optimizer.iterations,
             optimizer.learning_rate,
             {name: _bytes(array) for name, array in optimizer.state.items()},
         )
-    return print_model
+    return observed
 
 
 def files(folder: Path) -> dict[str, str]:
