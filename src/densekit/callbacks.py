@@ -48,10 +48,18 @@ def check_callbacks(callbacks, refuse: dict[type, str] | None = None) -> list[Ca
     if not isinstance(callbacks, (list, tuple)):
         raise ArgumentTypeError(f"callbacks must be a list of callbacks, got {callbacks!r}")
     for callback in callbacks:
+        _check_is_callback(callback)
         for kind, reason in (refuse or {}).items():
             if isinstance(callback, kind):
                 raise ArgumentError(f"{type(callback).__name__} cannot be used here: {reason}")
     return list(callbacks)
+
+
+def _check_is_callback(callback: Any) -> None:
+    if not isinstance(callback, Callback):
+        raise ArgumentError(
+            f"callbacks must be densekit.callbacks.Callback objects, got {callback!r}"
+        )
 
 
 class CallbackList:
@@ -63,10 +71,8 @@ class CallbackList:
 
     def __init__(self, callbacks: list[Callback], model):
         for callback in callbacks:
-            if not isinstance(callback, Callback):
-                raise ArgumentError(
-                    f"callbacks must be densekit.callbacks.Callback objects, got {callback!r}"
-                )
+            _check_is_callback(callback)
+        for callback in callbacks:
             callback.set_model(model)
         self.callbacks = sorted(callbacks, key=lambda c: getattr(c, "runs_last", False))
 
@@ -227,15 +233,19 @@ class ModelCheckpoint(Callback):
     def _better(self, value: float) -> bool:
         return value < self.best if self.mode == "min" else value > self.best
 
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
+    def path_for(self, epoch: int, logs: dict) -> str:
+        """``filepath`` filled in for ``epoch`` (0-based) and the epoch's ``logs``."""
         try:
-            path = self.filepath.format(epoch=epoch + 1, **logs)
+            return self.filepath.format(epoch=epoch + 1, **logs)
         except (KeyError, IndexError, ValueError) as exc:
             raise ArgumentError(
                 f"ModelCheckpoint filepath {self.filepath!r} names {exc}, which is not among "
                 f"epoch and the metrics: {', '.join(sorted(logs))}"
             ) from exc
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        path = self.path_for(epoch, logs)
         if self.save_best_only:
             value = _monitored("ModelCheckpoint", self.monitor, logs)
             if not self._better(value):
@@ -521,3 +531,40 @@ class BackupAndRestore(Callback):
                 self.backup_dir.rmdir()
             except OSError:  # not empty: other files live there
                 pass
+
+
+#: the callbacks that add no metric to the epoch's logs but ``learning_rate``
+_KNOWN_LOGS = (
+    Callback,
+    History,
+    EarlyStopping,
+    ModelCheckpoint,
+    ReduceLROnPlateau,
+    LearningRateScheduler,
+    TerminateOnNaN,
+    CSVLogger,
+    BackupAndRestore,
+)
+
+
+def check_monitored(callbacks: list[Callback], keys: set[str]) -> None:
+    """Refuse, before training, a callback that reads a metric the epoch logs will lack.
+
+    ``keys`` are the names ``fit`` logs each epoch. EarlyStopping, ReduceLROnPlateau and
+    ModelCheckpoint (its ``monitor`` with ``save_best_only``, and its ``filepath``) would
+    raise the same error at the first epoch's end, after that epoch had changed the
+    model. A callback of another class may add names to the logs, so with one present
+    the check waits for the logs themselves.
+    """
+    if any(type(callback) not in _KNOWN_LOGS for callback in callbacks):
+        return
+    if any(isinstance(c, (ReduceLROnPlateau, LearningRateScheduler)) for c in callbacks):
+        keys = keys | {"learning_rate"}
+    logs = dict.fromkeys(keys, 0.0)
+    for callback in callbacks:
+        if isinstance(callback, (EarlyStopping, ReduceLROnPlateau)):
+            _monitored(type(callback).__name__, callback.monitor, logs)
+        elif isinstance(callback, ModelCheckpoint):
+            callback.path_for(0, logs)
+            if callback.save_best_only:
+                _monitored("ModelCheckpoint", callback.monitor, logs)

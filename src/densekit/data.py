@@ -108,6 +108,12 @@ def _as_array(x: Any) -> np.ndarray:
     return np.asarray(x)
 
 
+def column_names(x: Any) -> list[str] | None:
+    """A DataFrame's column names as strings (what fit records and predict checks), or None."""
+    columns = getattr(x, "columns", None)
+    return None if columns is None else [str(column) for column in columns]
+
+
 def _text_columns(x: Any) -> str:
     """' (non-numeric columns: [...])' for a DataFrame, else ''."""
     dtypes = getattr(x, "dtypes", None)

@@ -8,6 +8,7 @@ over the whole buffer.
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from .data import (
     check_same_length,
     check_sample_weight,
     check_x,
+    column_names,
 )
 from .errors import (
     ArgumentError,
@@ -97,21 +99,34 @@ class Sequential:
 
     # --- building ---------------------------------------------------------------
     def add(self, layer: Layer) -> None:
-        """Append a layer; the first layer's ``input_dim`` builds the model at once."""
+        """Append a layer; the first layer's ``input_dim`` builds the model at once.
+
+        On a built model the layer is sized (on a copy) before it is appended, so a layer
+        that does not fit raises and leaves the model, and the layer, as they were.
+        """
         if not isinstance(layer, Layer):
             raise ArgumentTypeError(f"Sequential takes densekit layers, got {layer!r}")
         if any(existing is layer for existing in self.layers):
             raise ArgumentError(f"layer {layer.name!r} is already in this model")
-        if layer.name is None:
-            layer.name = self._unique_name(default_name(layer))
-        elif any(existing.name == layer.name for existing in self.layers):
-            raise ArgumentError(f"two layers named {layer.name!r}: layer names must be unique")
+        name = layer.name
+        if name is None:
+            name = self._unique_name(default_name(layer))
+        elif any(existing.name == name for existing in self.layers):
+            raise ArgumentError(f"two layers named {name!r}: layer names must be unique")
         declared = getattr(layer, "declared_input_dim", None)
         if self.built and declared is not None and declared != self.output_dim:
             raise ArgumentError(
-                f"layer {layer.name!r} declares input_dim={declared}, "
+                f"layer {name!r} declares input_dim={declared}, "
                 f"but the previous layer outputs {self.output_dim}"
             )
+        width = None  # the width the layer receives now, where it is known
+        if self.built:
+            width = self.output_dim
+        elif not self.layers:
+            width = declared
+        if width is not None:
+            copy.copy(layer).build(width)  # raises here if the layer cannot take that width
+        layer.name = name
         self.layers.append(layer)
         if self.built:
             layer.build(self.layers[-2].output_dim)
@@ -160,7 +175,16 @@ class Sequential:
         if input_dim < 1:
             raise ArgumentError(f"input_dim must be a positive integer, got {input_dim}")
         dim = int(input_dim)
+        self._planned_output_dim(dim)  # every layer's check, before any layer is sized
         self._input_dim = dim
+        for layer in self.layers:
+            dim = layer.build(dim)
+        self._allocate()
+
+    def _planned_output_dim(self, input_dim: int) -> int:
+        """The width the layers would output for ``input_dim`` features, checking each
+        layer's declared width on the way; nothing is built (each is sized on a copy)."""
+        dim = input_dim
         for layer in self.layers:
             declared = getattr(layer, "declared_input_dim", None)
             if declared is not None and declared != dim:
@@ -168,8 +192,8 @@ class Sequential:
                     f"layer {layer.name!r} was declared with input_dim={declared}, "
                     f"but it receives {dim} features"
                 )
-            dim = layer.build(dim)
-        self._allocate()
+            dim = copy.copy(layer).build(dim)
+        return dim
 
     def _allocate(self, keep: list[np.ndarray] | None = None) -> None:
         """One flat buffer for trainable weights (and their gradients), one for the rest."""
@@ -230,37 +254,41 @@ class Sequential:
         loss: str | losses_module.Loss | None = None,
         metrics: list[str] | None = None,
     ) -> None:
-        """Choose the optimizer, the loss and the metrics to report."""
+        """Choose the optimizer, the loss and the metrics to report.
+
+        Every argument is resolved before the model changes: a bad one raises and leaves
+        the previous optimizer (and its state), loss and metrics in place.
+        """
         if loss is None:
             raise ArgumentError(
                 f"compile needs a loss, e.g. loss='mean_squared_error'; one of "
                 f"{', '.join(losses_module.NAMES)}"
             )
-        self.optimizer = optimizers_module.get(optimizer)
-        self.loss = losses_module.get(loss)
-        self._warn_if_outputs_are_not_probabilities()
+        optimizer = optimizers_module.get(optimizer)
+        loss = losses_module.get(loss)
         if metrics is None:
             metrics = []
         if isinstance(metrics, str) or not isinstance(metrics, (list, tuple)):
             raise ArgumentTypeError(f"metrics must be a list of names, got {metrics!r}")
         for name in metrics:
-            metrics_module.get(name, 2, self.loss.name)  # validates the name now
-        self.metric_names = list(metrics)
+            metrics_module.get(name, 2, loss.name)  # validates the name now
+        self._warn_if_outputs_are_not_probabilities(loss)
+        self.optimizer, self.loss, self.metric_names = optimizer, loss, list(metrics)
         if self.built:
             self.optimizer.build(self.params, self._slices, backend=self.backend)
 
-    def _warn_if_outputs_are_not_probabilities(self) -> None:
+    def _warn_if_outputs_are_not_probabilities(self, loss: losses_module.Loss) -> None:
         """A cross-entropy on probabilities after, say, a linear output trains on nonsense."""
-        wants = self.loss.fuses_with
+        wants = loss.fuses_with
         last = self.layers[-1] if self.layers else None
         activation = getattr(last, "activation", None)
-        if wants is None or getattr(self.loss, "from_logits", False) or activation is None:
+        if wants is None or getattr(loss, "from_logits", False) or activation is None:
             return
         if activation.name not in ("sigmoid", "softmax"):
             warnings.warn(
-                f"{self.loss.name} expects probabilities, but the last layer's activation is "
+                f"{loss.name} expects probabilities, but the last layer's activation is "
                 f"{activation.name!r}: end the model with activation='{wants}', or use "
-                f"{self.loss.name}(from_logits=True) for raw scores",
+                f"{loss.name}(from_logits=True) for raw scores",
                 UserWarning,
                 stacklevel=3,
             )
@@ -443,21 +471,43 @@ class Sequential:
     # --- inputs -----------------------------------------------------------------------
     def _prepare(self, x, y, sample_weight, building=False):
         """Check and convert x, y, sample_weight (building the model from x if needed)."""
+        prepared = self._check_inputs(x, y, sample_weight, building)
+        if building:
+            self._adopt_inputs(x, prepared[0].shape[1])
+        return prepared
+
+    def _check_inputs(
+        self, x, y, sample_weight, building=False, n_features=None, feature_names=None
+    ):
+        """x, y, sample_weight checked and converted, without changing the model.
+
+        With ``building``, an unbuilt model is checked as it would be built for ``x``;
+        ``n_features`` and ``feature_names`` stand in for the model's own until a first
+        fit sets them (for validation data checked beside the training data).
+        """
         if y is None:
             raise InputError("y is None; fit and evaluate need targets")
-        self._check_feature_names(x, record=building)
-        x = check_x(x, self.dtype, self._input_dim)
+        self._check_feature_names(x, fitted=feature_names)
+        x = check_x(x, self.dtype, self._input_dim if self.built else n_features)
         n_targets = np.shape(y)[0] if np.ndim(y) > 0 else None
         if n_targets is None:
             raise InputError("y must be an array of targets, got a scalar")
         check_same_length(x, np.empty(n_targets))
-        if not self.built:
+        if self.built:
+            n_outputs = self.output_dim
+        else:
             if not building:
                 self._require_built("evaluate")
-            self.build(x.shape[1])
-        y = self.loss.prepare_targets(y, self.output_dim, self.dtype)
+            n_outputs = self._planned_output_dim(x.shape[1])
+        y = self.loss.prepare_targets(y, n_outputs, self.dtype)
         sample_weight = check_sample_weight(sample_weight, len(x), self.dtype)
         return x, y, sample_weight
+
+    def _adopt_inputs(self, x: Any, n_features: int) -> None:
+        """What fit takes from checked inputs: the input width (building an unbuilt
+        model) and a DataFrame's column names, when the model has none yet."""
+        self._check_feature_names(x, record=True)
+        self.build(n_features)
 
     def share_rng(self, rng: np.random.Generator) -> None:
         """Layers draw their randomness (dropout masks) from ``rng``; seeded ones keep theirs."""
@@ -465,27 +515,30 @@ class Sequential:
             if getattr(layer, "seed", None) is None:
                 layer.rng = rng
 
-    def _check_feature_names(self, x: Any, record: bool = False) -> None:
-        """A DataFrame's columns must be the ones the model was fitted on, in that order."""
-        columns = getattr(x, "columns", None)
-        if columns is None:
+    def _check_feature_names(
+        self, x: Any, record: bool = False, fitted: list[str] | None = None
+    ) -> None:
+        """A DataFrame's columns must be the ones the model was fitted on (``fitted``,
+        by default its ``feature_names``), in that order."""
+        names = column_names(x)
+        if names is None:
             return
-        names = [str(column) for column in columns]
-        if self.feature_names is None:
+        fitted = self.feature_names if fitted is None else fitted
+        if fitted is None:
             if record:
                 self.feature_names = names
             return
-        if names == self.feature_names:
+        if names == fitted:
             return
-        missing = [name for name in self.feature_names if name not in names]
-        extra = [name for name in names if name not in self.feature_names]
+        missing = [name for name in fitted if name not in names]
+        extra = [name for name in names if name not in fitted]
         if not missing and not extra:
             problem = "has the fitted columns in another order"
         else:
             problem = f"lacks columns {missing[:10]} and has unknown columns {extra[:10]}"
         raise InputError(
-            f"x {problem}; the model was fitted on the columns {self.feature_names[:20]}"
-            + (" ..." if len(self.feature_names) > 20 else "")
+            f"x {problem}; the model was fitted on the columns {fitted[:20]}"
+            + (" ..." if len(fitted) > 20 else "")
             + ": select them in that order, e.g. x[feature_names]"
         )
 
@@ -602,11 +655,17 @@ class Sequential:
                 raise InputError(
                     f"weight {layer.name}/{spec.name} must have shape {spec.shape}, got {array.shape}"
                 )
-            if not np.issubdtype(array.dtype, np.number) or not np.isfinite(array).all():
+            if array.dtype.kind not in "iuf" or not np.isfinite(array).all():
                 raise InputError(f"weight {layer.name}/{spec.name} must be finite numbers")
-            arrays.append(array)
+            with np.errstate(over="ignore"):
+                converted = array.astype(self.dtype)
+            if not np.isfinite(converted).all():  # a float64 beyond float32's range
+                raise InputError(
+                    f"weight {layer.name}/{spec.name} has values too large for {self.dtype.name}"
+                )
+            arrays.append(converted)
         for (_, _, weight), array in zip(self._weight_index, arrays):
-            weight[...] = self.backend.asarray(array.astype(self.dtype))
+            weight[...] = self.backend.asarray(array)
 
     def to(self, device: str) -> Sequential:
         """Move the model to ``device`` ('cpu' or 'gpu') in place and return it.

@@ -13,17 +13,19 @@ import math
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import threads as threads_module
 from .backend import make_rng
-from .callbacks import Callback, CallbackList, History, check_callbacks
+from .callbacks import Callback, CallbackList, History, check_callbacks, check_monitored
 from .data import (
     check_batch_size,
     check_count,
     check_validation_split,
+    column_names,
     refuse_unknown,
     validation_split_indices,
 )
@@ -64,11 +66,18 @@ def fit(
     threads: int | None,
     unknown: dict,
 ) -> History:
-    """``Sequential.fit``: check the arguments, then run the epochs (see its docstring)."""
+    """``Sequential.fit``: check the arguments, then run the epochs (see its docstring).
+
+    Every argument is checked before the model changes, so a bad one raises and leaves
+    the model, its optimizer and its generators as they were. What can only fail once
+    training is set up (a callback's ``on_train_begin``: a backup of another model, a
+    schedule where a callback sets the rate) puts back what fit changed before raising.
+    """
     refuse_unknown("fit", unknown, KERAS_UNSUPPORTED)
     model._require_compiled("fit")
     threads = threads_module.check_threads(threads)
-    x, y, sample_weight = model._prepare(x, y, sample_weight, building=True)
+    given_x = x
+    x, y, sample_weight = model._check_inputs(x, y, sample_weight, building=True)
     batch_size = check_batch_size(batch_size, DEFAULT_BATCH_SIZE)
     epochs = check_count("epochs", epochs)
     initial_epoch = check_count("initial_epoch", initial_epoch)
@@ -76,31 +85,42 @@ def fit(
     validation_split = check_validation_split(validation_split)
     sample_weight = _apply_class_weight(model, class_weight, y, sample_weight)
     rng = make_rng(seed) if seed is not None else model._rng
-    model.share_rng(rng)
-
+    callbacks = check_callbacks(callbacks)
     validation = None
     if validation_data is not None:
-        validation = _prepare_validation(model, validation_data)
+        feature_names = model.feature_names or column_names(given_x)
+        validation = _prepare_validation(model, validation_data, x.shape[1], feature_names)
     elif validation_split > 0:
-        if len(x) < 2:
-            raise InputError("validation_split needs at least 2 samples")
-        train, held_out = validation_split_indices(len(x), validation_split, rng, model._labels(y))
-        w = sample_weight
-        validation = (x[held_out], y[held_out], None if w is None else w[held_out])
-        x, y = x[train], y[train]
-        sample_weight = None if w is None else w[train]
+        _check_split(model, x, y, validation_split)
+    if epochs > initial_epoch:
+        check_monitored(callbacks, _epoch_log_keys(model, validation_data, validation_split))
 
-    history = History()
-    callback_list = CallbackList([history, *check_callbacks(callbacks)], model)
-    callback_list.set_params(
-        {"epochs": epochs, "steps": -(-len(x) // batch_size), "verbose": verbose}
-    )
-    model.stop_training = False
-    # callbacks may restore a checkpoint here (BackupAndRestore): they see the
-    # generator that drives shuffling and dropout, and may move the first epoch
-    model._fit_rng = rng
-    model._initial_epoch = initial_epoch
-    callback_list.on_train_begin({})
+    undo = _undo_point(model, rng)
+    try:
+        model._adopt_inputs(given_x, x.shape[1])
+        model.share_rng(rng)
+        if validation is None and validation_split > 0:
+            labels = model._labels(y)
+            train, held_out = validation_split_indices(len(x), validation_split, rng, labels)
+            w = sample_weight
+            validation = (x[held_out], y[held_out], None if w is None else w[held_out])
+            x, y = x[train], y[train]
+            sample_weight = None if w is None else w[train]
+
+        history = History()
+        callback_list = CallbackList([history, *callbacks], model)
+        callback_list.set_params(
+            {"epochs": epochs, "steps": -(-len(x) // batch_size), "verbose": verbose}
+        )
+        model.stop_training = False
+        # callbacks may restore a checkpoint here (BackupAndRestore): they see the
+        # generator that drives shuffling and dropout, and may move the first epoch
+        model._fit_rng = rng
+        model._initial_epoch = initial_epoch
+        callback_list.on_train_begin({})
+    except BaseException:
+        undo()
+        raise
     restore_threads = threads_module.limit_for_training(
         threads, _largest_product(model, batch_size)
     )
@@ -261,14 +281,70 @@ def _largest_product(model: Sequential, batch_size: int) -> int:
     return batch_size * max(sizes, default=0)
 
 
-def _prepare_validation(model: Sequential, validation_data):
+def _prepare_validation(model: Sequential, validation_data, n_features: int, feature_names):
+    """``validation_data`` checked as the training data was (its width, its columns),
+    before fit builds the model from that data."""
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
         raise ArgumentError("validation_data must be (x_val, y_val) or (x_val, y_val, weights)")
     x_val, y_val, *rest = validation_data
     try:
-        return model._prepare(x_val, y_val, rest[0] if rest else None)
+        return model._check_inputs(
+            x_val,
+            y_val,
+            rest[0] if rest else None,
+            building=True,
+            n_features=n_features,
+            feature_names=feature_names,
+        )
     except InputError as exc:
         raise InputError(f"validation_data: {exc}") from exc
+
+
+def _check_split(model: Sequential, x, y, validation_split: float) -> None:
+    """Raise now what the validation split would raise once fit has built the model and
+    drawn from its generator: too few rows, or classes of one row each. The split's
+    failure depends on the labels, not on the draw, so a spare generator finds it; that
+    is run only when every class has a single row, the one case that fails."""
+    if len(x) < 2:
+        raise InputError("validation_split needs at least 2 samples")
+    labels = model._labels(y)
+    if labels is not None and np.unique(labels).size == len(labels):
+        validation_split_indices(len(x), validation_split, np.random.default_rng(0), labels)
+
+
+def _epoch_log_keys(model: Sequential, validation_data, validation_split: float) -> set[str]:
+    """The names in every epoch's logs: the loss and metrics, and their val_ twins."""
+    keys = {"loss", *model.metric_names}
+    if validation_data is not None or validation_split > 0:
+        keys |= {f"val_{key}" for key in keys}
+    return keys
+
+
+def _undo_point(model: Sequential, rng: np.random.Generator) -> Callable[[], None]:
+    """A function that puts back what fit changes before its first epoch.
+
+    That is attributes only (the model's, its layers' and its optimizer's: building a
+    model, sharing a generator, flags a callback sets) and the states of the generators
+    (the model's, its layers', and ``rng``, fit's, which may be the caller's); the
+    buffers of a built model are not written before the first epoch, so no copy of them
+    is kept (a BackupAndRestore that restores runs last and validates before it writes).
+    """
+    owners = [model, *model.layers]
+    if model.optimizer is not None:
+        owners.append(model.optimizer)
+    attributes = [(owner, dict(vars(owner))) for owner in owners]
+    every = [model._rng, rng, *(layer.rng for layer in model.layers)]
+    generators = {id(generator): generator for generator in every if generator is not None}
+    states = [(generator, generator.bit_generator.state) for generator in generators.values()]
+
+    def undo() -> None:
+        for owner, saved in attributes:
+            vars(owner).clear()
+            vars(owner).update(saved)
+        for generator, state in states:
+            generator.bit_generator.state = state
+
+    return undo
 
 
 def _apply_class_weight(model: Sequential, class_weight, y, sample_weight):
