@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import subprocess
 import sys
 
@@ -240,3 +241,152 @@ def test_checkpoint_without_distributed_is_refused_not_ignored(iris_csv, tmp_pat
             "--checkpoint", str(tmp_path / "ck.safetensors")]  # fmt: skip
     assert main(args) == 2
     assert "--checkpoint is for --distributed" in capsys.readouterr().err
+
+
+# --- a closed pipe (`densekit ... | head -1`, `| true`) stops the printing, never the work ---
+
+BROKEN_PIPE = 141  # what a shell reports for a Unix tool stopped by SIGPIPE (128 + 13)
+
+
+@pytest.fixture
+def wine_csv(tmp_path):
+    path = tmp_path / "wine.csv"
+    sklearn_datasets.load_wine(as_frame=True).frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def wine_model(wine_csv, tmp_path):
+    path = tmp_path / "wine.safetensors"
+    args = ["train", str(wine_csv), "--target", "target", "-o", str(path), "--epochs", "2", "-q"]
+    assert main(args) == 0
+    return path
+
+
+def run_into_closed_pipe(*args, stderr_too=False):
+    """Run the command line with stdout a pipe whose reader has gone, as in ``| true``."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # no reader: the first write that reaches the pipe fails with EPIPE
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "densekit", *map(str, args)],
+            stdout=write_end,
+            stderr=subprocess.STDOUT if stderr_too else subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+
+
+def assert_stopped_quietly(result):
+    assert result.returncode == BROKEN_PIPE, result.stderr
+    assert result.stderr is None or result.stderr == "", result.stderr
+
+
+def test_train_into_a_closed_pipe_saves_the_model_then_exits_141(wine_csv, tmp_path):
+    import densekit as dk
+
+    model = tmp_path / "w.safetensors"
+    result = run_into_closed_pipe("train", wine_csv, "--target", "target", "-o", model,
+                                  "--epochs", "5")  # fmt: skip
+    assert_stopped_quietly(result)  # the per-epoch lines failed, the training did not
+    assert dk.load_model(model).input_dim == 13
+
+
+def test_train_into_a_closed_pipe_with_stderr_too_saves_the_model(wine_csv, tmp_path):
+    import densekit as dk
+
+    model = tmp_path / "w.safetensors"
+    result = run_into_closed_pipe("train", wine_csv, "--target", "target", "-o", model,
+                                  "--epochs", "2", stderr_too=True)  # fmt: skip
+    assert result.returncode == BROKEN_PIPE
+    assert dk.load_model(model).output_dim == 3
+
+
+def test_train_into_a_closed_pipe_writes_the_report(wine_csv, tmp_path):
+    pytest.importorskip("matplotlib")
+    model, page = tmp_path / "w.safetensors", tmp_path / "report.html"
+    result = run_into_closed_pipe("train", wine_csv, "--target", "target", "-o", model,
+                                  "--epochs", "2", "--report", page)  # fmt: skip
+    assert_stopped_quietly(result)
+    assert model.exists() and "<html" in page.read_text().lower()
+
+
+def test_tune_into_a_closed_pipe_saves_the_best_model(wine_csv, tmp_path):
+    pytest.importorskip("optuna")
+    import densekit as dk
+
+    model = tmp_path / "best.safetensors"
+    result = run_into_closed_pipe("tune", wine_csv, "--target", "target", "--trials", "1",
+                                  "--epochs", "1", "--storage", tmp_path / "study.db",
+                                  "-o", model, "-q")  # fmt: skip
+    assert_stopped_quietly(result)  # -q still prints the trials table, which fails
+    assert dk.load_model(model).input_dim == 13
+
+
+def test_predict_to_a_closed_pipe_stops_quietly(wine_model, wine_csv):
+    assert_stopped_quietly(run_into_closed_pipe("predict", wine_model, wine_csv))
+
+
+@pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "python -u"])
+def test_predict_piped_into_head_stops_quietly_after_the_first_line(
+    wine_model, tmp_path, monkeypatch, unbuffered
+):
+    if unbuffered:
+        monkeypatch.setenv("PYTHONUNBUFFERED", "1")
+    else:
+        monkeypatch.delenv("PYTHONUNBUFFERED", raising=False)
+    rows = sklearn_datasets.load_wine(as_frame=True).frame
+    big = tmp_path / "big.csv"  # megabytes of predictions: far more than a pipe buffers
+    pd = pytest.importorskip("pandas")
+    pd.concat([rows] * 200).to_csv(big, index=False)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "densekit", "predict", str(wine_model), str(big), "--proba"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    first = process.stdout.readline()  # what `head -1` does: one line, then close
+    process.stdout.close()
+    error = process.stderr.read()
+    assert process.wait(timeout=120) == BROKEN_PIPE, error
+    assert first == "prediction,proba_0,proba_1,proba_2\n"
+    assert error == ""
+
+
+def test_predict_to_a_file_with_stderr_into_a_closed_pipe_writes_the_file(wine_model, wine_csv,
+                                                                         tmp_path):  # fmt: skip
+    out = tmp_path / "pred.csv"
+    result = run_into_closed_pipe("predict", wine_model, wine_csv, "-o", out, stderr_too=True)
+    assert result.returncode == BROKEN_PIPE  # its "wrote 178 predictions" line failed
+    assert len(read_rows(out)) == 178
+
+
+def test_summary_into_a_closed_pipe_stops_quietly(wine_model):
+    assert_stopped_quietly(run_into_closed_pipe("summary", wine_model))
+
+
+def test_export_into_a_closed_pipe_writes_the_onnx_file(wine_model, tmp_path):
+    onnx = pytest.importorskip("onnx")
+    graph = tmp_path / "m.onnx"
+    assert_stopped_quietly(run_into_closed_pipe("export", wine_model, graph))
+    onnx.checker.check_model(onnx.load(str(graph)))
+
+
+def test_demo_into_a_closed_pipe_saves_the_model(tmp_path):
+    import densekit as dk
+
+    assert_stopped_quietly(run_into_closed_pipe("demo", "--epochs", "2", "--output", tmp_path))
+    assert dk.load_model(tmp_path / "digits.safetensors").output_dim == 10
+
+
+def test_an_error_into_a_closed_pipe_keeps_the_error_status(tmp_path):
+    result = run_into_closed_pipe("train", tmp_path / "missing.csv", "--target", "y",
+                                  "-o", tmp_path / "m.safetensors", stderr_too=True)  # fmt: skip
+    assert result.returncode == 2  # a failure is still a failure, not a reader that left
+
+
+def test_a_reader_that_reads_everything_gets_status_0(wine_model):
+    result = run_cli("summary", wine_model)
+    assert result.returncode == 0 and "Total params" in result.stdout

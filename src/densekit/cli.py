@@ -8,7 +8,9 @@
 
 The preprocessing learned by ``train`` (standardization, one-hot vocabularies,
 class names) is stored inside the model file, so ``predict`` takes raw rows.
-Errors print one line and exit with status 2; no traceback.
+Errors print one line and exit with status 2; no traceback. A reader that leaves early
+(``densekit train ... | head -1``) stops the printing, never the work: the command still
+writes its files, then exits with status 141, as a Unix tool stopped by SIGPIPE does.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from .errors import (
 
 PREPROCESSING_KEY = "preprocessing"
 EXIT_ERROR = 2
+#: what a shell reports for a writer killed by SIGPIPE (128 + 13), e.g. ``yes | head -1``
+EXIT_BROKEN_PIPE = 141
 
 
 # --- commands -----------------------------------------------------------------------
@@ -109,6 +113,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         history = model.fit(x, y, **fit_kwargs)
     model.save(args.output)
+    report = _train_report(args, model, history, x, y, preprocessor) if args.report else None
     if not args.quiet:
         final = {key: round(values[-1], 4) for key, values in history.history.items()}
         print(f"final: {final}")
@@ -122,8 +127,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                 f"(loss and mae are on the standardized target; in {args.target!r} units: {units})"
             )
         print(f"saved the model to {args.output}")
-    if args.report:
-        _train_report(args, model, history, x, y, preprocessor)
+    if report is not None:
+        print(f"wrote the report to {report}")
     return 0
 
 
@@ -224,18 +229,24 @@ def cmd_tune(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, cv=args.cv, validation_split=args.validation_split,
         task=preprocessor.task, verbose=0 if args.quiet else 1,
     )  # fmt: skip
-    trials = result.trials
-    print(trials.to_string(index=False) if hasattr(trials, "to_string") else trials)
-    print(result.summary())
-    print(f"study {result.study_name!r} is stored in {result.storage} (run again to continue it)")
     model = result.best_model
     model.metadata[PREPROCESSING_KEY] = preprocessor.get_config()
     if args.output:
         model.save(args.output)
-        print(f"saved the best model to {args.output}")
+    report = None
     if args.report:
         rows = result.validation_rows if result.validation_rows is not None else slice(None)
-        _write_report(args.report, model, result.history, x[rows], y[rows], preprocessor, result)
+        report = _write_report(
+            args.report, model, result.history, x[rows], y[rows], preprocessor, result
+        )
+    trials = result.trials
+    print(trials.to_string(index=False) if hasattr(trials, "to_string") else trials)
+    print(result.summary())
+    print(f"study {result.study_name!r} is stored in {result.storage} (run again to continue it)")
+    if args.output:
+        print(f"saved the best model to {args.output}")
+    if report is not None:
+        print(f"wrote the report to {report}")
     return 0
 
 
@@ -298,7 +309,7 @@ def build_model(
     return Sequential(stack, seed=seed, device=device, precision=precision)
 
 
-def _train_report(args, model, history, x, y, preprocessor) -> None:
+def _train_report(args, model, history, x, y, preprocessor) -> Path:
     """The report on the rows ``fit`` held out (the same seeded split), else on all rows."""
     rows = slice(None)
     if args.validation_split > 0:
@@ -309,16 +320,17 @@ def _train_report(args, model, history, x, y, preprocessor) -> None:
         _, rows = validation_split_indices(
             len(x), args.validation_split, make_rng(args.seed), labels
         )
-    _write_report(args.report, model, history, x[rows], y[rows], preprocessor)
+    return _write_report(args.report, model, history, x[rows], y[rows], preprocessor)
 
 
-def _write_report(path, model, history, x, y, preprocessor, tuning=None) -> None:
+def _write_report(path, model, history, x, y, preprocessor, tuning=None) -> Path:
+    """Write the HTML report and return its absolute path (the caller prints it)."""
     from .report import report
 
     classes = preprocessor.classes_ if preprocessor.task == "classification" else None
     written = report(model, history, x, y, path, feature_names=preprocessor.feature_names,
                      tuning=tuning, class_names=classes)  # fmt: skip
-    print(f"wrote the report to {Path(written).resolve()}")
+    return Path(written).resolve()
 
 
 def _refuse_overwrite(output: str, what: str, **inputs: str) -> None:
@@ -384,16 +396,16 @@ def _class_probabilities(outputs: np.ndarray, n_classes: int) -> np.ndarray:
 
 
 def _write_csv(path: str | None, header: list[str], columns: list[list]) -> None:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    # To stdout row by row, not as one large write: on an unbuffered stdout (python -u) a
+    # reader that leaves makes a large write return short, and Python drops the rest unnoticed.
+    stream = sys.stdout if path is None else io.StringIO()
+    writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(header)
     writer.writerows(zip(*columns))
-    if path is None:
-        sys.stdout.write(buffer.getvalue())
-        return
-    from .io import atomic_write
+    if path is not None:
+        from .io import atomic_write
 
-    atomic_write(Path(path), [buffer.getvalue().encode()])
+        atomic_write(Path(path), [stream.getvalue().encode()])
 
 
 def _hidden_sizes(text: str) -> list[int]:
@@ -623,7 +635,82 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _GuardedStream:
+    """``sys.stdout`` (or ``sys.stderr``) for one command: a closed reader stops the printing,
+    never the work.
+
+    The first BrokenPipeError (the reader, ``| head -1``, has gone) is remembered, and the file
+    descriptor is pointed at os.devnull so that nothing still buffered can fail again, at exit
+    either; later writes are dropped. The command goes on, writes its files, and ``main``
+    returns EXIT_BROKEN_PIPE.
+    """
+
+    def __init__(self, stream):
+        self.wrapped = stream
+        self.broken = False
+
+    def write(self, text: str) -> int:
+        if not self.broken:
+            try:
+                return self.wrapped.write(text)
+            except BrokenPipeError:
+                self._break()
+        return len(text)
+
+    def writelines(self, lines) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        if not self.broken:
+            try:
+                self.wrapped.flush()
+            except BrokenPipeError:
+                self._break()
+
+    def _break(self) -> None:
+        self.broken = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+        except OSError:
+            return
+        try:
+            os.dup2(devnull, self.wrapped.fileno())
+        except (OSError, ValueError):  # no file descriptor (a test's capture): nothing to redirect
+            pass
+        finally:
+            os.close(devnull)
+
+    def __getattr__(self, name: str):  # isatty, fileno, encoding, ... of the real stream
+        return getattr(self.wrapped, name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; its prints go through a guard, so a closed pipe cannot lose its work."""
+    streams = (_GuardedStream(sys.stdout), _GuardedStream(sys.stderr))
+    sys.stdout, sys.stderr = streams
+    try:
+        status = _run(argv)
+        broken = _flush(streams)
+    except SystemExit as exc:  # argparse's --help, --version and usage errors exit
+        if exc.code in (0, None) and _flush(streams):
+            raise SystemExit(EXIT_BROKEN_PIPE) from None
+        raise
+    finally:
+        _flush(streams)
+        sys.stdout, sys.stderr = (stream.wrapped for stream in streams)
+    return EXIT_BROKEN_PIPE if status == 0 and broken else status
+
+
+def _flush(streams) -> bool:
+    """Flush what is still buffered, so that a closed pipe shows here, guarded, and not as a
+    message at interpreter exit; True when a reader has gone."""
+    for stream in streams:
+        stream.flush()
+    return any(stream.broken for stream in streams)
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = make_parser()
     args = parser.parse_args(argv)
     try:
@@ -632,9 +719,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"densekit: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except BrokenPipeError:
-        # The reader (``| head``) left early: not an error worth a message.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
+        # A write that bypassed the guard (to sys.stdout.buffer, say) met a closed reader.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
     except MemoryError:
         print(
             "densekit: error: out of memory; use fewer rows, --drop wide text columns, "

@@ -67,8 +67,8 @@ def run_demo(epochs: int = 30, output: str | Path = "out", seed: int = 0, verbos
         callbacks=[dk.callbacks.EarlyStopping(patience=5, restore_best_weights=True)],
     )
     results = model.evaluate(x_test, y_test)
-    say(f"test loss {results['loss']:.4f}, test accuracy {results['accuracy']:.4f}")
     path = folder / "digits.safetensors"
-    model.save(path)
+    model.save(path)  # before the prints: a closed stdout must not lose the model
+    say(f"test loss {results['loss']:.4f}, test accuracy {results['accuracy']:.4f}")
     say(f"saved the model to {path}")
     return model, history, results
