@@ -17,7 +17,7 @@ Post-training int8 (:func:`int8`), the scheme onnxruntime runs with integer kern
   by node and agrees with ``predict`` to float32 rounding; with them on it
   fuses ``Q -> QGemm`` (bias folded to int32 at scale ``s * s_j``, relu output
   requantized inside the kernel), so a few activations land one quantization
-  step apart (on digits: max |diff| of the softmax 0.002, same argmax).
+  step apart (on digits: max |diff| of the softmax 0.001-0.003, same argmax).
 
 Saturation. On x86 CPUs without VNNI (AVX2, AVX-512 before Cascade Lake, AMD before
 Zen 4), onnxruntime's u8 x s8 kernel multiplies with ``vpmaddubsw``, which adds two
@@ -29,7 +29,8 @@ kernel runs everywhere; that costs half the weight resolution (onnxruntime's
 ``reduce_range``). A kernel with ``|Wq| > 64`` (``weight_max > 64``, or a file written
 before this default) is exported as uint8 ``Wq + 128`` with zero point 128 instead: the
 same values, run by the u8 x u8 kernel, which widens to int16 before its multiply-add and
-cannot saturate, but is 1.5-4x slower than u8 x s8 on a CPU with VNNI.
+cannot saturate, but is 1.7-3.8x slower than u8 x s8 on 1024-row batches on a CPU with
+VNNI (benchmarks/int8_saturation.py).
 
 BatchNormalization and Normalization are folded first: into the preceding
 Dense layer when that layer is linear, otherwise into the next Dense layer
