@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import platform
+import shutil
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -36,13 +40,21 @@ def trained(digits):
     return model
 
 
-def test_weight_quantization_error_is_at_most_half_a_step_per_channel():
+@pytest.mark.parametrize("weight_max", [64, 127])
+def test_weight_quantization_error_is_at_most_half_a_step_per_channel(weight_max):
     kernel = np.random.default_rng(0).normal(size=(50, 7)).astype(np.float32)
     kernel[:, 3] *= 100.0  # channels with different ranges get their own scales
-    scales = quantize.weight_scales(kernel)
-    restored = quantize.quantize_weights(kernel, scales).astype(np.float32) * scales
+    scales = quantize.weight_scales(kernel, weight_max)
+    quantized = quantize.quantize_weights(kernel, scales, weight_max)
+    restored = quantized.astype(np.float32) * scales
     assert np.all(np.abs(restored - kernel) <= scales / 2 * (1 + 1e-6))
-    np.testing.assert_allclose(scales, np.abs(kernel).max(0) / 127, rtol=1e-6)
+    np.testing.assert_allclose(scales, np.abs(kernel).max(0) / weight_max, rtol=1e-6)
+    assert np.abs(quantized.astype(int)).max() == weight_max
+
+
+def test_default_weights_are_7_bit_so_no_u8_s8_pair_sum_leaves_int16():
+    assert quantize.WEIGHT_MAX == 64
+    assert 2 * 255 * quantize.WEIGHT_MAX <= 32767 < 2 * 255 * (quantize.WEIGHT_MAX + 1)
 
 
 def test_activation_quantization_rounds_half_to_even_and_saturates():
@@ -276,6 +288,140 @@ def test_onnxruntime_runs_the_int8_export_with_integer_kernels(trained, digits, 
     ours = qmodel.predict(x)
     assert np.abs(fused - ours).max() < 0.02
     assert (fused.argmax(1) == ours.argmax(1)).mean() >= 0.995
+
+
+# x86 integer kernels: u8 x s8 adds adjacent product pairs into a saturating int16
+# (vpmaddubsw, without VNNI); u8 x u8 widens both to int16 first and adds pairs into int32
+# (vpmaddwd). Activations are uint8, so each a is in [0, 255].
+PAIR_SUM_LIMIT = {np.dtype(np.int8): 2**15 - 1, np.dtype(np.uint8): 2**31 - 1}
+
+
+def largest_pair_sum(weights: np.ndarray, zero_points: np.ndarray) -> int:
+    """max over adjacent rows k, k+1 and a0, a1 in [0, 255] of |a0 w0 + a1 w1|, where w is
+    the stored integer (the kernels multiply it as stored and correct zero points after)."""
+    w = weights.astype(np.int64)
+    if len(w) % 2:
+        w = np.vstack([w, np.zeros((1, w.shape[1]), np.int64)])
+    pairs = w.reshape(-1, 2, w.shape[1])
+    positive = np.clip(pairs, 0, None).sum(axis=1)
+    negative = np.clip(-pairs, 0, None).sum(axis=1)
+    return int(255 * np.maximum(positive, negative).max())
+
+
+def exported_weights(proto) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(name, integer kernel, zero points) of every DequantizeLinear of a weight."""
+    from onnx import numpy_helper
+
+    inits = {t.name: numpy_helper.to_array(t) for t in proto.graph.initializer}
+    return [
+        (node.input[0], inits[node.input[0]], inits[node.input[2]])
+        for node in proto.graph.node
+        if node.op_type == "DequantizeLinear" and node.input[0] in inits
+    ]
+
+
+def test_full_range_s8_weights_would_saturate_a_u8_s8_pair(trained, digits):
+    x, _ = digits
+    full = quantize.int8(trained, x[:300], weight_max=127)
+    worst = max(largest_pair_sum(op.kernel, np.zeros(1)) for op in full.ops)
+    assert worst > PAIR_SUM_LIMIT[np.dtype(np.int8)]  # what the export must not emit as s8
+
+
+@pytest.mark.parametrize("weight_max", [64, 127])
+def test_no_integer_kernel_can_saturate_on_the_exported_graph(
+    trained, digits, tmp_path, weight_max
+):
+    onnx = pytest.importorskip("onnx")
+    x, _ = digits
+    qmodel = quantize.int8(trained, x[:300], weight_max=weight_max)
+    quantize.export_onnx(qmodel, tmp_path / "int8.onnx")
+    proto = onnx.load(tmp_path / "int8.onnx")
+    activation_zero_points = [
+        init for init in proto.graph.initializer if init.name.endswith("_x_zp")
+    ]
+    assert {init.data_type for init in activation_zero_points} == {onnx.TensorProto.UINT8}
+    weights = exported_weights(proto)
+    assert len(weights) == 3
+    for name, kernel, zero_points in weights:
+        assert largest_pair_sum(kernel, zero_points) <= PAIR_SUM_LIMIT[kernel.dtype], name
+    expected = np.dtype(np.int8) if weight_max <= quantize.WEIGHT_MAX else np.dtype(np.uint8)
+    assert {kernel.dtype for _, kernel, _ in weights} == {expected}
+
+
+def test_uint8_weights_hold_the_same_values_and_run_in_onnxruntime(trained, digits, tmp_path):
+    onnx = pytest.importorskip("onnx")
+    x, _ = digits
+    qmodel = quantize.int8(trained, x[:300], weight_max=127)
+    quantize.export_onnx(qmodel, tmp_path / "int8.onnx")
+    for op, (_, kernel, zero_points) in zip(
+        qmodel.ops, exported_weights(onnx.load(tmp_path / "int8.onnx"))
+    ):
+        restored = kernel.astype(np.int16) - zero_points.astype(np.int16)
+        np.testing.assert_array_equal(restored, op.kernel)
+    reference = _session(tmp_path / "int8.onnx", optimize=False).run(None, {"input": x})[0]
+    np.testing.assert_allclose(qmodel.predict(x), reference, atol=2e-3)
+    fused = _session(tmp_path / "int8.onnx", optimize=True).run(None, {"input": x})[0]
+    assert np.abs(fused - qmodel.predict(x)).max() < 0.02
+
+
+def test_weight_max_is_checked(trained, digits):
+    x, _ = digits
+    with pytest.raises(ArgumentError, match="weight_max must be an integer from 1 to 127, got 128"):
+        quantize.int8(trained, x[:100], weight_max=128)
+    with pytest.raises(ArgumentTypeError, match="weight_max must be an integer .* got 64.0"):
+        quantize.int8(trained, x[:100], weight_max=64.0)
+
+
+EMULATED_RUN = """
+import sys
+import numpy as np
+import onnxruntime as ort
+options = ort.SessionOptions()
+options.log_severity_level = 3
+session = ort.InferenceSession(sys.argv[1], options, providers=["CPUExecutionProvider"])
+np.save(sys.argv[3], session.run(None, {"input": np.load(sys.argv[2])})[0])
+"""
+
+
+def run_on_haswell(onnx_path, x, tmp_path) -> np.ndarray:
+    """onnxruntime's output under qemu-x86_64 -cpu Haswell (AVX2 and FMA, no VNNI, no
+    AVX-512), so its integer kernels are the ones that saturate."""
+    np.save(tmp_path / "x.npy", x)
+    command = ["qemu-x86_64", "-cpu", "Haswell", sys.executable, "-c", EMULATED_RUN]
+    command += [str(onnx_path), str(tmp_path / "x.npy"), str(tmp_path / "y.npy")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return np.load(tmp_path / "y.npy")
+
+
+@pytest.mark.skipif(
+    shutil.which("qemu-x86_64") is None or platform.machine() != "x86_64",
+    reason="needs qemu-x86_64 (apt-get install qemu-user) on an x86_64 host",
+)
+def test_onnxruntime_on_an_emulated_avx2_cpu_agrees_with_predict(trained, digits, tmp_path):
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from onnx import numpy_helper
+
+    x, _ = digits
+    control = quantize.int8(trained, x[:300], weight_max=127)
+    quantize.export_onnx(control, tmp_path / "full.onnx")
+    proto = onnx.load(tmp_path / "full.onnx")
+    for init in proto.graph.initializer:  # the old export: full-range s8 weights
+        if init.name.endswith(("_w_q", "_w_zp")):
+            signed = (numpy_helper.to_array(init).astype(np.int16) - 128).astype(np.int8)
+            init.CopyFrom(numpy_helper.from_array(signed, init.name))
+    onnx.save(proto, tmp_path / "s8.onnx")
+    saturated = run_on_haswell(tmp_path / "s8.onnx", x, tmp_path)
+    if np.abs(saturated - control.predict(x)).max() < 0.02:
+        pytest.skip("this emulator's CPU does not saturate u8 x s8 pairs: no test bed")
+    for weight_max in (quantize.WEIGHT_MAX, 127):
+        qmodel = quantize.int8(trained, x[:300], weight_max=weight_max)
+        quantize.export_onnx(qmodel, tmp_path / "int8.onnx")
+        emulated = run_on_haswell(tmp_path / "int8.onnx", x, tmp_path)
+        ours = qmodel.predict(x)
+        assert np.abs(emulated - ours).max() < 0.02, weight_max
+        assert (emulated.argmax(1) == ours.argmax(1)).mean() >= 0.995, weight_max
 
 
 def test_float_export_matches_the_float_model(trained, digits, tmp_path):

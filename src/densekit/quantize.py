@@ -2,8 +2,9 @@
 
 Post-training int8 (:func:`int8`), the scheme onnxruntime runs with integer kernels:
 
-- weights: symmetric, per output channel, ``s_j = max_i |W_ij| / 127``,
-  ``Wq = clip(rint(W / s_j), -127, 127)`` stored as int8;
+- weights: symmetric, per output channel, ``s_j = max_i |W_ij| / m``,
+  ``Wq = clip(rint(W / s_j), -m, m)`` stored as int8, with ``m = weight_max``,
+  64 by default (7-bit weights, see "Saturation" below), up to 127;
 - activations (the input of every Dense product): asymmetric uint8 per tensor,
   ``s = (max - min) / 255``, ``zp = rint(-min / s)``, range calibrated (min/max,
   0 included) on sample data, ``q = clip(rint(x / s) + zp, 0, 255)`` (round half
@@ -16,7 +17,20 @@ Post-training int8 (:func:`int8`), the scheme onnxruntime runs with integer kern
   by node and agrees with ``predict`` to float32 rounding; with them on it
   fuses ``Q -> QGemm`` (bias folded to int32 at scale ``s * s_j``, relu output
   requantized inside the kernel), so a few activations land one quantization
-  step apart (on digits: max |diff| of the softmax 0.002, same argmax).
+  step apart (on digits: max |diff| of the softmax 0.001-0.003, same argmax).
+
+Saturation. On x86 CPUs without VNNI (AVX2, AVX-512 before Cascade Lake, AMD before
+Zen 4), onnxruntime's u8 x s8 kernel multiplies with ``vpmaddubsw``, which adds two
+adjacent products ``a0 * w0 + a1 * w1`` into a *saturating* int16: with ``a`` up to 255
+and ``|w|`` up to 127 a pair reaches 64770 and is clamped to 32767 (measured under
+``qemu-x86_64 -cpu Haswell``: softmax outputs off by 0.22 on digits). With ``|w| <= 64``
+a pair stays within ``2 * 255 * 64 = 32640``, so no CPU saturates and the fast u8 x s8
+kernel runs everywhere; that costs half the weight resolution (onnxruntime's
+``reduce_range``). A kernel with ``|Wq| > 64`` (``weight_max > 64``, or a file written
+before this default) is exported as uint8 ``Wq + 128`` with zero point 128 instead: the
+same values, run by the u8 x u8 kernel, which widens to int16 before its multiply-add and
+cannot saturate, but is 1.7-3.8x slower than u8 x s8 on 1024-row batches on a CPU with
+VNNI (benchmarks/int8_saturation.py).
 
 BatchNormalization and Normalization are folded first: into the preceding
 Dense layer when that layer is linear, otherwise into the next Dense layer
@@ -64,21 +78,28 @@ STORAGES = ("int8", "float16", "float32")
 AFFINE_LAYERS = ("BatchNormalization", "Normalization")
 INT8_MAX = 127
 UINT8_MAX = 255
+INT16_MAX = 32767
+# the largest |Wq| for which a vpmaddubsw pair a0*w0 + a1*w1 (a <= 255) fits in int16: 64
+WEIGHT_MAX = INT16_MAX // (2 * UINT8_MAX)
+ONNX_UINT8_WEIGHT_ZERO_POINT = 128
 
 
 # --- the arithmetic ---------------------------------------------------------------
 
 
-def weight_scales(kernel: np.ndarray) -> np.ndarray:
-    """Per output channel (column) symmetric scales ``max_i |W_ij| / 127`` (1 for a zero column)."""
+def weight_scales(kernel: np.ndarray, weight_max: int = WEIGHT_MAX) -> np.ndarray:
+    """Per output channel (column) symmetric scales ``max_i |W_ij| / weight_max``
+    (1 for a zero column)."""
     peak = np.abs(kernel).max(axis=0).astype(np.float32)
-    return np.where(peak > 0, peak / np.float32(INT8_MAX), np.float32(1.0)).astype(np.float32)
+    return np.where(peak > 0, peak / np.float32(weight_max), np.float32(1.0)).astype(np.float32)
 
 
-def quantize_weights(kernel: np.ndarray, scales: np.ndarray) -> np.ndarray:
-    """``clip(rint(W / s_j), -127, 127)`` as int8."""
+def quantize_weights(
+    kernel: np.ndarray, scales: np.ndarray, weight_max: int = WEIGHT_MAX
+) -> np.ndarray:
+    """``clip(rint(W / s_j), -weight_max, weight_max)`` as int8."""
     q = np.rint(kernel.astype(np.float32) / scales[None, :])
-    return np.clip(q, -INT8_MAX, INT8_MAX).astype(np.int8)
+    return np.clip(q, -weight_max, weight_max).astype(np.int8)
 
 
 def activation_params(low: float, high: float) -> tuple[np.float32, np.uint8]:
@@ -97,10 +118,36 @@ def quantize_activations(x: np.ndarray, scale, zero_point) -> np.ndarray:
     return np.clip(q, 0, UINT8_MAX).astype(np.uint8)
 
 
-def fake_quantize(kernel: np.ndarray) -> np.ndarray:
+def fake_quantize(kernel: np.ndarray, weight_max: int = WEIGHT_MAX) -> np.ndarray:
     """``dequantize(quantize(W))`` per output channel: what an int8 kernel represents."""
-    scales = weight_scales(kernel)
-    return (quantize_weights(kernel, scales).astype(np.float32) * scales).astype(kernel.dtype)
+    scales = weight_scales(kernel, weight_max)
+    quantized = quantize_weights(kernel, scales, weight_max)
+    return (quantized.astype(np.float32) * scales).astype(kernel.dtype)
+
+
+def check_weight_max(weight_max: Any) -> int:
+    """``weight_max`` as an int from 1 to 127, or an error naming what it got."""
+    if isinstance(weight_max, bool) or not isinstance(weight_max, (int, np.integer)):
+        raise ArgumentTypeError(
+            f"weight_max must be an integer from 1 to {INT8_MAX}, got {weight_max!r}"
+        )
+    if not 1 <= weight_max <= INT8_MAX:
+        raise ArgumentError(f"weight_max must be an integer from 1 to {INT8_MAX}, got {weight_max}")
+    return int(weight_max)
+
+
+def onnx_weight_operand(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The integer kernel and its per-channel zero points as the ONNX export writes them.
+
+    int8 with zero point 0 when ``|Wq| <= WEIGHT_MAX`` (no u8 x s8 pair can saturate);
+    otherwise uint8 ``Wq + 128`` with zero point 128, the same values, for the u8 x u8
+    kernels, which do not saturate.
+    """
+    units = kernel.shape[1]
+    if int(np.abs(kernel.astype(np.int16)).max(initial=0)) <= WEIGHT_MAX:
+        return kernel.astype(np.int8), np.zeros(units, np.int8)
+    shifted = kernel.astype(np.int16) + ONNX_UINT8_WEIGHT_ZERO_POINT
+    return shifted.astype(np.uint8), np.full(units, ONNX_UINT8_WEIGHT_ZERO_POINT, np.uint8)
 
 
 # --- the inference ops --------------------------------------------------------------
@@ -347,7 +394,7 @@ def _calibrate(ops: list, x: np.ndarray) -> dict[int, tuple[float, float]]:
     return ranges
 
 
-def _assign(ops: list, ranges: dict, storage: dict[int, str]) -> list:
+def _assign(ops: list, ranges: dict, storage: dict[int, str], weight_max: int = WEIGHT_MAX) -> list:
     """Copies of the float ops, each Dense stored as ``storage[position]``."""
     result = []
     for position, op in enumerate(ops):
@@ -357,12 +404,12 @@ def _assign(ops: list, ranges: dict, storage: dict[int, str]) -> list:
         kind = storage.get(position, "float32")
         kernel = op.kernel
         if kind == "int8":
-            scales = weight_scales(kernel)
+            scales = weight_scales(kernel, weight_max)
             scale, zero_point = activation_params(*ranges[position])
             result.append(
                 QuantizedDense(
                     op.name,
-                    quantize_weights(kernel, scales),
+                    quantize_weights(kernel, scales, weight_max),
                     op.bias,
                     op.activation,
                     "int8",
@@ -383,8 +430,13 @@ def int8(
     validation: tuple | None = None,
     max_drop: float | None = None,
     keep_float: list[str] | None = None,
+    weight_max: int = WEIGHT_MAX,
 ) -> QuantizedModel:
     """Post-training int8 quantization (scheme in the module docstring).
+
+    ``weight_max`` is the largest integer of a quantized weight: 64 (default) keeps
+    onnxruntime's fast u8 x s8 kernels exact on every CPU; 127 halves the weight
+    rounding error, and its ONNX export runs the slower u8 x u8 kernels.
 
     ``calibration_data`` (a few hundred typical rows) fixes each activation
     range. With ``validation=(x, y)`` the accuracy guard runs: each Dense layer
@@ -398,13 +450,14 @@ def int8(
     from .data import check_x
 
     x_cal = check_x(calibration_data, np.float32, model.input_dim)
+    weight_max = check_weight_max(weight_max)
     ops = float_ops(model)
     dense = {op.name: i for i, op in enumerate(ops) if isinstance(op, QuantizedDense)}
     keep_float = [] if keep_float is None else check_layer_names("keep_float", keep_float, dense)
     ranges = _calibrate(ops, x_cal)
     storage = {i: "int8" for name, i in dense.items() if name not in keep_float}
     metadata = {k: v for k, v in model.metadata.items() if k != PRUNING_KEY}
-    quantized = QuantizedModel(_assign(ops, ranges, storage), model.input_dim, metadata)
+    quantized = QuantizedModel(_assign(ops, ranges, storage, weight_max), model.input_dim, metadata)
     if validation is None:
         if max_drop is not None:
             raise ArgumentError("max_drop needs validation=(x, y) to measure the accuracy drop")
@@ -423,13 +476,15 @@ def int8(
     baseline = accuracy(reference, x_val, y_val)
     sensitivity = {}
     for name, i in dense.items():
-        alone = QuantizedModel(_assign(ops, ranges, {i: "int8"}), model.input_dim)
+        alone = QuantizedModel(_assign(ops, ranges, {i: "int8"}, weight_max), model.input_dim)
         sensitivity[name] = baseline - accuracy(alone, x_val, y_val)
     for name, drop in sensitivity.items():
         if drop > max_drop:
             storage.pop(dense[name], None)
     while True:
-        quantized = QuantizedModel(_assign(ops, ranges, storage), model.input_dim, metadata)
+        quantized = QuantizedModel(
+            _assign(ops, ranges, storage, weight_max), model.input_dim, metadata
+        )
         drop = baseline - accuracy(quantized, x_val, y_val)
         if drop <= max_drop or not storage:
             break
@@ -734,7 +789,9 @@ def export_onnx(model, path, opset: int = MIN_OPSET) -> None:
     -> MatMul`` with the kernel as an int8 initializer behind a per-channel
     ``DequantizeLinear`` (QDQ), then ``Add`` (float bias) and the activation (as
     densekit.onnx builds it); onnxruntime fuses the pattern into an integer
-    matmul kernel.
+    matmul kernel. A kernel within ``[-64, 64]`` is written as int8; a wider one as
+    uint8 ``Wq + 128`` with zero point 128, so no CPU's kernel saturates (module
+    docstring, "Saturation").
     """
     from . import onnx as onnx_export
     from .model import Sequential
@@ -768,12 +825,13 @@ def export_onnx(model, path, opset: int = MIN_OPSET) -> None:
             current = f"{tag}_out"
             continue
         if op.storage == "int8":
+            weights, weight_zero_points = onnx_weight_operand(op.kernel)
             inits += [
                 numpy_helper.from_array(np.array(op.input_scale, np.float32), f"{tag}_x_scale"),
                 numpy_helper.from_array(np.array(op.input_zero_point, np.uint8), f"{tag}_x_zp"),
-                numpy_helper.from_array(op.kernel, f"{tag}_w_q"),
+                numpy_helper.from_array(weights, f"{tag}_w_q"),
                 numpy_helper.from_array(op.kernel_scale, f"{tag}_w_scale"),
-                numpy_helper.from_array(np.zeros(op.kernel.shape[1], np.int8), f"{tag}_w_zp"),
+                numpy_helper.from_array(weight_zero_points, f"{tag}_w_zp"),
             ]
             nodes += [
                 helper.make_node(
@@ -844,4 +902,7 @@ __all__ = [
     "quantize_activations",
     "activation_params",
     "fake_quantize",
+    "check_weight_max",
+    "onnx_weight_operand",
+    "WEIGHT_MAX",
 ]
