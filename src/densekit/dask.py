@@ -307,7 +307,8 @@ class _GlobalEpoch:
 
 
 class _Partitions:
-    """Partition futures on their workers: computed just before use, released right after."""
+    """Partition futures on their workers: computed just before use, released right after
+    (for a shuffled ``sync_every=1``, kept for the whole fit)."""
 
     def __init__(self, client, pairs):
         self.client, self.pairs = client, pairs
@@ -456,12 +457,14 @@ def fit(
     callback_list = CallbackList([history, *callbacks], model)
     model.stop_training = False
     store = _Partitions(client, pairs)
-    # a shuffled global batch draws on every partition: all stay on their workers
-    every_partition = {(w, part) for w, parts in plan.items() for part in parts}
-    keep_all = exact and shuffle
+    keep_all = exact and shuffle  # a shuffled global batch draws on every partition
     round_seconds: list[float] = []
     callback_list.on_train_begin({})
     try:
+        if keep_all:  # every partition, on the worker that holds it, for the whole fit
+            for worker, parts in plan.items():
+                for part in parts:
+                    store.get(worker, part)
         for epoch in range(initial_epoch, epochs):
             callback_list.on_epoch_begin(epoch, {})
             started = time.perf_counter()
@@ -476,16 +479,14 @@ def fit(
             for step in range(0, schedule.steps, k):
                 begun = time.perf_counter()
                 batches = schedule.round(step, k)
-                if keep_all:
-                    wanted = every_partition
-                else:  # this round's partitions and the next (prefetch)
+                if not keep_all:  # this round's partitions and the next (prefetch)
                     upcoming = schedule.round(step + k, k)
                     wanted = {
                         (w, b[0]) for w, bs in (*batches.items(), *upcoming.items()) for b in bs
                     }
-                for w, b in sorted(wanted):
-                    store.get(w, b)
-                store.keep_only(wanted)
+                    for w, b in sorted(wanted):
+                        store.get(w, b)
+                    store.keep_only(wanted)
                 where = f"epoch {epoch + 1}, step {step + 1}"
                 results = _round(client, model, run, spec, store, batches, exact, where)
                 round_totals = sum(r["totals"] for r in results.values())
