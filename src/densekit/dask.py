@@ -184,9 +184,9 @@ def _batch_rows(n: int, seed: list[int] | None) -> np.ndarray:
     return np.arange(n) if seed is None else np.random.default_rng(seed).permutation(n)
 
 
-def _metric_sums(model, yb, output) -> list[float]:
+def _metric_sums(model, metrics: list, yb, output) -> list[float]:
     xp = model.backend.xp
-    return [float(metric.per_sample(xp, yb, output).sum()) for metric in model._metrics()]
+    return [float(metric.per_sample(xp, yb, output).sum()) for metric in metrics]
 
 
 def gradient_part(run: str, spec: dict, weights: dict, segments: list, ids: list[int], *parts):
@@ -210,7 +210,7 @@ def gradient_part(run: str, spec: dict, weights: dict, segments: list, ids: list
     value, output, _ = model.compute_gradients(xb, yb)
     rows = len(xb)
     # the loss is a mean over this worker's rows; times its rows, the parts add up
-    totals = np.array([value * rows, *_metric_sums(model, yb, output), rows])
+    totals = np.array([value * rows, *_metric_sums(model, model._metrics(), yb, output), rows])
     return {"totals": totals, "grad_sum": model.grads * rows}
 
 
@@ -224,7 +224,8 @@ def local_steps(run: str, spec: dict, payload: dict, batches: list, ids: list[in
     _load(model, payload)
     data = dict(zip(ids, parts))
     orders: dict[int, np.ndarray] = {}  # one row order per partition, drawn once a round
-    totals = np.zeros(2 + len(model.metric_names))  # loss sum, metric sums, rows
+    metrics = model._metrics()
+    totals = np.zeros(2 + len(metrics))  # loss sum, metric sums, rows
     for part, start, stop, seed in batches:
         x, y = data[part]
         if part not in orders:
@@ -234,7 +235,7 @@ def local_steps(run: str, spec: dict, payload: dict, batches: list, ids: list[in
         yb = model.loss.prepare_targets(np.asarray(y)[index], model.output_dim, model.dtype)
         value = model.train_on_batch(xb, yb)
         rows = len(index)
-        totals += [value * rows, *_metric_sums(model, yb, model._last_output), rows]
+        totals += [value * rows, *_metric_sums(model, metrics, yb, model._last_output), rows]
     return {
         "totals": totals,
         "state": model.state.copy(),
