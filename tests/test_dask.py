@@ -107,6 +107,112 @@ def test_a_dask_dataframe_with_a_target_column_trains_like_the_array(client, can
         np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
 
 
+ROWS, BATCH, EPOCHS = 4096, 96, 3  # 96 does not divide 1000: batches span chunks
+CHUNKINGS = {
+    "1000-row chunks": (1000, 1000, 1000, 1000, 96),
+    "unequal chunks": (1, 700, 1395, 100, 1900),  # one row; one barely above a batch
+}
+
+
+def separable(features: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((ROWS, features))
+    return x, (x[:, 0] + x[:, 1] * x[:, 2] > 0).astype(np.float64)
+
+
+def spread(client, array: np.ndarray, chunks: tuple[int, ...]):
+    """``array`` as a persisted Dask array with these row chunks, chunk i held by worker
+    i mod 2 (so consecutive chunks, and the batches that span them, are on two workers)."""
+    workers = sorted(client.scheduler_info()["workers"])
+    bounds = np.cumsum((0, *chunks))
+    pieces = [
+        client.persist(da.from_array(array[lo:hi], chunks=-1), workers=[workers[i % 2]])
+        for i, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:]))
+    ]
+    whole = da.concatenate(pieces).persist()  # each alias task runs where its chunk is
+    distributed.wait(whole)
+    holders = {w for held in client.who_has(distributed.futures_of(whole)).values() for w in held}
+    assert holders == set(workers[: len(chunks)]), "the chunks are not where they were put"
+    return whole
+
+
+def fit_both(client, dtype, chunks, shuffle):
+    """The same rows, order, batch size and seed: dask.fit on two workers, and model.fit."""
+    x, y = separable()
+    model = dk.Sequential(
+        [
+            dk.layers.Dense(16, activation="relu", input_dim=8, kernel_regularizer="l2"),
+            dk.layers.Dense(1, activation="sigmoid"),
+        ],
+        seed=3,
+        dtype=dtype,
+    )
+    model.compile(dk.optimizers.Adam(0.01), "binary_crossentropy", metrics=["accuracy"])
+    one = model.copy()
+    settings = {"batch_size": BATCH, "epochs": EPOCHS, "shuffle": shuffle, "seed": 7, "verbose": 0}
+    on_dask = dkd.fit(model, spread(client, x, chunks), spread(client, y, chunks), client, 1,
+                      **settings)  # fmt: skip
+    in_one = one.fit(x, y, **settings)
+    return model, one, on_dask, in_one
+
+
+def sum_tolerance(dtype: str) -> float:
+    """Each step's gradient is a sum of BATCH terms added in another order (per worker,
+    then across): its relative error is at most BATCH * eps; over every step, steps times."""
+    steps = EPOCHS * -(-ROWS // BATCH)
+    return steps * BATCH * float(np.finfo(dtype).eps)  # float64: 2.7e-12; float32: 1.5e-3
+
+
+@pytest.mark.parametrize("shuffle", [False, True], ids=["in order", "shuffled"])
+@pytest.mark.parametrize("chunks", CHUNKINGS.values(), ids=CHUNKINGS.keys())
+def test_sync_every_1_takes_the_steps_of_one_process_in_float64(client, chunks, shuffle):
+    model, one, on_dask, in_one = fit_both(client, "float64", chunks, shuffle)
+    tolerance = sum_tolerance("float64")
+    for got, expected in zip(model.get_weights(), one.get_weights()):
+        np.testing.assert_allclose(got, expected, rtol=tolerance, atol=tolerance)
+    # the logged loss holds the l2 penalty once, as model.fit's does
+    np.testing.assert_allclose(on_dask.history["loss"], in_one.history["loss"], rtol=tolerance)
+    np.testing.assert_allclose(on_dask.history["accuracy"], in_one.history["accuracy"])
+
+
+def test_sync_every_1_in_float32_agrees_to_the_rounding_of_its_sums(client):
+    model, one, _, _ = fit_both(client, "float32", CHUNKINGS["1000-row chunks"], shuffle=False)
+    tolerance = sum_tolerance("float32")
+    for got, expected in zip(model.get_weights(), one.get_weights()):
+        np.testing.assert_allclose(got, expected, rtol=tolerance, atol=tolerance)
+
+
+def test_sync_every_1_resumed_draws_the_permutations_an_uninterrupted_run_draws(client, tmp_path):
+    x, y = separable()
+    xs, ys = spread(client, x, CHUNKINGS["1000-row chunks"]), spread(client, y, (ROWS,))
+    settings = {"batch_size": BATCH, "seed": 7, "verbose": 0}
+    checkpoint = tmp_path / "checkpoint.safetensors"
+    model = dk.Sequential([dk.layers.Dense(1, activation="sigmoid", input_dim=8)], seed=3,
+                          dtype="float64")  # fmt: skip
+    model.compile(dk.optimizers.Adam(0.01), "binary_crossentropy")
+    one = model.copy()
+    dkd.fit(model.copy(), xs, ys, client, epochs=2, checkpoint=checkpoint, **settings)
+    dkd.fit(model, xs, ys, client, epochs=EPOCHS, checkpoint=checkpoint, resume=True, **settings)
+    one.fit(x, y, epochs=EPOCHS, **settings)
+    tolerance = sum_tolerance("float64")
+    for got, expected in zip(model.get_weights(), one.get_weights()):
+        np.testing.assert_allclose(got, expected, rtol=tolerance, atol=tolerance)
+
+
+def test_sync_every_1_refuses_batch_normalization(client):
+    x, y = separable()
+    model = dk.Sequential(
+        [dk.layers.Dense(8, input_dim=8), dk.layers.BatchNormalization(name="bn"),
+         dk.layers.Dense(1, activation="sigmoid")]
+    )  # fmt: skip
+    model.compile("adam", "binary_crossentropy")
+    with pytest.raises(
+        dk.errors.ArgumentError, match="'bn' \\(BatchNormalization\\).*sync_every > 1"
+    ):
+        dkd.fit(model, da.from_array(x, chunks=1000), da.from_array(y, chunks=1000), client, 1,
+                verbose=0)  # fmt: skip
+
+
 def test_parameter_averaging_every_k_steps_learns_with_dropout(client, cancer):
     x, y = cancer
     model = dk.Sequential(

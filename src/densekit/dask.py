@@ -3,16 +3,25 @@
 :func:`fit` trains one model on a Dask array or DataFrame. Each worker trains on
 the partitions it holds (a persisted collection's partitions stay where they
 are; a lazy one, such as ``dd.read_parquet``, is read a partition at a time on
-the worker it is assigned to and released once trained on, so a worker holds at
-most a few partitions however large the dataset). The client drives rounds:
+the worker it is assigned to and released once trained on). The client drives
+rounds:
 
-- ``sync_every=1``: every worker computes the gradient of its share of the
-  global batch, the client sums them, scaled ``b_w/B`` as in
-  :mod:`densekit.distributed`, and takes the one optimizer step. Exact
-  synchronous data parallelism, at the price of a scheduler round trip a step.
-- ``sync_every=k > 1``: every worker takes ``k`` steps on its own rows from the
-  same starting point; the client then averages parameters and optimizer
-  state (weighted by rows). Fewer round trips, not exact.
+- ``sync_every=1``: the steps of one process. Global batch ``b`` is positions
+  ``[b*B, (b+1)*B)`` of the epoch's row order -- the collection's order, or with
+  ``shuffle`` a permutation drawn as ``model.fit`` draws it from the same seed --
+  so a batch may span partitions and workers. Each worker sums the gradient over
+  the rows of the batch it holds; the client adds the sums, divides by the
+  batch's row count, adds the regularization gradient once and takes the one
+  optimizer step:
+
+      g = (1/B) * sum_w sum_{i in batch, on w} g_i + d penalty / dw
+
+  which is ``model.fit``'s step to the rounding of the sum's order. A scheduler
+  round trip a step is the price.
+- ``sync_every=k > 1``: local SGD. Every worker takes ``k`` steps of ``B/W`` rows
+  of its own partitions from the same starting point; the client then averages
+  parameters and optimizer state (weighted by rows). ``k`` times fewer round
+  trips, but not the weights one process gets.
 
 :func:`tune` runs an Optuna search with its trials as Dask tasks and the study
 in a storage every worker reaches (optuna-integration's ``DaskStorage``, which
@@ -175,8 +184,38 @@ def _batch_rows(n: int, seed: list[int] | None) -> np.ndarray:
     return np.arange(n) if seed is None else np.random.default_rng(seed).permutation(n)
 
 
-def work(run: str, spec: dict, payload: dict, batches: list, ids: list[int], *parts) -> dict:
-    """One round on one worker: the gradient of one batch, or ``k`` local steps.
+def _metric_sums(model, metrics: list, yb, output) -> list[float]:
+    xp = model.backend.xp
+    return [float(metric.per_sample(xp, yb, output).sum()) for metric in metrics]
+
+
+def gradient_part(run: str, spec: dict, weights: dict, segments: list, ids: list[int], *parts):
+    """``sync_every=1``, on one worker: the gradient *sum* over its rows of one global batch.
+
+    ``segments`` is a list of ``(partition, rows)`` (``rows`` a slice or an index
+    array into the partition); ``parts`` are the ``(x, y)`` pairs of partitions
+    ``ids``, already on this worker. The worker's model has no regularizers: the
+    client adds the penalty's gradient once for the whole batch.
+    """
+    model = _worker_model(run, spec)
+    model.params[...] = weights["params"]
+    model.state[...] = weights["state"]
+    data = dict(zip(ids, parts))
+    xs = [data[part][0][rows] for part, rows in segments]
+    ys = [np.asarray(data[part][1])[rows] for part, rows in segments]
+    # one array, so the worker's rows are one matrix product, as in one process
+    xb = np.ascontiguousarray(np.concatenate(xs) if len(xs) > 1 else xs[0], dtype=model.dtype)
+    y_rows = np.concatenate(ys) if len(ys) > 1 else ys[0]
+    yb = model.loss.prepare_targets(y_rows, model.output_dim, model.dtype)
+    value, output, _ = model.compute_gradients(xb, yb)
+    rows = len(xb)
+    # the loss is a mean over this worker's rows; times its rows, the parts add up
+    totals = np.array([value * rows, *_metric_sums(model, model._metrics(), yb, output), rows])
+    return {"totals": totals, "grad_sum": model.grads * rows}
+
+
+def local_steps(run: str, spec: dict, payload: dict, batches: list, ids: list[int], *parts):
+    """``sync_every=k``, on one worker: ``k`` optimizer steps on its own rows.
 
     ``batches`` is a list of ``(partition, start, stop, seed)``; ``parts`` are the
     ``(x, y)`` pairs of partitions ``ids``, already on this worker.
@@ -187,7 +226,6 @@ def work(run: str, spec: dict, payload: dict, batches: list, ids: list[int], *pa
     orders: dict[int, np.ndarray] = {}  # one row order per partition, drawn once a round
     metrics = model._metrics()
     totals = np.zeros(2 + len(metrics))  # loss sum, metric sums, rows
-    xp = model.backend.xp
     for part, start, stop, seed in batches:
         x, y = data[part]
         if part not in orders:
@@ -195,24 +233,16 @@ def work(run: str, spec: dict, payload: dict, batches: list, ids: list[int], *pa
         index = orders[part][start:stop]
         xb = np.ascontiguousarray(x[index], dtype=model.dtype)
         yb = model.loss.prepare_targets(np.asarray(y)[index], model.output_dim, model.dtype)
-        if spec["exact"]:
-            value, output, _ = model.compute_gradients(xb, yb)
-        else:
-            value = model.train_on_batch(xb, yb)
-            output = model._last_output
+        value = model.train_on_batch(xb, yb)
         rows = len(index)
-        totals[0] += value * rows
-        for k, metric in enumerate(metrics, start=1):
-            totals[k] += float(metric.per_sample(xp, yb, output).sum())
-        totals[-1] += rows
-    result = {"totals": totals, "state": model.state.copy()}
-    if spec["exact"]:
-        result["grad_sum"] = model.grads * totals[-1]  # local mean x rows: summed, then / B
-    else:
-        result["params"] = model.params.copy()
-        result["optimizer"] = {k: v.copy() for k, v in model.optimizer.state.items()}
-        result["iterations"] = model.optimizer.iterations
-    return result
+        totals += [value * rows, *_metric_sums(model, metrics, yb, model._last_output), rows]
+    return {
+        "totals": totals,
+        "state": model.state.copy(),
+        "params": model.params.copy(),
+        "optimizer": {k: v.copy() for k, v in model.optimizer.state.items()},
+        "iterations": model.optimizer.iterations,
+    }
 
 
 # --- the client's side ---------------------------------------------------------------------
@@ -239,8 +269,47 @@ class _Epoch:
         return {w: q[step : step + k] for w, q in self.queues.items() if q[step : step + k]}
 
 
+class _GlobalEpoch:
+    """``sync_every=1``: global batch ``b`` is positions ``[b*B, (b+1)*B)`` of ``order``
+    (None: the collection's own order), each of its rows computed by the worker that
+    holds its partition."""
+
+    def __init__(self, plan, lengths, batch_size, order):
+        self.offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
+        self.owner = {part: worker for worker, parts in plan.items() for part in parts}
+        self.rows = int(self.offsets[-1])
+        self.batch_size, self.order = batch_size, order
+        self.steps = -(-self.rows // batch_size)
+
+    def round(self, step: int, k: int = 1) -> dict[str, list]:
+        """``{worker: [(partition, rows), ...]}`` for global batch ``step``; ``rows`` is a
+        slice of the partition (in order) or an index array (shuffled)."""
+        if step >= self.steps:
+            return {}
+        start = step * self.batch_size
+        stop = min(self.rows, start + self.batch_size)
+        found: dict[str, list] = {}
+        if self.order is None:
+            first, last = np.searchsorted(self.offsets, [start, stop - 1], side="right") - 1
+            for part in range(int(first), int(last) + 1):
+                lo = max(start, self.offsets[part]) - self.offsets[part]
+                hi = min(stop, self.offsets[part + 1]) - self.offsets[part]
+                if hi > lo:
+                    found.setdefault(self.owner[part], []).append((part, slice(int(lo), int(hi))))
+            return found
+        rows = self.order[start:stop]
+        where = np.searchsorted(self.offsets, rows, side="right") - 1
+        by_part = np.argsort(where, kind="stable")  # each partition's rows in batch order
+        parts, firsts = np.unique(where[by_part], return_index=True)
+        for part, index in zip(parts, np.split(rows[by_part], firsts[1:])):
+            local = index - self.offsets[part]
+            found.setdefault(self.owner[int(part)], []).append((int(part), local))
+        return found
+
+
 class _Partitions:
-    """Partition futures on their workers: computed just before use, released right after."""
+    """Partition futures on their workers: computed just before use, released right after
+    (for a shuffled ``sync_every=1``, kept for the whole fit)."""
 
     def __init__(self, client, pairs):
         self.client, self.pairs = client, pairs
@@ -280,6 +349,15 @@ def _wait(client, futures: dict, where: str) -> dict:
             finished = True
         except TimeoutError:
             finished = False
+        for worker, future in futures.items():
+            if future.status == "error":
+                raise TrainingError(
+                    f"Dask worker {worker} failed during {where}: {future.exception()!r}"
+                ) from future.exception()
+        if finished:
+            return {worker: future.result() for worker, future in futures.items()}
+        # only a round that is late asks the scheduler who is alive: a task pinned to a
+        # lost worker would wait forever, and asking every round is one more round trip
         alive = set(client.scheduler_info(n_workers=-1)["workers"])
         lost = [w for w in futures if w not in alive]
         if lost:
@@ -288,13 +366,6 @@ def _wait(client, futures: dict, where: str) -> dict:
                 f"Dask worker {lost[0]} was lost during {where}; training stopped. "
                 "Resume from the last checkpoint with fit(..., checkpoint=..., resume=True)."
             )
-        for worker, future in futures.items():
-            if future.status == "error":
-                raise TrainingError(
-                    f"Dask worker {worker} failed during {where}: {future.exception()!r}"
-                ) from future.exception()
-        if finished:
-            return {worker: future.result() for worker, future in futures.items()}
 
 
 def fit(
@@ -315,8 +386,26 @@ def fit(
 ) -> History:
     """Train ``model`` on a Dask array (``y`` an array) or DataFrame (``y`` a column name).
 
-    ``batch_size`` is the global batch, split evenly over the workers. Returns a
-    History whose ``step_seconds`` is the mean wall time of one round.
+    ``sync_every=1`` takes the steps of ``model.fit(x, y, batch_size=batch_size,
+    shuffle=shuffle, seed=seed)`` on the rows in the collection's order, to the
+    rounding of a sum's order: each global batch is ``batch_size`` consecutive rows
+    of that order (or of the permutation ``model.fit`` draws from ``seed`` each
+    epoch), each worker computing the part it holds. Without ``shuffle`` the
+    partitions stream in order; with it every batch draws on every partition, so all
+    of them stay in the workers' memory for the whole fit. Two things differ from
+    one process: dropout masks are each worker's own (and then later epochs'
+    permutations too, since ``model.fit`` draws masks and permutations from one
+    generator), and BatchNormalization, whose statistics would be each worker's
+    part of a batch, is refused.
+
+    ``sync_every=k > 1`` is local SGD: every worker takes ``k`` steps of
+    ``batch_size / workers`` rows of its own partitions, then the client averages
+    the workers' weights and optimizer state. ``k`` times fewer round trips, but the
+    weights are not one process's: the workers drift apart for ``k - 1`` steps, each
+    sees only its own rows, and an average of models is not a model trained on the
+    union (see docs/scaling.md).
+
+    Returns a History whose ``step_seconds`` is the mean wall time of one round.
     """
     from .training import DEFAULT_BATCH_SIZE, _check_verbose, _print_epoch
 
@@ -324,7 +413,7 @@ def fit(
     model._require_compiled("fit")
     if seed is None:
         raise ArgumentError("dask.fit needs an integer seed: every worker shuffles from it")
-    make_rng(seed)  # checked here, where it was given
+    shuffler = make_rng(seed)  # model.fit's generator: one permutation an epoch
     sync_every = check_count("sync_every", sync_every)
     if sync_every < 1:
         raise ArgumentError(f"sync_every must be >= 1, got {sync_every}")
@@ -341,16 +430,26 @@ def fit(
         raise InputError(
             f"x has {n_features} features, but the model was built for {model.input_dim}"
         )
+    exact = sync_every == 1
+    if exact:
+        _refuse_batch_statistics(model)
     workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
     if not workers:
         raise ArgumentError("the Dask cluster has no workers")
     plan = assign(keys, lengths, workers, client)
     local_batch = max(1, -(-batch_size // len(workers)))
-    exact = sync_every == 1
     run = uuid.uuid4().hex
-    spec = {"config": model.get_config(), "compile": model.compile_config(), "exact": exact}
+    config = model.get_config()
+    spec = {
+        "config": _without_regularizers(config) if exact else config,
+        "compile": model.compile_config(),
+    }
     checkpoint = None if checkpoint is None else Path(checkpoint)
-    initial_epoch = _resume(model, checkpoint) if resume and checkpoint is not None else 0
+    initial_epoch = 0
+    if resume and checkpoint is not None:
+        initial_epoch = _resume(model, checkpoint)
+        for _ in range(initial_epoch if exact and shuffle else 0):
+            shuffler.permutation(sum(lengths))  # the epochs done drew these: replay them
 
     history = History()
     callbacks = check_callbacks(
@@ -359,47 +458,44 @@ def fit(
     callback_list = CallbackList([history, *callbacks], model)
     model.stop_training = False
     store = _Partitions(client, pairs)
+    keep_all = exact and shuffle  # a shuffled global batch draws on every partition
     round_seconds: list[float] = []
     callback_list.on_train_begin({})
     try:
+        if keep_all:  # every partition, on the worker that holds it, for the whole fit
+            for worker, parts in plan.items():
+                for part in parts:
+                    store.get(worker, part)
         for epoch in range(initial_epoch, epochs):
             callback_list.on_epoch_begin(epoch, {})
             started = time.perf_counter()
-            schedule = _Epoch(plan, lengths, local_batch, seed, epoch, shuffle)
+            if exact:
+                order = shuffler.permutation(sum(lengths)) if shuffle else None
+                schedule = _GlobalEpoch(plan, lengths, batch_size, order)
+            else:
+                schedule = _Epoch(plan, lengths, local_batch, seed, epoch, shuffle)
             metrics = model._metrics()
             totals = np.zeros(2 + len(metrics))
             k = 1 if exact else sync_every
             for step in range(0, schedule.steps, k):
                 begun = time.perf_counter()
                 batches = schedule.round(step, k)
-                upcoming = schedule.round(step + k, k)
-                wanted = {(w, b[0]) for w, bs in (*batches.items(), *upcoming.items()) for b in bs}
-                for w, b in sorted(wanted):  # this round's partitions and the next (prefetch)
-                    store.get(w, b)
-                store.keep_only(wanted)
-                payload = _payload(model)
-                if model.params.nbytes > SCATTER_BYTES:  # send big weights once, not per task
-                    payload = client.scatter(payload, broadcast=True, hash=False)
-                futures = {}
-                for worker, work_batches in batches.items():
-                    ids = sorted({b[0] for b in work_batches})
-                    futures[worker] = client.submit(
-                        work,
-                        run,
-                        spec,
-                        payload,
-                        work_batches,
-                        ids,
-                        *[store.get(worker, i) for i in ids],
-                        workers=[worker],
-                        allow_other_workers=False,
-                        pure=False,
-                    )
-                results = _wait(client, futures, f"epoch {epoch + 1}, step {step + 1}")
+                if not keep_all:  # this round's partitions and the next (prefetch)
+                    upcoming = schedule.round(step + k, k)
+                    wanted = {
+                        (w, b[0]) for w, bs in (*batches.items(), *upcoming.items()) for b in bs
+                    }
+                    for w, b in sorted(wanted):
+                        store.get(w, b)
+                    store.keep_only(wanted)
+                where = f"epoch {epoch + 1}, step {step + 1}"
+                results = _round(client, model, run, spec, store, batches, exact, where)
                 round_totals = sum(r["totals"] for r in results.values())
+                if exact:  # the workers' losses are the data's; the penalty is added once
+                    round_totals[0] += model.regularization_penalty() * round_totals[-1]
                 if not np.isfinite(round_totals[0]):
                     raise TrainingError(
-                        f"the loss became {round_totals[0]} at epoch {epoch + 1}, step {step + 1}; "
+                        f"the loss became {round_totals[0]} at {where}; "
                         "the model keeps the weights from before this step. Check x and y for "
                         "NaN or infinite values, or lower the learning rate."
                     )
@@ -407,7 +503,8 @@ def fit(
                 _combine(model, results, exact)
                 round_seconds.append(time.perf_counter() - begun)
                 callback_list.on_train_batch_end(step, {"loss": float(totals[0] / totals[-1])})
-            store.keep_only(set())
+            if not keep_all:
+                store.keep_only(set())
             logs = {"loss": float(totals[0] / totals[-1])}
             for i, metric in enumerate(metrics, start=1):
                 logs[metric.name] = float(totals[i] / totals[-1])
@@ -429,16 +526,83 @@ def fit(
     return history
 
 
+def _round(client, model, run, spec, store, batches: dict, exact: bool, where: str) -> dict:
+    """Send the weights and each worker's share of the round; the workers' results."""
+    if exact:  # a gradient needs only the weights, not the optimizer's state
+        payload, task = {"params": model.params.copy(), "state": model.state.copy()}, gradient_part
+    else:
+        payload, task = _payload(model), local_steps
+    if model.params.nbytes > SCATTER_BYTES:  # send big weights once, not per task
+        payload = client.scatter(payload, broadcast=True, hash=False)
+    futures = {}
+    for worker, work in batches.items():
+        ids = sorted({b[0] for b in work})
+        futures[worker] = client.submit(
+            task,
+            run,
+            spec,
+            payload,
+            work,
+            ids,
+            *[store.get(worker, i) for i in ids],
+            workers=[worker],
+            allow_other_workers=False,
+            pure=False,
+        )
+    return _wait(client, futures, where)
+
+
+def _refuse_batch_statistics(model) -> None:
+    """sync_every=1 promises one process's steps, which BatchNormalization cannot keep."""
+    from .layers import BatchNormalization
+
+    for layer in model.layers:
+        if isinstance(layer, BatchNormalization):
+            raise ArgumentError(
+                f"sync_every=1 takes the steps of one process, but layer {layer.name!r} "
+                "(BatchNormalization) would normalize each worker's part of a batch by that "
+                "part's statistics, not the batch's; use sync_every > 1 (each worker "
+                "normalizes its own batches) or model.fit"
+            )
+
+
+def _without_regularizers(config: dict) -> dict:
+    """``config`` without weight penalties, for the workers: their gradients are the data's,
+    and the client adds the penalty's once a batch (not once per worker)."""
+    layers = [
+        {
+            **entry,
+            "config": {
+                key: None if key.endswith("_regularizer") else value
+                for key, value in entry["config"].items()
+            },
+        }
+        for entry in config["layers"]
+    ]
+    return {**config, "layers": layers}
+
+
+def _add_penalty_gradients(model) -> None:
+    """``grads += d penalty / dw`` for every regularized weight, as compute_gradients does."""
+    xp = model.backend.xp
+    for layer in model.layers:
+        for spec in layer.weight_specs():
+            if spec.trainable and spec.regularizer is not None:
+                spec.regularizer.add_gradient(xp, layer.weights[spec.name], layer.grads[spec.name])
+
+
 def _combine(model, results: dict, exact: bool) -> None:
-    """Exact: sum the row-weighted gradients and step; else average the workers' models."""
+    """Exact: the batch's gradient from the workers' sums, then one step; else average the
+    workers' models (weights, optimizer state, moving statistics), weighted by rows."""
+    if exact:
+        model.grads[...] = sum(r["grad_sum"] for r in results.values())
+        model.grads /= sum(r["totals"][-1] for r in results.values())
+        _add_penalty_gradients(model)
+        model._step()
+        return
     rows = np.array([r["totals"][-1] for r in results.values()])
     share = rows / rows.sum()
     model.state[...] = sum(s * r["state"] for s, r in zip(share, results.values()))
-    if exact:
-        model.grads[...] = sum(r["grad_sum"] for r in results.values())
-        model.grads *= 1.0 / rows.sum()
-        model._step()
-        return
     model.params[...] = sum(s * r["params"] for s, r in zip(share, results.values()))
     for slot, array in model.optimizer.state.items():
         array[...] = sum(s * r["optimizer"][slot] for s, r in zip(share, results.values()))
@@ -447,7 +611,8 @@ def _combine(model, results: dict, exact: bool) -> None:
 
 def _save_checkpoint(model, path: Path, epochs_done: int) -> None:
     """The client writes the model and optimizer state (atomically); shuffling needs no
-    generator state (it is drawn from seed, epoch and partition), dropout's is the workers'."""
+    generator state (replayed from the seed, or drawn from seed, epoch and partition),
+    dropout's is the workers'."""
     from .checkpoint import save_checkpoint
 
     save_checkpoint(model, path, epochs_done, rngs={})
