@@ -387,3 +387,23 @@ def test_seed_must_be_an_integer(client, cancer):
     with pytest.raises(dk.errors.ArgumentError, match="integer seed"):
         dkd.fit(make_model(), da.from_array(x, chunks=300), da.from_array(y, chunks=300), client,
                 seed=None, verbose=0)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "bad, error",
+    [
+        ({"callbacks": [dk.callbacks.BackupAndRestore("unused")]}, dk.errors.ArgumentError),
+        ({"callbacks": ["early_stopping"]}, dk.errors.ArgumentError),
+        ({"batch_size": 0}, dk.errors.ArgumentError),
+        ({"epochs": -1}, dk.errors.ArgumentError),
+    ],
+    ids=["backup-callback", "callback-name", "batch-size", "epochs"],
+)
+def test_a_refused_argument_leaves_an_unbuilt_model_unbuilt(client, bad, error):
+    x, y = separable()
+    model = dk.Sequential([dk.layers.Dense(4), dk.layers.Dense(1, activation="sigmoid")])
+    model.compile("adam", "binary_crossentropy")
+    with pytest.raises(error):
+        dkd.fit(model, da.from_array(x, chunks=1000), da.from_array(y, chunks=1000), client, 1,
+                verbose=0, **bad)  # fmt: skip
+    assert not model.built

@@ -424,9 +424,7 @@ def fit(
     if persisted:  # locate persisted partitions only once they exist
         _distributed().wait(persisted)
     pairs, lengths, n_features, keys = partitions(x, y, client)
-    if not model.built:
-        model.build(n_features)
-    if n_features != model.input_dim:
+    if model.built and n_features != model.input_dim:
         raise InputError(
             f"x has {n_features} features, but the model was built for {model.input_dim}"
         )
@@ -436,6 +434,12 @@ def fit(
     workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
     if not workers:
         raise ArgumentError("the Dask cluster has no workers")
+    callbacks = check_callbacks(
+        callbacks, {BackupAndRestore: "use dask.fit(..., checkpoint=PATH, resume=True)"}
+    )
+    # every argument is checked: only now may the model change
+    if not model.built:
+        model.build(n_features)
     plan = assign(keys, lengths, workers, client)
     local_batch = max(1, -(-batch_size // len(workers)))
     run = uuid.uuid4().hex
@@ -452,9 +456,6 @@ def fit(
             shuffler.permutation(sum(lengths))  # the epochs done drew these: replay them
 
     history = History()
-    callbacks = check_callbacks(
-        callbacks, {BackupAndRestore: "use dask.fit(..., checkpoint=PATH, resume=True)"}
-    )
     callback_list = CallbackList([history, *callbacks], model)
     model.stop_training = False
     store = _Partitions(client, pairs)
