@@ -33,8 +33,9 @@ loop; this module only translates). MLP's math, and how it is kept here:
 - **dtype.** As MLP, the network computes in the input's float dtype: float32
   ``X`` gives float32 weights and outputs, anything else float64 (``dtype=None``,
   the default). ``dtype='float32'`` or ``'float64'`` fixes it whatever the input
-  (float32 is about twice as fast). A fitted network keeps its dtype through
-  ``warm_start``, ``partial_fit`` and pickling; later inputs are cast to it.
+  (float32 fits 1.6x faster on examples/pipeline_vs_mlp.py). A fitted network
+  keeps its dtype through ``warm_start``, ``partial_fit`` and pickling; later
+  inputs are cast to it.
 """
 
 from __future__ import annotations
