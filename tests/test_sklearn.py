@@ -16,10 +16,7 @@ from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import (
-    check_sample_weight_equivalence_on_dense_data,
-    parametrize_with_checks,
-)
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import densekit as dk
 from densekit.sklearn import DenseClassifier, DenseRegressor, expected_failed_checks
@@ -43,16 +40,58 @@ def test_sklearn_check_estimator(estimator, check):
     check(estimator)
 
 
+PAIRS = [(DenseClassifier, MLPClassifier), (DenseRegressor, MLPRegressor)]
+
+
+@pytest.mark.parametrize("ours, theirs", PAIRS)
+@pytest.mark.parametrize("fit_dtype", [np.float32, np.float64, np.int64])
+def test_dtype_follows_the_input_as_mlp_does(ours, theirs, fit_dtype):
+    x, y = _iris()
+    x = (x * 4).astype(fit_dtype)
+    mine = ours(hidden_layer_sizes=(8,), max_iter=3, random_state=0).fit(x, y)
+    reference = theirs(hidden_layer_sizes=(8,), max_iter=3, random_state=0).fit(x, y)
+    assert mine.model_.dtype == reference.coefs_[0].dtype
+    assert {w.dtype for w in mine.coefs_ + mine.intercepts_} == {reference.coefs_[0].dtype}
+    method = "predict_proba" if hasattr(reference, "predict_proba") else "predict"
+    for predict_dtype in (np.float32, np.float64):
+        rows = x[:5].astype(predict_dtype)
+        got, expected = getattr(mine, method)(rows), getattr(reference, method)(rows)
+        assert got.dtype == expected.dtype
+
+
 @pytest.mark.parametrize("cls", [DenseClassifier, DenseRegressor])
-def test_sample_weight_equivalence_holds_in_float64(cls):
-    estimator = cls(
-        hidden_layer_sizes=(16,),
-        max_iter=60,
-        learning_rate_init=0.01,
-        random_state=0,
-        dtype="float64",
-    )
-    check_sample_weight_equivalence_on_dense_data(cls.__name__, estimator)
+def test_dtype_parameter_fixes_the_dtype_whatever_the_input(cls):
+    x, y = _iris()
+    estimator = cls((8,), max_iter=3, random_state=0, dtype="float32").fit(x, y)
+    assert x.dtype == np.float64 and estimator.model_.dtype == np.float32
+    method = getattr(estimator, "predict_proba", estimator.predict)
+    assert method(x.astype(np.float32)).dtype == np.float32
+    assert method(x).dtype == np.float64  # float32 weights, float64 X: promoted, as MLP
+    assert set(expected_failed_checks(estimator)) == {
+        "check_sample_weight_equivalence_on_dense_data",
+        "check_methods_subset_invariance",
+    }
+    assert expected_failed_checks(cls()) == {}
+    with pytest.raises(dk.errors.ArgumentError, match="dtype must be None .* got 'int8'"):
+        cls(dtype="int8").fit(x, y)
+
+
+def test_warm_start_partial_fit_and_pickling_keep_the_fitted_dtype():
+    x, y = _iris()
+    x32 = x.astype(np.float32)
+    warm = DenseClassifier((8,), max_iter=3, random_state=0, warm_start=True).fit(x32, y)
+    warm.fit(x, y)
+    assert warm.model_.dtype == np.float32
+    incremental = DenseRegressor((8,), random_state=0).partial_fit(x32, y)
+    incremental.partial_fit(x, y)
+    assert incremental.model_.dtype == np.float32
+    assert incremental.coefs_[0].dtype == np.float32
+    restored = pickle.loads(pickle.dumps(incremental))
+    assert restored.model_.dtype == np.float32
+    assert restored.predict(x32).dtype == np.float32
+    np.testing.assert_array_equal(restored.predict(x32), incremental.predict(x32))
+    fresh = DenseRegressor((8,), max_iter=3, random_state=0, warm_start=False).fit(x32, y)
+    assert fresh.fit(x, y).model_.dtype == np.float64  # no warm start: built for the new X
 
 
 def _iris():

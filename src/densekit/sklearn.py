@@ -30,7 +30,12 @@ loop; this module only translates). MLP's math, and how it is kept here:
 - **Adam.** densekit's is the paper's (eps added to ``sqrt(v_hat)``); MLP adds
   eps to ``sqrt(v)``; with the default eps = 1e-8 the difference is negligible.
 
-``dtype`` is float32 by default (MLP computes in the input's float dtype).
+- **dtype.** As MLP, the network computes in the input's float dtype: float32
+  ``X`` gives float32 weights and outputs, anything else float64 (``dtype=None``,
+  the default). ``dtype='float32'`` or ``'float64'`` fixes it whatever the input
+  (float32 fits 1.6x faster on examples/pipeline_vs_mlp.py). A fitted network
+  keeps its dtype through ``warm_start``, ``partial_fit`` and pickling; later
+  inputs are cast to it.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ from . import initializers
 from . import layers as dk_layers
 from . import losses as dk_losses
 from . import optimizers as dk_optimizers
+from .backend import resolve_dtype
 from .callbacks import Callback
 from .errors import ArgumentError, InputError, require
 from .model import Sequential
@@ -258,7 +264,7 @@ class _DenseBase(BaseEstimator):
         dropout=0.0,
         batch_norm=False,
         optimizer=None,
-        dtype="float32",
+        dtype=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -315,7 +321,20 @@ class _DenseBase(BaseEstimator):
         _integer("n_iter_no_change", self.n_iter_no_change, 1)
         if self.batch_size != "auto":
             _integer("batch_size", self.batch_size, 1)
+        self._fixed_dtype()
         return sizes
+
+    def _fixed_dtype(self) -> np.dtype | None:
+        """The ``dtype`` parameter resolved, or None to follow the input's."""
+        if self.dtype is None:
+            return None
+        try:
+            return resolve_dtype(self.dtype)
+        except ArgumentError as exc:
+            raise ArgumentError(
+                f"dtype must be None (the input's float dtype), 'float32' or 'float64', "
+                f"got {self.dtype!r}"
+            ) from exc
 
     def _batch_size(self, n: int) -> int:
         if self.batch_size == "auto":
@@ -345,7 +364,9 @@ class _DenseBase(BaseEstimator):
         )
 
     # --- building ---------------------------------------------------------------------
-    def _build_model(self, sizes, n_features: int, n_outputs: int, output_activation: str, seed):
+    def _build_model(
+        self, sizes, n_features: int, n_outputs: int, output_activation: str, seed, dtype
+    ):
         """MLP's architecture and initialization: W, b ~ U(-r, r), r = sqrt(k / (n + m)),
         k = 2 for logistic hidden units and 6 otherwise."""
         factor = 2.0 if self.activation == "logistic" else 6.0
@@ -363,13 +384,18 @@ class _DenseBase(BaseEstimator):
                 layers.append(dk_layers.BatchNormalization())
             if not last and self.dropout:
                 layers.append(dk_layers.Dropout(float(self.dropout)))
-        model = Sequential(layers, seed=seed, dtype=self.dtype)
+        model = Sequential(layers, seed=seed, dtype=dtype.name)
         model.build(n_features)
         return model
 
-    def _initialize(self, sizes, n_features: int, n_outputs: int, rng) -> None:
+    def _initialize(self, sizes, n_features: int, n_outputs: int, rng, dtype) -> None:
         self.model_ = self._build_model(
-            sizes, n_features, n_outputs, self._output_activation(), int(rng.integers(2**31))
+            sizes,
+            n_features,
+            n_outputs,
+            self._output_activation(),
+            int(rng.integers(2**31)),
+            dtype,
         )
         self.n_outputs_ = n_outputs
         self.n_layers_ = len(sizes) + 2
@@ -399,7 +425,14 @@ class _DenseBase(BaseEstimator):
         rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31))
         fresh = not hasattr(self, "model_") or not (self.warm_start or incremental)
         if fresh:
-            self._initialize(sizes, x.shape[1], targets.shape[1], rng)
+            # MLP's rule: weights in the input's float dtype (validate_data gave float32
+            # or float64), unless the dtype parameter fixes it
+            fixed = self._fixed_dtype()
+            dtype = x.dtype if fixed is None else fixed
+            self._initialize(sizes, x.shape[1], targets.shape[1], rng, dtype)
+        # a fitted network keeps its dtype (warm_start, partial_fit): the data follows it
+        x = x.astype(self.model_.dtype, copy=False)
+        targets = targets.astype(self.model_.dtype, copy=False)
         if fresh or not incremental or self.model_.optimizer is None:
             self.model_.compile(optimizer=self._make_optimizer(), loss=self._loss())
         if sample_weight is not None:
@@ -464,8 +497,10 @@ class _DenseBase(BaseEstimator):
     def _forward(self, x) -> np.ndarray:
         check_is_fitted(self, "model_")
         x = validate_data(self, x, reset=False, dtype=[np.float64, np.float32])
-        # computed in the model's dtype, returned in float64 as scikit-learn expects
-        return self.model_.predict(x).astype(np.float64)
+        # computed in the model's dtype; returned in the wider of it and the input's, as
+        # MLP's X @ coefs_ promotes (float32 fit, float64 X: float64 out)
+        output = self.model_.predict(x)
+        return output.astype(np.result_type(output.dtype, x.dtype), copy=False)
 
     # --- MLP's fitted attributes, read from the model ---------------------------------
     @property
@@ -489,7 +524,8 @@ class DenseClassifier(ClassifierMixin, _DenseBase):
     ``batch_norm`` (a BatchNormalization after each hidden layer's activation),
     ``class_weight`` (dict or 'balanced', multiplied into ``sample_weight``),
     ``optimizer`` (a densekit optimizer or name, overriding ``solver``),
-    ``dtype`` and ``validation_loss_curve_`` (with ``early_stopping``: the loss
+    ``dtype`` (None: the input's float dtype, as MLP; or 'float32' / 'float64')
+    and ``validation_loss_curve_`` (with ``early_stopping``: the loss
     on the held-out rows after each epoch, without the penalty). The fitted
     network is ``model_``, a densekit Sequential (save it, export it to ONNX).
     """
@@ -523,7 +559,7 @@ class DenseClassifier(ClassifierMixin, _DenseBase):
         batch_norm=False,
         class_weight=None,
         optimizer=None,
-        dtype="float32",
+        dtype=None,
     ):
         super().__init__(
             hidden_layer_sizes,
@@ -594,7 +630,7 @@ class DenseClassifier(ClassifierMixin, _DenseBase):
         return x, y, sample_weight
 
     def _targets(self, y) -> np.ndarray:
-        return self._label_binarizer.transform(y).astype(self.dtype)
+        return self._label_binarizer.transform(y)
 
     def fit(self, X, y, sample_weight=None) -> DenseClassifier:
         """Fit to ``X`` (n, features) and labels ``y`` (n,) or a 0/1 indicator (n, labels)."""
@@ -704,7 +740,7 @@ class DenseRegressor(RegressorMixin, _DenseBase):
         dropout=0.0,
         batch_norm=False,
         optimizer=None,
-        dtype="float32",
+        dtype=None,
     ):
         super().__init__(
             hidden_layer_sizes,
@@ -776,7 +812,7 @@ class DenseRegressor(RegressorMixin, _DenseBase):
         return x, y, sample_weight
 
     def _targets(self, y) -> np.ndarray:
-        return (y.reshape(-1, 1) if y.ndim == 1 else y).astype(self.dtype)
+        return y.reshape(-1, 1) if y.ndim == 1 else y
 
     def fit(self, X, y, sample_weight=None) -> DenseRegressor:
         """Fit to ``X`` (n, features) and targets ``y`` (n,) or (n, outputs)."""
@@ -834,12 +870,16 @@ def expected_failed_checks(estimator) -> dict[str, str]:
     Pass it as ``check_estimator(est, expected_failed_checks=expected_failed_checks(est))``
     (or to ``parametrize_with_checks``).
     """
-    if np.dtype(estimator.dtype) == np.float32:
+    fixed = estimator._fixed_dtype()
+    if fixed is not None and fixed == np.float32:
+        # the checks pass float64 data; MLP (and dtype=None) would compute in float64
+        reason = (
+            "dtype='float32' fixed: float32 results agree with each other to a few float32 "
+            "ulps (eps = 1.2e-7; which ones depends on the CPU's BLAS kernel), the check "
+            "asks for {}; with dtype=None (the default) or 'float64' it passes"
+        )
         return {
-            "check_sample_weight_equivalence_on_dense_data": (
-                "float32 rounding: fits with integer weights and with repeated rows agree "
-                "to about 1e-7 relative, the check asks for rtol=1e-7; with dtype='float64' "
-                "this check passes"
-            )
+            "check_sample_weight_equivalence_on_dense_data": reason.format("rtol=1e-7"),
+            "check_methods_subset_invariance": reason.format("atol=1e-7"),
         }
     return {}
