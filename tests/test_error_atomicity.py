@@ -40,6 +40,7 @@ from densekit.errors import (
     ModelFileError,
     NotBuiltError,
     NotCompiledError,
+    TrainingError,
 )
 from densekit.layers import BatchNormalization, Dense, Dropout, Layer, Normalization
 
@@ -239,6 +240,24 @@ FRAME = pd.DataFrame(X, columns=[f"f{i}" for i in range(N_FEATURES)])
 WEIGHT_COUNT = 2 + 4 + 2  # Dense kernel, bias; BN gamma, beta, moving mean, variance; Dense
 
 
+def _train_on_batch(**kwargs) -> Callable[[dk.Sequential, Path], Any]:
+    arguments = {"x": X, "y": Y, **kwargs}
+    return lambda model, tmp_path: model.train_on_batch(**arguments)
+
+
+def _one_hot_with_nan() -> np.ndarray:
+    """Targets shaped like the output (as fit's loop passes them), one of them NaN."""
+    one_hot = np.eye(N_CLASSES)[Y]
+    one_hot[2, 0] = np.nan
+    return one_hot
+
+
+def _add_anothers_layer(model: dk.Sequential) -> None:
+    """Add a layer of another model, alive while ``add`` runs."""
+    other = dk.Sequential([Dense(N_CLASSES, input_dim=N_CLASSES, name="borrowed")], seed=3)
+    model.add(other.layers[0])
+
+
 def _weights_with(model: dk.Sequential, index: int, value: Any) -> list:
     weights = model.get_weights()
     weights[index] = value
@@ -290,6 +309,9 @@ CASES = [
             ("verbose-5", _fit(verbose=5), ArgumentError),
             ("validation-split-1.5", _fit(validation_split=1.5), ArgumentError),
             ("threads-0", _fit(threads=0), ArgumentError),
+            ("threads-str", _fit(threads="2"), ArgumentTypeError),
+            ("shuffle-str", _fit(shuffle="no"), ArgumentTypeError),
+            ("shuffle-int", _fit(shuffle=1), ArgumentTypeError),
             ("steps-per-epoch", _fit(steps_per_epoch=3), ArgumentError),
             ("unknown-keyword", _fit(epoch=3), ArgumentTypeError),
             ("x-nan", _fit(x=X_NAN), InputError),
@@ -380,6 +402,39 @@ CASES = [
     Case("add-same-name", trained, lambda m, p: m.add(Dense(2, name="dense")), ArgumentError),
     Case("add-declared-width", trained, lambda m, p: m.add(Dense(2, input_dim=9)), ArgumentError),
     Case("add-layer-whose-build-refuses", trained, lambda m, p: m.add(EvenWidth()), InputError),
+    Case("add-layer-of-another-model", trained, lambda m, p: _add_anothers_layer(m), ArgumentError),
+    Case(
+        "add-layer-of-another-unbuilt-model",
+        unbuilt,
+        lambda m, p: _add_anothers_layer(m),
+        ArgumentError,
+    ),
+    # train_on_batch: checked as fit checks; a loss that is not finite undoes the forward pass
+    *[
+        Case(f"train-on-batch-{name}", setup, call, error)
+        for name, setup, call, error in [
+            ("uncompiled", uncompiled, _train_on_batch(), NotCompiledError),
+            ("unbuilt", unbuilt, _train_on_batch(), NotBuiltError),
+            ("x-nan", trained, _train_on_batch(x=X_NAN), InputError),
+            ("x-width", trained, _train_on_batch(x=X[:, :3]), InputError),
+            ("x-1d", trained, _train_on_batch(x=X[:, 0]), InputError),
+            ("y-short", trained, _train_on_batch(y=Y[:-1]), InputError),
+            ("y-label-out-of-range", trained, _train_on_batch(y=Y_OUT_OF_RANGE), InputError),
+            ("one-hot-y-nan", trained, _train_on_batch(y=_one_hot_with_nan()), InputError),
+            (
+                "sample-weight-negative",
+                trained,
+                _train_on_batch(sample_weight=-np.ones(len(X))),
+                InputError,
+            ),
+            (
+                "loss-overflows",  # finite inputs, but the weighted loss is inf in float32
+                trained,
+                _train_on_batch(sample_weight=np.full(len(X), 3e38)),
+                TrainingError,
+            ),
+        ]
+    ],
     # evaluate and predict read only, but must refuse before anything else
     Case("evaluate-uncompiled", uncompiled, lambda m, p: m.evaluate(X, Y), NotCompiledError),
     Case("evaluate-unbuilt", unbuilt, lambda m, p: m.evaluate(X, Y), NotBuiltError),
@@ -396,7 +451,8 @@ CASES = [
     Case("predict-unbuilt", unbuilt, lambda m, p: m.predict(X), NotBuiltError),
     Case("predict-x-width", trained, lambda m, p: m.predict(X[:, :2]), InputError),
     Case("predict-batch-size-0", trained, lambda m, p: m.predict(X, batch_size=0), ArgumentError),
-    Case("predict-threads-str", trained, lambda m, p: m.predict(X, threads="2"), ArgumentError),
+    Case("predict-threads-str", trained, lambda m, p: m.predict(X, threads="2"), ArgumentTypeError),
+    Case("predict-threads-0", trained, lambda m, p: m.predict(X, threads=0), ArgumentError),
     Case(
         "predict-dataframe-columns",
         lambda p: _fitted_on_frame(),
@@ -471,6 +527,18 @@ CASES = [
         InputError,
     ),
     Case("save-unbuilt", unbuilt, lambda m, p: m.save(p / "m.safetensors"), NotBuiltError),
+    Case(
+        "save-include-optimizer-str-over-a-file",
+        with_file,
+        lambda m, p: m.save(p / "model.safetensors", include_optimizer="no"),
+        ArgumentTypeError,
+    ),
+    Case(
+        "save-include-optimizer-int",
+        trained,
+        lambda m, p: m.save(p / "m.safetensors", include_optimizer=0),
+        ArgumentTypeError,
+    ),
     Case(
         "load-missing", trained, lambda m, p: dk.load_model(p / "none.safetensors"), ModelFileError
     ),
@@ -580,3 +648,60 @@ def test_a_metric_a_users_callback_adds_can_be_monitored(tmp_path: Path) -> None
     stopper = EarlyStopping(monitor="score", mode="max", patience=0)
     history = model.fit(X, Y, epochs=5, verbose=0, callbacks=[AddsAScore(), stopper])
     assert history.epoch == [0, 1]  # the score falls after epoch 0: stopped at epoch 1
+
+
+# --- what the checks above must still let through -------------------------------------------
+
+
+def test_numpy_bools_are_taken_for_shuffle_and_include_optimizer(tmp_path: Path) -> None:
+    plain, numpy_bool = _compiled(), _compiled()
+    plain.fit(X, Y, epochs=1, batch_size=8, verbose=0, shuffle=False)
+    numpy_bool.fit(X, Y, epochs=1, batch_size=8, verbose=0, shuffle=np.bool_(False))
+    for got, want in zip(numpy_bool.get_weights(), plain.get_weights(), strict=True):
+        np.testing.assert_array_equal(got, want)
+    numpy_bool.save(tmp_path / "m.safetensors", include_optimizer=np.False_)
+    assert dk.load_model(tmp_path / "m.safetensors").optimizer.iterations == 0
+
+
+def test_a_refused_layer_stays_bound_to_its_own_model() -> None:
+    model, other = trained(Path()), dk.Sequential([Dense(2, input_dim=N_CLASSES)], seed=3)
+    with pytest.raises(ArgumentError, match=r"already in the model .*make a new layer"):
+        model.add(other.layers[0])
+    with pytest.raises(ArgumentError, match="already in the model"):
+        dk.Sequential([other.layers[0]])
+    assert np.shares_memory(other.layers[0].weights["kernel"], other.params)
+
+
+def test_the_layers_of_a_model_that_failed_to_be_made_can_be_used_again() -> None:
+    first = Dense(8, input_dim=N_FEATURES)
+    with pytest.raises(ArgumentTypeError):
+        dk.Sequential([first, "dense"])
+    model = dk.Sequential([first, Dense(N_CLASSES, "softmax")])
+    assert np.shares_memory(first.weights["kernel"], model.params)
+
+
+def test_train_on_batch_takes_labels_or_one_hot_rows_alike() -> None:
+    labels, one_hot = trained(Path()), trained(Path())
+    assert labels.train_on_batch(X, Y) == one_hot.train_on_batch(X, np.eye(N_CLASSES)[Y])
+    for got, want in zip(labels.get_weights(), one_hot.get_weights(), strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_terminate_on_nan_skips_the_whole_step_moving_statistics_included() -> None:
+    """The first batch's loss overflows: fit stops before any step, so nothing moves."""
+    model = _compiled()
+    before = fingerprint(model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the overflow itself
+        model.fit(
+            X,
+            Y,
+            batch_size=len(X),
+            sample_weight=np.full(len(X), 3e38),
+            callbacks=[TerminateOnNaN()],
+            shuffle=False,
+            verbose=0,
+        )
+    after = fingerprint(model)
+    assert after["state"] == before["state"] and after["params"] == before["params"]
+    assert model.optimizer.iterations == 0

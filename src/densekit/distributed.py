@@ -393,7 +393,7 @@ def _train_epoch(model, data, order, comm, reducer, sync_every, callbacks, verbo
             xb, yb, wb = data.batch(model, mine)
             xb, yb = model.backend.asarray(xb), model.backend.asarray(yb)
             wb = None if wb is None else model.backend.asarray(wb)
-            value = model.train_on_batch(xb, yb, wb)
+            value = model._train_step(xb, yb, wb)
             totals[0] += value * len(mine)
             for k, metric in enumerate(metrics, start=1):
                 totals[k] += float(metric.per_sample(xp, yb, model._last_output).sum())
