@@ -570,6 +570,133 @@ CASES = [
 ]
 
 
+# --- densekit.distributed.fit on one rank (this process: MPI's COMM_WORLD of size 1) ----------
+
+
+def _distributed_fit(**kwargs) -> Callable[[dk.Sequential, Path], Any]:
+    def call(model, tmp_path):
+        from densekit import distributed
+
+        arguments = {"x": X, "y": Y, "epochs": 1, "batch_size": 8, "verbose": 0, **kwargs}
+        for name in ("x", "checkpoint"):  # a file in the test's folder, named relatively
+            if isinstance(arguments.get(name), str) and name in kwargs:
+                arguments[name] = str(tmp_path / arguments[name])
+        return distributed.fit(model, **arguments)
+
+    return call
+
+
+def _beside_npy_with_nan(setup: Callable[[Path], dk.Sequential]) -> Callable:
+    """``setup``'s model beside x.npy, whose first column is NaN: a memory map is read,
+    and checked, only once fit has drawn the validation rows, after building the model."""
+
+    def make(tmp_path: Path) -> dk.Sequential:
+        x = X.copy()
+        x[:, 0] = np.nan
+        np.save(tmp_path / "x.npy", x)
+        return setup(tmp_path)
+
+    return make
+
+
+def _scheduled_beside_its_checkpoint(tmp_path: Path) -> dk.Sequential:
+    """A scheduled model beside a checkpoint its twin wrote one epoch later."""
+    from densekit import distributed
+
+    twin = scheduled(tmp_path)
+    distributed.fit(twin, X, Y, epochs=1, verbose=0, checkpoint=tmp_path / "ck.safetensors")
+    return scheduled(tmp_path)
+
+
+def _distributed_cases() -> list[Case]:
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        return []
+    backup = BackupAndRestore.FILENAME
+    cases = [
+        Case(f"distributed-fit-{name}-{setup.__name__}", setup, call, error)
+        for setup in (trained, unbuilt)
+        for name, call, error in [
+            ("batch-size-0", _distributed_fit(batch_size=0), ArgumentError),
+            ("epochs-negative", _distributed_fit(epochs=-1), ArgumentError),
+            ("verbose-5", _distributed_fit(verbose=5), ArgumentError),
+            ("sync-every-0", _distributed_fit(sync_every=0), ArgumentError),
+            ("checkpoint-every-0", _distributed_fit(checkpoint_every=0), ArgumentError),
+            ("validation-split-1.5", _distributed_fit(validation_split=1.5), ArgumentError),
+            ("shuffle-str", _distributed_fit(shuffle="no"), ArgumentTypeError),
+            ("resume-str", _distributed_fit(resume="no"), ArgumentTypeError),
+            ("checkpoint-int", _distributed_fit(checkpoint=3), ArgumentTypeError),
+            ("seed-negative", _distributed_fit(seed=-1), ArgumentError),
+            ("callbacks-not-list", _distributed_fit(callbacks=EarlyStopping()), ArgumentTypeError),
+            ("callbacks-not-callback", _distributed_fit(callbacks=[object()]), ArgumentError),
+            (
+                "backup-and-restore",
+                _distributed_fit(callbacks=[BackupAndRestore("backup")]),
+                ArgumentError,
+            ),
+            (
+                "early-stopping-missing-monitor",
+                _distributed_fit(callbacks=[EarlyStopping(monitor="val_loss")]),
+                ArgumentError,
+            ),
+            ("x-nan", _distributed_fit(x=X_NAN), InputError),
+            ("y-short", _distributed_fit(y=Y[:-1]), InputError),
+            ("y-label-out-of-range", _distributed_fit(y=Y_OUT_OF_RANGE), InputError),
+            (
+                "sample-weight-negative",
+                _distributed_fit(sample_weight=-np.ones(len(X))),
+                InputError,
+            ),
+            ("class-weight-negative", _distributed_fit(class_weight={0: -1.0}), ArgumentError),
+            ("validation-data-width", _distributed_fit(validation_data=(X[:, :2], Y)), InputError),
+            ("validation-data-nan", _distributed_fit(validation_data=(X_NAN, Y)), InputError),
+            (
+                "validation-split-one-row",
+                _distributed_fit(x=X[:1], y=Y[:1], validation_split=0.2),
+                InputError,
+            ),
+        ]
+    ]
+    from_another = _distributed_fit(resume=True, checkpoint=f"backup/{backup}", seed=4)
+    for name, setup in [
+        ("trained", lambda p: _trained_beside_foreign_backup(p)),
+        ("unbuilt", with_foreign_backup),
+    ]:
+        cases.append(
+            Case(
+                f"distributed-fit-resume-another-model-{name}", setup, from_another, ModelFileError
+            )
+        )
+    for setup in (trained, unbuilt):
+        cases.append(
+            Case(
+                f"distributed-fit-memory-map-nan-in-held-out-rows-{setup.__name__}",
+                _beside_npy_with_nan(setup),
+                _distributed_fit(x="x.npy", validation_split=0.25, seed=4),
+                InputError,
+            )
+        )
+    resumed = _distributed_fit(
+        epochs=3,
+        resume=True,
+        checkpoint="ck.safetensors",
+        callbacks=[LearningRateScheduler(lambda epoch, rate: rate)],
+    )
+    return [
+        *cases,
+        Case("distributed-fit-width-built", trained, _distributed_fit(x=X[:, :3]), InputError),
+        Case("distributed-fit-uncompiled", uncompiled, _distributed_fit(), NotCompiledError),
+        # the checkpoint is read and applied, then the callback refuses the schedule
+        Case(
+            "distributed-fit-resumed-then-a-callback-refuses",
+            _scheduled_beside_its_checkpoint,
+            resumed,
+            ArgumentError,
+        ),
+    ]
+
+
 def _declared_mismatch() -> dk.Sequential:
     """Unbuilt; its second layer says it takes 9 inputs, but the first gives 8."""
     model = dk.Sequential([Dense(8), Dense(N_CLASSES, "softmax", input_dim=9)], seed=1)
@@ -594,6 +721,9 @@ def _follow_up(model: dk.Sequential) -> list[np.ndarray]:
         model.compile("adam", "sparse_categorical_crossentropy")
     model.fit(X, Y, epochs=1, batch_size=8, verbose=0, seed=11)
     return model.get_weights()
+
+
+CASES += _distributed_cases()
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
