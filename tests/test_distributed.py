@@ -345,3 +345,23 @@ def test_callbacks_are_checked_like_model_fit():
     backup = dk.callbacks.BackupAndRestore("backup")
     with pytest.raises(dk.errors.ArgumentError, match="checkpoint=PATH, resume=True"):
         distributed.fit(model, x, y, callbacks=[backup], epochs=1)
+
+
+def test_validation_data_is_evaluated_as_model_fit_evaluates_it():
+    x, y, _ = worker.dataset()
+    fit = {"validation_data": (x[:100], y[:100]), "epochs": 2, "verbose": 0, "seed": 7}
+    plain, spread = worker.make_model(), worker.make_model()
+    expected = plain.fit(x, y, **fit).history
+    history = distributed.fit(spread, x, y, **fit).history  # one rank: bit-identical
+    assert history["val_loss"] == expected["val_loss"]
+    for got, want in zip(spread.get_weights(), plain.get_weights()):
+        assert np.array_equal(got, want)
+
+
+def test_a_bad_argument_is_refused_before_an_unbuilt_model_is_built():
+    x, y, _ = worker.dataset()
+    model = dk.Sequential([dk.layers.Dense(4, "relu"), dk.layers.Dense(1, "sigmoid")], seed=3)
+    model.compile("adam", "binary_crossentropy")
+    with pytest.raises(dk.errors.ArgumentTypeError, match="shuffle must be True or False"):
+        distributed.fit(model, x, y, shuffle="no", epochs=1, verbose=0)
+    assert not model.built

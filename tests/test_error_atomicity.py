@@ -40,6 +40,7 @@ from densekit.errors import (
     ModelFileError,
     NotBuiltError,
     NotCompiledError,
+    TrainingError,
 )
 from densekit.layers import BatchNormalization, Dense, Dropout, Layer, Normalization
 
@@ -239,6 +240,24 @@ FRAME = pd.DataFrame(X, columns=[f"f{i}" for i in range(N_FEATURES)])
 WEIGHT_COUNT = 2 + 4 + 2  # Dense kernel, bias; BN gamma, beta, moving mean, variance; Dense
 
 
+def _train_on_batch(**kwargs) -> Callable[[dk.Sequential, Path], Any]:
+    arguments = {"x": X, "y": Y, **kwargs}
+    return lambda model, tmp_path: model.train_on_batch(**arguments)
+
+
+def _one_hot_with_nan() -> np.ndarray:
+    """Targets shaped like the output (as fit's loop passes them), one of them NaN."""
+    one_hot = np.eye(N_CLASSES)[Y]
+    one_hot[2, 0] = np.nan
+    return one_hot
+
+
+def _add_anothers_layer(model: dk.Sequential) -> None:
+    """Add a layer of another model, alive while ``add`` runs."""
+    other = dk.Sequential([Dense(N_CLASSES, input_dim=N_CLASSES, name="borrowed")], seed=3)
+    model.add(other.layers[0])
+
+
 def _weights_with(model: dk.Sequential, index: int, value: Any) -> list:
     weights = model.get_weights()
     weights[index] = value
@@ -290,6 +309,9 @@ CASES = [
             ("verbose-5", _fit(verbose=5), ArgumentError),
             ("validation-split-1.5", _fit(validation_split=1.5), ArgumentError),
             ("threads-0", _fit(threads=0), ArgumentError),
+            ("threads-str", _fit(threads="2"), ArgumentTypeError),
+            ("shuffle-str", _fit(shuffle="no"), ArgumentTypeError),
+            ("shuffle-int", _fit(shuffle=1), ArgumentTypeError),
             ("steps-per-epoch", _fit(steps_per_epoch=3), ArgumentError),
             ("unknown-keyword", _fit(epoch=3), ArgumentTypeError),
             ("x-nan", _fit(x=X_NAN), InputError),
@@ -380,6 +402,39 @@ CASES = [
     Case("add-same-name", trained, lambda m, p: m.add(Dense(2, name="dense")), ArgumentError),
     Case("add-declared-width", trained, lambda m, p: m.add(Dense(2, input_dim=9)), ArgumentError),
     Case("add-layer-whose-build-refuses", trained, lambda m, p: m.add(EvenWidth()), InputError),
+    Case("add-layer-of-another-model", trained, lambda m, p: _add_anothers_layer(m), ArgumentError),
+    Case(
+        "add-layer-of-another-unbuilt-model",
+        unbuilt,
+        lambda m, p: _add_anothers_layer(m),
+        ArgumentError,
+    ),
+    # train_on_batch: checked as fit checks; a loss that is not finite undoes the forward pass
+    *[
+        Case(f"train-on-batch-{name}", setup, call, error)
+        for name, setup, call, error in [
+            ("uncompiled", uncompiled, _train_on_batch(), NotCompiledError),
+            ("unbuilt", unbuilt, _train_on_batch(), NotBuiltError),
+            ("x-nan", trained, _train_on_batch(x=X_NAN), InputError),
+            ("x-width", trained, _train_on_batch(x=X[:, :3]), InputError),
+            ("x-1d", trained, _train_on_batch(x=X[:, 0]), InputError),
+            ("y-short", trained, _train_on_batch(y=Y[:-1]), InputError),
+            ("y-label-out-of-range", trained, _train_on_batch(y=Y_OUT_OF_RANGE), InputError),
+            ("one-hot-y-nan", trained, _train_on_batch(y=_one_hot_with_nan()), InputError),
+            (
+                "sample-weight-negative",
+                trained,
+                _train_on_batch(sample_weight=-np.ones(len(X))),
+                InputError,
+            ),
+            (
+                "loss-overflows",  # finite inputs, but the weighted loss is inf in float32
+                trained,
+                _train_on_batch(sample_weight=np.full(len(X), 3e38)),
+                TrainingError,
+            ),
+        ]
+    ],
     # evaluate and predict read only, but must refuse before anything else
     Case("evaluate-uncompiled", uncompiled, lambda m, p: m.evaluate(X, Y), NotCompiledError),
     Case("evaluate-unbuilt", unbuilt, lambda m, p: m.evaluate(X, Y), NotBuiltError),
@@ -396,7 +451,8 @@ CASES = [
     Case("predict-unbuilt", unbuilt, lambda m, p: m.predict(X), NotBuiltError),
     Case("predict-x-width", trained, lambda m, p: m.predict(X[:, :2]), InputError),
     Case("predict-batch-size-0", trained, lambda m, p: m.predict(X, batch_size=0), ArgumentError),
-    Case("predict-threads-str", trained, lambda m, p: m.predict(X, threads="2"), ArgumentError),
+    Case("predict-threads-str", trained, lambda m, p: m.predict(X, threads="2"), ArgumentTypeError),
+    Case("predict-threads-0", trained, lambda m, p: m.predict(X, threads=0), ArgumentError),
     Case(
         "predict-dataframe-columns",
         lambda p: _fitted_on_frame(),
@@ -472,6 +528,18 @@ CASES = [
     ),
     Case("save-unbuilt", unbuilt, lambda m, p: m.save(p / "m.safetensors"), NotBuiltError),
     Case(
+        "save-include-optimizer-str-over-a-file",
+        with_file,
+        lambda m, p: m.save(p / "model.safetensors", include_optimizer="no"),
+        ArgumentTypeError,
+    ),
+    Case(
+        "save-include-optimizer-int",
+        trained,
+        lambda m, p: m.save(p / "m.safetensors", include_optimizer=0),
+        ArgumentTypeError,
+    ),
+    Case(
         "load-missing", trained, lambda m, p: dk.load_model(p / "none.safetensors"), ModelFileError
     ),
     Case("load-folder", trained, lambda m, p: dk.load_model(p), ModelFileError),
@@ -502,6 +570,133 @@ CASES = [
 ]
 
 
+# --- densekit.distributed.fit on one rank (this process: MPI's COMM_WORLD of size 1) ----------
+
+
+def _distributed_fit(**kwargs) -> Callable[[dk.Sequential, Path], Any]:
+    def call(model, tmp_path):
+        from densekit import distributed
+
+        arguments = {"x": X, "y": Y, "epochs": 1, "batch_size": 8, "verbose": 0, **kwargs}
+        for name in ("x", "checkpoint"):  # a file in the test's folder, named relatively
+            if isinstance(arguments.get(name), str) and name in kwargs:
+                arguments[name] = str(tmp_path / arguments[name])
+        return distributed.fit(model, **arguments)
+
+    return call
+
+
+def _beside_npy_with_nan(setup: Callable[[Path], dk.Sequential]) -> Callable:
+    """``setup``'s model beside x.npy, whose first column is NaN: a memory map is read,
+    and checked, only once fit has drawn the validation rows, after building the model."""
+
+    def make(tmp_path: Path) -> dk.Sequential:
+        x = X.copy()
+        x[:, 0] = np.nan
+        np.save(tmp_path / "x.npy", x)
+        return setup(tmp_path)
+
+    return make
+
+
+def _scheduled_beside_its_checkpoint(tmp_path: Path) -> dk.Sequential:
+    """A scheduled model beside a checkpoint its twin wrote one epoch later."""
+    from densekit import distributed
+
+    twin = scheduled(tmp_path)
+    distributed.fit(twin, X, Y, epochs=1, verbose=0, checkpoint=tmp_path / "ck.safetensors")
+    return scheduled(tmp_path)
+
+
+def _distributed_cases() -> list[Case]:
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        return []
+    backup = BackupAndRestore.FILENAME
+    cases = [
+        Case(f"distributed-fit-{name}-{setup.__name__}", setup, call, error)
+        for setup in (trained, unbuilt)
+        for name, call, error in [
+            ("batch-size-0", _distributed_fit(batch_size=0), ArgumentError),
+            ("epochs-negative", _distributed_fit(epochs=-1), ArgumentError),
+            ("verbose-5", _distributed_fit(verbose=5), ArgumentError),
+            ("sync-every-0", _distributed_fit(sync_every=0), ArgumentError),
+            ("checkpoint-every-0", _distributed_fit(checkpoint_every=0), ArgumentError),
+            ("validation-split-1.5", _distributed_fit(validation_split=1.5), ArgumentError),
+            ("shuffle-str", _distributed_fit(shuffle="no"), ArgumentTypeError),
+            ("resume-str", _distributed_fit(resume="no"), ArgumentTypeError),
+            ("checkpoint-int", _distributed_fit(checkpoint=3), ArgumentTypeError),
+            ("seed-negative", _distributed_fit(seed=-1), ArgumentError),
+            ("callbacks-not-list", _distributed_fit(callbacks=EarlyStopping()), ArgumentTypeError),
+            ("callbacks-not-callback", _distributed_fit(callbacks=[object()]), ArgumentError),
+            (
+                "backup-and-restore",
+                _distributed_fit(callbacks=[BackupAndRestore("backup")]),
+                ArgumentError,
+            ),
+            (
+                "early-stopping-missing-monitor",
+                _distributed_fit(callbacks=[EarlyStopping(monitor="val_loss")]),
+                ArgumentError,
+            ),
+            ("x-nan", _distributed_fit(x=X_NAN), InputError),
+            ("y-short", _distributed_fit(y=Y[:-1]), InputError),
+            ("y-label-out-of-range", _distributed_fit(y=Y_OUT_OF_RANGE), InputError),
+            (
+                "sample-weight-negative",
+                _distributed_fit(sample_weight=-np.ones(len(X))),
+                InputError,
+            ),
+            ("class-weight-negative", _distributed_fit(class_weight={0: -1.0}), ArgumentError),
+            ("validation-data-width", _distributed_fit(validation_data=(X[:, :2], Y)), InputError),
+            ("validation-data-nan", _distributed_fit(validation_data=(X_NAN, Y)), InputError),
+            (
+                "validation-split-one-row",
+                _distributed_fit(x=X[:1], y=Y[:1], validation_split=0.2),
+                InputError,
+            ),
+        ]
+    ]
+    from_another = _distributed_fit(resume=True, checkpoint=f"backup/{backup}", seed=4)
+    for name, setup in [
+        ("trained", lambda p: _trained_beside_foreign_backup(p)),
+        ("unbuilt", with_foreign_backup),
+    ]:
+        cases.append(
+            Case(
+                f"distributed-fit-resume-another-model-{name}", setup, from_another, ModelFileError
+            )
+        )
+    for setup in (trained, unbuilt):
+        cases.append(
+            Case(
+                f"distributed-fit-memory-map-nan-in-held-out-rows-{setup.__name__}",
+                _beside_npy_with_nan(setup),
+                _distributed_fit(x="x.npy", validation_split=0.25, seed=4),
+                InputError,
+            )
+        )
+    resumed = _distributed_fit(
+        epochs=3,
+        resume=True,
+        checkpoint="ck.safetensors",
+        callbacks=[LearningRateScheduler(lambda epoch, rate: rate)],
+    )
+    return [
+        *cases,
+        Case("distributed-fit-width-built", trained, _distributed_fit(x=X[:, :3]), InputError),
+        Case("distributed-fit-uncompiled", uncompiled, _distributed_fit(), NotCompiledError),
+        # the checkpoint is read and applied, then the callback refuses the schedule
+        Case(
+            "distributed-fit-resumed-then-a-callback-refuses",
+            _scheduled_beside_its_checkpoint,
+            resumed,
+            ArgumentError,
+        ),
+    ]
+
+
 def _declared_mismatch() -> dk.Sequential:
     """Unbuilt; its second layer says it takes 9 inputs, but the first gives 8."""
     model = dk.Sequential([Dense(8), Dense(N_CLASSES, "softmax", input_dim=9)], seed=1)
@@ -526,6 +721,9 @@ def _follow_up(model: dk.Sequential) -> list[np.ndarray]:
         model.compile("adam", "sparse_categorical_crossentropy")
     model.fit(X, Y, epochs=1, batch_size=8, verbose=0, seed=11)
     return model.get_weights()
+
+
+CASES += _distributed_cases()
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
@@ -580,3 +778,60 @@ def test_a_metric_a_users_callback_adds_can_be_monitored(tmp_path: Path) -> None
     stopper = EarlyStopping(monitor="score", mode="max", patience=0)
     history = model.fit(X, Y, epochs=5, verbose=0, callbacks=[AddsAScore(), stopper])
     assert history.epoch == [0, 1]  # the score falls after epoch 0: stopped at epoch 1
+
+
+# --- what the checks above must still let through -------------------------------------------
+
+
+def test_numpy_bools_are_taken_for_shuffle_and_include_optimizer(tmp_path: Path) -> None:
+    plain, numpy_bool = _compiled(), _compiled()
+    plain.fit(X, Y, epochs=1, batch_size=8, verbose=0, shuffle=False)
+    numpy_bool.fit(X, Y, epochs=1, batch_size=8, verbose=0, shuffle=np.bool_(False))
+    for got, want in zip(numpy_bool.get_weights(), plain.get_weights(), strict=True):
+        np.testing.assert_array_equal(got, want)
+    numpy_bool.save(tmp_path / "m.safetensors", include_optimizer=np.False_)
+    assert dk.load_model(tmp_path / "m.safetensors").optimizer.iterations == 0
+
+
+def test_a_refused_layer_stays_bound_to_its_own_model() -> None:
+    model, other = trained(Path()), dk.Sequential([Dense(2, input_dim=N_CLASSES)], seed=3)
+    with pytest.raises(ArgumentError, match=r"already in the model .*make a new layer"):
+        model.add(other.layers[0])
+    with pytest.raises(ArgumentError, match="already in the model"):
+        dk.Sequential([other.layers[0]])
+    assert np.shares_memory(other.layers[0].weights["kernel"], other.params)
+
+
+def test_the_layers_of_a_model_that_failed_to_be_made_can_be_used_again() -> None:
+    first = Dense(8, input_dim=N_FEATURES)
+    with pytest.raises(ArgumentTypeError):
+        dk.Sequential([first, "dense"])
+    model = dk.Sequential([first, Dense(N_CLASSES, "softmax")])
+    assert np.shares_memory(first.weights["kernel"], model.params)
+
+
+def test_train_on_batch_takes_labels_or_one_hot_rows_alike() -> None:
+    labels, one_hot = trained(Path()), trained(Path())
+    assert labels.train_on_batch(X, Y) == one_hot.train_on_batch(X, np.eye(N_CLASSES)[Y])
+    for got, want in zip(labels.get_weights(), one_hot.get_weights(), strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_terminate_on_nan_skips_the_whole_step_moving_statistics_included() -> None:
+    """The first batch's loss overflows: fit stops before any step, so nothing moves."""
+    model = _compiled()
+    before = fingerprint(model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the overflow itself
+        model.fit(
+            X,
+            Y,
+            batch_size=len(X),
+            sample_weight=np.full(len(X), 3e38),
+            callbacks=[TerminateOnNaN()],
+            shuffle=False,
+            verbose=0,
+        )
+    after = fingerprint(model)
+    assert after["state"] == before["state"] and after["params"] == before["params"]
+    assert model.optimizer.iterations == 0

@@ -10,7 +10,7 @@ from sklearn.datasets import load_iris
 
 import densekit as dk
 from densekit import threads
-from densekit.errors import ArgumentError, MissingDependencyError
+from densekit.errors import ArgumentError, ArgumentTypeError, MissingDependencyError
 
 threadpoolctl = pytest.importorskip("threadpoolctl")
 
@@ -89,10 +89,14 @@ def test_predict_threads_gives_the_same_outputs():
     np.testing.assert_array_equal(model.predict(x, threads=1), model.predict(x))
 
 
-@pytest.mark.parametrize("bad", [0, -2, 1.5, True, "2"])
-def test_a_bad_thread_count_is_refused_by_name(bad):
+@pytest.mark.parametrize(
+    ("bad", "error"),
+    [(0, ArgumentError), (-2, ArgumentError)]
+    + [(bad, ArgumentTypeError) for bad in (1.5, True, "2")],
+)
+def test_a_bad_thread_count_is_refused_by_name(bad, error):
     x, y = load_iris(return_X_y=True)
-    with pytest.raises(ArgumentError, match="threads must be a positive integer"):
+    with pytest.raises(error, match="threads must be a positive integer"):
         _model().fit(x, y, epochs=1, verbose=0, threads=bad)
 
 

@@ -35,10 +35,13 @@ from .callbacks import (
     History,
     TerminateOnNaN,
     check_callbacks,
+    check_monitored,
 )
 from .data import (
     check_batch_size,
+    check_bool,
     check_count,
+    check_positive_int,
     check_sample_weight,
     check_validation_split,
     check_x,
@@ -46,7 +49,7 @@ from .data import (
     check_x_rows,
     validation_split_indices,
 )
-from .errors import ArgumentError, InputError, require
+from .errors import ArgumentTypeError, InputError, require
 
 
 def _mpi():
@@ -185,83 +188,112 @@ def fit(
 
 
 def _fit(model, x, y, comm, **kw) -> History:
+    """:func:`fit` on this rank: check every argument and the data, then change the model.
+
+    What can fail only once training is set up (a checkpoint to resume from, a memory
+    map's held-out rows, a callback's ``on_train_begin``) puts back what was changed, as
+    ``model.fit`` does; on several ranks :func:`fit` then ends every rank anyway.
+    """
     from .training import (
         DEFAULT_BATCH_SIZE,
         _apply_class_weight,
+        _check_split,
         _check_verbose,
+        _epoch_log_keys,
         _prepare_validation,
         _print_epoch,
+        _undo_point,
     )
 
     rank, size = comm.Get_rank(), comm.Get_size()
     model._require_compiled("fit")
-    rows, targets = open_rows(x, y, model.dtype, comm, kw["cache_dir"])
-    if not model.built:
-        model.build(rows.shape[1])
-    if rows.shape[1] != model.input_dim:
-        raise InputError(
-            f"x has {rows.shape[1]} features, but the model was built for {model.input_dim}"
-        )
-    if len(targets) != len(rows):
-        raise InputError(f"x has {len(rows)} samples but y has {len(targets)}; they must match")
     batch_size = check_batch_size(kw["batch_size"], DEFAULT_BATCH_SIZE)
     epochs = check_count("epochs", kw["epochs"])
     initial_epoch = check_count("initial_epoch", kw["initial_epoch"])
-    sync_every = check_count("sync_every", kw["sync_every"])
-    checkpoint_every = check_count("checkpoint_every", kw["checkpoint_every"])
-    if sync_every < 1 or checkpoint_every < 1:
-        raise ArgumentError("sync_every and checkpoint_every must be >= 1")
-    verbose = _check_verbose(kw["verbose"]) if rank == 0 else 0
+    sync_every = check_positive_int("sync_every", kw["sync_every"])
+    checkpoint_every = check_positive_int("checkpoint_every", kw["checkpoint_every"])
+    verbose = _check_verbose(kw["verbose"])  # on every rank, though only rank 0 prints
+    verbose = verbose if rank == 0 else 0
     validation_split = check_validation_split(kw["validation_split"])
-    # class weights and a stratified split look at every label: then every rank reads them all
-    every_label = kw["class_weight"] is not None or (
-        validation_split > 0 and model.loss.fuses_with is not None
-    )
-    targets = _Targets(model, targets, read_whole=every_label)
-    weights = check_sample_weight(kw["sample_weight"], len(rows), model.dtype)
-    weights = _apply_class_weight(model, kw["class_weight"], targets.whole, weights)
-
-    broadcast_weights(model, comm)
+    shuffle = check_bool("shuffle", kw["shuffle"])
+    resume = check_bool("resume", kw["resume"])
+    checkpoint = _check_path("checkpoint", kw["checkpoint"])
     rng = make_rng(kw["seed"]) if kw["seed"] is not None else model._rng
-    if kw["seed"] is None and size > 1:
-        model._rng.bit_generator.state = comm.bcast(model._rng.bit_generator.state, root=0)
-    # One rank uses fit's generator for dropout too (bit-identical); several ranks draw
-    # their masks from their own stream so the shared shuffling stream stays in step.
-    dropout_rng = rng if size == 1 else _rank_stream(kw["seed"], comm)
-    model.share_rng(dropout_rng)
-
-    train_index = np.arange(len(rows))
-    validation = None
-    # validation arrays are prepared once, as model.fit prepares them (targets one-hot etc.)
-    if kw["validation_data"] is not None:
-        validation = _prepare_validation(model, kw["validation_data"])
-    elif validation_split > 0:
-        labels = None if targets.whole is None else model._labels(targets.whole)
-        train_index, held_out = validation_split_indices(len(rows), validation_split, rng, labels)
-        held = None if weights is None else weights[held_out]
-        validation = (_read_rows(rows, held_out, model.dtype), targets.take(held_out), held)
-
-    checkpoint = None if kw["checkpoint"] is None else Path(kw["checkpoint"])
-    if kw["resume"] and checkpoint is not None:
-        initial_epoch = max(initial_epoch, _resume(model, rng, checkpoint, comm))
-
-    reducer = GradientAllreduce(comm) if sync_every == 1 else None
-    if reducer is not None:
-        model.gradient_hooks.insert(0, reducer)
-    history = History()
     refuse = {BackupAndRestore: "use distributed.fit(..., checkpoint=PATH, resume=True)"}
     if size > 1:  # a rank that skipped its step would leave the others in the Allreduce
         refuse[TerminateOnNaN] = "on several ranks a non-finite loss raises TrainingError"
     callbacks = check_callbacks(kw["callbacks"], refuse)
-    callback_list = CallbackList([history, *callbacks], model)
-    model.stop_training = False
-    epoch_data = _EpochData(rows, targets, weights, train_index, batch_size)
-    callback_list.on_train_begin({})
+    if epochs > initial_epoch:
+        keys = _epoch_log_keys(model, kw["validation_data"], validation_split)
+        check_monitored(callbacks, keys)
+
+    rows, targets = open_rows(x, y, model.dtype, comm, kw["cache_dir"])
+    n_features = rows.shape[1]
+    if model.built and n_features != model.input_dim:
+        raise InputError(
+            f"x has {n_features} features, but the model was built for {model.input_dim}"
+        )
+    # an unbuilt model is sized on copies of its layers: it is built once all is checked
+    n_outputs = model.output_dim if model.built else model._planned_output_dim(n_features)
+    if len(targets) != len(rows):
+        raise InputError(f"x has {len(rows)} samples but y has {len(targets)}; they must match")
+    # class weights and a stratified split look at every label: then every rank reads them all
+    every_label = kw["class_weight"] is not None or (
+        validation_split > 0 and model.loss.fuses_with is not None
+    )
+    targets = _Targets(model, targets, n_outputs, read_whole=every_label)
+    weights = check_sample_weight(kw["sample_weight"], len(rows), model.dtype)
+    weights = _apply_class_weight(model, kw["class_weight"], targets.whole, weights)
+    validation = None
+    # validation arrays are prepared once, as model.fit prepares them (targets one-hot etc.)
+    if kw["validation_data"] is not None:
+        validation = _prepare_validation(model, kw["validation_data"], n_features, None)
+    elif validation_split > 0:
+        _check_split(model, rows, targets.whole, validation_split)
+
+    undo = _undo_point(model, rng)
+    weights_before = None  # what resuming overwrites in place, where the model has weights
+    try:
+        model.build(n_features)
+        broadcast_weights(model, comm)
+        if kw["seed"] is None and size > 1:
+            model._rng.bit_generator.state = comm.bcast(model._rng.bit_generator.state, root=0)
+        # One rank uses fit's generator for dropout too (bit-identical); several ranks draw
+        # their masks from their own stream so the shared shuffling stream stays in step.
+        dropout_rng = rng if size == 1 else _rank_stream(kw["seed"], comm)
+        model.share_rng(dropout_rng)
+
+        train_index = np.arange(len(rows))
+        if validation is None and validation_split > 0:
+            labels = None if targets.whole is None else model._labels(targets.whole)
+            train_index, held_out = validation_split_indices(
+                len(rows), validation_split, rng, labels
+            )
+            held = None if weights is None else weights[held_out]
+            validation = (_read_rows(rows, held_out, model.dtype), targets.take(held_out), held)
+
+        if resume and checkpoint is not None:
+            weights_before = _copy_weights(model)
+            initial_epoch = max(initial_epoch, _resume(model, rng, checkpoint, comm))
+
+        history = History()
+        callback_list = CallbackList([history, *callbacks], model)
+        model.stop_training = False
+        epoch_data = _EpochData(rows, targets, weights, train_index, batch_size)
+        callback_list.on_train_begin({})
+    except BaseException:
+        if weights_before is not None:
+            _put_weights(model, weights_before)
+        undo()
+        raise
+    reducer = GradientAllreduce(comm) if sync_every == 1 else None
+    if reducer is not None:
+        model.gradient_hooks.insert(0, reducer)
     try:
         for epoch in range(initial_epoch, epochs):
             callback_list.on_epoch_begin(epoch, {})
             started = time.perf_counter()
-            order = rng.permutation(len(train_index)) if kw["shuffle"] else None
+            order = rng.permutation(len(train_index)) if shuffle else None
             title = f"Epoch {epoch + 1}/{epochs}"
             logs = _train_epoch(
                 model, epoch_data, order, comm, reducer, sync_every, callback_list, verbose, title
@@ -284,6 +316,28 @@ def _fit(model, x, y, comm, **kw) -> History:
         callback_list.on_train_end({})
     history.allreduce_seconds = reducer.seconds if reducer is not None else 0.0
     return history
+
+
+def _copy_weights(model) -> list:
+    """Copies of the buffers a checkpoint overwrites: weights, state, optimizer slots."""
+    xp = model.backend.xp
+    return [
+        xp.copy(array) for array in (model.params, model.state, *model.optimizer.state.values())
+    ]
+
+
+def _put_weights(model, copies: list) -> None:
+    for array, copy in zip((model.params, model.state, *model.optimizer.state.values()), copies):
+        array[...] = copy
+
+
+def _check_path(name: str, value: Any) -> Path | None:
+    """None, or ``value`` (a str or path) as a Path."""
+    if value is None:
+        return None
+    if not isinstance(value, (str, os.PathLike)):
+        raise ArgumentTypeError(f"{name} must be a file path (str or Path) or None, got {value!r}")
+    return Path(value)
 
 
 def _rank_stream(seed: int | None, comm) -> np.random.Generator:
@@ -335,10 +389,11 @@ class _Targets:
     they are read, so that a rank reads only its own label rows.
     """
 
-    def __init__(self, model, y, read_whole: bool):
-        self.model, self.mapped = model, None
+    def __init__(self, model, y, n_outputs: int, read_whole: bool):
+        # n_outputs: the model's output width, known before an unbuilt model is built
+        self.model, self.n_outputs, self.mapped = model, n_outputs, None
         if not memory_mapped(y):
-            self.whole = model.loss.prepare_targets(y, model.output_dim, model.dtype)
+            self.whole = model.loss.prepare_targets(y, n_outputs, model.dtype)
         elif read_whole:
             self.whole = self._prepare(y, np.arange(len(y)))
         else:
@@ -357,14 +412,14 @@ class _Targets:
             raise InputError(
                 f"y contains NaN or infinite values (first at row {bad}); expected finite numbers"
             )
-        return self.model.loss.prepare_targets(block, self.model.output_dim, self.model.dtype)
+        return self.model.loss.prepare_targets(block, self.n_outputs, self.model.dtype)
 
     def _check_layout(self) -> None:
         """The dtype and shape checks on no rows at all, so that they read nothing."""
         y, model = self.mapped, self.model
         empty = y[:0]
         try:
-            model.loss.prepare_targets(empty, model.output_dim, model.dtype)
+            model.loss.prepare_targets(empty, self.n_outputs, model.dtype)
         except InputError as exc:
             # the message shows the shape it was given: show y's, as for an array in memory
             raise InputError(str(exc).replace(str(empty.shape), str(y.shape))) from exc
@@ -393,7 +448,7 @@ def _train_epoch(model, data, order, comm, reducer, sync_every, callbacks, verbo
             xb, yb, wb = data.batch(model, mine)
             xb, yb = model.backend.asarray(xb), model.backend.asarray(yb)
             wb = None if wb is None else model.backend.asarray(wb)
-            value = model.train_on_batch(xb, yb, wb)
+            value = model._train_step(xb, yb, wb)
             totals[0] += value * len(mine)
             for k, metric in enumerate(metrics, start=1):
                 totals[k] += float(metric.per_sample(xp, yb, model._last_output).sum())

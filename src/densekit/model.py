@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import math
 import warnings
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +26,7 @@ from .backend import check_precision, get_backend, make_rng, matmul_precision, r
 from .callbacks import Callback, History
 from .data import (
     check_batch_size,
+    check_bool,
     check_same_length,
     check_sample_weight,
     check_x,
@@ -94,8 +96,13 @@ class Sequential:
         if layers is not None:
             if not isinstance(layers, (list, tuple)):
                 raise ArgumentTypeError(f"layers must be a list of layers, got {layers!r}")
-            for layer in layers:
-                self.add(layer)
+            try:
+                for layer in layers:
+                    self.add(layer)
+            except BaseException:
+                for layer in self.layers:  # this model is not made: its layers are free again
+                    layer._owner = None
+                raise
 
     # --- building ---------------------------------------------------------------
     def add(self, layer: Layer) -> None:
@@ -108,6 +115,17 @@ class Sequential:
             raise ArgumentTypeError(f"Sequential takes densekit layers, got {layer!r}")
         if any(existing is layer for existing in self.layers):
             raise ArgumentError(f"layer {layer.name!r} is already in this model")
+        owner = getattr(layer, "_owner", None)
+        other = None if owner is None else owner()
+        if other is not None and other is not self:
+            # it holds views of the other model's weights: sharing it would train one
+            # model's weights through the other, or rebind them and break the first
+            raise ArgumentError(
+                f"layer {layer.name!r} is already in the model {other.name!r}; a layer can be "
+                "in one model only: make a new layer, or a copy of this one with fresh weights, "
+                f"{type(layer).__name__}.from_config(layer.get_config()) "
+                "(model.copy() copies a whole model with its weights)"
+            )
         name = layer.name
         if name is None:
             name = self._unique_name(default_name(layer))
@@ -127,6 +145,7 @@ class Sequential:
         if width is not None:
             copy.copy(layer).build(width)  # raises here if the layer cannot take that width
         layer.name = name
+        layer._owner = weakref.ref(self)
         self.layers.append(layer)
         if self.built:
             layer.build(self.layers[-2].output_dim)
@@ -204,6 +223,7 @@ class Sequential:
         self.params = xp.zeros(n_trainable, dtype=self.dtype)
         self.grads = xp.zeros(n_trainable, dtype=self.dtype)
         self.state = xp.zeros(n_state, dtype=self.dtype)
+        self._state_before_step = xp.zeros(n_state, dtype=self.dtype)  # see _train_step
         self._weight_index = []
         self._slices: list[slice] = []
         self._regularized = []
@@ -387,10 +407,65 @@ class Sequential:
             value += self.regularization_penalty()
         return value, output, dx
 
-    def train_on_batch(self, x, y, sample_weight=None) -> float:
-        """One optimizer step on one batch of prepared arrays; returns the batch loss."""
+    def train_on_batch(self, x: Any, y: Any, sample_weight: Any = None) -> float:
+        """One optimizer step on one batch; returns the batch loss (with penalties).
+
+        ``x``, ``y`` and ``sample_weight`` are checked as ``fit`` checks them; ``y`` may
+        also be targets already shaped like the model's output, ``(samples, outputs)``
+        (one-hot rows for ``sparse_categorical_crossentropy``), as ``fit`` passes them.
+        Bad input raises before the step; a loss that is not finite raises
+        :class:`~densekit.errors.TrainingError`. Either way the model is left as it was:
+        its weights, moving statistics, optimizer state and the layers' generators
+        (dropout's draws are put back; fit's own loop skips that and the checks, having
+        checked its data once).
+        """
+        self._require_compiled("train on a batch")
+        self._require_built("train on a batch")
+        self._check_feature_names(x)
+        x = check_x(x, self.dtype, self._input_dim)
+        y = self._batch_targets(y)
+        check_same_length(x, y)
+        sample_weight = check_sample_weight(sample_weight, len(x), self.dtype)
+        to_device = self.backend.asarray
+        weights = None if sample_weight is None else to_device(sample_weight)
+        layer_rngs = {id(layer.rng): layer.rng for layer in self.layers if layer.rng is not None}
+        states = [(rng, rng.bit_generator.state) for rng in layer_rngs.values()]
+        try:
+            return self._train_step(to_device(x), to_device(y), weights)
+        except TrainingError:
+            for rng, state in states:
+                rng.bit_generator.state = state
+            raise
+
+    def _batch_targets(self, y: Any) -> np.ndarray:
+        """``y`` as the loss prepares it, or targets already shaped like the output."""
+        loss, n_outputs = self.loss, self.output_dim
+        if (
+            isinstance(loss, losses_module.SparseCategoricalCrossentropy)
+            and np.ndim(y) == 2
+            and np.shape(y)[1] == n_outputs > 1
+        ):
+            # the one-hot rows the sparse loss keeps internally: checked as one-hot targets
+            return losses_module.CategoricalCrossentropy.prepare_targets(
+                loss, y, n_outputs, self.dtype
+            )
+        return loss.prepare_targets(y, n_outputs, self.dtype)
+
+    def _train_step(self, x: Any, y: Any, sample_weight: Any = None) -> float:
+        """:meth:`train_on_batch` on arrays already checked and prepared (fit's loops).
+
+        A training forward pass updates non-trainable state (BatchNormalization's moving
+        statistics) before the loss is known, so the state is copied first and put back
+        when the loss is not finite; the copy is of the small state buffer only, into a
+        buffer kept between steps, and is skipped when the model has no state.
+        """
+        state = self.state
+        if state.size:
+            self.backend.xp.copyto(self._state_before_step, state)
         value, output, _ = self.compute_gradients(x, y, sample_weight)
         if not math.isfinite(value):
+            if state.size:
+                state[...] = self._state_before_step
             if self._stop_on_nonfinite:  # TerminateOnNaN: skip the step and stop
                 self.stop_training = True
                 self._last_output = output
@@ -865,6 +940,7 @@ class Sequential:
         """Write a safetensors file: weights as tensors, architecture as JSON metadata."""
         from .io import save_model
 
+        include_optimizer = check_bool("include_optimizer", include_optimizer)
         save_model(self, path, include_optimizer=include_optimizer)
 
     def __repr__(self) -> str:

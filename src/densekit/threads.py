@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ArgumentError, MissingDependencyError
+from .errors import ArgumentError, ArgumentTypeError, MissingDependencyError
 
 ENV_VAR = "DENSEKIT_NUM_THREADS"
 #: multiply-adds in the largest product of one training batch (batch x inputs x units) at or
@@ -40,10 +40,17 @@ _environment_read = False
 
 
 def check_threads(threads: Any, name: str = "threads") -> int | None:
-    """None, or a positive integer thread count."""
+    """None, or a positive integer thread count.
+
+    A value of another type (``"2"``, ``1.5``, ``True``) is an
+    :class:`~densekit.errors.ArgumentTypeError`; an integer below 1 an
+    :class:`~densekit.errors.ArgumentError`.
+    """
     if threads is None:
         return None
-    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)):
+        raise ArgumentTypeError(f"{name} must be a positive integer or None, got {threads!r}")
+    if threads < 1:
         raise ArgumentError(f"{name} must be a positive integer or None, got {threads!r}")
     return int(threads)
 

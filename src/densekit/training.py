@@ -23,6 +23,7 @@ from .backend import make_rng
 from .callbacks import Callback, CallbackList, History, check_callbacks, check_monitored
 from .data import (
     check_batch_size,
+    check_bool,
     check_count,
     check_validation_split,
     column_names,
@@ -83,6 +84,7 @@ def fit(
     initial_epoch = check_count("initial_epoch", initial_epoch)
     verbose = _check_verbose(verbose)
     validation_split = check_validation_split(validation_split)
+    shuffle = check_bool("shuffle", shuffle)
     sample_weight = _apply_class_weight(model, class_weight, y, sample_weight)
     rng = make_rng(seed) if seed is not None else model._rng
     callbacks = check_callbacks(callbacks)
@@ -215,7 +217,7 @@ def _train_epoch(
             callbacks.on_train_batch_begin(batch, {})
         xb, yb = to_device(xb), to_device(yb)
         wb = None if wb is None else to_device(wb)
-        value = model.train_on_batch(xb, yb, wb)
+        value = model._train_step(xb, yb, wb)
         rows = stop - start
         totals[0] += value * rows
         for k, metric in enumerate(metrics, start=1):

@@ -50,6 +50,9 @@ class Layer:
         self.weights: dict[str, Any] = {}
         self.grads: dict[str, Any] = {}
         self._buffers: dict[tuple[str, tuple], Any] = {}
+        #: a weak reference to the model this layer is in, set by ``Sequential.add``: the
+        #: layer holds views of that model's weights, so it can be in one model only
+        self._owner: Any = None
 
     @property
     def trainable(self) -> bool:
