@@ -19,8 +19,8 @@ from densekit.callbacks import (
     ReduceLROnPlateau,
     TerminateOnNaN,
 )
-from densekit.checkpoint import load_weights
 from densekit.errors import ArgumentError, ModelFileError, TrainingError
+from densekit.serialization.checkpoint import load_weights
 
 
 @pytest.fixture(scope="module")
@@ -255,7 +255,7 @@ def test_terminate_on_nan_rolls_back_weights_that_overflow(cancer):
 
 @pytest.mark.filterwarnings("ignore:overflow encountered")
 def test_a_model_too_large_to_copy_says_its_weights_were_not_restored(cancer, monkeypatch):
-    monkeypatch.setattr(dk.training, "ROLLBACK_COPY_LIMIT", 0)  # as if the model were huge
+    monkeypatch.setattr(dk.training.loop, "ROLLBACK_COPY_LIMIT", 0)  # as if the model were huge
     model, x, y = overflowing(cancer)
     with pytest.raises(TrainingError, match="too large for fit to keep a copy") as error:
         model.fit(x, y, epochs=2, batch_size=len(x), verbose=0)

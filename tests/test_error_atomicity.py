@@ -23,7 +23,6 @@ import pandas as pd
 import pytest
 
 import densekit as dk
-from densekit import checkpoint
 from densekit.callbacks import (
     BackupAndRestore,
     Callback,
@@ -43,6 +42,7 @@ from densekit.errors import (
     TrainingError,
 )
 from densekit.layers import BatchNormalization, Dense, Dropout, Layer, Normalization
+from densekit.serialization import checkpoint
 
 N_FEATURES, N_CLASSES = 4, 3
 _data_rng = np.random.default_rng(7)

@@ -19,8 +19,10 @@ import pytest
 from sklearn.datasets import load_breast_cancer, load_digits
 
 import densekit as dk
-from densekit import activations, backend, device
+from densekit import activations
+from densekit.backend import arrays as backend
 from densekit.errors import ArgumentError, MissingDependencyError
+from densekit.training import gpu as device
 
 
 # --- the stand-in -----------------------------------------------------------------

@@ -11,8 +11,9 @@ import pytest
 from sklearn.datasets import load_iris
 
 import densekit as dk
-from densekit import activations, io
+from densekit import activations
 from densekit.errors import ArgumentTypeError, InputError, ModelFileError, NotBuiltError
+from densekit.serialization import model_file as io
 
 safetensors_numpy = pytest.importorskip("safetensors.numpy")
 from safetensors import safe_open  # noqa: E402

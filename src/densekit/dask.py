@@ -42,8 +42,8 @@ import numpy as np
 
 from .backend import make_rng
 from .callbacks import BackupAndRestore, Callback, CallbackList, History, check_callbacks
-from .data import check_batch_size, check_count
 from .errors import ArgumentError, InputError, TrainingError, require
+from .validation import check_batch_size, check_count
 
 POLL_SECONDS = 0.25
 SCATTER_BYTES = 4 * 2**20
@@ -407,7 +407,7 @@ def fit(
 
     Returns a History whose ``step_seconds`` is the mean wall time of one round.
     """
-    from .training import DEFAULT_BATCH_SIZE, _check_verbose, _print_epoch
+    from .training.loop import DEFAULT_BATCH_SIZE, _check_verbose, _print_epoch
 
     client = _client(client)
     model._require_compiled("fit")
@@ -614,14 +614,14 @@ def _save_checkpoint(model, path: Path, epochs_done: int) -> None:
     """The client writes the model and optimizer state (atomically); shuffling needs no
     generator state (replayed from the seed, or drawn from seed, epoch and partition),
     dropout's is the workers'."""
-    from .checkpoint import save_checkpoint
+    from .serialization.checkpoint import save_checkpoint
 
     save_checkpoint(model, path, epochs_done, rngs={})
 
 
 def _resume(model, path: Path) -> int:
     """Load a checkpoint written by :func:`fit` into ``model``; the epoch to start at."""
-    from .checkpoint import restore_checkpoint
+    from .serialization.checkpoint import restore_checkpoint
 
     return restore_checkpoint(model, path, rngs={}) if path.is_file() else 0
 

@@ -37,7 +37,8 @@ from .callbacks import (
     check_callbacks,
     check_monitored,
 )
-from .data import (
+from .errors import ArgumentTypeError, InputError, require
+from .validation import (
     check_batch_size,
     check_bool,
     check_count,
@@ -49,7 +50,6 @@ from .data import (
     check_x_rows,
     validation_split_indices,
 )
-from .errors import ArgumentTypeError, InputError, require
 
 
 def _mpi():
@@ -194,7 +194,7 @@ def _fit(model, x, y, comm, **kw) -> History:
     map's held-out rows, a callback's ``on_train_begin``) puts back what was changed, as
     ``model.fit`` does; on several ranks :func:`fit` then ends every rank anyway.
     """
-    from .training import (
+    from .training.loop import (
         DEFAULT_BATCH_SIZE,
         _apply_class_weight,
         _check_split,
@@ -426,7 +426,7 @@ class _Targets:
 
 
 def _train_epoch(model, data, order, comm, reducer, sync_every, callbacks, verbose, title):
-    from .training import _format_logs, _progress_bar
+    from .training.loop import _format_logs, _progress_bar
 
     rank, size = comm.Get_rank(), comm.Get_size()
     n = len(data.train_index)
@@ -487,7 +487,7 @@ def _step_without_rows(model) -> None:
 def _generators(model, rng, comm) -> dict[str, np.random.Generator]:
     """This rank's generators by name: the shared shuffling stream ``"fit"`` and the layers'
     (on several ranks each rank draws dropout from its own, saved under its rank)."""
-    from .checkpoint import generators
+    from .serialization.checkpoint import generators
 
     prefix = f"rank{comm.Get_rank()}/" if comm.Get_size() > 1 else ""
     return generators(model, fit_rng=rng, prefix=prefix)
@@ -495,7 +495,7 @@ def _generators(model, rng, comm) -> dict[str, np.random.Generator]:
 
 def _save_checkpoint(model, rng, path: Path, epochs_done: int, comm) -> None:
     """Rank 0 writes the model, optimizer state and every rank's generators (atomically)."""
-    from .checkpoint import save_checkpoint
+    from .serialization.checkpoint import save_checkpoint
 
     states = {name: g.bit_generator.state for name, g in _generators(model, rng, comm).items()}
     if comm.Get_size() > 1:
@@ -514,7 +514,7 @@ def _resume(model, rng, path: Path, comm) -> int:
     there and aborts every rank); every rank then applies the same state. Written
     by another number of ranks, only the shared shuffling stream is restored.
     """
-    from .checkpoint import apply_state, read_state
+    from .serialization.checkpoint import apply_state, read_state
 
     payload = None
     if comm.Get_rank() == 0 and path.is_file():

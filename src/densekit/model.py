@@ -17,21 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from . import cpu_kernels, training
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
-from . import threads as threads_module
 from .backend import check_precision, get_backend, make_rng, matmul_precision, resolve_dtype
+from .backend import numba_kernels as cpu_kernels
+from .backend import threads as threads_module
 from .callbacks import Callback, History
-from .data import (
-    check_batch_size,
-    check_bool,
-    check_same_length,
-    check_sample_weight,
-    check_x,
-    column_names,
-)
 from .errors import (
     ArgumentError,
     ArgumentTypeError,
@@ -43,6 +35,15 @@ from .errors import (
 from .layers import Activation, Dense, Layer
 from .layers import from_config as layer_from_config
 from .layers.base import default_name
+from .training import loop as training
+from .validation import (
+    check_batch_size,
+    check_bool,
+    check_same_length,
+    check_sample_weight,
+    check_x,
+    column_names,
+)
 
 DEFAULT_PREDICT_BATCH_SIZE = 1024  # large enough for BLAS, small enough to bound memory
 
@@ -938,7 +939,7 @@ class Sequential:
 
     def save(self, path, include_optimizer: bool = True) -> None:
         """Write a safetensors file: weights as tensors, architecture as JSON metadata."""
-        from .io import save_model
+        from .serialization.model_file import save_model
 
         include_optimizer = check_bool("include_optimizer", include_optimizer)
         save_model(self, path, include_optimizer=include_optimizer)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ArgumentError, ArgumentTypeError, require
-from .io import atomic_write
+from .serialization.safetensors import atomic_write
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "output"

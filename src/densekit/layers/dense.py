@@ -11,9 +11,10 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from .. import activations, cpu_kernels, initializers, regularizers
-from ..data import check_positive_int
+from .. import activations, initializers, regularizers
+from ..backend import numba_kernels as cpu_kernels
 from ..errors import ArgumentError, ArgumentTypeError
+from ..validation import check_positive_int
 from .base import Layer, WeightSpec
 
 

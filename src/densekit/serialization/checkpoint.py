@@ -1,6 +1,6 @@
 """Training checkpoints: everything ``fit`` needs to continue a run exactly.
 
-A checkpoint is a densekit model file (:func:`densekit.io.model_tensors`:
+A checkpoint is a densekit model file (:func:`densekit.serialization.model_file.model_tensors`:
 weights, architecture, compile settings, optimizer slots) whose metadata also
 holds, as JSON under ``"checkpoint"``, the epochs completed, the optimizer's
 step count and learning rate, and the state of every random generator
@@ -25,14 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ModelFileError
-from .io import (
-    FORMAT,
-    model_tensors,
-    read_safetensors,
-    set_weights_from_tensors,
-    write_safetensors,
-)
+from ..errors import ModelFileError
+from .model_file import FORMAT, model_tensors, set_weights_from_tensors
+from .safetensors import read_safetensors, write_safetensors
 
 CHECKPOINT_KEY = "checkpoint"
 WEIGHTS_FORMAT = "densekit-weights"

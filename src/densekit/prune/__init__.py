@@ -39,9 +39,9 @@ from typing import Any
 
 import numpy as np
 
-from .callbacks import Callback
-from .errors import ArgumentError, ArgumentTypeError, InputError, require
-from .layers import Dense
+from ..callbacks import Callback
+from ..errors import ArgumentError, ArgumentTypeError, InputError, require
+from ..layers import Dense
 
 SCOPES = ("layer", "global")
 METADATA_KEY = "pruning"
@@ -474,7 +474,7 @@ def neurons(
     layer's bias (``b' = b + mean(a_removed) @ W_removed_rows``).
     The result is compiled like ``model`` (fresh optimizer state) and can be fine-tuned.
     """
-    from .model import Sequential
+    from ..model import Sequential
 
     model._require_built("prune neurons")
     hidden = _hidden_dense(model)
@@ -484,7 +484,7 @@ def neurons(
     if criterion == "activation" and x is None:
         raise ArgumentError("criterion='activation' needs sample inputs: pass x=...")
     if x is not None:
-        from .data import check_x
+        from ..validation import check_x
 
         x = check_x(x, model.dtype, model.input_dim)
     counts = _removal_counts(model, hidden, amount)
@@ -571,7 +571,7 @@ class SparseInference:
         return layer.activation.forward(np, z)
 
     def predict(self, x: Any, batch_size: int | None = None) -> np.ndarray:
-        from .data import check_batch_size, check_x
+        from ..validation import check_batch_size, check_x
 
         model = self.model
         x = check_x(x, model.dtype, model.input_dim)
@@ -616,7 +616,7 @@ def sparse_inference(
     Layers below ``min_sparsity`` are not timed (CSR cannot win there). Needs
     NumPy inference (CPU backend) and scipy.
     """
-    from .data import check_x
+    from ..validation import check_x
 
     repeats = check_repeats(repeats)
     min_sparsity = _check_fraction("min_sparsity", min_sparsity, allow_one=True)

@@ -26,8 +26,8 @@ from functools import partial
 
 import numpy as np
 
-from .backend import matmul_precision
-from .errors import TrainingError
+from ..backend import matmul_precision
+from ..errors import TrainingError
 
 #: 'auto' (resident when it fits, else sync), 'resident', 'stream' or 'sync'; on an H100
 #: the overlapped 'stream' copy measured slower than 'sync' (benchmarks/RESULTS-gpu.md)
@@ -168,7 +168,7 @@ class BatchFeeder:
 
 def train_epoch(model, x, y, w, batch_size, shuffle, rng, callbacks, verbose, title) -> dict:
     """One epoch on the model's device; same logs and callbacks as the CPU loop."""
-    from .training import _format_logs, _progress_bar
+    from .loop import _format_logs, _progress_bar
 
     xp = model.backend.xp
     n = len(x)
@@ -262,7 +262,7 @@ class CapturedStep:
     """
 
     def __init__(self, model, x_dev, y_dev, rows: int, metrics):
-        from .gpu_kernels import CaptureSafeCublas
+        from ..backend.cupy_kernels import CaptureSafeCublas
 
         xp = self.xp = model.backend.xp
         self.model, self.metrics, self.rows = model, metrics, rows
@@ -353,9 +353,9 @@ class CapturedStep:
 
 def _captured_step(model, feeder, metrics):
     """The model's captured step for this epoch, built on first use; None where not possible."""
-    from .layers import Dense
-    from .optimizers import SGD, Adam, AdamW
-    from .schedules import LearningRateSchedule
+    from ..layers import Dense
+    from ..optimizers import SGD, Adam, AdamW
+    from ..schedules import LearningRateSchedule
 
     kernels, optimizer = model.backend.kernels, model.optimizer
     eligible = (

@@ -63,14 +63,14 @@ from typing import Any
 
 import numpy as np
 
-from . import activations as activations_module
-from . import initializers
-from .errors import ArgumentError, ArgumentTypeError, ModelFileError, require
-from .io import atomic_write, read_safetensors, write_safetensors
-from .layers import Dense, Dropout, Layer, WeightSpec, register
-from .onnx import MIN_OPSET
-from .prune import METADATA_KEY as PRUNING_KEY
-from .prune import _check_fraction, check_layer_names
+from .. import activations as activations_module
+from .. import initializers
+from ..errors import ArgumentError, ArgumentTypeError, ModelFileError, require
+from ..layers import Dense, Dropout, Layer, WeightSpec, register
+from ..onnx import MIN_OPSET
+from ..prune import METADATA_KEY as PRUNING_KEY
+from ..prune import _check_fraction, check_layer_names
+from ..serialization.safetensors import atomic_write, read_safetensors, write_safetensors
 
 FORMAT = "densekit-quantized"
 FORMAT_VERSION = 1
@@ -309,7 +309,7 @@ class QuantizedModel:
 
     def predict(self, x: Any, batch_size: int | None = None, verbose: int = 0) -> np.ndarray:
         """Outputs computed as the int8 ONNX graph computes them, in batches."""
-        from .data import check_batch_size, check_x
+        from ..validation import check_batch_size, check_x
 
         x = check_x(x, np.float32, self.input_dim)
         batch_size = check_batch_size(batch_size, 1024)
@@ -362,7 +362,7 @@ class QuantizedModel:
 
 
 def _classification_accuracy(output: np.ndarray, y: np.ndarray) -> float:
-    from .data import check_same_length
+    from ..validation import check_same_length
 
     y = np.asarray(y)
     check_same_length(output, y)
@@ -376,7 +376,7 @@ def _classification_accuracy(output: np.ndarray, y: np.ndarray) -> float:
 
 def accuracy(model, x, y) -> float:
     """Classification accuracy of a Sequential or a QuantizedModel on ``(x, y)``."""
-    from .data import check_same_length, check_x
+    from ..validation import check_same_length, check_x
 
     x = check_x(x, getattr(model, "dtype", np.float32), model.input_dim)
     y = np.asarray(y)
@@ -447,7 +447,7 @@ def int8(
     leave float32 from the start. The kept layers are in ``kept_float`` and a
     warning names them.
     """
-    from .data import check_x
+    from ..validation import check_x
 
     x_cal = check_x(calibration_data, np.float32, model.input_dim)
     weight_max = check_weight_max(weight_max)
@@ -706,8 +706,8 @@ class FakeQuantization:
 
 def _with_input_quantizers(model, names: set[str], momentum: float):
     """A copy of ``model`` with a FakeQuant layer before each named Dense layer."""
-    from .layers import from_config as layer_from_config
-    from .model import Sequential
+    from ..layers import from_config as layer_from_config
+    from ..model import Sequential
 
     layers = []
     for layer in model.layers:
@@ -793,8 +793,8 @@ def export_onnx(model, path, opset: int = MIN_OPSET) -> None:
     uint8 ``Wq + 128`` with zero point 128, so no CPU's kernel saturates (module
     docstring, "Saturation").
     """
-    from . import onnx as onnx_export
-    from .model import Sequential
+    from .. import onnx as onnx_export
+    from ..model import Sequential
 
     if isinstance(model, Sequential):
         onnx_export.export_onnx(model, path, opset)

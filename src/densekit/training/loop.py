@@ -18,10 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import threads as threads_module
-from .backend import make_rng
-from .callbacks import Callback, CallbackList, History, check_callbacks, check_monitored
-from .data import (
+from ..backend import make_rng
+from ..backend import threads as threads_module
+from ..callbacks import Callback, CallbackList, History, check_callbacks, check_monitored
+from ..errors import ArgumentError, ArgumentTypeError, InputError, TrainingError
+from ..layers import Dense
+from ..validation import (
     check_batch_size,
     check_bool,
     check_count,
@@ -30,11 +32,9 @@ from .data import (
     refuse_unknown,
     validation_split_indices,
 )
-from .errors import ArgumentError, ArgumentTypeError, InputError, TrainingError
-from .layers import Dense
 
 if TYPE_CHECKING:
-    from .model import Sequential
+    from ..model import Sequential
 
 DEFAULT_BATCH_SIZE = 32  # Keras' fit default
 #: Keras fit arguments densekit does not take, with the reason
@@ -182,7 +182,7 @@ def _train_epoch(
 ) -> dict:
     """One pass over the rows in minibatches; the epoch's mean loss and metrics."""
     if model.backend.name != "cpu":  # batches streamed to the device, no per-batch sync
-        from .device import train_epoch
+        from .gpu import train_epoch
 
         return train_epoch(model, x, y, w, batch_size, shuffle, rng, callbacks, verbose, title)
     n = len(x)

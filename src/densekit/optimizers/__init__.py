@@ -17,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from . import cpu_kernels, schedules
-from .data import check_bool, check_number, refuse_unknown
-from .errors import ArgumentError, ArgumentTypeError, DensekitError
+from .. import schedules
+from ..backend import numba_kernels as cpu_kernels
+from ..errors import ArgumentError, ArgumentTypeError, DensekitError
+from ..validation import check_bool, check_number, refuse_unknown
 
 #: elements per piece of a chunked update: the pieces of p, g, m, v and the scratch
 #: (5 x 256 KiB in float32) stay in a core's L2 cache between the update's ufuncs

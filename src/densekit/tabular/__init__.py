@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from densekit.errors import (
+from ..errors import (
     ArgumentError,
     ArgumentTypeError,
     InputError,
