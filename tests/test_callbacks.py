@@ -221,7 +221,7 @@ def test_terminate_on_nan_stops_cleanly_with_finite_weights(cancer, capsys):
     assert "Invalid loss, terminating training" in capsys.readouterr().out
     assert all(np.isfinite(w).all() for w in model.get_weights())
     assert model.optimizer.iterations == terminate.stopped_batch  # the bad step was skipped
-    assert len(history.epoch) == 1 and not model._stop_on_nonfinite
+    assert len(history.epoch) == 1 and not model.stop_on_nonfinite
 
 
 def overflowing(cancer):

@@ -394,7 +394,7 @@ class TerminateOnNaN(Callback):
     """
 
     def on_train_begin(self, logs=None):
-        self.model._stop_on_nonfinite = True
+        self.model.stop_on_nonfinite = True
         self.stopped_batch = self.stopped_epoch = None
         self._epoch = 0
 
@@ -409,7 +409,7 @@ class TerminateOnNaN(Callback):
             self.model.stop_training = True
 
     def on_train_end(self, logs=None):
-        self.model._stop_on_nonfinite = False
+        self.model.stop_on_nonfinite = False
 
 
 class CSVLogger(Callback):
@@ -512,7 +512,7 @@ class BackupAndRestore(Callback):
         self.restored_epoch = None
         if self.path.is_file():
             self.restored_epoch = restore_checkpoint(self.model, self.path)
-            self.model._initial_epoch = self.restored_epoch
+            self.model.initial_epoch = self.restored_epoch
             self._finished = self.restored_epoch >= self.params.get("epochs", math.inf)
             if self.verbose:
                 print(f"BackupAndRestore: resuming after epoch {self.restored_epoch}")

@@ -344,13 +344,13 @@ def _refuse_overwrite(output: str, what: str, **inputs: str) -> None:
 
 def _drop_columns(table, names: list[str], target: str):
     """The table without the columns named by --drop (each may list several, comma-separated)."""
-    from ..tabular import Table, _column
+    from ..tabular import Table, column
 
     dropped: list[str] = []
     for text in names:
         parts = [text] if text in table.data else [part.strip() for part in text.split(",")]
         for name in parts:
-            _column(table, name, "--drop")
+            column(table, name, "--drop")
             if name == target:
                 raise ArgumentError(f"--drop {name!r} names the target; drop feature columns only")
             dropped.append(name)

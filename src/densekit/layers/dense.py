@@ -118,6 +118,11 @@ class Dense(Layer):
         self._x, self._z, self._a = x, z, a
         return a
 
+    @property
+    def pre_activation(self) -> Any:
+        """``Z = X @ W + b`` of the last forward pass: the logits a fused loss reads."""
+        return self._z
+
     def backward(self, grad: Any, need_input_grad: bool = True, through_activation: bool = True):
         """``grad`` is dL/dA (or dL/dZ when ``through_activation`` is False, the fused case)."""
         xp = self.backend.xp

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ArgumentError
-from ..prune import _best_time, check_repeats
+from ..prune import best_time, check_repeats
 
 
 def _kernels(model) -> list[np.ndarray]:
@@ -48,7 +48,7 @@ def file_bytes(model) -> int:
 def latency(model, x: np.ndarray, batch_size: int, repeats: int = 10) -> float:
     """Best-of-``repeats`` seconds for ``predict`` on one batch of ``batch_size`` rows."""
     batch = np.ascontiguousarray(x[:batch_size])
-    return _best_time(lambda: model.predict(batch, batch_size=batch_size), repeats)
+    return best_time(lambda: model.predict(batch, batch_size=batch_size), repeats)
 
 
 def measure(model, x, y, batch_size: int = 256, repeats: int = 10) -> dict[str, Any]:

@@ -65,8 +65,8 @@ def report(
     ``dk.tune.search`` result, a DataFrame or a list of dicts.
     """
     require("matplotlib", "plot", "densekit.report")
-    model._require_compiled("write a report")
-    model._require_built("write a report")
+    model.require_compiled("write a report")
+    model.require_built("write a report")
     x_val = check_x(x_val, model.dtype, model.input_dim, name="x_val")
     names = explain._feature_names(feature_names, x_val.shape[1])
     curves = getattr(history, "history", history) or {}

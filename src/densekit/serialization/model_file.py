@@ -22,7 +22,7 @@ FORMAT_VERSION = 1
 
 def model_tensors(model, include_optimizer: bool = True) -> tuple[dict, dict]:
     """The tensors and metadata that describe ``model`` completely."""
-    tensors = {name: weight for name, weight in zip(model._weight_names(), model.get_weights())}
+    tensors = {name: weight for name, weight in zip(model.weight_names(), model.get_weights())}
     metadata = {
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),
@@ -56,7 +56,7 @@ FOREIGN_SUFFIXES = {
 
 def save_model(model, path, include_optimizer: bool = True) -> None:
     """Save weights, architecture, compile settings and (optionally) optimizer state."""
-    model._require_built("save")
+    model.require_built("save")
     suffix = Path(path).suffix.lower()
     if suffix in FOREIGN_SUFFIXES:
         raise InputError(
@@ -155,7 +155,7 @@ def _check_size(path, config: Any, tensors: dict) -> None:
 
 def set_weights_from_tensors(model, path, tensors: dict[str, np.ndarray]) -> None:
     """Load the model's weights from a file's tensors by name; any mismatch is a file error."""
-    names = model._weight_names()
+    names = model.weight_names()
     missing = [name for name in names if name not in tensors]
     if missing:
         raise ModelFileError(f"{path} lacks weights {missing}")
@@ -166,15 +166,15 @@ def set_weights_from_tensors(model, path, tensors: dict[str, np.ndarray]) -> Non
 
 
 def _restore_compile(path, model, metadata, tensors) -> None:
-    from ..model import _compile_kwargs
+    from ..model import compile_arguments
 
     compile_config = _json_field(path, metadata, "compile_config")
     try:
-        model.compile(**_compile_kwargs(compile_config))
+        model.compile(**compile_arguments(compile_config))
     except (DensekitError, KeyError, TypeError) as exc:
         raise ModelFileError(f"{path}: invalid compile configuration: {exc}") from exc
     optimizer = model.optimizer
-    weights = set(model._weight_names())  # a layer may itself be named "optimizer"
+    weights = set(model.weight_names())  # a layer may itself be named "optimizer"
     slots = {
         k.split("/", 1)[1]: v
         for k, v in tensors.items()
