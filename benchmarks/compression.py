@@ -44,7 +44,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
 
 import densekit as dk  # noqa: E402
 from densekit import prune, quantize  # noqa: E402
-from densekit.compression_report import file_bytes  # noqa: E402
+from densekit.report.compression import file_bytes  # noqa: E402
 
 
 def interleaved_timing(rows: list[dict], batch_rows: np.ndarray, repeats: int) -> None:

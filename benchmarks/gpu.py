@@ -34,8 +34,8 @@ from peers import build_torch  # noqa: E402
 from workloads import Workload  # noqa: E402
 
 import densekit as dk  # noqa: E402
-from densekit import device as dk_device  # noqa: E402
 from densekit.callbacks import Callback  # noqa: E402
+from densekit.training import gpu as dk_device  # noqa: E402
 
 LEARNING_RATE, EPSILON = 1e-3, 1e-7
 
@@ -397,7 +397,7 @@ def markdown(report: dict) -> str:
             "",
             "CUDA graphs in `fit` (the default where it applies): each full batch's "
             "whole training step replayed from one captured graph, against the same `fit` "
-            "with `densekit.device.CUDA_GRAPHS = False` (every kernel launched from Python):",
+            "with `densekit.training.gpu.CUDA_GRAPHS = False` (every kernel launched from Python):",
             "",
             "| workload | eager rows/s | graph rows/s | speed-up |",
             "|---|---|---|---|",

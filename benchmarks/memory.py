@@ -52,9 +52,9 @@ def child(peer: str, workload) -> None:
     if peer == "pytorch":
         import torch  # noqa: F401  (its import is part of the baseline)
     elif peer == "densekit":
-        import densekit
+        import densekit.backend.numba_kernels
 
-        densekit.cpu_kernels.get()  # loads numba, when installed: the library's runtime
+        densekit.backend.numba_kernels.get()  # loads numba, when installed: the library's runtime
     elif peer == "densekit-numpy":
         import densekit  # noqa: F401
     x, y = make_data(workload)

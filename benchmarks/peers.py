@@ -113,9 +113,14 @@ def kernels(choice: str) -> Iterator[None]:
 def kernel_description() -> str:
     """Which CPU kernels densekit trains with here: numba's (and its version) or NumPy's."""
     dk, _ = import_densekit()
-    if dk is None or not hasattr(dk, "cpu_kernels"):
+    if dk is None:
         return "unknown"
-    if dk.cpu_kernels.get() is None:
+    # densekit.backend.numba_kernels since the tiered layout; densekit.cpu_kernels before it
+    kernels = getattr(getattr(dk, "backend", None), "numba_kernels", None)
+    kernels = kernels or getattr(dk, "cpu_kernels", None)
+    if kernels is None:
+        return "unknown"
+    if kernels.get() is None:
         return "numpy (numba not installed or DENSEKIT_KERNELS=numpy)"
     import numba
 

@@ -32,7 +32,7 @@ def test_softmax_layer_after_a_linear_dense_fuses_like_a_softmax_dense():
     separate.set_weights(fused_dense.get_weights())
     for model in (fused_dense, separate):
         model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
-    assert separate._fused
+    assert separate.fuses_loss
     a = fused_dense.compute_gradients(x, separate.loss.prepare_targets(y, 3, np.float64))
     b = separate.compute_gradients(x, separate.loss.prepare_targets(y, 3, np.float64))
     assert a[0] == pytest.approx(b[0], rel=1e-12)

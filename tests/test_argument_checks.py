@@ -1,4 +1,4 @@
-"""Every numeric argument goes through one check (densekit.data): NumPy scalars pass,
+"""Every numeric argument goes through one check (densekit.validation): NumPy scalars pass,
 bools, NaN, infinity and strings are refused with a message that names the argument."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import pytest
 
 import densekit as dk
 from densekit import activations, callbacks, losses, optimizers, regularizers
-from densekit.data import check_count, check_number, check_positive_int
 from densekit.errors import ArgumentError, ArgumentTypeError
 from densekit.layers import Dense, Dropout
+from densekit.validation import check_count, check_number, check_positive_int
 
 
 def _fit(**kwargs):

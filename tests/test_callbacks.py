@@ -19,8 +19,8 @@ from densekit.callbacks import (
     ReduceLROnPlateau,
     TerminateOnNaN,
 )
-from densekit.checkpoint import load_weights
 from densekit.errors import ArgumentError, ModelFileError, TrainingError
+from densekit.serialization.checkpoint import load_weights
 
 
 @pytest.fixture(scope="module")
@@ -221,7 +221,7 @@ def test_terminate_on_nan_stops_cleanly_with_finite_weights(cancer, capsys):
     assert "Invalid loss, terminating training" in capsys.readouterr().out
     assert all(np.isfinite(w).all() for w in model.get_weights())
     assert model.optimizer.iterations == terminate.stopped_batch  # the bad step was skipped
-    assert len(history.epoch) == 1 and not model._stop_on_nonfinite
+    assert len(history.epoch) == 1 and not model.stop_on_nonfinite
 
 
 def overflowing(cancer):
@@ -255,7 +255,7 @@ def test_terminate_on_nan_rolls_back_weights_that_overflow(cancer):
 
 @pytest.mark.filterwarnings("ignore:overflow encountered")
 def test_a_model_too_large_to_copy_says_its_weights_were_not_restored(cancer, monkeypatch):
-    monkeypatch.setattr(dk.training, "ROLLBACK_COPY_LIMIT", 0)  # as if the model were huge
+    monkeypatch.setattr(dk.training.loop, "ROLLBACK_COPY_LIMIT", 0)  # as if the model were huge
     model, x, y = overflowing(cancer)
     with pytest.raises(TrainingError, match="too large for fit to keep a copy") as error:
         model.fit(x, y, epochs=2, batch_size=len(x), verbose=0)

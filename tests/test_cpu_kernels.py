@@ -9,7 +9,8 @@ import pytest
 from sklearn.datasets import load_diabetes
 
 import densekit as dk
-from densekit import cpu_kernels, optimizers
+from densekit import optimizers
+from densekit.backend import numba_kernels as cpu_kernels
 from densekit.errors import ArgumentError, MissingDependencyError
 
 pytest.importorskip("numba")

@@ -20,8 +20,8 @@ pytest.importorskip("sklearn")
 
 import densekit as dk  # noqa: E402
 from densekit import dask as dkd  # noqa: E402
-from densekit.checkpoint import read_checkpoint  # noqa: E402
 from densekit.errors import ModelFileError, TrainingError  # noqa: E402
+from densekit.serialization.checkpoint import read_checkpoint  # noqa: E402
 
 MEMORY_LIMIT = 400 * 2**20  # a worker's memory; an idle worker already holds about 230 MB
 

@@ -24,7 +24,7 @@ pytest.importorskip("sklearn")
 import densekit as dk  # noqa: E402
 import distributed_worker as worker  # noqa: E402 - tests/ is on sys.path
 from densekit import distributed  # noqa: E402
-from densekit.checkpoint import read_checkpoint  # noqa: E402
+from densekit.serialization.checkpoint import read_checkpoint  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 MPIEXEC = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")
@@ -204,7 +204,7 @@ class CountBatches(dk.callbacks.Callback):
 @pytest.mark.parametrize("form", ["path", "np.load"])
 def test_validation_split_rows_of_a_memory_map_are_checked_before_training(tmp_path, form):
     from densekit.backend import make_rng
-    from densekit.data import validation_split_indices
+    from densekit.validation import validation_split_indices
 
     x, y, _ = worker.dataset()
     # the rows fit holds out: its first draw from the seed's generator, stratified by label

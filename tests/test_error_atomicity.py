@@ -23,7 +23,6 @@ import pandas as pd
 import pytest
 
 import densekit as dk
-from densekit import checkpoint
 from densekit.callbacks import (
     BackupAndRestore,
     Callback,
@@ -43,6 +42,7 @@ from densekit.errors import (
     TrainingError,
 )
 from densekit.layers import BatchNormalization, Dense, Dropout, Layer, Normalization
+from densekit.serialization import checkpoint
 
 N_FEATURES, N_CLASSES = 4, 3
 _data_rng = np.random.default_rng(7)
@@ -154,11 +154,11 @@ def fingerprint(model: dk.Sequential) -> dict:
         "metadata": repr(model.metadata),
         "feature_names": model.feature_names,
         "stop_training": model.stop_training,
-        "stop_on_nonfinite": model._stop_on_nonfinite,
+        "stop_on_nonfinite": model.stop_on_nonfinite,
         "loss": id(model.loss),
         "metrics": list(model.metric_names),
-        "rng": _generator(model._rng),
-        "fit_rng": _generator(getattr(model, "_fit_rng", None)),
+        "rng": _generator(model.rng),
+        "fit_rng": _generator(getattr(model, "fit_rng", None)),
         "layers": [
             (
                 id(layer),

@@ -10,8 +10,8 @@ from sklearn.datasets import load_diabetes, load_iris
 
 import densekit as dk
 from densekit import activations, losses, optimizers
-from densekit.data import check_x
 from densekit.errors import InputError
+from densekit.validation import check_x
 from float_bounds import assert_within_rounding  # tests/ is on sys.path
 
 

@@ -19,8 +19,10 @@ import pytest
 from sklearn.datasets import load_breast_cancer, load_digits
 
 import densekit as dk
-from densekit import activations, backend, device
+from densekit import activations
+from densekit.backend import arrays as backend
 from densekit.errors import ArgumentError, MissingDependencyError
+from densekit.training import gpu as device
 
 
 # --- the stand-in -----------------------------------------------------------------
@@ -549,7 +551,7 @@ def test_gpu_fit_with_cuda_graphs_matches_eager_fit(monkeypatch, optimizer, out)
         history = model.fit(x, y, epochs=2, batch_size=64, verbose=0, seed=1)  # 600 = 9*64 + 24
         models[graphs] = (model, history.history)
     (eager, h_eager), (graphed, h_graph) = models[False], models[True]
-    assert graphed._captured[1].graph is not None and not graphed._captured[1].failed
+    assert graphed.captured_step[1].graph is not None and not graphed.captured_step[1].failed
     assert graphed.optimizer.iterations == eager.optimizer.iterations == 20
     _assert_same_weights(eager, graphed, rtol=1e-6, atol=1e-7)
     for key in h_eager:

@@ -11,8 +11,9 @@ import pytest
 from sklearn.datasets import load_iris
 
 import densekit as dk
-from densekit import activations, io
+from densekit import activations
 from densekit.errors import ArgumentTypeError, InputError, ModelFileError, NotBuiltError
+from densekit.serialization import model_file as io
 
 safetensors_numpy = pytest.importorskip("safetensors.numpy")
 from safetensors import safe_open  # noqa: E402
@@ -138,7 +139,7 @@ def test_saving_an_unbuilt_model_raises(tmp_path):
 def test_file_is_readable_by_the_safetensors_library(trained):
     model, path = trained
     tensors = safetensors_numpy.load_file(str(path))
-    names = model._weight_names()
+    names = model.weight_names()
     for name, weight in zip(names, model.get_weights()):
         np.testing.assert_array_equal(tensors[name], weight)
     assert {"optimizer/m", "optimizer/v"} <= set(tensors)
@@ -309,7 +310,7 @@ def test_tampered_config_is_refused(trained, tmp_path, case, change, message):
 def test_wrong_weight_shape_is_refused(trained, tmp_path):
     model, path = trained
     tensors, _ = io.read_safetensors(path)
-    name = model._weight_names()[0]
+    name = model.weight_names()[0]
     tensors[name] = tensors[name].T.copy()
     with pytest.raises(ModelFileError, match=f"{name} must have shape"):
         dk.load_model(_rewrite(path, tmp_path, tensors=tensors))
@@ -318,7 +319,7 @@ def test_wrong_weight_shape_is_refused(trained, tmp_path):
 def test_missing_weight_is_refused(trained, tmp_path):
     model, path = trained
     tensors, _ = io.read_safetensors(path)
-    del tensors[model._weight_names()[-1]]
+    del tensors[model.weight_names()[-1]]
     with pytest.raises(ModelFileError, match="lacks weights"):
         dk.load_model(_rewrite(path, tmp_path, tensors=tensors))
 
@@ -326,7 +327,7 @@ def test_missing_weight_is_refused(trained, tmp_path):
 def test_non_finite_weight_is_refused(trained, tmp_path):
     model, path = trained
     tensors, _ = io.read_safetensors(path)
-    tensors[model._weight_names()[0]][0, 0] = np.nan
+    tensors[model.weight_names()[0]][0, 0] = np.nan
     with pytest.raises(ModelFileError, match="finite"):
         dk.load_model(_rewrite(path, tmp_path, tensors=tensors))
 

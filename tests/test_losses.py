@@ -251,7 +251,7 @@ def test_fused_gradient_equals_the_unfused_chain_rule(activation, units, loss_na
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(10, 3)), make_y(rng)
     model = _model(activation, units, loss_name)
-    assert model._fused
+    assert model.fuses_loss
     x, yp, _ = model._prepare(x, y, None)
     fused_value, output, _ = model.compute_gradients(x, yp)
     fused = model.grads.copy()
@@ -273,7 +273,7 @@ def test_fused_loss_matches_torch_logits_loss_at_extreme_logits(
     x, yp, _ = model._prepare(x, y, None)
     value, _, _ = model.compute_gradients(x, yp)
     assert np.all(np.isfinite(model.grads))
-    z = torch.tensor(model.layers[-1]._z.copy())
+    z = torch.tensor(model.layers[-1].pre_activation.copy())
     if activation == "softmax":
         expected = F.cross_entropy(z, torch.tensor(yp))
     else:
@@ -287,7 +287,7 @@ def test_from_logits_with_a_linear_output_is_not_fused_but_agrees():
     x, y = rng.normal(size=(10, 3)), rng.integers(0, 4, 10)
     fused = _model("softmax", 4, "sparse_categorical_crossentropy")
     logits = _model(None, 4, losses.SparseCategoricalCrossentropy(from_logits=True))
-    assert not logits._fused
+    assert not logits.fuses_loss
     value_fused, _, _ = fused.compute_gradients(*fused._prepare(x, y, None)[:2])
     value_logits, _, _ = logits.compute_gradients(*logits._prepare(x, y, None)[:2])
     np.testing.assert_allclose(value_fused, value_logits, rtol=1e-12)

@@ -7,7 +7,6 @@ import pytest
 from sklearn.datasets import load_breast_cancer, load_iris
 
 import densekit as dk
-from densekit.data import validation_split_indices
 from densekit.errors import (
     ArgumentError,
     ArgumentTypeError,
@@ -17,6 +16,7 @@ from densekit.errors import (
     NotCompiledError,
     TrainingError,
 )
+from densekit.validation import validation_split_indices
 from float_bounds import assert_within_rounding  # tests/ is on sys.path
 
 

@@ -67,7 +67,7 @@ def _torch_gradients(net):
 def _gradients(model):
     return [
         model.grads[part].reshape(spec.shape)
-        for part, (_, spec, _) in zip(model._slices, model._weight_index)
+        for part, (_, spec, _) in zip(model.slices, model.weight_index)
     ]
 
 

@@ -40,7 +40,7 @@ def bn_model(dtype="float64", **kwargs) -> dk.Sequential:
 
 def test_batch_normalization_weights_are_gamma_beta_moving_mean_moving_variance():
     model = bn_model()
-    names = [name for name in model._weight_names() if name.startswith("batch_normalization")]
+    names = [name for name in model.weight_names() if name.startswith("batch_normalization")]
     assert [n.split("/")[1] for n in names] == ["gamma", "beta", "moving_mean", "moving_variance"]
     assert model.state.size == 12  # two moving statistics of 6 features, non-trainable
 

@@ -602,7 +602,7 @@ def test_max_drop_and_repeats_are_checked(trained, digits):
 
 
 def test_latency_is_best_of_repeats_and_checks_them(trained, digits):
-    from densekit.compression_report import latency
+    from densekit.report.compression import latency
 
     x, _ = digits
     assert 0 < latency(trained, x, 32, repeats=2) < 1

@@ -15,8 +15,8 @@ import pytest
 from sklearn.datasets import load_digits
 
 import densekit as dk
-from densekit.checkpoint import read_checkpoint, restore_checkpoint, save_checkpoint
 from densekit.errors import ModelFileError
+from densekit.serialization.checkpoint import read_checkpoint, restore_checkpoint, save_checkpoint
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX signals")
 
@@ -276,7 +276,7 @@ def test_a_tampered_training_state_is_refused_before_the_model_changes(
 ):
     import json
 
-    from densekit.io import read_safetensors, write_safetensors
+    from densekit.serialization.safetensors import read_safetensors, write_safetensors
 
     trained = small_model()
     trained.fit(*toy, epochs=1, verbose=0)

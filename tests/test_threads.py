@@ -9,7 +9,7 @@ import pytest
 from sklearn.datasets import load_iris
 
 import densekit as dk
-from densekit import threads
+from densekit.backend import threads
 from densekit.errors import ArgumentError, ArgumentTypeError, MissingDependencyError
 
 threadpoolctl = pytest.importorskip("threadpoolctl")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from . import (
     activations,
     callbacks,
-    checkpoint,
     errors,
     explain,
     initializers,
@@ -17,15 +16,16 @@ from . import (
     quantize,
     regularizers,
     schedules,
-    threads,
     tune,
 )
-from .compression_report import compression_report
+from .backend import threads
+from .backend.threads import get_threads, set_threads
 from .gradcheck import check_gradients
-from .io import load_model
 from .model import Sequential
-from .report import report
-from .threads import get_threads, set_threads
+from .report.compression import compression_report
+from .report.html import report
+from .serialization import checkpoint
+from .serialization.model_file import load_model
 
 optimizers.schedules = schedules
 

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from .backend import erf as _erf
-from .data import check_number
 from .errors import ArgumentError, ArgumentTypeError, DensekitError
+from .validation import check_number
 
 SQRT_HALF = 1.0 / math.sqrt(2.0)
 INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from .data import check_count, check_number
 from .errors import ArgumentError, ArgumentTypeError
+from .validation import check_count, check_number
 
 
 class Callback:
@@ -264,7 +264,7 @@ class ModelCheckpoint(Callback):
 
     def _save(self, path: str) -> None:
         if self.save_weights_only:
-            from .checkpoint import save_weights
+            from .serialization.checkpoint import save_weights
 
             save_weights(self.model, path)
         else:
@@ -394,7 +394,7 @@ class TerminateOnNaN(Callback):
     """
 
     def on_train_begin(self, logs=None):
-        self.model._stop_on_nonfinite = True
+        self.model.stop_on_nonfinite = True
         self.stopped_batch = self.stopped_epoch = None
         self._epoch = 0
 
@@ -409,7 +409,7 @@ class TerminateOnNaN(Callback):
             self.model.stop_training = True
 
     def on_train_end(self, logs=None):
-        self.model._stop_on_nonfinite = False
+        self.model.stop_on_nonfinite = False
 
 
 class CSVLogger(Callback):
@@ -503,7 +503,7 @@ class BackupAndRestore(Callback):
         return self.backup_dir / self.FILENAME
 
     def on_train_begin(self, logs=None):
-        from .checkpoint import restore_checkpoint
+        from .serialization.checkpoint import restore_checkpoint
 
         self._finished = False
         self.backup_dir.mkdir(parents=True, exist_ok=True)
@@ -512,13 +512,13 @@ class BackupAndRestore(Callback):
         self.restored_epoch = None
         if self.path.is_file():
             self.restored_epoch = restore_checkpoint(self.model, self.path)
-            self.model._initial_epoch = self.restored_epoch
+            self.model.initial_epoch = self.restored_epoch
             self._finished = self.restored_epoch >= self.params.get("epochs", math.inf)
             if self.verbose:
                 print(f"BackupAndRestore: resuming after epoch {self.restored_epoch}")
 
     def on_epoch_end(self, epoch, logs=None):
-        from .checkpoint import save_checkpoint
+        from .serialization.checkpoint import save_checkpoint
 
         save_checkpoint(self.model, self.path, epoch + 1)
         if epoch + 1 >= self.params.get("epochs", math.inf) or self.model.stop_training:

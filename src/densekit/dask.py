@@ -42,8 +42,8 @@ import numpy as np
 
 from .backend import make_rng
 from .callbacks import BackupAndRestore, Callback, CallbackList, History, check_callbacks
-from .data import check_batch_size, check_count
 from .errors import ArgumentError, InputError, TrainingError, require
+from .validation import check_batch_size, check_count
 
 POLL_SECONDS = 0.25
 SCATTER_BYTES = 4 * 2**20
@@ -155,10 +155,10 @@ def _worker_model(run: str, spec: dict):
     """This run's model on this worker process, built once and reused every round."""
     model = _WORKER_MODELS.get(run)
     if model is None:
-        from .model import Sequential, _compile_kwargs
+        from .model import Sequential, compile_arguments
 
         model = Sequential.from_config(spec["config"])
-        model.compile(**_compile_kwargs(spec["compile"]))
+        model.compile(**compile_arguments(spec["compile"]))
         stream = np.random.default_rng()  # dropout masks: this worker's own stream
         model.share_rng(stream)
         _WORKER_MODELS[run] = model
@@ -210,7 +210,9 @@ def gradient_part(run: str, spec: dict, weights: dict, segments: list, ids: list
     value, output, _ = model.compute_gradients(xb, yb)
     rows = len(xb)
     # the loss is a mean over this worker's rows; times its rows, the parts add up
-    totals = np.array([value * rows, *_metric_sums(model, model._metrics(), yb, output), rows])
+    totals = np.array(
+        [value * rows, *_metric_sums(model, model.compiled_metrics(), yb, output), rows]
+    )
     return {"totals": totals, "grad_sum": model.grads * rows}
 
 
@@ -224,7 +226,7 @@ def local_steps(run: str, spec: dict, payload: dict, batches: list, ids: list[in
     _load(model, payload)
     data = dict(zip(ids, parts))
     orders: dict[int, np.ndarray] = {}  # one row order per partition, drawn once a round
-    metrics = model._metrics()
+    metrics = model.compiled_metrics()
     totals = np.zeros(2 + len(metrics))  # loss sum, metric sums, rows
     for part, start, stop, seed in batches:
         x, y = data[part]
@@ -235,7 +237,7 @@ def local_steps(run: str, spec: dict, payload: dict, batches: list, ids: list[in
         yb = model.loss.prepare_targets(np.asarray(y)[index], model.output_dim, model.dtype)
         value = model.train_on_batch(xb, yb)
         rows = len(index)
-        totals += [value * rows, *_metric_sums(model, metrics, yb, model._last_output), rows]
+        totals += [value * rows, *_metric_sums(model, metrics, yb, model.last_output), rows]
     return {
         "totals": totals,
         "state": model.state.copy(),
@@ -407,10 +409,10 @@ def fit(
 
     Returns a History whose ``step_seconds`` is the mean wall time of one round.
     """
-    from .training import DEFAULT_BATCH_SIZE, _check_verbose, _print_epoch
+    from .training.loop import DEFAULT_BATCH_SIZE, check_verbose, print_epoch
 
     client = _client(client)
-    model._require_compiled("fit")
+    model.require_compiled("fit")
     if seed is None:
         raise ArgumentError("dask.fit needs an integer seed: every worker shuffles from it")
     shuffler = make_rng(seed)  # model.fit's generator: one permutation an epoch
@@ -419,7 +421,7 @@ def fit(
         raise ArgumentError(f"sync_every must be >= 1, got {sync_every}")
     batch_size = check_batch_size(batch_size, DEFAULT_BATCH_SIZE)
     epochs = check_count("epochs", epochs)
-    verbose = _check_verbose(verbose)
+    verbose = check_verbose(verbose)
     persisted = _distributed().futures_of(x)
     if persisted:  # locate persisted partitions only once they exist
         _distributed().wait(persisted)
@@ -475,7 +477,7 @@ def fit(
                 schedule = _GlobalEpoch(plan, lengths, batch_size, order)
             else:
                 schedule = _Epoch(plan, lengths, local_batch, seed, epoch, shuffle)
-            metrics = model._metrics()
+            metrics = model.compiled_metrics()
             totals = np.zeros(2 + len(metrics))
             k = 1 if exact else sync_every
             for step in range(0, schedule.steps, k):
@@ -510,7 +512,7 @@ def fit(
             for i, metric in enumerate(metrics, start=1):
                 logs[metric.name] = float(totals[i] / totals[-1])
             if verbose in (1, 2):
-                _print_epoch(epoch, epochs, logs, time.perf_counter() - started)
+                print_epoch(epoch, epochs, logs, time.perf_counter() - started)
             callback_list.on_epoch_end(epoch, logs)
             if checkpoint is not None:
                 _save_checkpoint(model, checkpoint, epoch + 1)
@@ -599,7 +601,7 @@ def _combine(model, results: dict, exact: bool) -> None:
         model.grads[...] = sum(r["grad_sum"] for r in results.values())
         model.grads /= sum(r["totals"][-1] for r in results.values())
         _add_penalty_gradients(model)
-        model._step()
+        model.apply_gradients()
         return
     rows = np.array([r["totals"][-1] for r in results.values()])
     share = rows / rows.sum()
@@ -614,14 +616,14 @@ def _save_checkpoint(model, path: Path, epochs_done: int) -> None:
     """The client writes the model and optimizer state (atomically); shuffling needs no
     generator state (replayed from the seed, or drawn from seed, epoch and partition),
     dropout's is the workers'."""
-    from .checkpoint import save_checkpoint
+    from .serialization.checkpoint import save_checkpoint
 
     save_checkpoint(model, path, epochs_done, rngs={})
 
 
 def _resume(model, path: Path) -> int:
     """Load a checkpoint written by :func:`fit` into ``model``; the epoch to start at."""
-    from .checkpoint import restore_checkpoint
+    from .serialization.checkpoint import restore_checkpoint
 
     return restore_checkpoint(model, path, rngs={}) if path.is_file() else 0
 

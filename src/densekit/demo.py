@@ -18,7 +18,7 @@ from .errors import InputError, require
 def load_digits_split(seed: int = 0, test_fraction: float = 0.25):
     """Digits scaled to [0, 1], split at random (stratified) into train and test."""
     datasets = require("sklearn.datasets", "demo", "The demo's digits dataset")
-    from .data import validation_split_indices
+    from .validation import validation_split_indices
 
     digits = datasets.load_digits()
     x = (digits.data / 16.0).astype(np.float32)

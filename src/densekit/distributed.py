@@ -37,7 +37,8 @@ from .callbacks import (
     check_callbacks,
     check_monitored,
 )
-from .data import (
+from .errors import ArgumentTypeError, InputError, require
+from .validation import (
     check_batch_size,
     check_bool,
     check_count,
@@ -49,7 +50,6 @@ from .data import (
     check_x_rows,
     validation_split_indices,
 )
-from .errors import ArgumentTypeError, InputError, require
 
 
 def _mpi():
@@ -194,37 +194,37 @@ def _fit(model, x, y, comm, **kw) -> History:
     map's held-out rows, a callback's ``on_train_begin``) puts back what was changed, as
     ``model.fit`` does; on several ranks :func:`fit` then ends every rank anyway.
     """
-    from .training import (
+    from .training.loop import (
         DEFAULT_BATCH_SIZE,
-        _apply_class_weight,
-        _check_split,
-        _check_verbose,
-        _epoch_log_keys,
-        _prepare_validation,
-        _print_epoch,
-        _undo_point,
+        apply_class_weight,
+        check_split,
+        check_verbose,
+        epoch_log_keys,
+        prepare_validation,
+        print_epoch,
+        undo_point,
     )
 
     rank, size = comm.Get_rank(), comm.Get_size()
-    model._require_compiled("fit")
+    model.require_compiled("fit")
     batch_size = check_batch_size(kw["batch_size"], DEFAULT_BATCH_SIZE)
     epochs = check_count("epochs", kw["epochs"])
     initial_epoch = check_count("initial_epoch", kw["initial_epoch"])
     sync_every = check_positive_int("sync_every", kw["sync_every"])
     checkpoint_every = check_positive_int("checkpoint_every", kw["checkpoint_every"])
-    verbose = _check_verbose(kw["verbose"])  # on every rank, though only rank 0 prints
+    verbose = check_verbose(kw["verbose"])  # on every rank, though only rank 0 prints
     verbose = verbose if rank == 0 else 0
     validation_split = check_validation_split(kw["validation_split"])
     shuffle = check_bool("shuffle", kw["shuffle"])
     resume = check_bool("resume", kw["resume"])
     checkpoint = _check_path("checkpoint", kw["checkpoint"])
-    rng = make_rng(kw["seed"]) if kw["seed"] is not None else model._rng
+    rng = make_rng(kw["seed"]) if kw["seed"] is not None else model.rng
     refuse = {BackupAndRestore: "use distributed.fit(..., checkpoint=PATH, resume=True)"}
     if size > 1:  # a rank that skipped its step would leave the others in the Allreduce
         refuse[TerminateOnNaN] = "on several ranks a non-finite loss raises TrainingError"
     callbacks = check_callbacks(kw["callbacks"], refuse)
     if epochs > initial_epoch:
-        keys = _epoch_log_keys(model, kw["validation_data"], validation_split)
+        keys = epoch_log_keys(model, kw["validation_data"], validation_split)
         check_monitored(callbacks, keys)
 
     rows, targets = open_rows(x, y, model.dtype, comm, kw["cache_dir"])
@@ -234,7 +234,7 @@ def _fit(model, x, y, comm, **kw) -> History:
             f"x has {n_features} features, but the model was built for {model.input_dim}"
         )
     # an unbuilt model is sized on copies of its layers: it is built once all is checked
-    n_outputs = model.output_dim if model.built else model._planned_output_dim(n_features)
+    n_outputs = model.output_dim if model.built else model.planned_output_dim(n_features)
     if len(targets) != len(rows):
         raise InputError(f"x has {len(rows)} samples but y has {len(targets)}; they must match")
     # class weights and a stratified split look at every label: then every rank reads them all
@@ -243,21 +243,21 @@ def _fit(model, x, y, comm, **kw) -> History:
     )
     targets = _Targets(model, targets, n_outputs, read_whole=every_label)
     weights = check_sample_weight(kw["sample_weight"], len(rows), model.dtype)
-    weights = _apply_class_weight(model, kw["class_weight"], targets.whole, weights)
+    weights = apply_class_weight(model, kw["class_weight"], targets.whole, weights)
     validation = None
     # validation arrays are prepared once, as model.fit prepares them (targets one-hot etc.)
     if kw["validation_data"] is not None:
-        validation = _prepare_validation(model, kw["validation_data"], n_features, None)
+        validation = prepare_validation(model, kw["validation_data"], n_features, None)
     elif validation_split > 0:
-        _check_split(model, rows, targets.whole, validation_split)
+        check_split(model, rows, targets.whole, validation_split)
 
-    undo = _undo_point(model, rng)
+    undo = undo_point(model, rng)
     weights_before = None  # what resuming overwrites in place, where the model has weights
     try:
         model.build(n_features)
         broadcast_weights(model, comm)
         if kw["seed"] is None and size > 1:
-            model._rng.bit_generator.state = comm.bcast(model._rng.bit_generator.state, root=0)
+            model.rng.bit_generator.state = comm.bcast(model.rng.bit_generator.state, root=0)
         # One rank uses fit's generator for dropout too (bit-identical); several ranks draw
         # their masks from their own stream so the shared shuffling stream stays in step.
         dropout_rng = rng if size == 1 else _rank_stream(kw["seed"], comm)
@@ -265,7 +265,7 @@ def _fit(model, x, y, comm, **kw) -> History:
 
         train_index = np.arange(len(rows))
         if validation is None and validation_split > 0:
-            labels = None if targets.whole is None else model._labels(targets.whole)
+            labels = None if targets.whole is None else model.class_labels(targets.whole)
             train_index, held_out = validation_split_indices(
                 len(rows), validation_split, rng, labels
             )
@@ -299,10 +299,10 @@ def _fit(model, x, y, comm, **kw) -> History:
                 model, epoch_data, order, comm, reducer, sync_every, callback_list, verbose, title
             )
             if validation is not None:
-                val_logs = model._evaluate_arrays(*validation, batch_size=None)
+                val_logs = model.evaluate_arrays(*validation, batch_size=None)
                 logs.update({f"val_{key}": value for key, value in val_logs.items()})
             if verbose == 2 or (verbose == 1 and validation is not None):  # as model.fit
-                _print_epoch(epoch, epochs, logs, time.perf_counter() - started)
+                print_epoch(epoch, epochs, logs, time.perf_counter() - started)
             callback_list.on_epoch_end(epoch, logs)
             model.stop_training = bool(comm.allreduce(bool(model.stop_training), op=_mpi().LOR))
             done = model.stop_training or epoch == epochs - 1
@@ -426,7 +426,7 @@ class _Targets:
 
 
 def _train_epoch(model, data, order, comm, reducer, sync_every, callbacks, verbose, title):
-    from .training import _format_logs, _progress_bar
+    from .training.loop import format_logs, progress_bar
 
     rank, size = comm.Get_rank(), comm.Get_size()
     n = len(data.train_index)
@@ -434,9 +434,9 @@ def _train_epoch(model, data, order, comm, reducer, sync_every, callbacks, verbo
         order = np.arange(n)
     batch_size = data.batch_size
     n_batches = -(-n // batch_size)
-    metrics = model._metrics()
+    metrics = model.compiled_metrics()
     totals = np.zeros(2 + len(metrics))  # loss sum, metric sums, rows (this rank)
-    bar = _progress_bar(n_batches, title, verbose)
+    bar = progress_bar(n_batches, title, verbose)
     xp = model.backend.xp
     for batch in range(n_batches):
         global_batch = order[batch * batch_size : min(n, (batch + 1) * batch_size)]
@@ -448,10 +448,10 @@ def _train_epoch(model, data, order, comm, reducer, sync_every, callbacks, verbo
             xb, yb, wb = data.batch(model, mine)
             xb, yb = model.backend.asarray(xb), model.backend.asarray(yb)
             wb = None if wb is None else model.backend.asarray(wb)
-            value = model._train_step(xb, yb, wb)
+            value = model.train_step(xb, yb, wb)
             totals[0] += value * len(mine)
             for k, metric in enumerate(metrics, start=1):
-                totals[k] += float(metric.per_sample(xp, yb, model._last_output).sum())
+                totals[k] += float(metric.per_sample(xp, yb, model.last_output).sum())
             totals[-1] += len(mine)
         elif reducer is not None:
             _step_without_rows(model)
@@ -462,7 +462,7 @@ def _train_epoch(model, data, order, comm, reducer, sync_every, callbacks, verbo
         if bar is not None:
             bar.update(1)
             if batch % max(1, n_batches // 20) == 0 or batch == n_batches - 1:
-                bar.set_postfix_str(_format_logs(logs), refresh=False)
+                bar.set_postfix_str(format_logs(logs), refresh=False)
     if bar is not None:
         bar.close()
     if size > 1:
@@ -478,7 +478,7 @@ def _train_epoch(model, data, order, comm, reducer, sync_every, callbacks, verbo
 def _step_without_rows(model) -> None:
     """This rank has no rows in a short last batch: contribute zero, take the same step."""
     model.grads[...] = 0
-    model._step()
+    model.apply_gradients()
 
 
 # --- checkpoints -----------------------------------------------------------------------
@@ -487,7 +487,7 @@ def _step_without_rows(model) -> None:
 def _generators(model, rng, comm) -> dict[str, np.random.Generator]:
     """This rank's generators by name: the shared shuffling stream ``"fit"`` and the layers'
     (on several ranks each rank draws dropout from its own, saved under its rank)."""
-    from .checkpoint import generators
+    from .serialization.checkpoint import generators
 
     prefix = f"rank{comm.Get_rank()}/" if comm.Get_size() > 1 else ""
     return generators(model, fit_rng=rng, prefix=prefix)
@@ -495,7 +495,7 @@ def _generators(model, rng, comm) -> dict[str, np.random.Generator]:
 
 def _save_checkpoint(model, rng, path: Path, epochs_done: int, comm) -> None:
     """Rank 0 writes the model, optimizer state and every rank's generators (atomically)."""
-    from .checkpoint import save_checkpoint
+    from .serialization.checkpoint import save_checkpoint
 
     states = {name: g.bit_generator.state for name, g in _generators(model, rng, comm).items()}
     if comm.Get_size() > 1:
@@ -514,7 +514,7 @@ def _resume(model, rng, path: Path, comm) -> int:
     there and aborts every rank); every rank then applies the same state. Written
     by another number of ranks, only the shared shuffling stream is restored.
     """
-    from .checkpoint import apply_state, read_state
+    from .serialization.checkpoint import apply_state, read_state
 
     payload = None
     if comm.Get_rank() == 0 and path.is_file():

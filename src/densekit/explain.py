@@ -30,9 +30,9 @@ import numpy as np
 from . import metrics as metrics_module
 from . import prune
 from .backend import make_rng
-from .data import check_x
 from .errors import ArgumentError, ArgumentTypeError, InputError, require
 from .layers import Dense
+from .validation import check_x
 
 #: integrated gradients' completeness is checked to |gap| <= RTOL * |f(x) - f(b)| + ATOL
 COMPLETENESS_RTOL = 0.01
@@ -155,10 +155,10 @@ def permutation_importance(
 def _scorer(model, y, metric, greater_is_better):
     """(score(x) -> float, its name, whether higher is better)."""
     if metric is None or metric == "loss":
-        model._require_compiled("compute the loss for permutation importance")
+        model.require_compiled("compute the loss for permutation importance")
         return (lambda x: model.evaluate(x, y)["loss"]), "loss", False
     if isinstance(metric, str):
-        model._require_compiled(f"compute {metric!r} for permutation importance")
+        model.require_compiled(f"compute {metric!r} for permutation importance")
         found = metrics_module.get(metric, model.output_dim, model.loss.name)
         targets = model.loss.prepare_targets(y, model.output_dim, model.dtype)
 
@@ -223,7 +223,7 @@ class Attribution:
 
 def _float64_copy(model):
     """Attributions are computed in float64 so rounding does not blur the completeness check."""
-    model._require_built("explain")
+    model.require_built("explain")
     return model if model.dtype == np.float64 else model.copy(dtype="float64")
 
 
@@ -235,7 +235,7 @@ def _output_and_input_gradient(model, x: np.ndarray, target: np.ndarray, logits:
         if logits:
             if not isinstance(model.layers[-1], Dense):
                 raise ArgumentError("logits=True needs a Dense last layer")
-            output = model.layers[-1]._z
+            output = model.layers[-1].pre_activation
         rows = np.arange(len(x))
         value = model.backend.to_numpy(output)[rows, target].copy()
         seed = model.backend.xp.zeros(output.shape, dtype=output.dtype)
@@ -422,7 +422,7 @@ def class_attributions(
 
 def dense_layers(model) -> list[tuple[int, Dense]]:
     """(index in model.layers, layer) for every Dense layer."""
-    model._require_built("explain")
+    model.require_built("explain")
     return [(i, layer) for i, layer in enumerate(model.layers) if isinstance(layer, Dense)]
 
 

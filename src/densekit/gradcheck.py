@@ -50,7 +50,7 @@ def check_gradients(
     ``|a - n| <= atol + rtol * max(|a|, |n|)``; ``max_relative_error`` is the largest
     ``|a - n| / max(|a|, |n|, atol / rtol)``, at most ``2 * rtol`` when the check passes.
     """
-    model._require_compiled("check gradients")
+    model.require_compiled("check gradients")
     for name, value in (("epsilon", epsilon), ("rtol", rtol), ("atol", atol)):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ArgumentError(f"{name} must be a number, got {value!r}")

@@ -85,7 +85,7 @@ def to_torch(model) -> Any:
     """A ``torch.nn.Sequential`` (in eval mode) that computes what ``model`` computes."""
     torch = _torch()
     nn = torch.nn
-    model._require_built("convert to PyTorch")
+    model.require_built("convert to PyTorch")
     dtype = torch.float64 if model.dtype == np.float64 else torch.float32
     modules = []
     for layer in model.layers:

@@ -19,8 +19,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .data import check_bool, check_number, check_y
 from .errors import ArgumentError, ArgumentTypeError, DensekitError, InputError
+from .validation import check_bool, check_number, check_y
 
 EPSILON = 1e-7  # Keras' clip for log(p)
 

@@ -17,21 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from . import cpu_kernels, training
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
-from . import threads as threads_module
 from .backend import check_precision, get_backend, make_rng, matmul_precision, resolve_dtype
+from .backend import numba_kernels as cpu_kernels
+from .backend import threads as threads_module
 from .callbacks import Callback, History
-from .data import (
-    check_batch_size,
-    check_bool,
-    check_same_length,
-    check_sample_weight,
-    check_x,
-    column_names,
-)
 from .errors import (
     ArgumentError,
     ArgumentTypeError,
@@ -43,6 +35,15 @@ from .errors import (
 from .layers import Activation, Dense, Layer
 from .layers import from_config as layer_from_config
 from .layers.base import default_name
+from .training import loop as training
+from .validation import (
+    check_batch_size,
+    check_bool,
+    check_same_length,
+    check_sample_weight,
+    check_x,
+    column_names,
+)
 
 DEFAULT_PREDICT_BATCH_SIZE = 1024  # large enough for BLAS, small enough to bound memory
 
@@ -70,7 +71,7 @@ class Sequential:
         self.precision = check_precision(precision)
         self.dtype = resolve_dtype(dtype)
         self.seed = seed
-        self._rng = make_rng(seed)
+        self.rng = make_rng(seed)
         self.backend = get_backend(device)
         self.layers: list[Layer] = []
         self.metadata: dict[str, Any] = {}
@@ -81,7 +82,7 @@ class Sequential:
         self.metric_names: list[str] = []
         self.stop_training = False
         #: set by TerminateOnNaN: a non-finite loss stops training instead of raising
-        self._stop_on_nonfinite = False
+        self.stop_on_nonfinite = False
         self.params = self.grads = self.state = None
         #: callables ``hook(grads)`` run on the flat gradient before each step
         #: (a distributed all-reduce, for example)
@@ -89,8 +90,8 @@ class Sequential:
         #: callables ``constraint(model)`` run after each optimizer step
         #: (pruning masks, for example)
         self.constraints: list[Callable[[Sequential], None]] = []
-        self._weight_index: list[tuple[Layer, Any, Any]] = []
-        self._regularized: list = []  # (weight, grad, regularizer), filled when built
+        self.weight_index: list[tuple[Layer, Any, Any]] = []
+        self.regularized: list = []  # (weight, grad, regularizer), filled when built
         self._cpu_kernels: cpu_kernels.CpuKernels | None = None  # chosen when built
         self._input_dim: int | None = None
         if layers is not None:
@@ -194,13 +195,13 @@ class Sequential:
         if input_dim < 1:
             raise ArgumentError(f"input_dim must be a positive integer, got {input_dim}")
         dim = int(input_dim)
-        self._planned_output_dim(dim)  # every layer's check, before any layer is sized
+        self.planned_output_dim(dim)  # every layer's check, before any layer is sized
         self._input_dim = dim
         for layer in self.layers:
             dim = layer.build(dim)
         self._allocate()
 
-    def _planned_output_dim(self, input_dim: int) -> int:
+    def planned_output_dim(self, input_dim: int) -> int:
         """The width the layers would output for ``input_dim`` features, checking each
         layer's declared width on the way; nothing is built (each is sized on a copy)."""
         dim = input_dim
@@ -224,9 +225,9 @@ class Sequential:
         self.grads = xp.zeros(n_trainable, dtype=self.dtype)
         self.state = xp.zeros(n_state, dtype=self.dtype)
         self._state_before_step = xp.zeros(n_state, dtype=self.dtype)  # see _train_step
-        self._weight_index = []
-        self._slices: list[slice] = []
-        self._regularized = []
+        self.weight_index = []
+        self.slices: list[slice] = []
+        self.regularized = []
         offsets = {True: 0, False: 0}
         views: dict[int, tuple[dict, dict]] = {id(layer): ({}, {}) for layer in self.layers}
         for position, (layer, spec) in enumerate(specs):
@@ -239,16 +240,16 @@ class Sequential:
                 weight[...] = self.backend.asarray(keep[position])
             else:
                 weight[...] = self.backend.asarray(
-                    spec.initializer(spec.shape, self._rng, self.dtype)
+                    spec.initializer(spec.shape, self.rng, self.dtype)
                 )
             weights, grads = views[id(layer)]
             weights[spec.name] = weight
             if spec.trainable:
                 grads[spec.name] = self.grads[part].reshape(spec.shape)
-                self._slices.append(part)
+                self.slices.append(part)
                 if spec.regularizer is not None:
-                    self._regularized.append((weight, grads[spec.name], spec.regularizer))
-            self._weight_index.append((layer, spec, weight))
+                    self.regularized.append((weight, grads[spec.name], spec.regularizer))
+            self.weight_index.append((layer, spec, weight))
         for layer in self.layers:
             layer.bind(*views[id(layer)], self.backend)
         # chosen with the layers' kernels (DENSEKIT_KERNELS is read here, not per batch)
@@ -258,9 +259,9 @@ class Sequential:
             (i for i, layer in enumerate(self.layers) if layer.grads), len(self.layers)
         )
         if self.optimizer is not None:
-            self.optimizer.build(self.params, self._slices, backend=self.backend)
+            self.optimizer.build(self.params, self.slices, backend=self.backend)
 
-    def _require_built(self, action: str) -> None:
+    def require_built(self, action: str) -> None:
         if not self.built:
             raise NotBuiltError(
                 f"cannot {action} before the model is built: give the first layer input_dim=... "
@@ -295,7 +296,7 @@ class Sequential:
         self._warn_if_outputs_are_not_probabilities(loss)
         self.optimizer, self.loss, self.metric_names = optimizer, loss, list(metrics)
         if self.built:
-            self.optimizer.build(self.params, self._slices, backend=self.backend)
+            self.optimizer.build(self.params, self.slices, backend=self.backend)
 
     def _warn_if_outputs_are_not_probabilities(self, loss: losses_module.Loss) -> None:
         """A cross-entropy on probabilities after, say, a linear output trains on nonsense."""
@@ -317,14 +318,14 @@ class Sequential:
     def compiled(self) -> bool:
         return self.loss is not None
 
-    def _require_compiled(self, action: str) -> None:
+    def require_compiled(self, action: str) -> None:
         if not self.compiled:
             raise NotCompiledError(
                 f"cannot {action} before compile(optimizer=..., loss=...) is called"
             )
 
     @property
-    def _fused(self) -> bool:
+    def fuses_loss(self) -> bool:
         """Softmax/sigmoid output + matching cross-entropy: use dL/dz = p - y."""
         last = self.layers[-1]
         return (
@@ -334,7 +335,7 @@ class Sequential:
             and last.activation.name == self.loss.fuses_with
         )
 
-    def _metrics(self) -> list[metrics_module.Metric]:
+    def compiled_metrics(self) -> list[metrics_module.Metric]:
         from_logits = getattr(self.loss, "from_logits", False)
         return [
             metrics_module.get(name, self.output_dim, self.loss.name, from_logits)
@@ -369,8 +370,8 @@ class Sequential:
         """Per-sample losses and dL/d(output) (or dL/dz when fused), reduced Keras' way."""
         xp, loss, n = self.backend.xp, self.loss, output.shape[0]
         if fused is None:
-            fused = self._fused
-        z = self.layers[-1]._z if fused else None
+            fused = self.fuses_loss
+        z = self.layers[-1].pre_activation if fused else None
         if sample_weight is None:  # the common case: the loss may fuse value and gradient
             if fused:
                 if (
@@ -392,18 +393,18 @@ class Sequential:
 
     def regularization_penalty(self) -> float:
         xp = self.backend.xp
-        return sum(reg.penalty(xp, weight) for weight, _, reg in self._regularized)
+        return sum(reg.penalty(xp, weight) for weight, _, reg in self.regularized)
 
     def compute_gradients(self, x, y, sample_weight=None, training=True, input_grad=False):
         """Loss (with penalties) and the flat gradient for one batch; returns (loss, output, dx)."""
         output = self.forward(x, training)
-        fused = self._fused
+        fused = self.fuses_loss
         value, grad = self._loss_and_gradient(y, output, sample_weight, fused)
         dx = self.backward(grad, through_last_activation=not fused, input_grad=input_grad)
         xp = self.backend.xp
-        for weight, grad_weight, regularizer in self._regularized:
+        for weight, grad_weight, regularizer in self.regularized:
             regularizer.add_gradient(xp, weight, grad_weight)
-        if self._regularized:
+        if self.regularized:
             value += self.regularization_penalty()
         return value, output, dx
 
@@ -419,8 +420,8 @@ class Sequential:
         (dropout's draws are put back; fit's own loop skips that and the checks, having
         checked its data once).
         """
-        self._require_compiled("train on a batch")
-        self._require_built("train on a batch")
+        self.require_compiled("train on a batch")
+        self.require_built("train on a batch")
         self._check_feature_names(x)
         x = check_x(x, self.dtype, self._input_dim)
         y = self._batch_targets(y)
@@ -431,7 +432,7 @@ class Sequential:
         layer_rngs = {id(layer.rng): layer.rng for layer in self.layers if layer.rng is not None}
         states = [(rng, rng.bit_generator.state) for rng in layer_rngs.values()]
         try:
-            return self._train_step(to_device(x), to_device(y), weights)
+            return self.train_step(to_device(x), to_device(y), weights)
         except TrainingError:
             for rng, state in states:
                 rng.bit_generator.state = state
@@ -451,7 +452,7 @@ class Sequential:
             )
         return loss.prepare_targets(y, n_outputs, self.dtype)
 
-    def _train_step(self, x: Any, y: Any, sample_weight: Any = None) -> float:
+    def train_step(self, x: Any, y: Any, sample_weight: Any = None) -> float:
         """:meth:`train_on_batch` on arrays already checked and prepared (fit's loops).
 
         A training forward pass updates non-trainable state (BatchNormalization's moving
@@ -466,9 +467,9 @@ class Sequential:
         if not math.isfinite(value):
             if state.size:
                 state[...] = self._state_before_step
-            if self._stop_on_nonfinite:  # TerminateOnNaN: skip the step and stop
+            if self.stop_on_nonfinite:  # TerminateOnNaN: skip the step and stop
                 self.stop_training = True
-                self._last_output = output
+                self.last_output = output
                 return value
             # checked only here, off the hot path: a step that overflowed the weights
             # themselves (lr * grad beyond the dtype's range) is reported, not hidden
@@ -483,11 +484,11 @@ class Sequential:
                 f"training stopped and {kept}. "
                 "Try a lower learning rate, gradient clipping (clipnorm=1.0) or scaled inputs."
             )
-        self._step()
-        self._last_output = output
+        self.apply_gradients()
+        self.last_output = output
         return value
 
-    def _step(self) -> None:
+    def apply_gradients(self) -> None:
         """One optimizer step from ``self.grads``: the gradient hooks first (an all-reduce,
         pruning masks), then the update, then the constraints. Every training loop (fit,
         the GPU's, MPI's, Dask's) steps through here."""
@@ -546,12 +547,12 @@ class Sequential:
     # --- inputs -----------------------------------------------------------------------
     def _prepare(self, x, y, sample_weight, building=False):
         """Check and convert x, y, sample_weight (building the model from x if needed)."""
-        prepared = self._check_inputs(x, y, sample_weight, building)
+        prepared = self.check_inputs(x, y, sample_weight, building)
         if building:
-            self._adopt_inputs(x, prepared[0].shape[1])
+            self.adopt_inputs(x, prepared[0].shape[1])
         return prepared
 
-    def _check_inputs(
+    def check_inputs(
         self, x, y, sample_weight, building=False, n_features=None, feature_names=None
     ):
         """x, y, sample_weight checked and converted, without changing the model.
@@ -572,13 +573,13 @@ class Sequential:
             n_outputs = self.output_dim
         else:
             if not building:
-                self._require_built("evaluate")
-            n_outputs = self._planned_output_dim(x.shape[1])
+                self.require_built("evaluate")
+            n_outputs = self.planned_output_dim(x.shape[1])
         y = self.loss.prepare_targets(y, n_outputs, self.dtype)
         sample_weight = check_sample_weight(sample_weight, len(x), self.dtype)
         return x, y, sample_weight
 
-    def _adopt_inputs(self, x: Any, n_features: int) -> None:
+    def adopt_inputs(self, x: Any, n_features: int) -> None:
         """What fit takes from checked inputs: the input width (building an unbuilt
         model) and a DataFrame's column names, when the model has none yet."""
         self._check_feature_names(x, record=True)
@@ -617,7 +618,7 @@ class Sequential:
             + ": select them in that order, e.g. x[feature_names]"
         )
 
-    def _labels(self, y: np.ndarray) -> np.ndarray | None:
+    def class_labels(self, y: np.ndarray) -> np.ndarray | None:
         """Class labels for stratification and class weights (None for regression)."""
         if self.loss.fuses_with is None:
             return None
@@ -640,27 +641,29 @@ class Sequential:
         ``return_dict=False`` gives Keras' other form: ``[loss, metric, ...]``, or the
         loss alone when there are no metrics.
         """
-        self._require_compiled("evaluate")
-        self._require_built("evaluate")
+        self.require_compiled("evaluate")
+        self.require_built("evaluate")
         x, y, sample_weight = self._prepare(x, y, sample_weight)
-        results = self._evaluate_arrays(x, y, sample_weight, batch_size)
+        results = self.evaluate_arrays(x, y, sample_weight, batch_size)
         if return_dict:
             return results
         values = list(results.values())
         return values if len(values) > 1 else values[0]
 
-    def _evaluate_arrays(self, x, y, sample_weight, batch_size) -> dict[str, float]:
+    def evaluate_arrays(self, x, y, sample_weight, batch_size) -> dict[str, float]:
         xp = self.backend.xp
         batch_size = check_batch_size(batch_size, DEFAULT_PREDICT_BATCH_SIZE)
-        metrics = self._metrics()
+        metrics = self.compiled_metrics()
         totals = np.zeros(1 + len(metrics))
         with matmul_precision(self.backend, self.precision):
             for start in range(0, len(x), batch_size):
                 stop = min(len(x), start + batch_size)
                 xb, yb = self.backend.asarray(x[start:stop]), self.backend.asarray(y[start:stop])
                 output = self.forward(xb, training=False)
-                if self._fused:
-                    per_sample = self.loss.per_sample_from_logits(xp, yb, self.layers[-1]._z)
+                if self.fuses_loss:
+                    per_sample = self.loss.per_sample_from_logits(
+                        xp, yb, self.layers[-1].pre_activation
+                    )
                 else:
                     per_sample = self.loss.per_sample(xp, yb, output)
                 if sample_weight is not None:
@@ -680,7 +683,7 @@ class Sequential:
 
         ``threads`` limits the BLAS threads for this call (see :mod:`densekit.threads`).
         """
-        self._require_built("predict")
+        self.require_built("predict")
         self._check_feature_names(x)
         x = check_x(x, self.dtype, self._input_dim)
         batch_size = check_batch_size(batch_size, DEFAULT_PREDICT_BATCH_SIZE)
@@ -708,23 +711,23 @@ class Sequential:
     # --- weights --------------------------------------------------------------------
     def get_weights(self) -> list[np.ndarray]:
         """Copies of every weight, Keras order: [W1 (n, m), b1 (m,), W2, b2, ...]."""
-        self._require_built("get weights")
-        return [self.backend.to_numpy(weight).copy() for _, _, weight in self._weight_index]
+        self.require_built("get weights")
+        return [self.backend.to_numpy(weight).copy() for _, _, weight in self.weight_index]
 
     def set_weights(self, weights: list) -> None:
         """Load weights given in :meth:`get_weights` order and shapes (Keras' layout)."""
-        self._require_built("set weights")
+        self.require_built("set weights")
         if not isinstance(weights, (list, tuple)):
             raise ArgumentTypeError(
                 f"set_weights takes a list of arrays, got {type(weights).__name__}"
             )
-        if len(weights) != len(self._weight_index):
+        if len(weights) != len(self.weight_index):
             raise InputError(
                 f"set_weights got {len(weights)} arrays, but the model has "
-                f"{len(self._weight_index)} weights: {self._weight_names()}"
+                f"{len(self.weight_index)} weights: {self.weight_names()}"
             )
         arrays = []
-        for (layer, spec, _), value in zip(self._weight_index, weights):
+        for (layer, spec, _), value in zip(self.weight_index, weights):
             array = np.asarray(value)
             if array.shape != spec.shape:
                 raise InputError(
@@ -739,7 +742,7 @@ class Sequential:
                     f"weight {layer.name}/{spec.name} has values too large for {self.dtype.name}"
                 )
             arrays.append(converted)
-        for (_, _, weight), array in zip(self._weight_index, arrays):
+        for (_, _, weight), array in zip(self.weight_index, arrays):
             weight[...] = self.backend.asarray(array)
 
     def to(self, device: str) -> Sequential:
@@ -753,10 +756,10 @@ class Sequential:
             return self
         old = self.backend
         self.backend = backend
-        self._device_data = None  # training data copied to the old device
+        self.device_data = None  # training data copied to the old device
         if not self.built:
             return self
-        keep = [old.to_numpy(weight) for _, _, weight in self._weight_index]
+        keep = [old.to_numpy(weight) for _, _, weight in self.weight_index]
         grads = old.to_numpy(self.grads)
         optimizer_state, iterations = {}, 0
         if self.optimizer is not None:
@@ -770,12 +773,12 @@ class Sequential:
             self.optimizer.iterations = iterations
         return self
 
-    def _weight_names(self) -> list[str]:
-        return [f"{layer.name}/{spec.name}" for layer, spec, _ in self._weight_index]
+    def weight_names(self) -> list[str]:
+        return [f"{layer.name}/{spec.name}" for layer, spec, _ in self.weight_index]
 
     def count_params(self) -> int:
         """Number of weights, trainable and not (``n*m + m`` per Dense layer)."""
-        self._require_built("count parameters")
+        self.require_built("count parameters")
         return int(self.params.size + self.state.size)
 
     # --- describing -------------------------------------------------------------------
@@ -866,7 +869,7 @@ class Sequential:
         """Take ``source``'s compile settings (fresh optimizer), metadata, feature names,
         precision and backend: the tail of :meth:`copy`, for the copies other modules rebuild by hand."""
         if source.compiled:
-            self.compile(**_compile_kwargs(source.compile_config()))
+            self.compile(**compile_arguments(source.compile_config()))
         self.metadata = dict(source.metadata)
         self.feature_names = source.feature_names
         self.precision = source.precision
@@ -883,9 +886,9 @@ class Sequential:
             "dtype": self.dtype.name,
             "device": self.backend.name,
             "precision": self.precision,
-            "rng": self._rng,
+            "rng": self.rng,
             "metadata": self.metadata,
-            "hooks": (self.gradient_hooks, self.constraints, self._stop_on_nonfinite),
+            "hooks": (self.gradient_hooks, self.constraints, self.stop_on_nonfinite),
             # layers seeded on their own (Dropout(seed=...)) keep their generator's place
             "layer_rngs": [
                 layer.rng if getattr(layer, "seed", None) is not None else None
@@ -920,9 +923,9 @@ class Sequential:
             model.optimizer.iterations = iterations
         model.precision = state["precision"]
         model.metadata = state["metadata"]
-        model.gradient_hooks, model.constraints, model._stop_on_nonfinite = state["hooks"]
+        model.gradient_hooks, model.constraints, model.stop_on_nonfinite = state["hooks"]
         model.share_rng(state["rng"])
-        model._rng = state["rng"]
+        model.rng = state["rng"]
         for layer, rng in zip(model.layers, state["layer_rngs"]):
             if rng is not None:
                 layer.rng = rng
@@ -938,7 +941,7 @@ class Sequential:
 
     def save(self, path, include_optimizer: bool = True) -> None:
         """Write a safetensors file: weights as tensors, architecture as JSON metadata."""
-        from .io import save_model
+        from .serialization.model_file import save_model
 
         include_optimizer = check_bool("include_optimizer", include_optimizer)
         save_model(self, path, include_optimizer=include_optimizer)
@@ -948,7 +951,7 @@ class Sequential:
         return f"<Sequential {self.name!r}: {len(self.layers)} layers, {state}>"
 
 
-def _compile_kwargs(config: dict) -> dict:
+def compile_arguments(config: dict) -> dict:
     return {
         "optimizer": optimizers_module.get(config["optimizer"]),
         "loss": losses_module.get(config["loss"]),

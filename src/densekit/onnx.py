@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ArgumentError, ArgumentTypeError, require
-from .io import atomic_write
+from .serialization.safetensors import atomic_write
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "output"
@@ -49,12 +49,12 @@ def to_onnx(model, opset: int = MIN_OPSET):
 
     if not isinstance(model, Sequential):
         raise ArgumentTypeError(f"export_onnx takes a densekit Sequential, got {model!r}")
-    model._require_built("export to ONNX")
+    model.require_built("export to ONNX")
     newest = onnx.defs.onnx_opset_version()  # what the installed onnx can write
     if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= newest:
         raise ArgumentError(f"opset must be an integer from {MIN_OPSET} to {newest}, got {opset!r}")
     element_type = TensorProto.FLOAT if model.dtype == np.float32 else TensorProto.DOUBLE
-    graph = _Graph(model.dtype, opset)
+    graph = Graph(model.dtype, opset)
     name = INPUT_NAME
     for layer in model.layers:
         name = graph.add_layer(layer, name)
@@ -77,7 +77,7 @@ def to_onnx(model, opset: int = MIN_OPSET):
     return proto
 
 
-class _Graph:
+class Graph:
     """Nodes and initializers, with unique names, built layer by layer."""
 
     def __init__(self, dtype, opset: int):

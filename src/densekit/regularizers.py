@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .data import check_number
 from .errors import ArgumentError, ArgumentTypeError
+from .validation import check_number
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,11 @@ class Activation(Layer):
         self._a = self.activation.forward(self.backend.xp, x)
         return self._a
 
+    @property
+    def pre_activation(self) -> Any:
+        """The input of the last forward pass, which a fused loss reads as logits."""
+        return self._z
+
     def backward(self, grad: Any, need_input_grad: bool = True, through_activation: bool = True):
         if not through_activation:  # the fused loss already gave dL/dz
             return grad

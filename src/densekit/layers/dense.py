@@ -11,9 +11,10 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from .. import activations, cpu_kernels, initializers, regularizers
-from ..data import check_positive_int
+from .. import activations, initializers, regularizers
+from ..backend import numba_kernels as cpu_kernels
 from ..errors import ArgumentError, ArgumentTypeError
+from ..validation import check_positive_int
 from .base import Layer, WeightSpec
 
 
@@ -116,6 +117,11 @@ class Dense(Layer):
             a = self.activation.forward(xp, z)
         self._x, self._z, self._a = x, z, a
         return a
+
+    @property
+    def pre_activation(self) -> Any:
+        """``Z = X @ W + b`` of the last forward pass: the logits a fused loss reads."""
+        return self._z
 
     def backward(self, grad: Any, need_input_grad: bool = True, through_activation: bool = True):
         """``grad`` is dL/dA (or dL/dZ when ``through_activation`` is False, the fused case)."""

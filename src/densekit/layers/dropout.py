@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..backend import make_rng
-from ..data import check_number
+from ..validation import check_number
 from .base import Layer
 
 

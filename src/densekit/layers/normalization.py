@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from .. import initializers, regularizers
-from ..data import check_positive_int
 from ..errors import ArgumentError, ArgumentTypeError, InputError, NotBuiltError
+from ..validation import check_positive_int
 from .base import Layer, WeightSpec
 
 

@@ -18,10 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import threads as threads_module
-from .backend import make_rng
-from .callbacks import Callback, CallbackList, History, check_callbacks, check_monitored
-from .data import (
+from ..backend import make_rng
+from ..backend import threads as threads_module
+from ..callbacks import Callback, CallbackList, History, check_callbacks, check_monitored
+from ..errors import ArgumentError, ArgumentTypeError, InputError, TrainingError
+from ..layers import Dense
+from ..validation import (
     check_batch_size,
     check_bool,
     check_count,
@@ -30,11 +32,9 @@ from .data import (
     refuse_unknown,
     validation_split_indices,
 )
-from .errors import ArgumentError, ArgumentTypeError, InputError, TrainingError
-from .layers import Dense
 
 if TYPE_CHECKING:
-    from .model import Sequential
+    from ..model import Sequential
 
 DEFAULT_BATCH_SIZE = 32  # Keras' fit default
 #: Keras fit arguments densekit does not take, with the reason
@@ -75,34 +75,34 @@ def fit(
     schedule where a callback sets the rate) puts back what fit changed before raising.
     """
     refuse_unknown("fit", unknown, KERAS_UNSUPPORTED)
-    model._require_compiled("fit")
+    model.require_compiled("fit")
     threads = threads_module.check_threads(threads)
     given_x = x
-    x, y, sample_weight = model._check_inputs(x, y, sample_weight, building=True)
+    x, y, sample_weight = model.check_inputs(x, y, sample_weight, building=True)
     batch_size = check_batch_size(batch_size, DEFAULT_BATCH_SIZE)
     epochs = check_count("epochs", epochs)
     initial_epoch = check_count("initial_epoch", initial_epoch)
-    verbose = _check_verbose(verbose)
+    verbose = check_verbose(verbose)
     validation_split = check_validation_split(validation_split)
     shuffle = check_bool("shuffle", shuffle)
-    sample_weight = _apply_class_weight(model, class_weight, y, sample_weight)
-    rng = make_rng(seed) if seed is not None else model._rng
+    sample_weight = apply_class_weight(model, class_weight, y, sample_weight)
+    rng = make_rng(seed) if seed is not None else model.rng
     callbacks = check_callbacks(callbacks)
     validation = None
     if validation_data is not None:
         feature_names = model.feature_names or column_names(given_x)
-        validation = _prepare_validation(model, validation_data, x.shape[1], feature_names)
+        validation = prepare_validation(model, validation_data, x.shape[1], feature_names)
     elif validation_split > 0:
-        _check_split(model, x, y, validation_split)
+        check_split(model, x, y, validation_split)
     if epochs > initial_epoch:
-        check_monitored(callbacks, _epoch_log_keys(model, validation_data, validation_split))
+        check_monitored(callbacks, epoch_log_keys(model, validation_data, validation_split))
 
-    undo = _undo_point(model, rng)
+    undo = undo_point(model, rng)
     try:
-        model._adopt_inputs(given_x, x.shape[1])
+        model.adopt_inputs(given_x, x.shape[1])
         model.share_rng(rng)
         if validation is None and validation_split > 0:
-            labels = model._labels(y)
+            labels = model.class_labels(y)
             train, held_out = validation_split_indices(len(x), validation_split, rng, labels)
             w = sample_weight
             validation = (x[held_out], y[held_out], None if w is None else w[held_out])
@@ -117,8 +117,8 @@ def fit(
         model.stop_training = False
         # callbacks may restore a checkpoint here (BackupAndRestore): they see the
         # generator that drives shuffling and dropout, and may move the first epoch
-        model._fit_rng = rng
-        model._initial_epoch = initial_epoch
+        model.fit_rng = rng
+        model.initial_epoch = initial_epoch
         callback_list.on_train_begin({})
     except BaseException:
         undo()
@@ -127,7 +127,7 @@ def fit(
         threads, _largest_product(model, batch_size)
     )
     try:
-        for epoch in range(model._initial_epoch, epochs):
+        for epoch in range(model.initial_epoch, epochs):
             callback_list.on_epoch_begin(epoch, {})
             started = time.perf_counter()
             last_finite = _snapshot(model)
@@ -151,7 +151,7 @@ def fit(
                 raise
             outcome = _roll_back_if_not_finite(model, last_finite)
             if outcome != "finite":
-                if not model._stop_on_nonfinite:
+                if not model.stop_on_nonfinite:
                     raise TrainingError(
                         f"the weights became NaN or infinite during epoch {epoch + 1} "
                         f"although the loss stayed finite; {_rollback_note(outcome, epoch)} "
@@ -164,10 +164,10 @@ def fit(
                 )
                 model.stop_training = True
             if validation is not None:
-                val_logs = model._evaluate_arrays(*validation, batch_size=None)
+                val_logs = model.evaluate_arrays(*validation, batch_size=None)
                 logs.update({f"val_{key}": value for key, value in val_logs.items()})
             if verbose == 2 or (verbose == 1 and validation is not None):
-                _print_epoch(epoch, epochs, logs, time.perf_counter() - started)
+                print_epoch(epoch, epochs, logs, time.perf_counter() - started)
             callback_list.on_epoch_end(epoch, logs)
             if model.stop_training:
                 break
@@ -182,16 +182,16 @@ def _train_epoch(
 ) -> dict:
     """One pass over the rows in minibatches; the epoch's mean loss and metrics."""
     if model.backend.name != "cpu":  # batches streamed to the device, no per-batch sync
-        from .device import train_epoch
+        from .gpu import train_epoch
 
         return train_epoch(model, x, y, w, batch_size, shuffle, rng, callbacks, verbose, title)
     n = len(x)
     order = rng.permutation(n) if shuffle else None
-    metrics = model._metrics()
+    metrics = model.compiled_metrics()
     totals = [0.0] * (1 + len(metrics))  # loss, then each metric, summed over rows
     seen = 0
     n_batches = -(-n // batch_size)
-    bar = _progress_bar(n_batches, title, verbose)
+    bar = progress_bar(n_batches, title, verbose)
     # the per-batch logs dict is built only when someone reads it
     batch_hooks = _calls_batch_hooks(callbacks)
     x_buffer = y_buffer = w_buffer = None
@@ -217,11 +217,11 @@ def _train_epoch(
             callbacks.on_train_batch_begin(batch, {})
         xb, yb = to_device(xb), to_device(yb)
         wb = None if wb is None else to_device(wb)
-        value = model._train_step(xb, yb, wb)
+        value = model.train_step(xb, yb, wb)
         rows = stop - start
         totals[0] += value * rows
         for k, metric in enumerate(metrics, start=1):
-            totals[k] += float(metric.per_sample(xp, yb, model._last_output).sum())
+            totals[k] += float(metric.per_sample(xp, yb, model.last_output).sum())
         seen += rows
         if batch_hooks or bar is not None:
             logs = _mean_logs(totals, seen, metrics)
@@ -230,7 +230,7 @@ def _train_epoch(
             if bar is not None:
                 bar.update(1)
                 if batch % max(1, n_batches // 20) == 0 or batch == n_batches - 1:
-                    bar.set_postfix_str(_format_logs(logs), refresh=False)
+                    bar.set_postfix_str(format_logs(logs), refresh=False)
         if model.stop_training:
             break
     if bar is not None:
@@ -283,14 +283,14 @@ def _largest_product(model: Sequential, batch_size: int) -> int:
     return batch_size * max(sizes, default=0)
 
 
-def _prepare_validation(model: Sequential, validation_data, n_features: int, feature_names):
+def prepare_validation(model: Sequential, validation_data, n_features: int, feature_names):
     """``validation_data`` checked as the training data was (its width, its columns),
     before fit builds the model from that data."""
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
         raise ArgumentError("validation_data must be (x_val, y_val) or (x_val, y_val, weights)")
     x_val, y_val, *rest = validation_data
     try:
-        return model._check_inputs(
+        return model.check_inputs(
             x_val,
             y_val,
             rest[0] if rest else None,
@@ -302,19 +302,19 @@ def _prepare_validation(model: Sequential, validation_data, n_features: int, fea
         raise InputError(f"validation_data: {exc}") from exc
 
 
-def _check_split(model: Sequential, x, y, validation_split: float) -> None:
+def check_split(model: Sequential, x, y, validation_split: float) -> None:
     """Raise now what the validation split would raise once fit has built the model and
     drawn from its generator: too few rows, or classes of one row each. The split's
     failure depends on the labels, not on the draw, so a spare generator finds it; that
     is run only when every class has a single row, the one case that fails."""
     if len(x) < 2:
         raise InputError("validation_split needs at least 2 samples")
-    labels = model._labels(y)
+    labels = model.class_labels(y)
     if labels is not None and np.unique(labels).size == len(labels):
         validation_split_indices(len(x), validation_split, np.random.default_rng(0), labels)
 
 
-def _epoch_log_keys(model: Sequential, validation_data, validation_split: float) -> set[str]:
+def epoch_log_keys(model: Sequential, validation_data, validation_split: float) -> set[str]:
     """The names in every epoch's logs: the loss and metrics, and their val_ twins."""
     keys = {"loss", *model.metric_names}
     if validation_data is not None or validation_split > 0:
@@ -322,7 +322,7 @@ def _epoch_log_keys(model: Sequential, validation_data, validation_split: float)
     return keys
 
 
-def _undo_point(model: Sequential, rng: np.random.Generator) -> Callable[[], None]:
+def undo_point(model: Sequential, rng: np.random.Generator) -> Callable[[], None]:
     """A function that puts back what fit changes before its first epoch.
 
     That is attributes only (the model's, its layers' and its optimizer's: building a
@@ -335,7 +335,7 @@ def _undo_point(model: Sequential, rng: np.random.Generator) -> Callable[[], Non
     if model.optimizer is not None:
         owners.append(model.optimizer)
     attributes = [(owner, dict(vars(owner))) for owner in owners]
-    every = [model._rng, rng, *(layer.rng for layer in model.layers)]
+    every = [model.rng, rng, *(layer.rng for layer in model.layers)]
     generators = {id(generator): generator for generator in every if generator is not None}
     states = [(generator, generator.bit_generator.state) for generator in generators.values()]
 
@@ -349,10 +349,10 @@ def _undo_point(model: Sequential, rng: np.random.Generator) -> Callable[[], Non
     return undo
 
 
-def _apply_class_weight(model: Sequential, class_weight, y, sample_weight):
+def apply_class_weight(model: Sequential, class_weight, y, sample_weight):
     if class_weight is None:
         return sample_weight
-    labels = model._labels(y)
+    labels = model.class_labels(y)
     if labels is None:
         raise ArgumentError("class_weight needs a classification loss (a cross-entropy)")
     if not isinstance(class_weight, dict):
@@ -371,7 +371,7 @@ def _apply_class_weight(model: Sequential, class_weight, y, sample_weight):
     return per_sample if sample_weight is None else per_sample * sample_weight
 
 
-def _check_verbose(verbose: Any) -> int:
+def check_verbose(verbose: Any) -> int:
     if verbose == "auto":
         return 1
     if verbose not in (0, 1, 2):
@@ -400,15 +400,15 @@ def _calls_batch_hooks(callbacks: CallbackList) -> bool:
     )
 
 
-def _format_logs(logs: dict) -> str:
+def format_logs(logs: dict) -> str:
     return " - ".join(f"{key}: {value:.4f}" for key, value in logs.items())
 
 
-def _print_epoch(epoch: int, epochs: int, logs: dict, seconds: float) -> None:
-    print(f"Epoch {epoch + 1}/{epochs} - {seconds:.2f}s - {_format_logs(logs)}", flush=True)
+def print_epoch(epoch: int, epochs: int, logs: dict, seconds: float) -> None:
+    print(f"Epoch {epoch + 1}/{epochs} - {seconds:.2f}s - {format_logs(logs)}", flush=True)
 
 
-def _progress_bar(total: int, title: str, verbose: int):
+def progress_bar(total: int, title: str, verbose: int):
     if verbose != 1:
         return None
     from tqdm import tqdm

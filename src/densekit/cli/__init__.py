@@ -25,13 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import (
-    ArgumentError,
-    DensekitError,
-    MissingDependencyError,
-    ModelFileError,
-    require,
-)
+from ..errors import ArgumentError, DensekitError, MissingDependencyError, ModelFileError, require
 
 PREPROCESSING_KEY = "preprocessing"
 EXIT_ERROR = 2
@@ -48,7 +42,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise ArgumentError("--checkpoint is for --distributed runs (rank 0 writes it)")
     root = True
     if args.distributed:  # every rank of `mpiexec -n N densekit train --distributed` runs this
-        from . import distributed
+        from .. import distributed
 
         root = distributed.is_root()
         args.quiet = args.quiet or not root
@@ -67,7 +61,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         precision=args.precision,
     )
     metrics = ["accuracy"] if preprocessor.task == "classification" else ["mae"]
-    from . import optimizers
+    from .. import optimizers
 
     optimizer = optimizers.get({"name": args.optimizer, "learning_rate": args.learning_rate})
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
@@ -85,7 +79,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         model.summary()
     callbacks = []
     if args.patience is not None:
-        from .callbacks import EarlyStopping
+        from ..callbacks import EarlyStopping
 
         monitor = "val_loss" if args.validation_split > 0 else "loss"
         callbacks.append(
@@ -133,8 +127,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from .io import load_model
-    from .tabular import read_table
+    from ..serialization.model_file import load_model
+    from ..tabular import read_table
 
     if args.output is not None:
         _refuse_overwrite(args.output, "the predictions", data=args.data, model=args.model)
@@ -160,7 +154,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from .io import load_model
+    from ..serialization.model_file import load_model
 
     model = load_model(args.model)
     model.summary()
@@ -179,8 +173,8 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .io import load_model
-    from .onnx import export_onnx
+    from ..onnx import export_onnx
+    from ..serialization.model_file import load_model
 
     _refuse_overwrite(args.output, "the ONNX graph", model=args.model)
     export_onnx(load_model(args.model), args.output, opset=args.opset)
@@ -190,13 +184,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from ..demo import run_demo
 
     model, history, _ = run_demo(
         epochs=args.epochs, output=args.output, seed=args.seed, verbose=not args.quiet
     )
-    from .demo import load_digits_split
-    from .report import report
+    from ..demo import load_digits_split
+    from ..report.html import report
 
     _, _, x_test, y_test = load_digits_split(args.seed)
     pixels = [f"pixel_{row}_{column}" for row in range(8) for column in range(8)]
@@ -213,7 +207,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_tune(args: argparse.Namespace) -> int:
     """Search layer count, widths, activation, learning rate, dropout and L2 (dk.tune)."""
-    from . import tune
+    from .. import tune
 
     if args.output:
         _refuse_overwrite(args.output, "the model", data=args.data)
@@ -255,7 +249,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 def _read_training_table(args: argparse.Namespace):
     """Read ``args.data`` and fit its preprocessing: (preprocessor, x, y)."""
-    from .tabular import TabularPreprocessor, read_table
+    from ..tabular import TabularPreprocessor, read_table
 
     table = _drop_columns(read_table(args.data), args.drop or [], args.target)
     if not args.quiet:
@@ -281,8 +275,8 @@ def build_model(
     precision: str = "fp32",
 ):
     """The MLP ``train`` fits: hidden Dense layers, then softmax/sigmoid/linear for the loss."""
-    from . import layers, regularizers
-    from .model import Sequential
+    from .. import layers, regularizers
+    from ..model import Sequential
 
     regularizer = regularizers.l2(l2) if l2 else None
     stack = []
@@ -313,8 +307,8 @@ def _train_report(args, model, history, x, y, preprocessor) -> Path:
     """The report on the rows ``fit`` held out (the same seeded split), else on all rows."""
     rows = slice(None)
     if args.validation_split > 0:
-        from .backend import make_rng
-        from .data import validation_split_indices
+        from ..backend import make_rng
+        from ..validation import validation_split_indices
 
         labels = y.reshape(len(y), -1)[:, 0].astype(np.int64) if model.loss.fuses_with else None
         _, rows = validation_split_indices(
@@ -325,7 +319,7 @@ def _train_report(args, model, history, x, y, preprocessor) -> Path:
 
 def _write_report(path, model, history, x, y, preprocessor, tuning=None) -> Path:
     """Write the HTML report and return its absolute path (the caller prints it)."""
-    from .report import report
+    from ..report.html import report
 
     classes = preprocessor.classes_ if preprocessor.task == "classification" else None
     written = report(model, history, x, y, path, feature_names=preprocessor.feature_names,
@@ -350,13 +344,13 @@ def _refuse_overwrite(output: str, what: str, **inputs: str) -> None:
 
 def _drop_columns(table, names: list[str], target: str):
     """The table without the columns named by --drop (each may list several, comma-separated)."""
-    from .tabular import Table, _column
+    from ..tabular import Table, column
 
     dropped: list[str] = []
     for text in names:
         parts = [text] if text in table.data else [part.strip() for part in text.split(",")]
         for name in parts:
-            _column(table, name, "--drop")
+            column(table, name, "--drop")
             if name == target:
                 raise ArgumentError(f"--drop {name!r} names the target; drop feature columns only")
             dropped.append(name)
@@ -367,7 +361,7 @@ def _drop_columns(table, names: list[str], target: str):
 
 
 def _warn_identifiers(table, target: str) -> None:
-    from .tabular import identifier_columns
+    from ..tabular import identifier_columns
 
     features = [name for name in table.columns if name != target]
     for name in identifier_columns(table, features):
@@ -379,7 +373,7 @@ def _warn_identifiers(table, target: str) -> None:
 
 
 def _preprocessor(model, path):
-    from .tabular import TabularPreprocessor
+    from ..tabular import TabularPreprocessor
 
     if PREPROCESSING_KEY not in model.metadata:
         raise ModelFileError(
@@ -403,7 +397,7 @@ def _write_csv(path: str | None, header: list[str], columns: list[list]) -> None
     writer.writerow(header)
     writer.writerows(zip(*columns))
     if path is not None:
-        from .io import atomic_write
+        from ..serialization.safetensors import atomic_write
 
         atomic_write(Path(path), [stream.getvalue().encode()])
 
@@ -504,7 +498,7 @@ def make_parser() -> argparse.ArgumentParser:
         prog="densekit",
         description="Dense neural networks: train on a table, predict, summarize.",
     )
-    from . import __version__
+    from .. import __version__
 
     parser.add_argument("--version", action="version", version=f"densekit {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")

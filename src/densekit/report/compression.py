@@ -17,13 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ArgumentError
-from .prune import _best_time, check_repeats
+from ..errors import ArgumentError
+from ..prune import best_time, check_repeats
 
 
 def _kernels(model) -> list[np.ndarray]:
-    from .layers import Dense
-    from .quantize import QuantizedDense, QuantizedModel
+    from ..layers import Dense
+    from ..quantize import QuantizedDense, QuantizedModel
 
     if isinstance(model, QuantizedModel):
         return [op.float_kernel() for op in model.ops if isinstance(op, QuantizedDense)]
@@ -34,7 +34,7 @@ def _kernels(model) -> list[np.ndarray]:
 
 def file_bytes(model) -> int:
     """Size of the model's file as ``model.save`` writes it (optimizer state excluded)."""
-    from .quantize import QuantizedModel
+    from ..quantize import QuantizedModel
 
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "model.safetensors")
@@ -48,12 +48,12 @@ def file_bytes(model) -> int:
 def latency(model, x: np.ndarray, batch_size: int, repeats: int = 10) -> float:
     """Best-of-``repeats`` seconds for ``predict`` on one batch of ``batch_size`` rows."""
     batch = np.ascontiguousarray(x[:batch_size])
-    return _best_time(lambda: model.predict(batch, batch_size=batch_size), repeats)
+    return best_time(lambda: model.predict(batch, batch_size=batch_size), repeats)
 
 
 def measure(model, x, y, batch_size: int = 256, repeats: int = 10) -> dict[str, Any]:
     """The numbers of one model (see the module docstring)."""
-    from .quantize import accuracy
+    from ..quantize import accuracy
 
     kernels = _kernels(model)
     seconds = latency(model, x, batch_size, repeats)
@@ -105,7 +105,7 @@ def compression_report(
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ArgumentError(f"batch_size must be a positive integer, got {batch_size!r}")
     repeats = check_repeats(repeats)
-    from .data import check_same_length, check_x
+    from ..validation import check_same_length, check_x
 
     x = check_x(x, np.float32, before.input_dim)
     check_same_length(x, np.asarray(y))

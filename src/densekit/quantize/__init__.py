@@ -63,14 +63,14 @@ from typing import Any
 
 import numpy as np
 
-from . import activations as activations_module
-from . import initializers
-from .errors import ArgumentError, ArgumentTypeError, ModelFileError, require
-from .io import atomic_write, read_safetensors, write_safetensors
-from .layers import Dense, Dropout, Layer, WeightSpec, register
-from .onnx import MIN_OPSET
-from .prune import METADATA_KEY as PRUNING_KEY
-from .prune import _check_fraction, check_layer_names
+from .. import activations as activations_module
+from .. import initializers
+from ..errors import ArgumentError, ArgumentTypeError, ModelFileError, require
+from ..layers import Dense, Dropout, Layer, WeightSpec, register
+from ..onnx import MIN_OPSET
+from ..prune import METADATA_KEY as PRUNING_KEY
+from ..prune import check_fraction, check_layer_names
+from ..serialization.safetensors import atomic_write, read_safetensors, write_safetensors
 
 FORMAT = "densekit-quantized"
 FORMAT_VERSION = 1
@@ -224,7 +224,7 @@ def _affine_of(layer) -> tuple[np.ndarray, np.ndarray]:
 
 def float_ops(model) -> list:
     """The model as inference ops in float32: Dropout removed, BN/Normalization folded."""
-    model._require_built("quantize")
+    model.require_built("quantize")
     ops: list = []
     pending: tuple[np.ndarray, np.ndarray] | None = None  # an affine waiting for the next Dense
     learned_range = None  # from a FakeQuant layer, for the next Dense
@@ -309,7 +309,7 @@ class QuantizedModel:
 
     def predict(self, x: Any, batch_size: int | None = None, verbose: int = 0) -> np.ndarray:
         """Outputs computed as the int8 ONNX graph computes them, in batches."""
-        from .data import check_batch_size, check_x
+        from ..validation import check_batch_size, check_x
 
         x = check_x(x, np.float32, self.input_dim)
         batch_size = check_batch_size(batch_size, 1024)
@@ -362,7 +362,7 @@ class QuantizedModel:
 
 
 def _classification_accuracy(output: np.ndarray, y: np.ndarray) -> float:
-    from .data import check_same_length
+    from ..validation import check_same_length
 
     y = np.asarray(y)
     check_same_length(output, y)
@@ -376,7 +376,7 @@ def _classification_accuracy(output: np.ndarray, y: np.ndarray) -> float:
 
 def accuracy(model, x, y) -> float:
     """Classification accuracy of a Sequential or a QuantizedModel on ``(x, y)``."""
-    from .data import check_same_length, check_x
+    from ..validation import check_same_length, check_x
 
     x = check_x(x, getattr(model, "dtype", np.float32), model.input_dim)
     y = np.asarray(y)
@@ -447,7 +447,7 @@ def int8(
     leave float32 from the start. The kept layers are in ``kept_float`` and a
     warning names them.
     """
-    from .data import check_x
+    from ..validation import check_x
 
     x_cal = check_x(calibration_data, np.float32, model.input_dim)
     weight_max = check_weight_max(weight_max)
@@ -464,7 +464,7 @@ def int8(
         return quantized
     if not isinstance(validation, (tuple, list)) or len(validation) != 2:
         raise ArgumentError("validation must be (x, y)")
-    max_drop = 0.005 if max_drop is None else _check_fraction("max_drop", max_drop)
+    max_drop = 0.005 if max_drop is None else check_fraction("max_drop", max_drop)
     x_val = check_x(validation[0], np.float32, model.input_dim)
     y_val = np.asarray(validation[1])
     if y_val.ndim == 1 and not np.array_equal(y_val, np.round(y_val)):
@@ -706,8 +706,8 @@ class FakeQuantization:
 
 def _with_input_quantizers(model, names: set[str], momentum: float):
     """A copy of ``model`` with a FakeQuant layer before each named Dense layer."""
-    from .layers import from_config as layer_from_config
-    from .model import Sequential
+    from ..layers import from_config as layer_from_config
+    from ..model import Sequential
 
     layers = []
     for layer in model.layers:
@@ -718,8 +718,8 @@ def _with_input_quantizers(model, names: set[str], momentum: float):
     copy = Sequential(layers, name=model.name, seed=model.seed, dtype=model.dtype.name)
     if not copy.built:
         copy.build(model.input_dim)
-    old = {(layer.name, spec.name): weight for layer, spec, weight in model._weight_index}
-    for layer, spec, weight in copy._weight_index:
+    old = {(layer.name, spec.name): weight for layer, spec, weight in model.weight_index}
+    for layer, spec, weight in copy.weight_index:
         if (layer.name, spec.name) in old:
             weight[...] = old[(layer.name, spec.name)]
     return copy._settings_from(model)
@@ -740,7 +740,7 @@ def qat(
     on the result uses the learned ranges; :func:`strip_qat` removes the kernel
     hooks (the FakeQuant layers stay: they are part of the model and its file).
     """
-    model._require_built("prepare quantization-aware training")
+    model.require_built("prepare quantization-aware training")
     if model.backend.xp is not np:
         raise ArgumentError("quantization-aware training runs on the CPU backend only")
     dense = [layer for layer in model.layers if isinstance(layer, Dense)]
@@ -793,8 +793,8 @@ def export_onnx(model, path, opset: int = MIN_OPSET) -> None:
     uint8 ``Wq + 128`` with zero point 128, so no CPU's kernel saturates (module
     docstring, "Saturation").
     """
-    from . import onnx as onnx_export
-    from .model import Sequential
+    from .. import onnx as onnx_export
+    from ..model import Sequential
 
     if isinstance(model, Sequential):
         onnx_export.export_onnx(model, path, opset)
@@ -808,7 +808,7 @@ def export_onnx(model, path, opset: int = MIN_OPSET) -> None:
     onnx = require("onnx", "onnx", "ONNX export")
     from onnx import TensorProto, helper, numpy_helper
 
-    graph = onnx_export._Graph(np.float32, opset)
+    graph = onnx_export.Graph(np.float32, opset)
     nodes, inits = graph.nodes, graph.initializers
     current = "input"
     for position, op in enumerate(model.ops):

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from densekit.errors import (
+from ..errors import (
     ArgumentError,
     ArgumentTypeError,
     InputError,
@@ -268,7 +268,7 @@ def _most_frequent(values: list) -> Any:
     return min(counts, key=lambda value: (-counts[value], value))
 
 
-def _column(table: Table, name: str, role: str) -> list:
+def column(table: Table, name: str, role: str) -> list:
     if name not in table.data:
         same_but_case = [column for column in table.columns if column.casefold() == name.casefold()]
         hint = same_but_case or difflib.get_close_matches(name, table.columns, n=1)
@@ -487,7 +487,7 @@ class TabularPreprocessor:
         _check_table(table)
         if table.n_rows == 0:
             raise InputError("cannot fit on a table with no rows")
-        targets = _column(table, self.target, "target")
+        targets = column(table, self.target, "target")
         _raise_if_target_missing(self.target, targets)
         features = [name for name in table.columns if name != self.target]
         if not features:
@@ -550,7 +550,7 @@ class TabularPreprocessor:
         """Classification: int64 class indices (n,). Regression: float32 standardized (n, 1)."""
         self._fitted_columns()
         _check_table(table)
-        values = _column(table, self.target, "target")
+        values = column(table, self.target, "target")
         _raise_if_target_missing(self.target, values)
         if self.task == "regression":
             numbers = np.array([self._target_number(row, v) for row, v in enumerate(values)])

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ArgumentError, MissingDependencyError
+from ..errors import ArgumentError, MissingDependencyError
 
 ENV_VAR = "DENSEKIT_KERNELS"
 CHOICES = ("numba", "numpy")

@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from . import explain
-from .data import check_x
-from .errors import require
-from .io import atomic_write
+from .. import explain
+from ..errors import require
+from ..serialization.safetensors import atomic_write
+from ..validation import check_x
 
 MAX_TABLE_ROWS = 200  # longer tuning tables are cut (the page says so)
 
@@ -65,8 +65,8 @@ def report(
     ``dk.tune.search`` result, a DataFrame or a list of dicts.
     """
     require("matplotlib", "plot", "densekit.report")
-    model._require_compiled("write a report")
-    model._require_built("write a report")
+    model.require_compiled("write a report")
+    model.require_built("write a report")
     x_val = check_x(x_val, model.dtype, model.input_dim, name="x_val")
     names = explain._feature_names(feature_names, x_val.shape[1])
     curves = getattr(history, "history", history) or {}
@@ -170,7 +170,7 @@ def _header(model, x_val, y_val, title: str) -> str:
         f'<div class="card">{_e(name)}<b>{value:.4g}</b></div>' for name, value in results.items()
     )
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    from . import __version__
+    from .. import __version__
 
     return (
         f"<h1>{_e(title)}</h1>"

@@ -51,17 +51,17 @@ from typing import Any
 
 import numpy as np
 
-from .callbacks import Callback, History
-from .data import (
+from ..callbacks import Callback, History
+from ..errors import ArgumentError, ArgumentTypeError, InputError, TrainingError, require
+from ..layers import Dense, Dropout
+from ..model import Sequential
+from ..validation import (
     check_same_length,
     check_validation_split,
     check_x,
     check_y,
     validation_split_indices,
 )
-from .errors import ArgumentError, ArgumentTypeError, InputError, TrainingError, require
-from .layers import Dense, Dropout
-from .model import Sequential
 
 DEFAULT_SPACE: dict[str, Any] = {
     "layers": (1, 3),
@@ -252,7 +252,7 @@ def infer_task(y: np.ndarray, task: str = "auto") -> Task:
 
 def build_model(config: dict, input_dim: int, task: Task, seed: int | None = None) -> Sequential:
     """The network a configuration describes, compiled and ready to fit."""
-    from . import optimizers, regularizers
+    from .. import optimizers, regularizers
 
     l2 = float(config["l2"])
     layers: list = []
@@ -398,7 +398,7 @@ def _fit_fold(job: Job, model: Sequential, batch_size, fold: int, seed: int, cal
 def _stopping(job: Job) -> list:
     if job.patience is None:
         return []
-    from .callbacks import EarlyStopping
+    from ..callbacks import EarlyStopping
 
     return [EarlyStopping(job.monitor, patience=job.patience)]
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ArgumentError, ArgumentTypeError, MissingDependencyError
+from ..errors import ArgumentError, ArgumentTypeError, MissingDependencyError
 
 ENV_VAR = "DENSEKIT_NUM_THREADS"
 #: multiply-adds in the largest product of one training batch (batch x inputs x units) at or

@@ -48,14 +48,14 @@ from typing import Any
 
 import numpy as np
 
-from . import initializers
-from . import layers as dk_layers
-from . import losses as dk_losses
-from . import optimizers as dk_optimizers
-from .backend import resolve_dtype
-from .callbacks import Callback
-from .errors import ArgumentError, InputError, require
-from .model import Sequential
+from .. import initializers
+from .. import layers as dk_layers
+from .. import losses as dk_losses
+from .. import optimizers as dk_optimizers
+from ..backend import resolve_dtype
+from ..callbacks import Callback
+from ..errors import ArgumentError, InputError, require
+from ..model import Sequential
 
 require("sklearn", "sklearn", "densekit.sklearn")
 

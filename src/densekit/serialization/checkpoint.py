@@ -1,6 +1,6 @@
 """Training checkpoints: everything ``fit`` needs to continue a run exactly.
 
-A checkpoint is a densekit model file (:func:`densekit.io.model_tensors`:
+A checkpoint is a densekit model file (:func:`densekit.serialization.model_file.model_tensors`:
 weights, architecture, compile settings, optimizer slots) whose metadata also
 holds, as JSON under ``"checkpoint"``, the epochs completed, the optimizer's
 step count and learning rate, and the state of every random generator
@@ -25,14 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ModelFileError
-from .io import (
-    FORMAT,
-    model_tensors,
-    read_safetensors,
-    set_weights_from_tensors,
-    write_safetensors,
-)
+from ..errors import ModelFileError
+from .model_file import FORMAT, model_tensors, set_weights_from_tensors
+from .safetensors import read_safetensors, write_safetensors
 
 CHECKPOINT_KEY = "checkpoint"
 WEIGHTS_FORMAT = "densekit-weights"
@@ -45,7 +40,7 @@ def generators(model, fit_rng=None, prefix: str = "") -> dict[str, np.random.Gen
     """The random generators training draws from, by a stable name: the shuffling stream
     ``"fit"`` (``fit_rng``, else the model's) and the layers' own, named ``prefix`` +
     ``layer/<name>`` (a rank's prefix, where each rank draws dropout from its own)."""
-    fit_rng = fit_rng or getattr(model, "_fit_rng", None) or model._rng
+    fit_rng = fit_rng or getattr(model, "fit_rng", None) or model.rng
     found = {"fit": fit_rng}
     for layer in model.layers:
         rng = getattr(layer, "rng", None)
@@ -66,8 +61,8 @@ def save_checkpoint(
     ``rngs`` names the generators (or their ``bit_generator.state``) to save, by
     default :func:`generators`; ``extra`` adds JSON fields to the training state.
     """
-    model._require_built("save a checkpoint")
-    model._require_compiled("save a checkpoint")
+    model.require_built("save a checkpoint")
+    model.require_compiled("save a checkpoint")
     tensors, metadata = model_tensors(model, include_optimizer=True)
     rate = model.optimizer._learning_rate  # a schedule needs only the step count
     rngs = generators(model) if rngs is None else rngs
@@ -114,7 +109,7 @@ def read_state(model, path) -> dict:
             f"{path} was written by a different model architecture; delete it to start afresh"
         )
     _check_optimizer(model, path, metadata, tensors)
-    names = model._weight_names()
+    names = model.weight_names()
     missing = [name for name in names if name not in tensors]
     if missing:
         raise ModelFileError(f"{path} lacks weights {missing}")
@@ -166,7 +161,7 @@ def _check_optimizer(model, path, metadata: dict, tensors: dict) -> None:
             f"{path} was written with the optimizer {name}, but the model is compiled with "
             f"{current}; compile it with {name} to resume, or delete the file to start afresh"
         )
-    weights = set(model._weight_names())  # a layer may itself be named "optimizer"
+    weights = set(model.weight_names())  # a layer may itself be named "optimizer"
     slots = {
         key.split("/", 1)[1]: array
         for key, array in tensors.items()
@@ -249,14 +244,14 @@ def _json(path, metadata: dict, key: str) -> Any:
 
 def save_weights(model, path) -> None:
     """Write only the weights (trainable and not), by name, as safetensors."""
-    model._require_built("save weights")
-    tensors = dict(zip(model._weight_names(), model.get_weights()))
+    model.require_built("save weights")
+    tensors = dict(zip(model.weight_names(), model.get_weights()))
     write_safetensors(path, tensors, {"format": WEIGHTS_FORMAT})
 
 
 def load_weights(model, path) -> None:
     """Load weights written by :func:`save_weights` (or a model file) into a built ``model``."""
-    model._require_built("load weights")
+    model.require_built("load weights")
     tensors, metadata = read_safetensors(path)
     if metadata.get("format") not in (WEIGHTS_FORMAT, FORMAT):
         raise ModelFileError(f"{Path(path)} holds no densekit weights")

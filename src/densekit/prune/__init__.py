@@ -39,9 +39,9 @@ from typing import Any
 
 import numpy as np
 
-from .callbacks import Callback
-from .errors import ArgumentError, ArgumentTypeError, InputError, require
-from .layers import Dense
+from ..callbacks import Callback
+from ..errors import ArgumentError, ArgumentTypeError, InputError, require
+from ..layers import Dense
 
 SCOPES = ("layer", "global")
 METADATA_KEY = "pruning"
@@ -65,8 +65,8 @@ class PruningMasks:
     def _kernel_slices(self):
         """(layer, mask, flat slice of its kernel in model.params), for the masked layers."""
         model = self.model
-        trainable = [(layer, spec) for layer, spec, _ in model._weight_index if spec.trainable]
-        for (layer, spec), part in zip(trainable, model._slices):
+        trainable = [(layer, spec) for layer, spec, _ in model.weight_index if spec.trainable]
+        for (layer, spec), part in zip(trainable, model.slices):
             if spec.name == "kernel" and layer.name in self.masks:
                 yield layer, self.masks[layer.name], part
 
@@ -148,7 +148,7 @@ def sparsity(model) -> dict[str, float]:
 # --- magnitude pruning ----------------------------------------------------------------
 
 
-def _check_fraction(name: str, value: Any, allow_one: bool = False) -> float:
+def check_fraction(name: str, value: Any, allow_one: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)):
         raise ArgumentTypeError(f"{name} must be a number in [0, 1), got {value!r}")
     value = float(value)
@@ -188,7 +188,7 @@ def check_repeats(repeats: Any) -> int:
 
 
 def _prunable(model, layers: list[str] | None) -> list[Dense]:
-    model._require_built("prune")
+    model.require_built("prune")
     dense = [layer for layer in model.layers if isinstance(layer, Dense)]
     if layers is None:
         return dense
@@ -218,7 +218,7 @@ def magnitude(
     the named Dense layers. The masks stay attached until :func:`strip`.
     Returns ``model`` (changed in place).
     """
-    sparsity = _check_fraction("sparsity", sparsity)
+    sparsity = check_fraction("sparsity", sparsity)
     if scope not in SCOPES:
         raise ArgumentError(f"scope must be 'layer' or 'global', got {scope!r}")
     targets = _prunable(model, layers)
@@ -271,7 +271,7 @@ class ConstantSparsity(PruningSchedule):
         self, target_sparsity: float, begin_step: int = 0, end_step: int = -1, frequency: int = 100
     ):
         super().__init__(begin_step, end_step, frequency)
-        self.target_sparsity = _check_fraction("target_sparsity", target_sparsity)
+        self.target_sparsity = check_fraction("target_sparsity", target_sparsity)
 
     def sparsity(self, step: int) -> float:
         return self.target_sparsity
@@ -295,8 +295,8 @@ class PolynomialDecay(PruningSchedule):
         super().__init__(begin_step, end_step, frequency)
         if end_step <= begin_step:
             raise ArgumentError(f"end_step ({end_step}) must be > begin_step ({begin_step})")
-        self.initial_sparsity = _check_fraction("initial_sparsity", initial_sparsity)
-        self.final_sparsity = _check_fraction("final_sparsity", final_sparsity)
+        self.initial_sparsity = check_fraction("initial_sparsity", initial_sparsity)
+        self.final_sparsity = check_fraction("final_sparsity", final_sparsity)
         self.power = float(power)
 
     def should_prune(self, step: int) -> bool:
@@ -409,7 +409,7 @@ def _scores(model, index: int, criterion, x) -> np.ndarray:
 def _removal_counts(model, hidden: list[int], amount) -> dict[int, int]:
     units = {i: model.layers[i].units for i in hidden}
     if isinstance(amount, (float, np.floating)) and not isinstance(amount, bool):
-        fraction = _check_fraction("fraction", amount)
+        fraction = check_fraction("fraction", amount)
         return {i: min(n - 1, int(round(fraction * n))) for i, n in units.items()}
     if isinstance(amount, dict):
         names = {model.layers[i].name: i for i in hidden}
@@ -474,9 +474,9 @@ def neurons(
     layer's bias (``b' = b + mean(a_removed) @ W_removed_rows``).
     The result is compiled like ``model`` (fresh optimizer state) and can be fine-tuned.
     """
-    from .model import Sequential
+    from ..model import Sequential
 
-    model._require_built("prune neurons")
+    model.require_built("prune neurons")
     hidden = _hidden_dense(model)
     if not hidden:
         raise ArgumentError("the model has no hidden Dense layer: nothing to prune")
@@ -484,7 +484,7 @@ def neurons(
     if criterion == "activation" and x is None:
         raise ArgumentError("criterion='activation' needs sample inputs: pass x=...")
     if x is not None:
-        from .data import check_x
+        from ..validation import check_x
 
         x = check_x(x, model.dtype, model.input_dim)
     counts = _removal_counts(model, hidden, amount)
@@ -524,7 +524,7 @@ def _sliced_weights(model, keep: dict[int, np.ndarray], bias_shift: dict) -> lis
             incoming, source = (keep[i], i) if i in keep else (None, None)
     index_of = {id(layer): i for i, layer in enumerate(model.layers)}
     weights = []
-    for layer, spec, weight in model._weight_index:
+    for layer, spec, weight in model.weight_index:
         i = index_of[id(layer)]
         array = model.backend.to_numpy(weight).copy()
         if isinstance(layer, Dense) and spec.name == "kernel":
@@ -571,7 +571,7 @@ class SparseInference:
         return layer.activation.forward(np, z)
 
     def predict(self, x: Any, batch_size: int | None = None) -> np.ndarray:
-        from .data import check_batch_size, check_x
+        from ..validation import check_batch_size, check_x
 
         model = self.model
         x = check_x(x, model.dtype, model.input_dim)
@@ -588,7 +588,7 @@ class SparseInference:
         return np.concatenate(out)  # check_x guarantees at least one row
 
 
-def _best_time(function: Callable[[], Any], repeats: int) -> float:
+def best_time(function: Callable[[], Any], repeats: int) -> float:
     repeats = check_repeats(repeats)
     function()  # warm-up
     best = math.inf
@@ -603,8 +603,8 @@ def time_products(kernel: np.ndarray, x: np.ndarray, repeats: int = 5) -> tuple[
     """Best-of-``repeats`` seconds for ``x @ kernel`` dense and with CSR (``(K^T x^T)^T``)."""
     sparse = require("scipy.sparse", "sklearn", "sparse inference")
     csr_t = sparse.csr_matrix(np.ascontiguousarray(kernel.T))
-    dense_time = _best_time(lambda: x @ kernel, repeats)
-    sparse_time = _best_time(lambda: np.ascontiguousarray((csr_t @ x.T).T), repeats)
+    dense_time = best_time(lambda: x @ kernel, repeats)
+    sparse_time = best_time(lambda: np.ascontiguousarray((csr_t @ x.T).T), repeats)
     return dense_time, sparse_time
 
 
@@ -616,12 +616,12 @@ def sparse_inference(
     Layers below ``min_sparsity`` are not timed (CSR cannot win there). Needs
     NumPy inference (CPU backend) and scipy.
     """
-    from .data import check_x
+    from ..validation import check_x
 
     repeats = check_repeats(repeats)
-    min_sparsity = _check_fraction("min_sparsity", min_sparsity, allow_one=True)
+    min_sparsity = check_fraction("min_sparsity", min_sparsity, allow_one=True)
     sparse = require("scipy.sparse", "sklearn", "sparse inference")
-    model._require_built("run sparse inference")
+    model.require_built("run sparse inference")
     if model.backend.xp is not np:
         raise ArgumentError("sparse inference runs on the CPU backend only")
     signal = check_x(x_sample, model.dtype, model.input_dim)

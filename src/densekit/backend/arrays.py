@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ArgumentError, MissingDependencyError
+from ..errors import ArgumentError, MissingDependencyError
 
 
 def resolve_dtype(dtype: Any) -> np.dtype:
@@ -34,7 +34,7 @@ PRECISIONS = ("fp32", "tf32", "bf16")
 class Backend:
     """Where arrays live: ``xp`` is ``numpy`` or ``cupy``; ``name`` is 'cpu' or 'gpu'.
 
-    ``kernels`` holds the fused device kernels (:mod:`densekit.gpu_kernels`), or
+    ``kernels`` holds the fused device kernels (:mod:`densekit.backend.cupy_kernels`), or
     None on NumPy, where the generic ``xp`` code is already the fast path.
     """
 
@@ -90,7 +90,7 @@ def get_backend(device: str | Backend | None = "cpu") -> Backend:
     if device in ("gpu", "cuda"):
         if _GPU is None:
             cupy = _import_cupy()
-            from .gpu_kernels import Kernels
+            from .cupy_kernels import Kernels
 
             _GPU = Backend("gpu", cupy, Kernels(cupy))
         return _GPU

@@ -26,8 +26,8 @@ from functools import partial
 
 import numpy as np
 
-from .backend import matmul_precision
-from .errors import TrainingError
+from ..backend import matmul_precision
+from ..errors import TrainingError
 
 #: 'auto' (resident when it fits, else sync), 'resident', 'stream' or 'sync'; on an H100
 #: the overlapped 'stream' copy measured slower than 'sync' (benchmarks/RESULTS-gpu.md)
@@ -168,22 +168,22 @@ class BatchFeeder:
 
 def train_epoch(model, x, y, w, batch_size, shuffle, rng, callbacks, verbose, title) -> dict:
     """One epoch on the model's device; same logs and callbacks as the CPU loop."""
-    from .training import _format_logs, _progress_bar
+    from .loop import format_logs, progress_bar
 
     xp = model.backend.xp
     n = len(x)
     order = rng.permutation(n) if shuffle else None
-    metrics = model._metrics()
+    metrics = model.compiled_metrics()
     n_batches = -(-n // batch_size)
     sync_every = max(1, n_batches // 20)
-    bar = _progress_bar(n_batches, title, verbose)
+    bar = progress_bar(n_batches, title, verbose)
     totals = xp.zeros(1 + len(metrics), dtype=np.float64)
     logs: dict = {}
     seen = 0
     # device copies of this fit's arrays survive between epochs (and fits); others are dropped
-    held = getattr(model, "_device_data", None) or {}
+    held = getattr(model, "device_data", None) or {}
     cache = {k: v for k, v in held.items() if any(v[0] is a for a in (x, y, w))}
-    model._device_data = cache
+    model.device_data = cache
     feeder = BatchFeeder(model.backend, x, y, w, batch_size, order, cache=cache)
     captured = _captured_step(model, feeder, metrics) if CUDA_GRAPHS else None
     if captured is not None:
@@ -213,7 +213,7 @@ def train_epoch(model, x, y, w, batch_size, shuffle, rng, callbacks, verbose, ti
             if bar is not None:
                 bar.update(1)
                 if batch % sync_every == 0 or last:
-                    bar.set_postfix_str(_format_logs(logs), refresh=False)
+                    bar.set_postfix_str(format_logs(logs), refresh=False)
             if model.stop_training:
                 break
     if bar is not None:
@@ -262,7 +262,7 @@ class CapturedStep:
     """
 
     def __init__(self, model, x_dev, y_dev, rows: int, metrics):
-        from .gpu_kernels import CaptureSafeCublas
+        from ..backend.cupy_kernels import CaptureSafeCublas
 
         xp = self.xp = model.backend.xp
         self.model, self.metrics, self.rows = model, metrics, rows
@@ -353,9 +353,9 @@ class CapturedStep:
 
 def _captured_step(model, feeder, metrics):
     """The model's captured step for this epoch, built on first use; None where not possible."""
-    from .layers import Dense
-    from .optimizers import SGD, Adam, AdamW
-    from .schedules import LearningRateSchedule
+    from ..layers import Dense
+    from ..optimizers import SGD, Adam, AdamW
+    from ..schedules import LearningRateSchedule
 
     kernels, optimizer = model.backend.kernels, model.optimizer
     eligible = (
@@ -389,14 +389,14 @@ def _captured_step(model, feeder, metrics):
         id(x_dev),
         id(y_dev),
     )
-    held = getattr(model, "_captured", None)
+    held = getattr(model, "captured_step", None)
     if held is not None and held[0] == key:
         return held[1]
     try:
         captured = CapturedStep(model, x_dev, y_dev, feeder.batch_size, metrics)
     except Exception:  # no cuBLAS library to call directly: stay eager
         return None
-    model._captured = (key, captured)
+    model.captured_step = (key, captured)
     return captured
 
 
@@ -407,8 +407,8 @@ def _step(model, x, y, sample_weight):
     fused = _fused_loss(model, output, y, sample_weight)
     if fused is not None:
         batch_sum, grad = fused
-    elif model._fused:
-        z = model.layers[-1]._z
+    elif model.fuses_loss:
+        z = model.layers[-1].pre_activation
         per_sample = loss.per_sample_from_logits(xp, y, z)
         grad = loss.gradient_from_logits(xp, y, z, output)
     else:
@@ -422,13 +422,13 @@ def _step(model, x, y, sample_weight):
     else:
         grad *= (sample_weight / rows)[:, None]
         batch_sum = (per_sample * sample_weight).sum()
-    model.backward(grad, through_last_activation=not model._fused)
-    for weight, grad_weight, regularizer in model._regularized:
+    model.backward(grad, through_last_activation=not model.fuses_loss)
+    for weight, grad_weight, regularizer in model.regularized:
         regularizer.add_gradient(xp, weight, grad_weight)
-    if model._regularized:
+    if model.regularized:
         batch_sum = batch_sum + model.regularization_penalty() * rows
-    model._step()
-    model._last_output = output
+    model.apply_gradients()
+    model.last_output = output
     return batch_sum, output
 
 
@@ -445,9 +445,9 @@ def _fused_loss(model, output, y, sample_weight):
     rows, name = output.shape[0], model.loss.name
     last = model.layers[-1]
     grad = last.buffer("loss_grad", output.shape, output.dtype)
-    if model._fused and last.activation.name == "softmax":
+    if model.fuses_loss and last.activation.name == "softmax":
         per_row = last.buffer("loss_rows", (rows,), output.dtype)
-        kernels.softmax_crossentropy(last._z, output, y, 1.0 / rows, grad, per_row)
+        kernels.softmax_crossentropy(last.pre_activation, output, y, 1.0 / rows, grad, per_row)
         return per_row.sum(), grad
     if name == "mean_squared_error":
         return kernels.squared_error(output, y, 2.0 / (rows * output.shape[1]), grad), grad

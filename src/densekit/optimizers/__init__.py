@@ -17,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from . import cpu_kernels, schedules
-from .data import check_bool, check_number, refuse_unknown
-from .errors import ArgumentError, ArgumentTypeError, DensekitError
+from .. import schedules
+from ..backend import numba_kernels as cpu_kernels
+from ..errors import ArgumentError, ArgumentTypeError, DensekitError
+from ..validation import check_bool, check_number, refuse_unknown
 
 #: elements per piece of a chunked update: the pieces of p, g, m, v and the scratch
 #: (5 x 256 KiB in float32) stay in a core's L2 cache between the update's ufuncs
@@ -54,7 +55,7 @@ class Optimizer:
         self.global_clipnorm = _positive_or_none("global_clipnorm", global_clipnorm)
         self.iterations = 0
         self.state: dict[str, Any] = {}
-        self._slices: list[slice] = []
+        self.slices: list[slice] = []
         self._kernels = None
         self._compiled = None
 
@@ -83,7 +84,7 @@ class Optimizer:
         self._kernels = None if backend is None else backend.kernels
         # on the CPU: numba-compiled single-pass updates when installed (cpu_kernels)
         self._compiled = cpu_kernels.get() if xp is np and params.ndim == 1 else None
-        self._slices = list(slices)
+        self.slices = list(slices)
         self.state = {name: xp.zeros_like(params) for name in self.slots}
         self.iterations = 0
         # on the CPU, the update runs piece by piece so its temporaries stay in cache;
@@ -116,7 +117,7 @@ class Optimizer:
         if self.clipvalue is not None:
             xp.clip(grads, -self.clipvalue, self.clipvalue, out=grads)
         if self.clipnorm is not None:
-            for part in self._slices:
+            for part in self.slices:
                 _scale_to_norm(xp, grads[part], self.clipnorm)
         if self.global_clipnorm is not None:
             _scale_to_norm(xp, grads, self.global_clipnorm)
