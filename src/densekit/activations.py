@@ -300,7 +300,13 @@ ACTIVATIONS: Registry[Activation] = Registry("activation", Activation)
 
 
 def _always(activation: Activation) -> Callable[[], Activation]:
-    return lambda: activation
+    """A factory of ``activation`` that takes no parameters (and is named for it in errors)."""
+
+    def make() -> Activation:
+        return activation
+
+    make.__name__ = make.__qualname__ = activation.name
+    return make
 
 
 ACTIVATIONS.register("linear", _always(linear), aliases=("identity",))
