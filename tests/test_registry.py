@@ -54,6 +54,31 @@ def test_a_wrong_type_says_what_is_expected(parts):
         parts.resolve(1.5)
 
 
+def test_the_article_fits_the_base_name():
+    class Item:
+        pass
+
+    with pytest.raises(ArgumentTypeError, match="a name, a config dict or an Item, got int"):
+        Registry("item", Item).resolve(3)
+
+
+def test_parameters_the_part_refuses_are_an_argument_error_naming_them(parts):
+    with pytest.raises(ArgumentError, match=r"bad parameters \{'depth': 2\} for part 'wide'"):
+        parts.resolve({"name": "broad", "depth": 2})
+    assert parts.create("broad", {"size": 4}) == Wide(4)
+
+
+def test_a_densekit_error_of_the_part_passes_unchanged():
+    registry = Registry("part")
+
+    @registry.register("picky")
+    def picky(size=1):
+        raise ArgumentTypeError("size must be an integer")
+
+    with pytest.raises(ArgumentTypeError, match="^size must be an integer$"):
+        registry.resolve({"name": "picky", "size": 1.5})
+
+
 def test_a_name_is_registered_once(parts):
     with pytest.raises(ArgumentError, match="'broad' is registered already"):
         parts.register("broad", Part)

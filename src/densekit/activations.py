@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from .backend import erf as _erf
-from .errors import ArgumentError, ArgumentTypeError, DensekitError
+from .errors import ArgumentTypeError
+from .registry import Registry
 from .validation import check_number
 
 SQRT_HALF = 1.0 / math.sqrt(2.0)
@@ -27,7 +28,23 @@ INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 @dataclass(frozen=True)
 class Activation:
-    """A named activation ``f`` with ``forward`` and ``backward`` (its derivative)."""
+    """A named activation ``f`` with ``forward`` and ``backward`` (its derivative).
+
+    Parameters
+    ----------
+    name : str
+        The name :func:`get` resolves and ``get_config`` writes.
+    forward : callable
+        ``forward(xp, z) -> a = f(z)`` (with ``out=`` when ``writes_out``).
+    backward : callable
+        ``backward(xp, z, a, grad) -> grad * f'(z)``; may overwrite ``grad``.
+    params : dict
+        The parameters the activation was made with (``{"alpha": 1.0}`` for elu).
+    from_output : bool
+        True when backward reads only ``a`` and ``grad`` (so ``z`` need not be kept).
+    writes_out : bool
+        True when ``forward(xp, z, out=buffer)`` writes ``a`` into ``buffer``.
+    """
 
     name: str
     forward: Callable[..., Any] = field(repr=False)
@@ -39,11 +56,23 @@ class Activation:
     writes_out: bool = False
 
     def __call__(self, z: Any) -> Any:
-        """Apply ``f`` to a NumPy array (convenience outside a model)."""
+        """Apply ``f`` to a NumPy array (convenience outside a model).
+
+        Parameters
+        ----------
+        z : array_like
+            The pre-activation; integers are computed in float32.
+
+        Returns
+        -------
+        ndarray
+            ``f(z)``.
+        """
         z = np.asarray(z, dtype=np.result_type(z, np.float32))
         return self.forward(np, z)
 
     def get_config(self) -> dict:
+        """``{"name": ..., **params}``, which :func:`get` reads back."""
         return {"name": self.name, **self.params}
 
 
@@ -51,24 +80,41 @@ class Activation:
 
 
 def linear_forward(xp, z):
+    """f(z) = z"""
     return z
 
 
 def linear_backward(xp, z, a, grad):
+    """f'(z) = 1"""
     return grad
 
 
 def relu_forward(xp, z, out=None):
+    """f(z) = max(z, 0)"""
     return xp.maximum(z, 0, out=out)
 
 
 def relu_backward(xp, z, a, grad):
+    """dL/dz = grad * f'(z), in place."""
     # f'(z) = 1 where z > 0 (a > 0), else 0
     grad *= a > 0
     return grad
 
 
 def make_leaky_relu(negative_slope: float):
+    """f(z) = z if z > 0 else slope * z, and f'(z) = 1 if z > 0 else slope, for one slope.
+
+    Parameters
+    ----------
+    negative_slope : float
+        The slope for ``z <= 0``.
+
+    Returns
+    -------
+    tuple of callable
+        ``(forward, backward)``.
+    """
+
     def leaky_relu_forward(xp, z):
         return xp.where(z > 0, z, negative_slope * z)
 
@@ -79,6 +125,19 @@ def make_leaky_relu(negative_slope: float):
 
 
 def make_elu(alpha: float):
+    """f(z) = z if z > 0 else alpha (exp(z) - 1), and its derivative, for one alpha.
+
+    Parameters
+    ----------
+    alpha : float
+        The limit ``-alpha`` that f approaches as ``z -> -inf``.
+
+    Returns
+    -------
+    tuple of callable
+        ``(forward, backward)``.
+    """
+
     def elu_forward(xp, z):
         return xp.where(z > 0, z, alpha * xp.expm1(xp.minimum(z, 0)))
 
@@ -90,11 +149,13 @@ def make_elu(alpha: float):
 
 
 def gelu_forward(xp, z):
+    """f(z) = z Phi(z), Phi the standard normal CDF (exact, not the tanh approximation)."""
     # exact GELU: z * Phi(z), Phi(z) = (1 + erf(z / sqrt 2)) / 2
     return 0.5 * z * (1.0 + _erf(xp, z * SQRT_HALF))
 
 
 def gelu_backward(xp, z, a, grad):
+    """dL/dz = grad * f'(z), in place."""
     # f'(z) = Phi(z) + z * phi(z), phi(z) = exp(-z^2 / 2) / sqrt(2 pi)
     cdf = 0.5 * (1.0 + _erf(xp, z * SQRT_HALF))
     pdf = xp.exp(-0.5 * z * z) * INV_SQRT_2PI
@@ -103,28 +164,33 @@ def gelu_backward(xp, z, a, grad):
 
 
 def sigmoid_forward(xp, z):
+    """f(z) = 1 / (1 + exp(-z))"""
     # 1 / (1 + exp(-z)) without overflow: exp(-|z|) is always <= 1
     e = xp.exp(-xp.abs(z))
     return xp.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(z.dtype, copy=False)
 
 
 def sigmoid_backward(xp, z, a, grad):
+    """dL/dz = grad * f'(z), in place, from the output ``a``."""
     # f'(z) = a (1 - a)
     grad *= a * (1.0 - a)
     return grad
 
 
 def tanh_forward(xp, z, out=None):
+    """f(z) = tanh(z)"""
     return xp.tanh(z, out=out)
 
 
 def tanh_backward(xp, z, a, grad):
+    """dL/dz = grad * f'(z), in place, from the output ``a``."""
     # f'(z) = 1 - a^2
     grad *= 1.0 - a * a
     return grad
 
 
 def softmax_forward(xp, z, out=None):
+    """f(z)_i = exp(z_i) / sum_j exp(z_j), over each row."""
     # exp(z - max) / sum: shifting by the row max keeps exp from overflowing
     e = xp.subtract(z, z.max(axis=1, keepdims=True), out=out)
     xp.exp(e, out=e)
@@ -133,6 +199,7 @@ def softmax_forward(xp, z, out=None):
 
 
 def softmax_backward(xp, z, a, grad):
+    """dL/dz = J^T grad, in place, from the output ``a``."""
     # dz_i = a_i (g_i - sum_j g_j a_j)   (the Jacobian-vector product)
     dot = (grad * a).sum(axis=1, keepdims=True)
     grad -= dot
@@ -141,22 +208,26 @@ def softmax_backward(xp, z, a, grad):
 
 
 def softplus_forward(xp, z):
+    """f(z) = log(1 + exp(z))"""
     # log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|))
     return xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))
 
 
 def softplus_backward(xp, z, a, grad):
+    """dL/dz = grad * f'(z), in place."""
     # f'(z) = sigmoid(z)
     grad *= sigmoid_forward(xp, z)
     return grad
 
 
 def swish_forward(xp, z):
+    """f(z) = z sigmoid(z)"""
     # z * sigmoid(z)  (also called SiLU)
     return z * sigmoid_forward(xp, z)
 
 
 def swish_backward(xp, z, a, grad):
+    """dL/dz = grad * f'(z), in place."""
     # f'(z) = s (1 + z (1 - s)), s = sigmoid(z)
     s = sigmoid_forward(xp, z)
     grad *= s * (1.0 + z * (1.0 - s))
@@ -167,14 +238,48 @@ def swish_backward(xp, z, a, grad):
 
 
 def LeakyReLU(negative_slope: float = 0.2) -> Activation:
-    """leaky_relu with a chosen negative slope (Keras' function default: 0.2)."""
+    """leaky_relu with a chosen negative slope (Keras' function default: 0.2).
+
+    Parameters
+    ----------
+    negative_slope : float
+        The slope for ``z <= 0``.
+
+    Returns
+    -------
+    Activation
+
+    Raises
+    ------
+    ArgumentError
+        If ``negative_slope`` is NaN or infinite.
+    ArgumentTypeError
+        If ``negative_slope`` is not a number.
+    """
     negative_slope = check_number("negative_slope", negative_slope)
     forward, backward = make_leaky_relu(negative_slope)
     return Activation("leaky_relu", forward, backward, {"negative_slope": negative_slope})
 
 
 def ELU(alpha: float = 1.0) -> Activation:
-    """elu with a chosen alpha (default 1.0)."""
+    """elu with a chosen alpha (default 1.0).
+
+    Parameters
+    ----------
+    alpha : float
+        ``f(z) = alpha (exp(z) - 1)`` for ``z <= 0``.
+
+    Returns
+    -------
+    Activation
+
+    Raises
+    ------
+    ArgumentError
+        If ``alpha`` is NaN or infinite.
+    ArgumentTypeError
+        If ``alpha`` is not a number.
+    """
     alpha = check_number("alpha", alpha)
     forward, backward = make_elu(alpha)
     return Activation("elu", forward, backward, {"alpha": alpha})
@@ -191,54 +296,68 @@ gelu = Activation("gelu", gelu_forward, gelu_backward)
 softplus = Activation("softplus", softplus_forward, softplus_backward)
 swish = Activation("swish", swish_forward, swish_backward)
 
-_FACTORIES: dict[str, Callable[..., Activation]] = {
-    "linear": lambda: linear,
-    "relu": lambda: relu,
-    "leaky_relu": LeakyReLU,
-    "elu": ELU,
-    "gelu": lambda: gelu,
-    "sigmoid": lambda: sigmoid,
-    "tanh": lambda: tanh,
-    "softmax": lambda: softmax,
-    "softplus": lambda: softplus,
-    "swish": lambda: swish,
-}
-_ALIASES = {"silu": "swish", None: "linear", "identity": "linear"}
+ACTIVATIONS: Registry[Activation] = Registry("activation", Activation)
 
-NAMES = tuple(_FACTORIES)
+
+def _always(activation: Activation) -> Callable[[], Activation]:
+    """A factory of ``activation`` that takes no parameters (and is named for it in errors)."""
+
+    def make() -> Activation:
+        return activation
+
+    make.__name__ = make.__qualname__ = activation.name
+    return make
+
+
+ACTIVATIONS.register("linear", _always(linear), aliases=("identity",))
+ACTIVATIONS.register("relu", _always(relu))
+ACTIVATIONS.register("leaky_relu", LeakyReLU)
+ACTIVATIONS.register("elu", ELU)
+ACTIVATIONS.register("gelu", _always(gelu))
+ACTIVATIONS.register("sigmoid", _always(sigmoid))
+ACTIVATIONS.register("tanh", _always(tanh))
+ACTIVATIONS.register("softmax", _always(softmax))
+ACTIVATIONS.register("softplus", _always(softplus))
+ACTIVATIONS.register("swish", _always(swish), aliases=("silu",))
+
+NAMES = ACTIVATIONS.names
 
 
 def get(identifier: str | dict | Activation | None) -> Activation:
-    """Resolve a name, a config dict or an :class:`Activation` (None means linear)."""
-    if isinstance(identifier, Activation):
-        return identifier
-    if isinstance(identifier, dict):
-        params = dict(identifier)
-        name = params.pop("name", None)
-        return _make(name, params)
-    if identifier is None or isinstance(identifier, str):
-        return _make(identifier, {})
-    if callable(identifier):
+    """Resolve a name, a config dict or an :class:`Activation`.
+
+    Parameters
+    ----------
+    identifier : str, dict, Activation or None
+        A registered name or alias (``"relu"``, ``"silu"``), a config dict as
+        :meth:`Activation.get_config` writes it (``{"name": "elu", "alpha": 0.5}``), an
+        :class:`Activation` (returned as it is), or None (or a dict without a name) for
+        ``linear``, as Keras reads no activation.
+
+    Returns
+    -------
+    Activation
+
+    Raises
+    ------
+    ArgumentError
+        If the name is unknown (the message lists the known ones) or the parameters are
+        refused.
+    ArgumentTypeError
+        If ``identifier`` is none of these; a plain callable is told how to wrap itself,
+        since backpropagation needs its derivative too.
+    """
+    if identifier is None:
+        identifier = "linear"
+    elif isinstance(identifier, dict) and identifier.get("name") is None:
+        identifier = {**identifier, "name": "linear"}
+    elif callable(identifier) and not isinstance(identifier, Activation):
         raise ArgumentTypeError(
             f"activation {identifier!r} is a plain callable; densekit needs its derivative too: "
             "wrap it as densekit.activations.Activation(name, forward, backward) "
             f"or use one of {', '.join(NAMES)}"
         )
-    raise ArgumentTypeError(
-        f"activation must be a name, a config dict or an Activation, got {type(identifier).__name__}"
-    )
-
-
-def _make(name: Any, params: dict) -> Activation:
-    name = _ALIASES.get(name, name)
-    if name not in _FACTORIES:
-        raise ArgumentError(f"unknown activation {name!r}; expected one of {', '.join(NAMES)}")
-    try:
-        return _FACTORIES[name](**params)
-    except DensekitError:
-        raise
-    except TypeError as exc:
-        raise ArgumentError(f"bad parameters {params} for activation {name!r}: {exc}") from exc
+    return ACTIVATIONS.resolve(identifier)
 
 
 leaky_relu = LeakyReLU()

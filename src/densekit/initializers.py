@@ -8,12 +8,15 @@ standard deviations, scaled up by 1/0.8796 so the variance is the one named
 
 from __future__ import annotations
 
+import inspect
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .errors import ArgumentError, ArgumentTypeError
+from .registry import Registry
 
 TRUNCATED_STDDEV_CORRECTION = 0.87962566103423978
 
@@ -36,16 +39,40 @@ def _truncated_normal(rng: np.random.Generator, shape, stddev: float) -> np.ndar
 
 @dataclass(frozen=True)
 class Initializer:
-    """A named initializer with its parameters; calling it draws the values."""
+    """A named initializer with its parameters; calling it draws the values.
+
+    Parameters
+    ----------
+    name : str
+        A name in :data:`INITIALIZERS`.
+    params : dict
+        The draw's parameters (``{"value": 0.1}`` for constant); :func:`get` checks them.
+    """
 
     name: str
     params: dict = field(default_factory=dict)
 
     def __call__(self, shape, rng: np.random.Generator, dtype=np.float32) -> np.ndarray:
-        values = _DRAW[self.name](tuple(shape), rng, **self.params)
+        """Draw an array of ``shape``.
+
+        Parameters
+        ----------
+        shape : tuple of int
+            ``(fan_in, fan_out)`` for a kernel, ``(units,)`` for a bias.
+        rng : numpy.random.Generator
+            Where the random values come from.
+        dtype : dtype
+            The array's type.
+
+        Returns
+        -------
+        ndarray
+        """
+        values = INITIALIZERS.get(self.name)(tuple(shape), rng, **self.params)
         return np.asarray(values, dtype=dtype)
 
     def get_config(self) -> dict:
+        """``{"name": ..., **params}``, which :func:`get` reads back."""
         return {"name": self.name, **self.params}
 
 
@@ -97,68 +124,115 @@ def _constant(shape, rng, value=0.0):
     return np.full(shape, value)
 
 
-_DRAW = {
-    "glorot_uniform": _glorot_uniform,
-    "glorot_normal": _glorot_normal,
-    "he_uniform": _he_uniform,
-    "he_normal": _he_normal,
-    "lecun_normal": _lecun_normal,
-    "random_normal": _random_normal,
-    "random_uniform": _random_uniform,
-    "zeros": _zeros,
-    "ones": _ones,
-    "constant": _constant,
-}
-_PARAMS = {
-    "random_normal": {"mean", "stddev"},
-    "random_uniform": {"minval", "maxval"},
-    "constant": {"value"},
-}
-NAMES = tuple(_DRAW)
+INITIALIZERS: Registry[Callable[..., np.ndarray]] = Registry("initializer")
+for _name, _draw in (
+    ("glorot_uniform", _glorot_uniform),
+    ("glorot_normal", _glorot_normal),
+    ("he_uniform", _he_uniform),
+    ("he_normal", _he_normal),
+    ("lecun_normal", _lecun_normal),
+    ("random_normal", _random_normal),
+    ("random_uniform", _random_uniform),
+    ("zeros", _zeros),
+    ("ones", _ones),
+    ("constant", _constant),
+):
+    INITIALIZERS.register(_name, _draw)
+NAMES = INITIALIZERS.names
 
 
 def GlorotUniform() -> Initializer:
+    """U(-limit, limit), limit = sqrt(6 / (fan_in + fan_out)) (Keras' default kernel)."""
     return Initializer("glorot_uniform")
 
 
 def GlorotNormal() -> Initializer:
+    """Truncated normal, variance 2 / (fan_in + fan_out)."""
     return Initializer("glorot_normal")
 
 
 def HeUniform() -> Initializer:
+    """U(-limit, limit), limit = sqrt(6 / fan_in)."""
     return Initializer("he_uniform")
 
 
 def HeNormal() -> Initializer:
+    """Truncated normal, variance 2 / fan_in."""
     return Initializer("he_normal")
 
 
 def LecunNormal() -> Initializer:
+    """Truncated normal, variance 1 / fan_in."""
     return Initializer("lecun_normal")
 
 
 def RandomNormal(mean: float = 0.0, stddev: float = 0.05) -> Initializer:
+    """Normal(mean, stddev), not truncated.
+
+    Raises
+    ------
+    ArgumentError
+        If a parameter is not a finite number, or ``stddev < 0``.
+    """
     return get({"name": "random_normal", "mean": mean, "stddev": stddev})
 
 
 def RandomUniform(minval: float = -0.05, maxval: float = 0.05) -> Initializer:
+    """U(minval, maxval).
+
+    Raises
+    ------
+    ArgumentError
+        If a parameter is not a finite number, or ``minval > maxval``.
+    """
     return get({"name": "random_uniform", "minval": minval, "maxval": maxval})
 
 
 def Zeros() -> Initializer:
+    """All zeros (Keras' default bias)."""
     return Initializer("zeros")
 
 
 def Ones() -> Initializer:
+    """All ones."""
     return Initializer("ones")
 
 
 def Constant(value: float = 0.0) -> Initializer:
+    """Every entry ``value``.
+
+    Raises
+    ------
+    ArgumentError
+        If ``value`` is not a finite number.
+    """
     return get({"name": "constant", "value": value})
 
 
 def get(identifier: str | dict | Initializer) -> Initializer:
-    """Resolve a name, a config dict or an :class:`Initializer`."""
+    """Resolve a name, a config dict or an :class:`Initializer`.
+
+    Parameters
+    ----------
+    identifier : str, dict or Initializer
+        A registered name, a config dict as :meth:`Initializer.get_config` writes it
+        (``{"name": "constant", "value": 0.1}``), or an :class:`Initializer` (returned
+        as it is).
+
+    Returns
+    -------
+    Initializer
+        Its parameters as floats.
+
+    Raises
+    ------
+    ArgumentError
+        If the name is unknown (the message lists the known ones), or a parameter is not
+        the initializer's, not a finite number, or out of range (``stddev < 0``,
+        ``minval > maxval``).
+    ArgumentTypeError
+        If ``identifier`` is none of these.
+    """
     if isinstance(identifier, Initializer):
         return identifier
     if isinstance(identifier, str):
@@ -169,10 +243,10 @@ def get(identifier: str | dict | Initializer) -> Initializer:
             f"got {type(identifier).__name__}"
         )
     params = dict(identifier)
-    name = params.pop("name", None)
-    if name not in _DRAW:
-        raise ArgumentError(f"unknown initializer {name!r}; expected one of {', '.join(NAMES)}")
-    unknown = set(params) - _PARAMS.get(name, set())
+    name = INITIALIZERS.canonical(params.pop("name", None))
+    # the draw's keywords after (shape, rng) are the initializer's parameters
+    known = list(inspect.signature(INITIALIZERS.get(name)).parameters)[2:]
+    unknown = set(params) - set(known)
     if unknown:
         raise ArgumentError(f"initializer {name!r} takes no parameter(s) {sorted(unknown)}")
     for key, value in params.items():

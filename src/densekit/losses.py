@@ -19,7 +19,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .errors import ArgumentError, ArgumentTypeError, DensekitError, InputError
+from .errors import InputError
+from .registry import Registry
 from .validation import check_bool, check_number, check_y
 
 EPSILON = 1e-7  # Keras' clip for log(p)
@@ -27,16 +28,38 @@ EPSILON = 1e-7  # Keras' clip for log(p)
 
 @dataclass(frozen=True)
 class Loss:
-    """Base: the name, the fused-activation partner and target preparation."""
+    """Base: the name, the fused-activation partner and target preparation.
+
+    A subclass defines ``per_sample`` and ``gradient`` (and, to fuse with
+    :attr:`fuses_with`, ``per_sample_from_logits`` and ``gradient_from_logits``); its
+    dataclass fields are its parameters, which ``get_config`` writes.
+    """
 
     name: ClassVar[str] = "loss"
     #: the final activation whose gradient this loss can fuse with, if any
     fuses_with: ClassVar[str | None] = None
 
     def per_sample(self, xp, y, p):
+        """The loss of each sample, ``l_i``: shape ``(n,)``.
+
+        Parameters
+        ----------
+        xp : module
+            The array module (numpy or cupy).
+        y : array
+            Prepared targets, shaped like ``p``.
+        p : array
+            The model's output, ``(n, outputs)``.
+
+        Returns
+        -------
+        array
+            ``(n,)``.
+        """
         raise NotImplementedError
 
     def gradient(self, xp, y, p):
+        """``d l_i / d p``, shaped like ``p`` (not yet divided by ``n``); see :meth:`per_sample`."""
         raise NotImplementedError
 
     def mean_and_gradient(self, xp, y, p) -> tuple[float, Any]:
@@ -58,7 +81,27 @@ class Loss:
         return float(self.per_sample_from_logits(xp, y, z).sum()) / n, grad
 
     def prepare_targets(self, y: Any, n_outputs: int, dtype) -> np.ndarray:
-        """Check ``y`` and shape it like the model's output ``(n, n_outputs)``."""
+        """Check ``y`` and shape it like the model's output ``(n, n_outputs)``.
+
+        Parameters
+        ----------
+        y : array_like
+            The targets as the user gives them.
+        n_outputs : int
+            The model's output width.
+        dtype : dtype
+            The model's float type.
+
+        Returns
+        -------
+        ndarray
+            ``(n, n_outputs)`` of ``dtype``.
+
+        Raises
+        ------
+        InputError
+            If ``y`` is not numeric, or its shape or values do not fit the loss.
+        """
         y = check_y(y)
         if y.ndim == 1 and n_outputs == 1:
             y = y.reshape(-1, 1)
@@ -70,6 +113,7 @@ class Loss:
         return y.astype(dtype, copy=False)
 
     def get_config(self) -> dict:
+        """``{"name": ..., **parameters}``, which :func:`get` reads back."""
         return {"name": self.name}
 
 
@@ -370,37 +414,37 @@ def _sigmoid(xp, z):
     return sigmoid_forward(xp, z)
 
 
-_LOSSES = {
-    "mean_squared_error": MeanSquaredError,
-    "mean_absolute_error": MeanAbsoluteError,
-    "huber": Huber,
-    "poisson": Poisson,
-    "binary_crossentropy": BinaryCrossentropy,
-    "categorical_crossentropy": CategoricalCrossentropy,
-    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
-}
-_ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error", "huber_loss": "huber"}
-NAMES = tuple(_LOSSES)
+LOSSES: Registry[Loss] = Registry("loss", Loss)
+LOSSES.register("mean_squared_error", MeanSquaredError, aliases=("mse",))
+LOSSES.register("mean_absolute_error", MeanAbsoluteError, aliases=("mae",))
+LOSSES.register("huber", Huber, aliases=("huber_loss",))
+LOSSES.register("poisson", Poisson)
+LOSSES.register("binary_crossentropy", BinaryCrossentropy)
+LOSSES.register("categorical_crossentropy", CategoricalCrossentropy)
+LOSSES.register("sparse_categorical_crossentropy", SparseCategoricalCrossentropy)
+NAMES = LOSSES.names
 
 
 def get(identifier: str | dict | Loss) -> Loss:
-    """Resolve a name (or Keras alias such as 'mse'), a config dict or a :class:`Loss`."""
-    if isinstance(identifier, Loss):
-        return identifier
-    if isinstance(identifier, str):
-        identifier = {"name": identifier}
-    if not isinstance(identifier, dict):
-        raise ArgumentTypeError(
-            f"loss must be a name, a config dict or a Loss, got {type(identifier).__name__}"
-        )
-    params = dict(identifier)
-    name = params.pop("name", None)
-    name = _ALIASES.get(name, name)
-    if name not in _LOSSES:
-        raise ArgumentError(f"unknown loss {name!r}; expected one of {', '.join(NAMES)}")
-    try:
-        return _LOSSES[name](**params)
-    except DensekitError:
-        raise
-    except TypeError as exc:
-        raise ArgumentError(f"bad parameters {params} for loss {name!r}: {exc}") from exc
+    """Resolve a name (or Keras alias such as 'mse'), a config dict or a :class:`Loss`.
+
+    Parameters
+    ----------
+    identifier : str, dict or Loss
+        A registered name or alias, a config dict as :meth:`Loss.get_config` writes it
+        (``{"name": "huber", "delta": 2.0}``), or a :class:`Loss` (returned as it is).
+
+    Returns
+    -------
+    Loss
+        A new loss for a name or a dict.
+
+    Raises
+    ------
+    ArgumentError
+        If the name is unknown (the message lists the known ones) or the parameters are
+        refused.
+    ArgumentTypeError
+        If ``identifier`` is none of these.
+    """
+    return LOSSES.resolve(identifier)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
 
-from .errors import ArgumentError, ArgumentTypeError
+from .errors import ArgumentError, ArgumentTypeError, DensekitError
 
 T = TypeVar("T")
 
@@ -127,11 +127,41 @@ class Registry(Generic[T]):
         if self.base is not None and isinstance(identifier, self.base):
             return identifier
         if isinstance(identifier, str):
-            return self.get(identifier)()
+            return self.create(identifier, {})
         if isinstance(identifier, dict):
             params = dict(identifier)
-            return self.get(params.pop("name", None))(**params)
+            return self.create(params.pop("name", None), params)
         expected = "a name or a config dict"
         if self.base is not None:
-            expected = f"a name, a config dict or a {self.base.__name__}"
+            base = self.base.__name__
+            expected = f"a name, a config dict or {'an' if base[0] in 'AEIOU' else 'a'} {base}"
         raise ArgumentTypeError(f"{self.kind} must be {expected}, got {type(identifier).__name__}")
+
+    def create(self, name: str, params: dict) -> T:
+        """The part registered under ``name``, called with ``params``.
+
+        Parameters
+        ----------
+        name : str
+            A registered name or alias.
+        params : dict
+            The keyword arguments of the call.
+
+        Returns
+        -------
+        What the part returns.
+
+        Raises
+        ------
+        ArgumentError
+            If the name is unknown, or the part refuses the parameters (a ``TypeError``
+            of the call, such as an unexpected keyword, says which).
+        """
+        part = self.get(name)
+        try:
+            return part(**params)
+        except DensekitError:
+            raise
+        except TypeError as exc:
+            name = self.canonical(name)
+            raise ArgumentError(f"bad parameters {params} for {self.kind} {name!r}: {exc}") from exc

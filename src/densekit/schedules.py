@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from numbers import Integral
 
 from .errors import ArgumentError
+from .registry import Registry
 
 
 def _positive(name: str, value, allow_zero: bool = False) -> float:
@@ -22,16 +23,27 @@ def _positive(name: str, value, allow_zero: bool = False) -> float:
 
 
 class LearningRateSchedule:
+    """Base: a schedule is called with the step and returns the rate."""
+
     def __call__(self, step: int) -> float:
+        """The learning rate at optimizer step ``step`` (counted from 0)."""
         raise NotImplementedError
 
     def get_config(self) -> dict:
+        """``{"name": <class name>, **fields}``, which :func:`from_config` reads back."""
         return {"name": type(self).__name__, **asdict(self)}
 
 
 @dataclass
 class ExponentialDecay(LearningRateSchedule):
-    """lr = initial * decay_rate ** (step / decay_steps)  (floor of the ratio if staircase)."""
+    """lr = initial * decay_rate ** (step / decay_steps)  (floor of the ratio if staircase).
+
+    Raises
+    ------
+    ArgumentError
+        If ``initial_learning_rate``, ``decay_steps`` or ``decay_rate`` is not a finite
+        number > 0.
+    """
 
     initial_learning_rate: float
     decay_steps: int
@@ -52,7 +64,13 @@ class ExponentialDecay(LearningRateSchedule):
 
 @dataclass
 class StepDecay(LearningRateSchedule):
-    """lr = initial * gamma ** (step // step_size)  (PyTorch's StepLR, counted in steps)."""
+    """lr = initial * gamma ** (step // step_size)  (PyTorch's StepLR, counted in steps).
+
+    Raises
+    ------
+    ArgumentError
+        If ``initial_learning_rate``, ``step_size`` or ``gamma`` is not a finite number > 0.
+    """
 
     initial_learning_rate: float
     step_size: int
@@ -69,7 +87,14 @@ class StepDecay(LearningRateSchedule):
 
 @dataclass
 class CosineDecay(LearningRateSchedule):
-    """lr = initial * ((1 - alpha) * (1 + cos(pi * min(step, decay_steps) / decay_steps)) / 2 + alpha)."""
+    """lr = initial * ((1 - alpha) * (1 + cos(pi * min(step, decay_steps) / decay_steps)) / 2 + alpha).
+
+    Raises
+    ------
+    ArgumentError
+        If ``initial_learning_rate`` or ``decay_steps`` is not a finite number > 0, or
+        ``alpha`` not one >= 0.
+    """
 
     initial_learning_rate: float
     decay_steps: int
@@ -88,7 +113,14 @@ class CosineDecay(LearningRateSchedule):
 
 @dataclass
 class PiecewiseConstantDecay(LearningRateSchedule):
-    """values[i] while step <= boundaries[i] (Keras); the last value after the last boundary."""
+    """values[i] while step <= boundaries[i] (Keras); the last value after the last boundary.
+
+    Raises
+    ------
+    ArgumentError
+        If there is not one more value than boundaries, the boundaries are not increasing
+        step numbers >= 0, or a value is not a finite number > 0.
+    """
 
     boundaries: list
     values: list
@@ -116,14 +148,29 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         return self.values[-1]
 
 
-SCHEDULES = {
-    cls.__name__: cls for cls in (ExponentialDecay, StepDecay, CosineDecay, PiecewiseConstantDecay)
-}
+SCHEDULES: Registry[LearningRateSchedule] = Registry("learning-rate schedule", LearningRateSchedule)
+for _schedule in (ExponentialDecay, StepDecay, CosineDecay, PiecewiseConstantDecay):
+    SCHEDULES.register(_schedule.__name__, _schedule)
 
 
 def from_config(config: dict) -> LearningRateSchedule:
-    params = dict(config)
-    cls = SCHEDULES.get(params.pop("name", None))
-    if cls is None:
-        raise ArgumentError(f"unknown learning-rate schedule in {config!r}")
-    return cls(**params)
+    """The schedule a config dict describes, as ``get_config`` writes it.
+
+    Parameters
+    ----------
+    config : dict
+        ``{"name": "ExponentialDecay", "initial_learning_rate": 0.1, ...}``.
+
+    Returns
+    -------
+    LearningRateSchedule
+
+    Raises
+    ------
+    ArgumentError
+        If the name is unknown (the message lists the known ones) or a parameter is
+        missing, unknown or out of range.
+    ArgumentTypeError
+        If ``config`` is not a dict (a schedule passes through unchanged).
+    """
+    return SCHEDULES.resolve(config)
