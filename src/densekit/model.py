@@ -35,6 +35,8 @@ from .errors import (
 from .layers import Activation, Dense, Layer
 from .layers import from_config as layer_from_config
 from .layers.base import default_name
+from .serialization import model_file
+from .serialization.model_file import compile_arguments
 from .training import loop as training
 from .validation import (
     check_batch_size,
@@ -934,7 +936,13 @@ class Sequential:
         self.__dict__.update(model.__dict__)
 
     def to_torch(self):
-        """The same network as a ``torch.nn.Sequential`` (see :mod:`densekit.interop`)."""
+        """The same network as a ``torch.nn.Sequential`` (see :mod:`densekit.interop`).
+
+        Returns
+        -------
+        torch.nn.Sequential
+            In eval mode, with this model's weights copied.
+        """
         from .interop import to_torch
 
         return to_torch(self)
@@ -951,9 +959,4 @@ class Sequential:
         return f"<Sequential {self.name!r}: {len(self.layers)} layers, {state}>"
 
 
-def compile_arguments(config: dict) -> dict:
-    return {
-        "optimizer": optimizers_module.get(config["optimizer"]),
-        "loss": losses_module.get(config["loss"]),
-        "metrics": config.get("metrics", []),
-    }
+model_file.BUILDERS.register(model_file.FORMAT, Sequential.from_config)
