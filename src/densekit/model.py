@@ -35,6 +35,7 @@ from .errors import (
 from .layers import Activation, Dense, Layer
 from .layers import from_config as layer_from_config
 from .layers.base import default_name
+from .registry import Registry
 from .serialization import model_file
 from .serialization.model_file import compile_arguments
 from .training import loop as training
@@ -943,9 +944,7 @@ class Sequential:
         torch.nn.Sequential
             In eval mode, with this model's weights copied.
         """
-        from .interop import to_torch
-
-        return to_torch(self)
+        return CONVERTERS.get("torch")(self)
 
     def save(self, path, include_optimizer: bool = True) -> None:
         """Write a safetensors file: weights as tensors, architecture as JSON metadata."""
@@ -958,5 +957,9 @@ class Sequential:
         state = f"{self.count_params():,} params" if self.built else "unbuilt"
         return f"<Sequential {self.name!r}: {len(self.layers)} layers, {state}>"
 
+
+#: what a Sequential converts to, by library: ``converter(model)``. densekit.interop, a
+#: higher tier that model.py cannot import, registers "torch" when densekit imports it.
+CONVERTERS: Registry = Registry("model converter")
 
 model_file.BUILDERS.register(model_file.FORMAT, Sequential.from_config)
