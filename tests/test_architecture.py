@@ -280,3 +280,16 @@ def test_checker_finds_private_names_across_modules(tmp_path):
     }
     _, private = import_graph(_package(tmp_path, files))
     assert private == [("pkg.a", 1, "pkg.b", "_helper")]
+
+
+def test_to_torch_is_known_by_name_so_the_model_never_imports_interop():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, densekit; from densekit.model import CONVERTERS; "
+        "assert CONVERTERS.get('torch') is densekit.interop.to_torch; "
+        "assert 'torch' not in sys.modules"  # registering the converter imports no torch
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
