@@ -493,3 +493,37 @@ def test_save_refuses_another_formats_suffix(tmp_path, name):
     with pytest.raises(dk.errors.InputError, match=r"\.safetensors"):
         model.save(tmp_path / name)
     assert not (tmp_path / name).exists()
+
+
+def test_a_quantized_model_file_is_read_once(tmp_path, monkeypatch):
+    x, y = _iris()
+    model = dk.Sequential([dk.layers.Dense(8, "relu", input_dim=4), dk.layers.Dense(3)], seed=0)
+    path = tmp_path / "int8.safetensors"
+    dk.quantize.save(dk.quantize.int8(model, x), path)
+    reads = []
+    real_read = io.read_safetensors
+
+    def counting_read(file):
+        reads.append(file)
+        return real_read(file)
+
+    monkeypatch.setattr(io, "read_safetensors", counting_read)
+    monkeypatch.setattr(dk.quantize, "read_safetensors", counting_read)
+    loaded = dk.load_model(path)
+    assert isinstance(loaded, dk.quantize.QuantizedModel) and reads == [path]
+    np.testing.assert_array_equal(loaded.predict(x), dk.quantize.load(path).predict(x))
+
+
+def test_formats_and_load_extensions_are_known_by_name():
+    assert {"densekit", "densekit-quantized"} <= set(io.FORMATS.names)
+    assert io.BUILDERS.get(io.FORMAT) == dk.Sequential.from_config
+    assert io.EXTENSIONS.get("pruning") is dk.prune.reattach
+
+
+def test_compile_arguments_are_where_serialization_and_the_model_find_them():
+    from densekit import model
+
+    assert model.compile_arguments is io.compile_arguments
+    config = {"optimizer": {"name": "sgd", "learning_rate": 0.1}, "loss": "mse"}
+    arguments = io.compile_arguments(config)
+    assert isinstance(arguments["optimizer"], dk.optimizers.SGD) and arguments["metrics"] == []

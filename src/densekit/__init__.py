@@ -21,22 +21,22 @@ from . import (
 from .backend import threads
 from .backend.threads import get_threads, set_threads
 from .gradcheck import check_gradients
+from .interop import from_torch  # and so registers Sequential.to_torch's converter
 from .model import Sequential
 from .report.compression import compression_report
 from .report.html import report
 from .serialization import checkpoint
 from .serialization.model_file import load_model
+from .version import __version__
 
 optimizers.schedules = schedules
 
-__version__ = "0.1.0"
-
 # optional extras, imported on first use so `import densekit` needs only numpy
-_LAZY = {"export_onnx": ".onnx", "from_torch": ".interop"}
+_LAZY = {"export_onnx": ".onnx"}
 
 
 # modules of optional extras, reachable as dk.distributed, dk.dask, ... on first use
-_LAZY_MODULES = ("distributed", "dask", "sklearn", "onnx", "interop")
+_LAZY_MODULES = ("distributed", "dask", "sklearn", "onnx")
 
 
 def __getattr__(name: str):

@@ -11,6 +11,10 @@ The running variance is copied as is: PyTorch updates it with the unbiased
 batch variance and densekit with the biased one, but both hold an estimate of
 the population variance, which is what inference divides by; outputs at
 inference are the same formula on the same numbers.
+
+``Sequential.to_torch`` calls :func:`to_torch` through ``densekit.model.CONVERTERS``,
+where this module registers it ("torch") when densekit imports it: the model (a lower
+tier) never imports this module. torch itself is imported only when a conversion runs.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import numpy as np
 
 from .errors import ArgumentError, ArgumentTypeError, require
 from .layers import Activation, BatchNormalization, Dense, Dropout
+from .model import CONVERTERS, Sequential
 
 SUPPORTED = (
     "Linear, ReLU, LeakyReLU, ELU, GELU(approximate='none'), Sigmoid, Tanh, Softmax(dim=1 or -1), "
@@ -38,8 +43,6 @@ def from_torch(module: Any, dtype: str | None = None, name: str = "sequential"):
     ``dtype`` defaults to the module's parameter dtype (float32 or float64).
     """
     torch = _torch()
-    from .model import Sequential
-
     nn = torch.nn
     if not isinstance(module, nn.Sequential):
         raise ArgumentTypeError(
@@ -113,6 +116,9 @@ def to_torch(model) -> Any:
                 "supported: Dense, Activation, Dropout, BatchNormalization"
             )
     return nn.Sequential(*modules).eval()
+
+
+CONVERTERS.register("torch", to_torch)
 
 
 # --- activations -------------------------------------------------------------------

@@ -35,6 +35,9 @@ from .errors import (
 from .layers import Activation, Dense, Layer
 from .layers import from_config as layer_from_config
 from .layers.base import default_name
+from .registry import Registry
+from .serialization import model_file
+from .serialization.model_file import compile_arguments
 from .training import loop as training
 from .validation import (
     check_batch_size,
@@ -934,10 +937,14 @@ class Sequential:
         self.__dict__.update(model.__dict__)
 
     def to_torch(self):
-        """The same network as a ``torch.nn.Sequential`` (see :mod:`densekit.interop`)."""
-        from .interop import to_torch
+        """The same network as a ``torch.nn.Sequential`` (see :mod:`densekit.interop`).
 
-        return to_torch(self)
+        Returns
+        -------
+        torch.nn.Sequential
+            In eval mode, with this model's weights copied.
+        """
+        return CONVERTERS.get("torch")(self)
 
     def save(self, path, include_optimizer: bool = True) -> None:
         """Write a safetensors file: weights as tensors, architecture as JSON metadata."""
@@ -951,9 +958,8 @@ class Sequential:
         return f"<Sequential {self.name!r}: {len(self.layers)} layers, {state}>"
 
 
-def compile_arguments(config: dict) -> dict:
-    return {
-        "optimizer": optimizers_module.get(config["optimizer"]),
-        "loss": losses_module.get(config["loss"]),
-        "metrics": config.get("metrics", []),
-    }
+#: what a Sequential converts to, by library: ``converter(model)``. densekit.interop, a
+#: higher tier that model.py cannot import, registers "torch" when densekit imports it.
+CONVERTERS: Registry = Registry("model converter")
+
+model_file.BUILDERS.register(model_file.FORMAT, Sequential.from_config)

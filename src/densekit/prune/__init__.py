@@ -42,6 +42,7 @@ import numpy as np
 from ..callbacks import Callback
 from ..errors import ArgumentError, ArgumentTypeError, InputError, require
 from ..layers import Dense
+from ..serialization.model_file import EXTENSIONS
 
 SCOPES = ("layer", "global")
 METADATA_KEY = "pruning"
@@ -134,6 +135,9 @@ def reattach(model) -> PruningMasks | None:
         for name in entry["layers"]
     }
     return _attach(model, masks, entry.get("scope", "layer"))
+
+
+EXTENSIONS.register(METADATA_KEY, reattach)  # load_model runs it on a pruned model
 
 
 def sparsity(model) -> dict[str, float]:

@@ -70,6 +70,7 @@ from ..layers import Dense, Dropout, Layer, WeightSpec, register
 from ..onnx import MIN_OPSET
 from ..prune import METADATA_KEY as PRUNING_KEY
 from ..prune import check_fraction, check_layer_names
+from ..serialization.model_file import FORMATS
 from ..serialization.safetensors import atomic_write, read_safetensors, write_safetensors
 
 FORMAT = "densekit-quantized"
@@ -567,10 +568,50 @@ def _expect(path, tensors: dict, name: str, dtype, shape: tuple) -> np.ndarray:
 
 
 def load(path) -> QuantizedModel:
-    """Read a file written by :func:`save`, validating every field."""
+    """Read a file written by :func:`save`, validating every field.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The quantized model file.
+
+    Returns
+    -------
+    QuantizedModel
+
+    Raises
+    ------
+    ModelFileError
+        If the file is not a densekit quantized model file or any field is malformed.
+    """
     tensors, metadata = read_safetensors(path)
     if metadata.get("format") != FORMAT:
         raise ModelFileError(f"{path} is not a densekit quantized model file")
+    return load_contents(path, tensors, metadata)
+
+
+def load_contents(path, tensors: dict, metadata: dict, compile: bool = True) -> QuantizedModel:
+    """A quantized model from the contents of its file, as ``densekit.load_model`` read them.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file the contents came from (named in error messages).
+    tensors, metadata : dict
+        What ``read_safetensors`` read from it.
+    compile : bool
+        Ignored: a quantized model is for inference and has no compile settings. It is
+        here because every loader in ``densekit.serialization.model_file.FORMATS`` takes it.
+
+    Returns
+    -------
+    QuantizedModel
+
+    Raises
+    ------
+    ModelFileError
+        If any field is missing or malformed.
+    """
     if metadata.get("format_version") != str(FORMAT_VERSION):
         raise ModelFileError(
             f"{path} has quantized format version {metadata.get('format_version')}"
@@ -621,6 +662,9 @@ def load(path) -> QuantizedModel:
     model.kept_float = list(kept_float)
     model.sensitivity = dict(user_metadata.get("quantization", {}).get("sensitivity", {}))
     return model
+
+
+FORMATS.register(FORMAT, load_contents)  # densekit.load_model reads the file, this loads it
 
 
 # --- quantization-aware training ------------------------------------------------------
@@ -891,6 +935,7 @@ __all__ = [
     "FakeQuant",
     "save",
     "load",
+    "load_contents",
     "export_onnx",
     "float_ops",
     "accuracy",

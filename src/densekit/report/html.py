@@ -170,7 +170,7 @@ def _header(model, x_val, y_val, title: str) -> str:
         f'<div class="card">{_e(name)}<b>{value:.4g}</b></div>' for name, value in results.items()
     )
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    from .. import __version__
+    from ..version import __version__
 
     return (
         f"<h1>{_e(title)}</h1>"

@@ -3,6 +3,14 @@
 The container is :mod:`densekit.serialization.safetensors`; this module decides what a
 model file holds (weights by name, the architecture, compile settings, optimizer state)
 and checks every field when it reads one back.
+
+It knows the other modules' parts of a file by name, never by import (they are higher
+tiers): :data:`FORMATS` maps a file's metadata ``"format"`` to its loader (this module's
+``"densekit"``; :mod:`densekit.quantize` adds ``"densekit-quantized"``), :data:`BUILDERS`
+names what builds the model a ``"densekit"`` file describes (:mod:`densekit.model`
+registers ``Sequential.from_config``), and :data:`EXTENSIONS` maps a key of the model's
+user metadata to a hook run on the loaded model (:mod:`densekit.prune` adds
+``"pruning"``, which puts its masks back).
 """
 
 from __future__ import annotations
@@ -13,11 +21,51 @@ from typing import Any
 
 import numpy as np
 
+from .. import losses as losses_module
+from .. import optimizers as optimizers_module
 from ..errors import ArgumentTypeError, DensekitError, InputError, ModelFileError
+from ..registry import Registry
 from .safetensors import read_safetensors, write_safetensors
 
 FORMAT = "densekit"
 FORMAT_VERSION = 1
+
+#: model file formats by the metadata "format" they write: each a
+#: ``loader(path, tensors, metadata, compile=True)`` that returns the model
+FORMATS: Registry = Registry("model file format")
+#: what builds the model of a "densekit" file from its model_config: ``builder(config)``
+BUILDERS: Registry = Registry("model builder")
+#: hooks run on a loaded model, by the key of its user metadata that calls for them:
+#: ``hook(model)``, in the order they were registered
+EXTENSIONS: Registry = Registry("model file extension")
+
+
+def compile_arguments(config: dict) -> dict:
+    """The arguments of ``model.compile`` that a saved compile configuration stands for.
+
+    Parameters
+    ----------
+    config : dict
+        What ``model.compile_config()`` returned: ``optimizer`` and ``loss`` configs,
+        and the ``metrics`` names.
+
+    Returns
+    -------
+    dict
+        ``optimizer`` and ``loss`` objects and the ``metrics`` list.
+
+    Raises
+    ------
+    KeyError
+        If ``config`` lacks the optimizer or the loss.
+    DensekitError
+        If an optimizer or loss name is unknown.
+    """
+    return {
+        "optimizer": optimizers_module.get(config["optimizer"]),
+        "loss": losses_module.get(config["loss"]),
+        "metrics": config.get("metrics", []),
+    }
 
 
 def model_tensors(model, include_optimizer: bool = True) -> tuple[dict, dict]:
@@ -79,30 +127,71 @@ def _format_text(metadata: dict) -> str:
 def load_model(path, compile: bool = True):
     """Rebuild a model from a file written by :func:`save_model`, checking every field.
 
-    A quantized model file (``densekit.quantize.save``) loads as a ``QuantizedModel``;
-    a pruned model gets its masks back (``densekit.prune.reattach``).
+    The file is read once and handed to the loader registered in :data:`FORMATS` for its
+    metadata's ``"format"``: a quantized model file (``densekit.quantize.save``) loads as
+    a ``QuantizedModel``; a pruned model gets its masks back (``densekit.prune.reattach``,
+    an :data:`EXTENSIONS` hook).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The model file.
+    compile : bool
+        Whether to compile the model with the saved settings and optimizer state.
+
+    Returns
+    -------
+    Sequential or QuantizedModel
+
+    Raises
+    ------
+    ModelFileError
+        If the file is missing, damaged, of another format, or does not describe a model.
     """
-    from ..model import Sequential
-
     tensors, metadata = read_safetensors(path)
-    if metadata.get("format") == "densekit-quantized":
-        from ..quantize import load
-
-        return load(path)
-    if metadata.get("format") != FORMAT:
+    name = metadata.get("format")
+    if name not in FORMATS:
         raise ModelFileError(
             f"{path} is a safetensors file but not a densekit model "
             f"({_format_text(metadata)}); only densekit model files can be loaded"
         )
+    return FORMATS.get(name)(path, tensors, metadata, compile=compile)
+
+
+def load_densekit(path, tensors: dict, metadata: dict, compile: bool = True):
+    """Rebuild a model from the contents of a ``"densekit"`` model file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file the contents came from (named in error messages).
+    tensors, metadata : dict
+        What :func:`~densekit.serialization.safetensors.read_safetensors` read.
+    compile : bool
+        Whether to compile the model with the saved settings and optimizer state.
+
+    Returns
+    -------
+    Sequential
+        Built by the :data:`BUILDERS` entry of the format, with its weights, metadata
+        and (when asked) compile settings; then each :data:`EXTENSIONS` hook whose key
+        the metadata holds is run on it.
+
+    Raises
+    ------
+    ModelFileError
+        If any field is missing, malformed, or does not fit the others.
+    """
     if metadata.get("format_version") != str(FORMAT_VERSION):
         raise ModelFileError(
             f"{path} has format version {metadata.get('format_version')!r}; "
             f"this densekit reads version {FORMAT_VERSION}"
         )
     config = _json_field(path, metadata, "model_config")
+    build = BUILDERS.get(FORMAT)
     try:
         _check_size(path, config, tensors)
-        model = Sequential.from_config(config)
+        model = build(config)
     except ModelFileError:
         raise
     except (DensekitError, KeyError, TypeError, ValueError) as exc:
@@ -121,10 +210,9 @@ def load_model(path, compile: bool = True):
     model.metadata = user_metadata
     if compile and "compile_config" in metadata:
         _restore_compile(path, model, metadata, tensors)
-    if "pruning" in user_metadata:  # masks live on as the zeros of the named kernels
-        from ..prune import reattach
-
-        reattach(model)
+    for key in EXTENSIONS.names:  # pruning: masks live on as the zeros of the named kernels
+        if key in user_metadata:
+            EXTENSIONS.get(key)(model)
     return model
 
 
@@ -166,8 +254,6 @@ def set_weights_from_tensors(model, path, tensors: dict[str, np.ndarray]) -> Non
 
 
 def _restore_compile(path, model, metadata, tensors) -> None:
-    from ..model import compile_arguments
-
     compile_config = _json_field(path, metadata, "compile_config")
     try:
         model.compile(**compile_arguments(compile_config))
@@ -205,3 +291,6 @@ def _json_field(path, metadata: dict, key: str, default: Any = None) -> Any:
         return json.loads(metadata[key])
     except json.JSONDecodeError as exc:
         raise ModelFileError(f"{path}: {key} is not valid JSON: {exc}") from exc
+
+
+FORMATS.register(FORMAT, load_densekit)

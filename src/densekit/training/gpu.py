@@ -28,6 +28,7 @@ import numpy as np
 
 from ..backend import matmul_precision
 from ..errors import TrainingError
+from .progress import format_logs, progress_bar
 
 #: 'auto' (resident when it fits, else sync), 'resident', 'stream' or 'sync'; on an H100
 #: the overlapped 'stream' copy measured slower than 'sync' (benchmarks/RESULTS-gpu.md)
@@ -168,8 +169,6 @@ class BatchFeeder:
 
 def train_epoch(model, x, y, w, batch_size, shuffle, rng, callbacks, verbose, title) -> dict:
     """One epoch on the model's device; same logs and callbacks as the CPU loop."""
-    from .loop import format_logs, progress_bar
-
     xp = model.backend.xp
     n = len(x)
     order = rng.permutation(n) if shuffle else None

@@ -10,7 +10,6 @@ hear of every epoch (and of every batch when one of them overrides a batch hook)
 from __future__ import annotations
 
 import math
-import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -32,6 +31,9 @@ from ..validation import (
     refuse_unknown,
     validation_split_indices,
 )
+
+# format_logs, print_epoch and progress_bar: distributed and dask take them from here too
+from .progress import format_logs, print_epoch, progress_bar
 
 if TYPE_CHECKING:
     from ..model import Sequential
@@ -397,28 +399,4 @@ def _calls_batch_hooks(callbacks: CallbackList) -> bool:
         getattr(type(callback), hook, None) is not getattr(Callback, hook)
         for callback in members
         for hook in hooks
-    )
-
-
-def format_logs(logs: dict) -> str:
-    return " - ".join(f"{key}: {value:.4f}" for key, value in logs.items())
-
-
-def print_epoch(epoch: int, epochs: int, logs: dict, seconds: float) -> None:
-    print(f"Epoch {epoch + 1}/{epochs} - {seconds:.2f}s - {format_logs(logs)}", flush=True)
-
-
-def progress_bar(total: int, title: str, verbose: int):
-    if verbose != 1:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(
-        total=total,
-        desc=title,
-        unit="batch",
-        file=sys.stdout,
-        mininterval=0.25,
-        leave=True,
-        dynamic_ncols=True,
     )
