@@ -357,10 +357,14 @@ def check_number(
         The argument's name, as error messages say it.
     value
         The value passed.
-    low, high
-        The bounds, inclusive unless ``open_low`` / ``open_high``.
-    open_low, open_high
-        Exclude the bound itself.
+    low
+        The lower bound, inclusive unless ``open_low``.
+    high
+        The upper bound, inclusive unless ``open_high``.
+    open_low
+        Exclude ``low`` itself.
+    open_high
+        Exclude ``high`` itself.
 
     Returns
     -------
