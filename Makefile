@@ -30,11 +30,13 @@ demo: $(VENV)/.demo
 test: $(VENV)/.test
 	$(BIN)/ruff format --check src tests benchmarks examples
 	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/pydoclint --config pyproject.toml -q src/densekit
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.test
 	$(BIN)/ruff format --check src tests benchmarks examples
 	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/pydoclint --config pyproject.toml -q src/densekit
 
 format: $(VENV)/.test
 	$(BIN)/ruff format src tests benchmarks examples
