@@ -27,16 +27,14 @@ $(VENV)/.bench: $(VENV)/.test
 demo: $(VENV)/.demo
 	$(BIN)/densekit demo
 
-test: $(VENV)/.test
-	$(BIN)/ruff format --check src tests benchmarks examples
-	$(BIN)/ruff check src tests benchmarks examples
-	$(BIN)/lint-imports
+test: lint
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.test
 	$(BIN)/ruff format --check src tests benchmarks examples
 	$(BIN)/ruff check src tests benchmarks examples
 	$(BIN)/lint-imports
+	$(BIN)/pydoclint --config pyproject.toml -q src/densekit
 
 format: $(VENV)/.test
 	$(BIN)/ruff format src tests benchmarks examples

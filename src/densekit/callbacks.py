@@ -1,8 +1,7 @@
-"""Callbacks: small objects ``fit`` calls at the start and end of training,
-epochs and batches. Subclass :class:`Callback` and override what you need.
+"""Callbacks: small objects ``fit`` calls at the start and end of training, epochs and batches.
 
-Each callback resets its state in ``on_train_begin``, so one instance can
-serve several ``fit`` calls.
+Subclass :class:`Callback` and override what you need. Each callback resets its state in
+``on_train_begin``, so one instance can serve several ``fit`` calls.
 """
 
 from __future__ import annotations
@@ -10,6 +9,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,23 +26,111 @@ class Callback:
         self.model = None
         self.params: dict = {}
 
-    def set_model(self, model) -> None:
+    def set_model(self, model: Any) -> None:
+        """Attach the model being trained: hooks reach it as ``self.model``.
+
+        Parameters
+        ----------
+        model
+            The :class:`~densekit.Sequential` that ``fit`` trains.
+        """
         self.model = model
 
     def set_params(self, params: dict) -> None:
-        """``fit``'s settings: ``{"epochs": ..., "steps": ..., "verbose": ...}`` (Keras)."""
+        """Record ``fit``'s settings.
+
+        Parameters
+        ----------
+        params
+            ``{"epochs": ..., "steps": ..., "verbose": ...}``, as Keras passes them.
+        """
         self.params = params
 
-    def on_train_begin(self, logs: dict | None = None) -> None: ...
-    def on_train_end(self, logs: dict | None = None) -> None: ...
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None: ...
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None: ...
-    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None: ...
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None: ...
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        """Called once when ``fit`` starts: reset any state here.
+
+        Parameters
+        ----------
+        logs
+            The latest metrics (``{"loss": ..., "val_loss": ...}``); None where there are none.
+        """
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        """Called once when ``fit`` ends, stopped early or not.
+
+        Parameters
+        ----------
+        logs
+            The latest metrics (``{"loss": ..., "val_loss": ...}``); None where there are none.
+        """
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        """Called at the start of each epoch.
+
+        Parameters
+        ----------
+        epoch
+            The epoch's index, from 0.
+        logs
+            The latest metrics (``{"loss": ..., "val_loss": ...}``); None where there are none.
+        """
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        """Called at the end of each epoch, after validation; set ``model.stop_training`` to stop.
+
+        Parameters
+        ----------
+        epoch
+            The epoch's index, from 0.
+        logs
+            The latest metrics (``{"loss": ..., "val_loss": ...}``); None where there are none.
+        """
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        """Called before each training step.
+
+        Parameters
+        ----------
+        batch
+            The batch's index within the epoch, from 0.
+        logs
+            The latest metrics (``{"loss": ..., "val_loss": ...}``); None where there are none.
+        """
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        """Called after each training step; ``logs["loss"]`` is that batch's loss.
+
+        Parameters
+        ----------
+        batch
+            The batch's index within the epoch, from 0.
+        logs
+            The latest metrics (``{"loss": ..., "val_loss": ...}``); None where there are none.
+        """
 
 
-def check_callbacks(callbacks, refuse: dict[type, str] | None = None) -> list[Callback]:
-    """``callbacks`` as a list; ``refuse`` maps callback types a loop cannot honour to why."""
+def check_callbacks(callbacks: Any, refuse: dict[type, str] | None = None) -> list[Callback]:
+    """``callbacks`` as a list of :class:`Callback`, checked.
+
+    Parameters
+    ----------
+    callbacks
+        A list or tuple of callbacks, or None for none.
+    refuse
+        Callback types the training loop cannot honour, each mapped to the reason why.
+
+    Returns
+    -------
+    list of Callback
+        The callbacks.
+
+    Raises
+    ------
+    ArgumentTypeError
+        If ``callbacks`` is not a list or tuple.
+    ArgumentError
+        If an item is not a :class:`Callback`, or is of a refused type.
+    """
     if callbacks is None:
         return []
     if not isinstance(callbacks, (list, tuple)):
@@ -67,9 +155,16 @@ class CallbackList:
 
     Callbacks marked ``runs_last`` (BackupAndRestore) go to the end, so a backup
     taken at the end of an epoch holds what every other callback changed then.
+
+    Parameters
+    ----------
+    callbacks
+        The callbacks to call.
+    model
+        The model they are attached to.
     """
 
-    def __init__(self, callbacks: list[Callback], model):
+    def __init__(self, callbacks: list[Callback], model: Any):
         for callback in callbacks:
             _check_is_callback(callback)
         for callback in callbacks:
@@ -77,6 +172,13 @@ class CallbackList:
         self.callbacks = sorted(callbacks, key=lambda c: getattr(c, "runs_last", False))
 
     def set_params(self, params: dict) -> None:
+        """Pass ``fit``'s settings to every callback.
+
+        Parameters
+        ----------
+        params
+            ``{"epochs": ..., "steps": ..., "verbose": ...}``.
+        """
         for callback in self.callbacks:
             callback.set_params(params)
 
@@ -95,10 +197,12 @@ class History(Callback):
     """Records every epoch's logs: ``history.history["loss"]`` is a list per epoch."""
 
     def on_train_begin(self, logs=None):
+        """Start a fresh record."""
         self.epoch: list[int] = []
         self.history: dict[str, list[float]] = {}
 
     def on_epoch_end(self, epoch, logs=None):
+        """Append the epoch and each of its metrics."""
         self.epoch.append(epoch)
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(value)
@@ -130,6 +234,25 @@ class EarlyStopping(Callback):
     With ``restore_best_weights`` the model ends with the weights of its best
     epoch (when training stopped early or not, as Keras 3 does when the best epoch
     is known).
+
+    Parameters
+    ----------
+    monitor
+        The metric to watch (``"val_loss"``, ``"accuracy"``, ...).
+    min_delta
+        The least change that counts as an improvement.
+    patience
+        Epochs without improvement before training stops.
+    mode
+        ``"min"``, ``"max"``, or ``"auto"``: max for accuracy and AUC, min otherwise.
+    baseline
+        A value the metric must beat; epochs that do not beat it count towards ``patience``.
+    restore_best_weights
+        End with the best epoch's weights.
+    start_from_epoch
+        Epochs to wait before watching (a warm-up).
+    verbose
+        1 prints a line when training stops.
     """
 
     def __init__(
@@ -163,6 +286,7 @@ class EarlyStopping(Callback):
         return value > reference + self.min_delta
 
     def on_train_begin(self, logs=None):
+        """Reset the wait count and the best value."""
         self.wait = 0
         self.stopped_epoch = 0
         self.best = None
@@ -170,6 +294,7 @@ class EarlyStopping(Callback):
         self.best_weights: Any = None
 
     def on_epoch_end(self, epoch, logs=None):
+        """Count an epoch without improvement; stop after ``patience`` of them."""
         value = _monitored("EarlyStopping", self.monitor, logs)
         if epoch < self.start_from_epoch:
             return
@@ -186,6 +311,7 @@ class EarlyStopping(Callback):
             self.model.stop_training = True
 
     def on_train_end(self, logs=None):
+        """Restore the best weights if asked to."""
         if self.restore_best_weights and self.best_weights is not None:
             self.model.set_weights(self.best_weights)
         if self.stopped_epoch and self.verbose:
@@ -197,17 +323,32 @@ class EarlyStopping(Callback):
 class ModelCheckpoint(Callback):
     """Save the model at the end of each epoch (or only when ``monitor`` improves).
 
-    ``filepath`` may hold ``{epoch}`` and any metric, formatted with
-    ``str.format`` (``"model-{epoch:02d}-{val_loss:.3f}.safetensors"``; epochs
-    count from 1, as in Keras). The full model file (loadable with
-    ``densekit.load_model``, optimizer state included) is written, or with
-    ``save_weights_only`` just the weights (``densekit.checkpoint.load_weights``).
+    The full model file (loadable with ``densekit.load_model``, optimizer state included) is
+    written, or with ``save_weights_only`` just the weights (``densekit.checkpoint.load_weights``).
     Every write is atomic.
+
+    Parameters
+    ----------
+    filepath
+        Where to save; may hold ``{epoch}`` and any metric, filled in by ``str.format``
+        (``"model-{epoch:02d}-{val_loss:.3f}.safetensors"``; epochs count from 1, as in Keras).
+    monitor
+        The metric that decides what is best, with ``save_best_only``.
+    verbose
+        1 prints a line per epoch.
+    save_best_only
+        Save only when ``monitor`` beats its best so far.
+    save_weights_only
+        Save the weights alone.
+    mode
+        ``"min"``, ``"max"``, or ``"auto"``: max for accuracy and AUC, min otherwise.
+    initial_value_threshold
+        The best value to start from; None starts from the worst.
     """
 
     def __init__(
         self,
-        filepath,
+        filepath: str | os.PathLike,
         monitor: str = "val_loss",
         verbose: int = 0,
         save_best_only: bool = False,
@@ -225,6 +366,7 @@ class ModelCheckpoint(Callback):
         self.initial_value_threshold = initial_value_threshold
 
     def on_train_begin(self, logs=None):
+        """Start from ``initial_value_threshold``, or the worst value."""
         if self.initial_value_threshold is not None:
             self.best = float(self.initial_value_threshold)
         else:
@@ -234,7 +376,25 @@ class ModelCheckpoint(Callback):
         return value < self.best if self.mode == "min" else value > self.best
 
     def path_for(self, epoch: int, logs: dict) -> str:
-        """``filepath`` filled in for ``epoch`` (0-based) and the epoch's ``logs``."""
+        """``filepath`` filled in for ``epoch`` and the epoch's ``logs``.
+
+        Parameters
+        ----------
+        epoch
+            The epoch's index, from 0 (the file name counts from 1).
+        logs
+            The epoch's metrics.
+
+        Returns
+        -------
+        str
+            The path to write.
+
+        Raises
+        ------
+        ArgumentError
+            If ``filepath`` names a field that is neither ``epoch`` nor a metric.
+        """
         try:
             return self.filepath.format(epoch=epoch + 1, **logs)
         except (KeyError, IndexError, ValueError) as exc:
@@ -244,6 +404,7 @@ class ModelCheckpoint(Callback):
             ) from exc
 
     def on_epoch_end(self, epoch, logs=None):
+        """Save the model (if it improved, with ``save_best_only``)."""
         logs = logs or {}
         path = self.path_for(epoch, logs)
         if self.save_best_only:
@@ -277,6 +438,25 @@ class ReduceLROnPlateau(Callback):
     As Keras: an improvement is beating the best by more than ``min_delta``;
     after a reduction, ``cooldown`` epochs pass before the count starts again;
     the rate never goes below ``min_lr``. ``logs["learning_rate"]`` records it.
+
+    Parameters
+    ----------
+    monitor
+        The metric to watch.
+    factor
+        What the rate is multiplied by, in (0, 1).
+    patience
+        Epochs without improvement before a reduction.
+    verbose
+        1 prints a line at each reduction.
+    mode
+        ``"min"``, ``"max"``, or ``"auto"``: max for accuracy and AUC, min otherwise.
+    min_delta
+        The least change that counts as an improvement.
+    cooldown
+        Epochs after a reduction before the count starts again.
+    min_lr
+        The lowest rate.
     """
 
     def __init__(
@@ -304,6 +484,7 @@ class ReduceLROnPlateau(Callback):
         self.min_lr = check_number("min_lr", min_lr, 0.0)
 
     def on_train_begin(self, logs=None):
+        """Refuse a scheduled optimizer; reset the counts."""
         _require_constant_rate(self.model, "ReduceLROnPlateau")
         self.best = math.inf if self.mode == "min" else -math.inf
         self.wait = 0
@@ -315,6 +496,7 @@ class ReduceLROnPlateau(Callback):
         return value > self.best + self.min_delta
 
     def on_epoch_end(self, epoch, logs=None):
+        """Log the rate; reduce it after ``patience`` epochs without improvement."""
         logs = logs if logs is not None else {}
         optimizer = self.model.optimizer
         logs["learning_rate"] = optimizer.learning_rate
@@ -347,9 +529,22 @@ def _require_constant_rate(model, owner: str) -> None:
 
 
 class LearningRateScheduler(Callback):
-    """At the start of each epoch set the learning rate to ``schedule(epoch, lr)`` (Keras)."""
+    """At the start of each epoch set the learning rate to ``schedule(epoch, lr)`` (Keras).
 
-    def __init__(self, schedule, verbose: int = 0):
+    Parameters
+    ----------
+    schedule
+        ``(epoch, lr) -> lr``: the epoch's index from 0 and the current rate, to the new rate.
+    verbose
+        1 prints the rate each epoch.
+
+    Raises
+    ------
+    ArgumentTypeError
+        If ``schedule`` is not callable.
+    """
+
+    def __init__(self, schedule: Callable[[int, float], float], verbose: int = 0):
         super().__init__()
         if not callable(schedule):
             raise ArgumentTypeError(
@@ -359,9 +554,24 @@ class LearningRateScheduler(Callback):
         self.verbose = verbose
 
     def on_train_begin(self, logs=None):
+        """Refuse an optimizer that already follows a schedule."""
         _require_constant_rate(self.model, "LearningRateScheduler")
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        """Set the epoch's learning rate from the schedule.
+
+        Parameters
+        ----------
+        epoch
+            The epoch's index, from 0.
+        logs
+            Unused.
+
+        Raises
+        ------
+        ArgumentError
+            If the schedule returns anything but a finite rate > 0.
+        """
         optimizer = self.model.optimizer
         rate = self.schedule(epoch, optimizer.learning_rate)
         if (
@@ -379,6 +589,7 @@ class LearningRateScheduler(Callback):
             print(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {rate}.")
 
     def on_epoch_end(self, epoch, logs=None):
+        """Record the rate as ``logs["learning_rate"]``."""
         if logs is not None:
             logs["learning_rate"] = self.model.optimizer.learning_rate
 
@@ -394,14 +605,17 @@ class TerminateOnNaN(Callback):
     """
 
     def on_train_begin(self, logs=None):
+        """Ask ``fit`` to stop, not raise, on a non-finite loss."""
         self.model.stop_on_nonfinite = True
         self.stopped_batch = self.stopped_epoch = None
         self._epoch = 0
 
     def on_epoch_begin(self, epoch, logs=None):
+        """Remember the epoch, for ``stopped_epoch``."""
         self._epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
+        """Stop training if the batch's loss is NaN or infinite."""
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(loss):
             self.stopped_batch, self.stopped_epoch = batch, self._epoch
@@ -409,17 +623,25 @@ class TerminateOnNaN(Callback):
             self.model.stop_training = True
 
     def on_train_end(self, logs=None):
+        """Restore ``fit``'s default: a non-finite loss raises."""
         self.model.stop_on_nonfinite = False
 
 
 class CSVLogger(Callback):
     """Write one CSV row per epoch: ``epoch`` and every metric, sorted by name (Keras).
 
-    With ``append``, an existing file is continued; rows for epochs that a
-    resumed run trains again (after BackupAndRestore) are replaced, not repeated.
+    Parameters
+    ----------
+    filename
+        The CSV file.
+    separator
+        The field separator.
+    append
+        Continue an existing file; rows for epochs that a resumed run trains again (after
+        BackupAndRestore) are replaced, not repeated.
     """
 
-    def __init__(self, filename, separator: str = ",", append: bool = False):
+    def __init__(self, filename: str | os.PathLike, separator: str = ",", append: bool = False):
         super().__init__()
         self.filename = os.fspath(filename)
         self.separator = separator
@@ -427,6 +649,7 @@ class CSVLogger(Callback):
         self._file = None
 
     def on_train_begin(self, logs=None):
+        """Read the rows to keep, with ``append``; the file opens at the first epoch."""
         self.keys: list[str] | None = None
         self._existing: list[list[str]] = []
         if self.append and os.path.isfile(self.filename):
@@ -444,6 +667,7 @@ class CSVLogger(Callback):
             self._writer.writerows([header, *kept])
 
     def on_epoch_end(self, epoch, logs=None):
+        """Write the epoch's row (and the header before the first)."""
         logs = logs or {}
         if self._file is None:
             self._open(epoch)
@@ -454,6 +678,7 @@ class CSVLogger(Callback):
         self._file.flush()
 
     def on_train_end(self, logs=None):
+        """Close the file."""
         if self._file is not None:
             self._file.close()
             self._file = None
@@ -479,18 +704,33 @@ class BackupAndRestore(Callback):
     (:mod:`densekit.checkpoint`). When ``fit`` starts and a backup exists, it
     is restored and training continues with the next epoch, so a run killed at
     any point (even SIGKILL, even mid-write) and started again ends with the
-    weights an uninterrupted run would have, bit for bit. The backup is deleted
-    when training finishes, unless ``delete_checkpoint=False``.
+    weights an uninterrupted run would have, bit for bit.
 
     Other callbacks start afresh on resume (EarlyStopping's patience count,
     ReduceLROnPlateau's plateau count), as in Keras; the learning rate they set
     is part of the backup.
+
+    Parameters
+    ----------
+    backup_dir
+        The folder for the backup; made if missing.
+    delete_checkpoint
+        Delete the backup when training finishes.
+    verbose
+        1 prints a line on resuming.
+
+    Raises
+    ------
+    ArgumentError
+        If ``backup_dir`` is empty.
     """
 
     runs_last = True
     FILENAME = "backup.safetensors"
 
-    def __init__(self, backup_dir, delete_checkpoint: bool = True, verbose: int = 0):
+    def __init__(
+        self, backup_dir: str | os.PathLike, delete_checkpoint: bool = True, verbose: int = 0
+    ):
         super().__init__()
         if not backup_dir:
             raise ArgumentError("BackupAndRestore needs a backup_dir")
@@ -500,9 +740,11 @@ class BackupAndRestore(Callback):
 
     @property
     def path(self) -> Path:
+        """The backup file: ``backup_dir / "backup.safetensors"``."""
         return self.backup_dir / self.FILENAME
 
     def on_train_begin(self, logs=None):
+        """Remove killed writes; restore the backup if there is one."""
         from .serialization.checkpoint import restore_checkpoint
 
         self._finished = False
@@ -518,6 +760,7 @@ class BackupAndRestore(Callback):
                 print(f"BackupAndRestore: resuming after epoch {self.restored_epoch}")
 
     def on_epoch_end(self, epoch, logs=None):
+        """Write the backup for the epoch just finished."""
         from .serialization.checkpoint import save_checkpoint
 
         save_checkpoint(self.model, self.path, epoch + 1)
@@ -525,6 +768,7 @@ class BackupAndRestore(Callback):
             self._finished = True
 
     def on_train_end(self, logs=None):
+        """Delete the backup if training finished, with ``delete_checkpoint``."""
         if self._finished and self.delete_checkpoint:
             self.path.unlink(missing_ok=True)
             try:
@@ -550,11 +794,17 @@ _KNOWN_LOGS = (
 def check_monitored(callbacks: list[Callback], keys: set[str]) -> None:
     """Refuse, before training, a callback that reads a metric the epoch logs will lack.
 
-    ``keys`` are the names ``fit`` logs each epoch. EarlyStopping, ReduceLROnPlateau and
-    ModelCheckpoint (its ``monitor`` with ``save_best_only``, and its ``filepath``) would
-    raise the same error at the first epoch's end, after that epoch had changed the
-    model. A callback of another class may add names to the logs, so with one present
-    the check waits for the logs themselves.
+    EarlyStopping, ReduceLROnPlateau and ModelCheckpoint (its ``monitor`` with
+    ``save_best_only``, and its ``filepath``) would raise the same error at the first
+    epoch's end, after that epoch had changed the model. A callback of another class may
+    add names to the logs, so with one present the check waits for the logs themselves.
+
+    Parameters
+    ----------
+    callbacks
+        The callbacks of this ``fit``.
+    keys
+        The names ``fit`` logs each epoch.
     """
     if any(type(callback) not in _KNOWN_LOGS for callback in callbacks):
         return

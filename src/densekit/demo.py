@@ -15,8 +15,23 @@ import numpy as np
 from .errors import InputError, require
 
 
-def load_digits_split(seed: int = 0, test_fraction: float = 0.25):
-    """Digits scaled to [0, 1], split at random (stratified) into train and test."""
+def load_digits_split(
+    seed: int = 0, test_fraction: float = 0.25
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Digits scaled to [0, 1], split at random (stratified) into train and test.
+
+    Parameters
+    ----------
+    seed
+        Seeds the split.
+    test_fraction
+        The share of images for the test set.
+
+    Returns
+    -------
+    x_train, y_train, x_test, y_test : numpy.ndarray
+        Pixels as float32 ``(n, 64)``, labels as int64 ``(n,)``.
+    """
     datasets = require("sklearn.datasets", "demo", "The demo's digits dataset")
     from .validation import validation_split_indices
 
@@ -28,7 +43,33 @@ def load_digits_split(seed: int = 0, test_fraction: float = 0.25):
 
 
 def run_demo(epochs: int = 30, output: str | Path = "out", seed: int = 0, verbose: bool = True):
-    """Train, evaluate and save the demo model; returns (model, history, test metrics)."""
+    """Train, evaluate and save the demo model.
+
+    Parameters
+    ----------
+    epochs
+        The most epochs to train (early stopping may end sooner).
+    output
+        The folder for ``digits.safetensors``; made if missing, before training.
+    seed
+        Seeds the split, the weights and the shuffling.
+    verbose
+        Print the summary, the progress and the results.
+
+    Returns
+    -------
+    model : Sequential
+        The trained model.
+    history : History
+        What ``fit`` recorded.
+    results : dict
+        The test loss and accuracy.
+
+    Raises
+    ------
+    InputError
+        If the output folder cannot be made.
+    """
     import densekit as dk
 
     folder = Path(output)  # made first: a bad folder should fail before, not after, training

@@ -8,6 +8,8 @@ what was expected.
 
 from __future__ import annotations
 
+from types import ModuleType
+
 
 class DensekitError(Exception):
     """Base class of every error densekit raises on purpose."""
@@ -45,8 +47,28 @@ class MissingDependencyError(DensekitError, ImportError):
     """An optional dependency is needed for this feature; the message names the extra."""
 
 
-def require(module_name: str, extra: str, feature: str):
-    """Import an optional dependency or say which extra installs it."""
+def require(module_name: str, extra: str, feature: str) -> ModuleType:
+    """Import an optional dependency or say which extra installs it.
+
+    Parameters
+    ----------
+    module_name
+        The module to import (``"onnx"``, ``"sklearn"``).
+    extra
+        The densekit extra that installs it (``pip install 'densekit[extra]'``).
+    feature
+        What needs it, as the error message says it.
+
+    Returns
+    -------
+    module
+        The imported module.
+
+    Raises
+    ------
+    MissingDependencyError
+        If the module cannot be imported; the message names the extra.
+    """
     import importlib
 
     try:

@@ -8,15 +8,33 @@ sample of them) and for the input.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import ArgumentError
 
+if TYPE_CHECKING:
+    from .model import Sequential
+
 
 @dataclass
 class GradientCheck:
-    """The result: analytic and numeric gradients, and their worst disagreement."""
+    """The result: analytic and numeric gradients, and their worst disagreement.
+
+    It is truthy when the check passed, so ``assert dk.check_gradients(...)`` works.
+
+    Attributes
+    ----------
+    analytic, numeric
+        Backpropagation's and central differences' gradients for the checked parameters.
+    input_analytic, input_numeric
+        The same for the checked input entries.
+    max_relative_error
+        The largest ``|a - n| / max(|a|, |n|, atol / rtol)``.
+    passed
+        Whether every entry satisfied ``|a - n| <= atol + rtol * max(|a|, |n|)``.
+    """
 
     # repr=False: printing a result shows the verdict, not thousands of numbers
     analytic: np.ndarray = field(repr=False)
@@ -31,10 +49,10 @@ class GradientCheck:
 
 
 def check_gradients(
-    model,
-    x,
-    y,
-    sample_weight=None,
+    model: Sequential,
+    x: Any,
+    y: Any,
+    sample_weight: Any = None,
     epsilon: float = 1e-6,
     rtol: float = 1e-5,
     atol: float = 1e-8,
@@ -43,12 +61,47 @@ def check_gradients(
 ) -> GradientCheck:
     """Check ``model``'s backpropagation on ``(x, y)`` against central differences.
 
-    The model must be compiled (its loss, and weight penalties, are checked).
-    The check runs on a float64 copy in training mode with dropout masks fixed
-    by ``seed``; ``max_params`` caps how many parameters are perturbed (a
-    random sample; None for all). ``passed`` when every entry satisfies
-    ``|a - n| <= atol + rtol * max(|a|, |n|)``; ``max_relative_error`` is the largest
-    ``|a - n| / max(|a|, |n|, atol / rtol)``, at most ``2 * rtol`` when the check passes.
+    The check runs on a float64 copy in training mode with dropout masks fixed by ``seed``;
+    the loss and weight penalties are what is differentiated, so the model must be
+    compiled. It passes when every entry satisfies ``|a - n| <= atol + rtol * max(|a|, |n|)``;
+    ``max_relative_error`` is then at most ``2 * rtol``.
+
+    Parameters
+    ----------
+    model
+        A compiled :class:`~densekit.Sequential`; it is not changed.
+    x
+        Inputs, ``(samples, features)``.
+    y
+        Targets for ``x``.
+    sample_weight
+        Per-sample weights of the loss, or None.
+    epsilon
+        The step ``h`` of ``(L(w + h) - L(w - h)) / 2h``.
+    rtol
+        Relative tolerance, > 0.
+    atol
+        Absolute tolerance, >= 0.
+    max_params
+        How many parameters (a random sample) and input entries to perturb; None for all.
+    seed
+        Seeds the sample of parameters and the dropout masks.
+
+    Returns
+    -------
+    GradientCheck
+        Both gradients, the worst error and the verdict.
+
+    Raises
+    ------
+    ArgumentError
+        If ``epsilon``, ``rtol``, ``atol`` or ``max_params`` is not a valid number.
+
+    Examples
+    --------
+    >>> result = dk.check_gradients(model, x[:8], y[:8])  # doctest: +SKIP
+    >>> result.passed, result.max_relative_error  # doctest: +SKIP
+    (True, 3.1e-09)
     """
     model.require_compiled("check gradients")
     for name, value in (("epsilon", epsilon), ("rtol", rtol), ("atol", atol)):

@@ -37,10 +37,38 @@ def _torch():
     return require("torch", "torch", "PyTorch conversion")
 
 
-def from_torch(module: Any, dtype: str | None = None, name: str = "sequential"):
-    """A densekit Sequential that computes what ``module`` computes (weights copied).
+def from_torch(module: Any, dtype: str | None = None, name: str = "sequential") -> Sequential:
+    """A densekit Sequential that computes what ``module`` computes, weights copied.
 
-    ``dtype`` defaults to the module's parameter dtype (float32 or float64).
+    Parameters
+    ----------
+    module
+        A ``torch.nn.Sequential`` that starts with ``nn.Linear``, of the modules in
+        :data:`SUPPORTED`.
+    dtype
+        ``"float32"`` or ``"float64"``; None takes the module's parameter dtype.
+    name
+        The model's name.
+
+    Returns
+    -------
+    Sequential
+        The built model.
+
+    Raises
+    ------
+    ArgumentTypeError
+        If ``module`` is not an ``nn.Sequential``.
+    ArgumentError
+        If it does not start with ``nn.Linear``, or holds a module (or a setting, such as
+        ``GELU(approximate="tanh")``) densekit has no equivalent for.
+
+    Examples
+    --------
+    >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))  # doctest: +SKIP
+    >>> model = dk.from_torch(net)  # doctest: +SKIP
+    >>> [layer.activation.name for layer in model.layers]  # doctest: +SKIP
+    ['relu', 'linear']
     """
     torch = _torch()
     nn = torch.nn
@@ -84,8 +112,25 @@ def from_torch(module: Any, dtype: str | None = None, name: str = "sequential"):
     return model
 
 
-def to_torch(model) -> Any:
-    """A ``torch.nn.Sequential`` (in eval mode) that computes what ``model`` computes."""
+def to_torch(model: Sequential) -> Any:
+    """A ``torch.nn.Sequential``, in eval mode, that computes what ``model`` computes.
+
+    Parameters
+    ----------
+    model
+        A built :class:`~densekit.Sequential` of Dense, Activation, Dropout and
+        BatchNormalization layers.
+
+    Returns
+    -------
+    torch.nn.Sequential
+        The module, weights copied, in ``model``'s dtype.
+
+    Raises
+    ------
+    ArgumentError
+        If a layer (or its activation) has no PyTorch equivalent.
+    """
     torch = _torch()
     nn = torch.nn
     model.require_built("convert to PyTorch")

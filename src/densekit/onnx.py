@@ -17,22 +17,44 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import ArgumentError, ArgumentTypeError, require
 from .serialization.safetensors import atomic_write
 
+if TYPE_CHECKING:
+    from .activations import Activation
+    from .layers import Layer
+    from .model import Sequential
+
 INPUT_NAME = "input"
 OUTPUT_NAME = "output"
 MIN_OPSET = 17
 
 
-def export_onnx(model, path: str | Path, opset: int = MIN_OPSET) -> None:
-    """Write ``model`` to ``path`` as an ONNX file (checked by ``onnx.checker``).
+def export_onnx(model: Sequential, path: str | Path, opset: int = MIN_OPSET) -> None:
+    """Write ``model`` to ``path`` as an ONNX file, checked by ``onnx.checker``.
 
-    The file is written to a temporary name and renamed into place, so a
-    failure never leaves a half-written file. Needs the ``onnx`` extra.
+    The file is written to a temporary name and renamed into place, so a failure never
+    leaves a half-written file. Needs the ``onnx`` extra.
+
+    Parameters
+    ----------
+    model
+        A built :class:`~densekit.Sequential`.
+    path
+        Where to write the ``.onnx`` file.
+    opset
+        The ONNX opset, from :data:`MIN_OPSET` to the newest the installed ``onnx`` writes.
+
+    Examples
+    --------
+    >>> dk.export_onnx(model, "model.onnx")  # doctest: +SKIP
+    >>> import onnxruntime  # doctest: +SKIP
+    >>> session = onnxruntime.InferenceSession("model.onnx")  # doctest: +SKIP
+    >>> session.run(None, {"input": x.astype("float32")})[0]  # doctest: +SKIP
     """
     onnx = require("onnx", "onnx", "ONNX export")
     proto = to_onnx(model, opset=opset)
@@ -40,8 +62,28 @@ def export_onnx(model, path: str | Path, opset: int = MIN_OPSET) -> None:
     atomic_write(path, [proto.SerializeToString()])
 
 
-def to_onnx(model, opset: int = MIN_OPSET):
-    """The ``onnx.ModelProto`` of a built :class:`~densekit.Sequential`."""
+def to_onnx(model: Sequential, opset: int = MIN_OPSET) -> Any:
+    """The ``onnx.ModelProto`` of a built :class:`~densekit.Sequential`.
+
+    Parameters
+    ----------
+    model
+        The model; its batch dimension becomes the symbolic ``batch``.
+    opset
+        The ONNX opset, from :data:`MIN_OPSET` to the newest the installed ``onnx`` writes.
+
+    Returns
+    -------
+    onnx.ModelProto
+        The model, with the lowest IR version that carries ``opset``.
+
+    Raises
+    ------
+    ArgumentTypeError
+        If ``model`` is not a :class:`~densekit.Sequential`.
+    ArgumentError
+        If ``opset`` is out of range.
+    """
     onnx = require("onnx", "onnx", "ONNX export")
     from onnx import TensorProto, helper
 
@@ -78,9 +120,17 @@ def to_onnx(model, opset: int = MIN_OPSET):
 
 
 class Graph:
-    """Nodes and initializers, with unique names, built layer by layer."""
+    """Nodes and initializers, with unique names, built layer by layer.
 
-    def __init__(self, dtype, opset: int):
+    Parameters
+    ----------
+    dtype
+        The model's dtype, which every constant takes.
+    opset
+        The target opset (from 20, exact GELU is one ``Gelu`` op).
+    """
+
+    def __init__(self, dtype: np.typing.DTypeLike, opset: int):
         from onnx import helper, numpy_helper
 
         self.helper, self.numpy_helper = helper, numpy_helper
@@ -92,16 +142,60 @@ class Graph:
         self._count = 0
 
     def fresh(self, stem: str) -> str:
+        """A name not used before in this graph: ``stem`` and a counter.
+
+        Parameters
+        ----------
+        stem
+            The name's readable part (``"dense/kernel"``).
+
+        Returns
+        -------
+        str
+            ``stem_<n>``.
+        """
         self._count += 1
         return f"{stem}_{self._count}"
 
-    def constant(self, stem: str, value) -> str:
+    def constant(self, stem: str, value: Any) -> str:
+        """Add ``value`` as an initializer of the graph's dtype.
+
+        Parameters
+        ----------
+        stem
+            The name's readable part.
+        value
+            The array or number.
+
+        Returns
+        -------
+        str
+            The initializer's name.
+        """
         name = self.fresh(stem)
         array = np.asarray(value, dtype=self.dtype)
         self.initializers.append(self.numpy_helper.from_array(array, name))
         return name
 
     def op(self, op_type: str, inputs: list[str], stem: str, **attributes) -> str:
+        """Add one node of ``op_type``.
+
+        Parameters
+        ----------
+        op_type
+            The ONNX operator (``"Gemm"``, ``"Relu"``).
+        inputs
+            The names of its inputs.
+        stem
+            Its output's readable name.
+        **attributes
+            The operator's attributes (``alpha=0.2``).
+
+        Returns
+        -------
+        str
+            The name of its output.
+        """
         output = self.fresh(stem)
         self.nodes.append(
             self.helper.make_node(op_type, inputs, [output], name=output, **attributes)
@@ -109,7 +203,26 @@ class Graph:
         return output
 
     # --- layers ---------------------------------------------------------------------
-    def add_layer(self, layer, x: str) -> str:
+    def add_layer(self, layer: Layer, x: str) -> str:
+        """Add the nodes that compute ``layer`` at inference, reading ``x``.
+
+        Parameters
+        ----------
+        layer
+            A Dense, Activation, Dropout, BatchNormalization or Normalization layer.
+        x
+            The name of the layer's input.
+
+        Returns
+        -------
+        str
+            The name of the layer's output.
+
+        Raises
+        ------
+        ArgumentError
+            If the layer's type has no export.
+        """
         kind = type(layer).__name__
         adder = getattr(self, f"_add_{kind}", None)
         if adder is None:
@@ -157,7 +270,28 @@ class Graph:
         return self.op("Div", [centered, self.constant(f"{stem}/std", std)], f"{stem}/y")
 
     # --- activations ------------------------------------------------------------------
-    def add_activation(self, activation, z: str, stem: str) -> str:
+    def add_activation(self, activation: Activation, z: str, stem: str) -> str:
+        """Add the nodes of ``activation`` applied to ``z``.
+
+        Parameters
+        ----------
+        activation
+            The activation, whose name and parameters choose the op.
+        z
+            The name of its input.
+        stem
+            The layer's name, for the nodes' names.
+
+        Returns
+        -------
+        str
+            The name of its output (``z`` itself for ``linear``).
+
+        Raises
+        ------
+        ArgumentError
+            If the activation has no export.
+        """
         name, params = activation.name, activation.params
         simple = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "softplus": "Softplus"}
         if name == "linear":

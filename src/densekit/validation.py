@@ -17,8 +17,33 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _SMALL = 1 << 14
 
 
-def check_x(x: Any, dtype, n_features: int | None = None, name: str = "x") -> np.ndarray:
-    """A 2-D ``(samples, features)`` finite array of ``dtype``, or a clear error."""
+def check_x(
+    x: Any, dtype: np.typing.DTypeLike, n_features: int | None = None, name: str = "x"
+) -> np.ndarray:
+    """A 2-D ``(samples, features)`` finite array of ``dtype``, or a clear error.
+
+    Parameters
+    ----------
+    x
+        What the user passed: an array, a list of rows or a DataFrame.
+    dtype
+        The dtype of the array returned (the model's, float32 or float64).
+    n_features
+        The feature count the model was built for; None accepts any.
+    name
+        The argument's name, as error messages say it.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``x`` as a C-contiguous ``dtype`` array of shape ``(samples, features)``.
+
+    Raises
+    ------
+    InputError
+        If ``x`` is None, sparse, not an array, not numeric, not 2-D, empty, of the wrong
+        width, or not finite.
+    """
     if x is None:
         raise InputError(f"{name} is None; expected a 2-D array (samples, features)")
     if hasattr(x, "tocsr") and hasattr(x, "toarray"):
@@ -36,11 +61,26 @@ def check_x(x: Any, dtype, n_features: int | None = None, name: str = "x") -> np
 def check_x_layout(
     array: np.ndarray, n_features: int | None = None, name: str = "x", source: Any = None
 ) -> None:
-    """:func:`check_x`'s dtype and shape checks alone (``source``: what the user passed, whose
-    text columns a dtype error names).
+    """:func:`check_x`'s dtype and shape checks alone.
 
     They read the dtype and shape only, never an element, so a memory map stays unread:
     distributed training checks a memory-mapped ``x`` this way, then its rows as it reads them.
+
+    Parameters
+    ----------
+    array
+        The array to check.
+    n_features
+        The feature count the model was built for; None accepts any.
+    name
+        The argument's name, as error messages say it.
+    source
+        What the user passed, whose text columns a dtype error names.
+
+    Raises
+    ------
+    InputError
+        If ``array`` is not real and numeric, not 2-D, empty, or of the wrong width.
     """
     if array.dtype in _FLOATS:  # the common case, checked first: predict latency counts
         pass
@@ -71,13 +111,31 @@ def check_x_layout(
 
 
 def check_x_rows(
-    block: np.ndarray, dtype, rows: np.ndarray | None = None, name: str = "x"
+    block: np.ndarray, dtype: np.typing.DTypeLike, rows: np.ndarray | None = None, name: str = "x"
 ) -> np.ndarray:
-    """:func:`check_x`'s finiteness check and conversion: ``block`` as a finite C-contiguous
-    ``dtype`` array, or a clear error.
+    """:func:`check_x`'s finiteness check and conversion, for one block of rows.
 
-    ``rows`` says which rows of a larger array ``block`` holds (``block[i]`` is row
-    ``rows[i]``), so that an error names the row of that array, not of the block.
+    Parameters
+    ----------
+    block
+        The rows to check.
+    dtype
+        The dtype of the array returned.
+    rows
+        Which rows of a larger array ``block`` holds (``block[i]`` is row ``rows[i]``), so
+        that an error names the row of that array, not of the block; None for all of it.
+    name
+        The argument's name, as error messages say it.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``block`` as a finite C-contiguous ``dtype`` array.
+
+    Raises
+    ------
+    InputError
+        If ``block`` holds NaN or infinity, or values too large for ``dtype``.
     """
     _check_finite(block, name, "contains NaN or infinite values", rows)
     converted = block
@@ -109,7 +167,18 @@ def _as_array(x: Any) -> np.ndarray:
 
 
 def column_names(x: Any) -> list[str] | None:
-    """A DataFrame's column names as strings (what fit records and predict checks), or None."""
+    """A DataFrame's column names as strings (what fit records and predict checks), or None.
+
+    Parameters
+    ----------
+    x
+        A DataFrame, or anything else (which has no names).
+
+    Returns
+    -------
+    list of str or None
+        The column names, or None when ``x`` has no ``columns``.
+    """
     columns = getattr(x, "columns", None)
     return None if columns is None else [str(column) for column in columns]
 
@@ -138,7 +207,23 @@ def _all_finite(array: np.ndarray) -> bool:
 
 
 def check_y(y: Any) -> np.ndarray:
-    """Targets as a finite numeric array (booleans become 0/1), or a clear error."""
+    """Targets as a finite numeric array (booleans become 0/1), or a clear error.
+
+    Parameters
+    ----------
+    y
+        The targets the user passed.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``y`` as a numeric array of at least one dimension.
+
+    Raises
+    ------
+    InputError
+        If ``y`` is not an array of finite numbers.
+    """
     try:
         y = np.asarray(y)
     except Exception as exc:  # ragged lists and the like
@@ -156,8 +241,30 @@ def check_y(y: Any) -> np.ndarray:
     return y
 
 
-def check_sample_weight(sample_weight: Any, n: int, dtype) -> np.ndarray | None:
-    """None, or a finite non-negative ``(n,)`` array."""
+def check_sample_weight(
+    sample_weight: Any, n: int, dtype: np.typing.DTypeLike
+) -> np.ndarray | None:
+    """None, or a finite non-negative ``(n,)`` array.
+
+    Parameters
+    ----------
+    sample_weight
+        One weight per sample, or None for equal weights.
+    n
+        The number of samples.
+    dtype
+        The dtype of the array returned.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        The weights as ``dtype``, or None when none were given.
+
+    Raises
+    ------
+    InputError
+        If the weights are not numbers, not of shape ``(n,)``, negative or not finite.
+    """
     if sample_weight is None:
         return None
     try:
@@ -172,13 +279,52 @@ def check_sample_weight(sample_weight: Any, n: int, dtype) -> np.ndarray | None:
 
 
 def check_bool(name: str, value: Any) -> bool:
-    """True or False only: a string such as "False" is truthy and would flip the meaning."""
+    """True or False only: a string such as "False" is truthy and would flip the meaning.
+
+    Parameters
+    ----------
+    name
+        The argument's name, as the error says it.
+    value
+        The value passed.
+
+    Returns
+    -------
+    bool
+        ``value`` as a Python bool.
+
+    Raises
+    ------
+    ArgumentTypeError
+        If ``value`` is not a Python or NumPy bool.
+    """
     if not isinstance(value, (bool, np.bool_)):
         raise ArgumentTypeError(f"{name} must be True or False, got {value!r}")
     return bool(value)
 
 
 def check_batch_size(batch_size: Any, default: int) -> int:
+    """``batch_size`` as an int >= 1, or ``default`` when it is None.
+
+    Parameters
+    ----------
+    batch_size
+        The batch size passed, or None.
+    default
+        What None means.
+
+    Returns
+    -------
+    int
+        The batch size.
+
+    Raises
+    ------
+    ArgumentTypeError
+        If ``batch_size`` is not an integer.
+    ArgumentError
+        If ``batch_size`` is below 1.
+    """
     if batch_size is None:
         return default
     if not _is_integer(batch_size):
@@ -203,8 +349,34 @@ def check_number(
 ) -> float:
     """``value`` as a float: a finite Python or NumPy number between ``low`` and ``high``.
 
-    Bools are refused (``True`` is not a rate), as are strings, NaN and infinity. A wrong
-    type raises :class:`ArgumentTypeError`; a number out of range :class:`ArgumentError`.
+    Bools are refused (``True`` is not a rate), as are strings, NaN and infinity.
+
+    Parameters
+    ----------
+    name
+        The argument's name, as error messages say it.
+    value
+        The value passed.
+    low
+        The lower bound, inclusive unless ``open_low``.
+    high
+        The upper bound, inclusive unless ``open_high``.
+    open_low
+        Exclude ``low`` itself.
+    open_high
+        Exclude ``high`` itself.
+
+    Returns
+    -------
+    float
+        ``value`` as a Python float.
+
+    Raises
+    ------
+    ArgumentTypeError
+        If ``value`` is not a number.
+    ArgumentError
+        If ``value`` is not finite or is out of range.
     """
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         bounds = _bounds(low, high, open_low, open_high)
@@ -220,7 +392,27 @@ def check_number(
 
 
 def check_count(name: str, value: Any) -> int:
-    """``value`` as an int: a Python or NumPy integer >= 0 (not a bool, not 3.0)."""
+    """``value`` as an int: a Python or NumPy integer >= 0 (not a bool, not 3.0).
+
+    Parameters
+    ----------
+    name
+        The argument's name, as error messages say it.
+    value
+        The value passed.
+
+    Returns
+    -------
+    int
+        ``value`` as a Python int.
+
+    Raises
+    ------
+    ArgumentTypeError
+        If ``value`` is not an integer.
+    ArgumentError
+        If ``value`` is negative.
+    """
     if not _is_integer(value):
         raise ArgumentTypeError(f"{name} must be an integer >= 0, got {value!r}")
     if value < 0:
@@ -229,7 +421,27 @@ def check_count(name: str, value: Any) -> int:
 
 
 def check_positive_int(name: str, value: Any) -> int:
-    """``value`` as an int: a Python or NumPy integer >= 1 (not a bool, not 3.0)."""
+    """``value`` as an int: a Python or NumPy integer >= 1 (not a bool, not 3.0).
+
+    Parameters
+    ----------
+    name
+        The argument's name, as error messages say it.
+    value
+        The value passed.
+
+    Returns
+    -------
+    int
+        ``value`` as a Python int.
+
+    Raises
+    ------
+    ArgumentTypeError
+        If ``value`` is not an integer.
+    ArgumentError
+        If ``value`` is below 1.
+    """
     if not _is_integer(value):
         raise ArgumentTypeError(f"{name} must be a positive integer, got {value!r}")
     if value < 1:
@@ -256,6 +468,22 @@ def _range_words(low: float, high: float, open_low: bool, open_high: bool) -> st
 
 
 def check_same_length(x: np.ndarray, y: np.ndarray, name: str = "y") -> None:
+    """Check that ``x`` and ``y`` have one row per sample each.
+
+    Parameters
+    ----------
+    x
+        The inputs.
+    y
+        The array that must match ``x``'s length.
+    name
+        ``y``'s name, as the error says it.
+
+    Raises
+    ------
+    InputError
+        If the lengths differ.
+    """
     if len(x) != len(y):
         raise InputError(f"x has {len(x)} samples but {name} has {len(y)}; they must match")
 
@@ -267,6 +495,27 @@ def validation_split_indices(
 
     Each class gives ``round(fraction * count)`` rows to validation (at least one
     when it has two or more rows), so rare classes appear on both sides.
+
+    Parameters
+    ----------
+    n
+        The number of rows.
+    fraction
+        The share of rows for validation, in (0, 1).
+    rng
+        The generator that draws the split.
+    labels
+        Class labels, one per row, to stratify by; None for a plain random split.
+
+    Returns
+    -------
+    train, validation : numpy.ndarray
+        Sorted row indices of each side.
+
+    Raises
+    ------
+    InputError
+        If stratifying leaves no validation rows (every class has a single sample).
     """
     if labels is None:
         order = rng.permutation(n)
@@ -292,12 +541,40 @@ def validation_split_indices(
 
 
 def check_validation_split(value: Any) -> float:
+    """``validation_split`` as a float in [0, 1).
+
+    Parameters
+    ----------
+    value
+        The value passed.
+
+    Returns
+    -------
+    float
+        The fraction.
+    """
     return check_number("validation_split", value, 0.0, 1.0, open_high=True)
 
 
 def refuse_unknown(owner: str, unknown: dict, renamed: dict[str, str]) -> None:
-    """Keyword arguments ``owner`` does not take: a Keras name in ``renamed`` gets its
-    explanation (ArgumentError), any other name a TypeError as Python would raise."""
+    """Refuse keyword arguments that ``owner`` does not take.
+
+    Parameters
+    ----------
+    owner
+        The callable's name, as the error says it.
+    unknown
+        The keyword arguments left over.
+    renamed
+        Keras names densekit spells differently, each with the explanation to give.
+
+    Raises
+    ------
+    ArgumentError
+        If a name in ``renamed`` was passed: its explanation says what to use instead.
+    ArgumentTypeError
+        If any other name was passed, as Python would for an unexpected keyword.
+    """
     for name, explanation in renamed.items():
         if name in unknown:
             raise ArgumentError(f"{owner}({name}=...) {explanation}")

@@ -15,7 +15,23 @@ from ..errors import ArgumentError, MissingDependencyError
 
 
 def resolve_dtype(dtype: Any) -> np.dtype:
-    """float32 (default) or float64; anything else is refused by name."""
+    """float32 (default) or float64; anything else is refused by name.
+
+    Parameters
+    ----------
+    dtype
+        None, or anything ``numpy.dtype`` reads (``"float64"``, ``np.float32``).
+
+    Returns
+    -------
+    numpy.dtype
+        float32 or float64.
+
+    Raises
+    ------
+    ArgumentError
+        If ``dtype`` is not float32 or float64.
+    """
     if dtype is None:
         return np.dtype(np.float32)
     try:
@@ -34,8 +50,15 @@ PRECISIONS = ("fp32", "tf32", "bf16")
 class Backend:
     """Where arrays live: ``xp`` is ``numpy`` or ``cupy``; ``name`` is 'cpu' or 'gpu'.
 
-    ``kernels`` holds the fused device kernels (:mod:`densekit.backend.cupy_kernels`), or
-    None on NumPy, where the generic ``xp`` code is already the fast path.
+    Attributes
+    ----------
+    name
+        ``"cpu"`` or ``"gpu"``.
+    xp
+        The array module.
+    kernels
+        The fused device kernels (:mod:`densekit.backend.cupy_kernels`), or None on NumPy,
+        where the generic ``xp`` code is already the fast path.
     """
 
     name: str = "cpu"
@@ -43,18 +66,55 @@ class Backend:
     kernels: Any = field(default=None, repr=False)
 
     def asarray(self, array: Any, dtype: Any = None) -> Any:
-        """Move ``array`` to this backend (no copy when it is already there)."""
+        """Move ``array`` to this backend (no copy when it is already there).
+
+        Parameters
+        ----------
+        array
+            An array of either module, or anything ``asarray`` reads.
+        dtype
+            The dtype wanted; None keeps ``array``'s.
+
+        Returns
+        -------
+        array
+            An ``xp`` array.
+        """
         return self.xp.asarray(array, dtype=dtype)
 
     def to_numpy(self, array: Any) -> np.ndarray:
-        """Bring ``array`` back to host memory as a NumPy array."""
+        """Bring ``array`` back to host memory as a NumPy array.
+
+        Parameters
+        ----------
+        array
+            An array of this backend.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``array`` in host memory.
+        """
         if self.xp is np:
             return np.asarray(array)
         return self.xp.asnumpy(array)
 
 
 def erf(xp: Any, x: Any) -> Any:
-    """The error function on ``xp``'s arrays, exact to the dtype (for exact GELU)."""
+    """The error function on ``xp``'s arrays, exact to the dtype (for exact GELU).
+
+    Parameters
+    ----------
+    xp
+        ``numpy`` or ``cupy``.
+    x
+        The array.
+
+    Returns
+    -------
+    array
+        ``erf(x)``, of ``x``'s dtype.
+    """
     return _erf_function(xp)(x)
 
 
@@ -81,7 +141,23 @@ _GPU: Backend | None = None
 
 
 def get_backend(device: str | Backend | None = "cpu") -> Backend:
-    """'cpu' -> NumPy; 'gpu'/'cuda' -> CuPy, with a clear error when it is missing."""
+    """'cpu' -> NumPy; 'gpu'/'cuda' -> CuPy, with a clear error when it is missing.
+
+    Parameters
+    ----------
+    device
+        ``"cpu"``, ``"gpu"``, ``"cuda"``, None (the CPU) or a :class:`Backend` (returned as it is).
+
+    Returns
+    -------
+    Backend
+        The backend, made once per process for the GPU.
+
+    Raises
+    ------
+    ArgumentError
+        If ``device`` is none of these.
+    """
     global _GPU
     if isinstance(device, Backend):
         return device
@@ -119,7 +195,23 @@ def _import_cupy():
 
 
 def check_precision(precision: str) -> str:
-    """'fp32' (default), 'tf32' or 'bf16': how float32 matrix products are computed."""
+    """'fp32' (default), 'tf32' or 'bf16': how float32 matrix products are computed.
+
+    Parameters
+    ----------
+    precision
+        The value passed.
+
+    Returns
+    -------
+    str
+        ``precision``.
+
+    Raises
+    ------
+    ArgumentError
+        If ``precision`` is not one of :data:`PRECISIONS`.
+    """
     if precision not in PRECISIONS:
         raise ArgumentError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     return precision
@@ -131,6 +223,13 @@ class matmul_precision:
     cuBLAS rounds the operands to the lower precision inside the product and
     accumulates in float32, so weights, gradients and the optimizer stay float32
     ("master weights"). 'fp32' and the CPU leave everything as it is.
+
+    Parameters
+    ----------
+    backend
+        The backend whose products it sets.
+    precision
+        ``"fp32"``, ``"tf32"`` or ``"bf16"``.
     """
 
     def __init__(self, backend: Backend, precision: str):
@@ -158,7 +257,23 @@ class matmul_precision:
 
 
 def make_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
-    """A NumPy Generator from a seed (or the Generator itself); never the global state."""
+    """A NumPy Generator from a seed (or the Generator itself); never the global state.
+
+    Parameters
+    ----------
+    seed
+        A non-negative integer, a Generator (returned as it is), or None for fresh entropy.
+
+    Returns
+    -------
+    numpy.random.Generator
+        The generator.
+
+    Raises
+    ------
+    ArgumentError
+        If ``seed`` is neither None, a Generator, nor a non-negative integer.
+    """
     if isinstance(seed, np.random.Generator):
         return seed
     if seed is not None and (not isinstance(seed, (int, np.integer)) or seed < 0):

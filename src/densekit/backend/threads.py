@@ -42,9 +42,24 @@ _environment_read = False
 def check_threads(threads: Any, name: str = "threads") -> int | None:
     """None, or a positive integer thread count.
 
-    A value of another type (``"2"``, ``1.5``, ``True``) is an
-    :class:`~densekit.errors.ArgumentTypeError`; an integer below 1 an
-    :class:`~densekit.errors.ArgumentError`.
+    Parameters
+    ----------
+    threads
+        The value passed.
+    name
+        The argument's name, as the error says it.
+
+    Returns
+    -------
+    int or None
+        The count as a Python int, or None.
+
+    Raises
+    ------
+    ArgumentTypeError
+        If ``threads`` is neither None nor an integer (``"2"``, ``1.5``, ``True``).
+    ArgumentError
+        If ``threads`` is below 1.
     """
     if threads is None:
         return None
@@ -56,7 +71,21 @@ def check_threads(threads: Any, name: str = "threads") -> int | None:
 
 
 def set_threads(threads: int | None) -> None:
-    """Limit BLAS to ``threads`` threads for the whole process; None restores the default."""
+    """Limit BLAS to ``threads`` threads for the whole process; None restores the default.
+
+    Parameters
+    ----------
+    threads
+        The thread count, >= 1, or None.
+
+    Examples
+    --------
+    >>> import densekit as dk
+    >>> dk.set_threads(1)  # doctest: +SKIP
+    >>> dk.get_threads()  # doctest: +SKIP
+    1
+    >>> dk.set_threads(None)  # doctest: +SKIP
+    """
     global _process_limit, _process_threads
     threads = check_threads(threads)
     if _process_limit is not None:
@@ -74,7 +103,15 @@ def get_threads() -> int | None:
 
 
 def apply_environment() -> None:
-    """Apply ``DENSEKIT_NUM_THREADS`` once, the first time densekit trains or predicts."""
+    """Apply ``DENSEKIT_NUM_THREADS`` once, the first time densekit trains or predicts.
+
+    An explicit :func:`set_threads` call made before wins over the variable.
+
+    Raises
+    ------
+    ArgumentError
+        If the variable is set but is not a positive integer.
+    """
     global _environment_read
     if _environment_read:
         return
@@ -93,7 +130,18 @@ def apply_environment() -> None:
 
 
 def limit(threads: int | None) -> Callable[[], None]:
-    """Limit BLAS to ``threads`` until the returned function is called (None: no change)."""
+    """Limit BLAS to ``threads`` until the returned function is called.
+
+    Parameters
+    ----------
+    threads
+        The thread count, or None for no change.
+
+    Returns
+    -------
+    callable
+        Restores the previous counts.
+    """
     if threads is None:
         return _nothing
     return (
@@ -102,7 +150,21 @@ def limit(threads: int | None) -> Callable[[], None]:
 
 
 def limit_for_training(threads: int | None, largest_product: int) -> Callable[[], None]:
-    """:func:`limit` for ``fit``: the asked count, else one thread for small products."""
+    """:func:`limit` for ``fit``: the asked count, else one thread for small products.
+
+    Parameters
+    ----------
+    threads
+        The count ``fit`` was given, or None.
+    largest_product
+        Multiply-adds in the largest matrix product of one batch; at or below
+        :data:`SMALL_PRODUCT` (with no process-wide limit) BLAS runs on one thread.
+
+    Returns
+    -------
+    callable
+        Restores the previous counts.
+    """
     apply_environment()
     if threads is not None:
         return limit(threads)
@@ -112,8 +174,11 @@ def limit_for_training(threads: int | None, largest_product: int) -> Callable[[]
 
 
 def _one_thread() -> Callable[[], None]:
-    """BLAS on one thread until the returned function restores the counts (a few µs, against
-    10 µs for threadpoolctl's ``limit``, which inspects every loaded library each time)."""
+    """BLAS on one thread until the returned function restores the counts.
+
+    A few µs, against 10 µs for threadpoolctl's ``limit``, which inspects every loaded
+    library each time.
+    """
     global _blas_libraries
     if _blas_libraries is None:
         controller = _blas(None)

@@ -13,13 +13,40 @@ LAYER_TYPES: dict[str, type[Layer]] = {"Dense": Dense, "Activation": Activation,
 
 
 def register(cls: type[Layer]) -> type[Layer]:
-    """Make a layer class loadable from a model file by its class name."""
+    """Make a layer class loadable from a model file by its class name.
+
+    Parameters
+    ----------
+    cls
+        The layer class; its ``from_config`` rebuilds it from ``get_config``'s output.
+
+    Returns
+    -------
+    type
+        ``cls``, so this works as a class decorator.
+    """
     LAYER_TYPES[cls.__name__] = cls
     return cls
 
 
 def from_config(entry: dict) -> Layer:
-    """Rebuild a layer from ``{"class_name": ..., "config": {...}}``, validating both."""
+    """Rebuild a layer from ``{"class_name": ..., "config": {...}}``, validating both.
+
+    Parameters
+    ----------
+    entry
+        One layer's entry of a model file's architecture.
+
+    Returns
+    -------
+    Layer
+        A new, unbuilt layer.
+
+    Raises
+    ------
+    ModelFileError
+        If the entry is malformed, names an unregistered class, or its config is refused.
+    """
     if not isinstance(entry, dict) or set(entry) != {"class_name", "config"}:
         raise ModelFileError(f"layer entry must have class_name and config, got {entry!r:.200}")
     cls = LAYER_TYPES.get(entry["class_name"])

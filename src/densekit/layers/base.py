@@ -23,7 +23,21 @@ from ..regularizers import Regularizer
 
 @dataclass(frozen=True)
 class WeightSpec:
-    """One named weight: its shape, how to initialize it, whether training changes it."""
+    """One named weight: its shape, how to initialize it, whether training changes it.
+
+    Attributes
+    ----------
+    name
+        The weight's name within its layer (``"kernel"``, ``"moving_mean"``).
+    shape
+        Its shape (``(n, m)`` for a kernel).
+    initializer
+        What fills it when the model is built.
+    trainable
+        Whether the optimizer updates it (moving statistics are not trainable).
+    regularizer
+        A penalty added to the loss, or None.
+    """
 
     name: str
     shape: tuple[int, ...]
@@ -33,11 +47,23 @@ class WeightSpec:
 
     @property
     def size(self) -> int:
+        """The number of entries, ``prod(shape)``."""
         return int(np.prod(self.shape, dtype=np.int64))
 
 
 class Layer:
-    """Base class: the names and bookkeeping; subclasses hold the math."""
+    """Base class: the names and bookkeeping; subclasses hold the math.
+
+    Parameters
+    ----------
+    name
+        The layer's name; None lets the model name it (``dense``, ``dense_1``, ...).
+
+    Raises
+    ------
+    ArgumentError
+        If ``name`` is given but is not a non-empty string.
+    """
 
     def __init__(self, name: str | None = None):
         if name is not None and (not isinstance(name, str) or not name):
@@ -72,10 +98,22 @@ class Layer:
     # --- building -------------------------------------------------------------
     @property
     def built(self) -> bool:
+        """True once :meth:`build` has fixed the input and output widths."""
         return self.output_dim is not None
 
     def build(self, input_dim: int) -> int:
-        """Fix the input width and return the output width."""
+        """Fix the input width and return the output width.
+
+        Parameters
+        ----------
+        input_dim
+            The number of features the layer receives.
+
+        Returns
+        -------
+        int
+            The number of features it outputs (here the same: a shape-preserving layer).
+        """
         self.input_dim = int(input_dim)
         self.output_dim = self.input_dim
         return self.output_dim
@@ -85,21 +123,89 @@ class Layer:
         return []
 
     def bind(self, weights: dict[str, Any], grads: dict[str, Any], backend: Backend) -> None:
-        """Receive views of the model's flat weight and gradient buffers."""
+        """Receive views of the model's flat weight and gradient buffers.
+
+        Parameters
+        ----------
+        weights
+            The layer's weights by name, each a view into the model's parameter buffer.
+        grads
+            Their gradients, views into the model's gradient buffer.
+        backend
+            The array backend (NumPy or CuPy) the buffers live on.
+        """
         self.weights, self.grads, self.backend = weights, grads, backend
         self._buffers.clear()
 
     # --- computing ------------------------------------------------------------
     def forward(self, x: Any, training: bool) -> Any:
+        """The layer's output for a batch, keeping what :meth:`backward` needs.
+
+        Parameters
+        ----------
+        x
+            The batch, ``(batch, input_dim)``.
+        training
+            True in ``fit`` (dropout drops, batch statistics are used), False at inference.
+
+        Returns
+        -------
+        array
+            The output, ``(batch, output_dim)``.
+
+        Raises
+        ------
+        NotImplementedError
+            Always: each layer implements its own.
+        """
         raise NotImplementedError
 
     def backward(self, grad: Any, need_input_grad: bool = True) -> Any:
+        """Write the weight gradients into the gradient views and return ``dL/dx``.
+
+        Parameters
+        ----------
+        grad
+            ``dL/dy`` for the last forward pass's output; a layer may overwrite it.
+        need_input_grad
+            False for the first layer, whose ``dL/dx`` nobody reads, so it can be skipped.
+
+        Returns
+        -------
+        array
+            ``dL/dx``, shaped like the last forward pass's input (or None when not needed).
+
+        Raises
+        ------
+        NotImplementedError
+            Always: each layer implements its own.
+        """
         raise NotImplementedError
 
-    def buffer(self, name: str, shape: tuple[int, ...], dtype, fill: float | None = None) -> Any:
+    def buffer(
+        self,
+        name: str,
+        shape: tuple[int, ...],
+        dtype: np.typing.DTypeLike,
+        fill: float | None = None,
+    ) -> Any:
         """A reusable work array, so the training loop does not allocate per batch.
 
-        ``fill`` sets every entry once, when the array is made (constant buffers).
+        Parameters
+        ----------
+        name
+            What the buffer is for; one buffer per name and shape.
+        shape
+            Its shape.
+        dtype
+            Its dtype; a different one makes a new buffer.
+        fill
+            A value set in every entry once, when the array is made (constant buffers).
+
+        Returns
+        -------
+        array
+            The buffer, on the layer's backend; its contents are whatever was left in it.
         """
         key = (name, shape)
         array = self._buffers.get(key)
@@ -114,13 +220,27 @@ class Layer:
 
     # --- describing -----------------------------------------------------------
     def count_params(self) -> int:
+        """The number of weights, trainable or not (Keras' ``count_params``)."""
         return sum(spec.size for spec in self.weight_specs())
 
     def get_config(self) -> dict:
+        """The constructor's arguments, as saved in a model file."""
         return {"name": self.name}
 
     @classmethod
     def from_config(cls, config: dict) -> Layer:
+        """Rebuild a layer from :meth:`get_config`'s output.
+
+        Parameters
+        ----------
+        config
+            The constructor's arguments by name.
+
+        Returns
+        -------
+        Layer
+            A new, unbuilt layer.
+        """
         return cls(**config)
 
     def __repr__(self) -> str:
@@ -128,5 +248,16 @@ class Layer:
 
 
 def default_name(layer: Layer) -> str:
-    """'Dense' -> 'dense', 'BatchNormalization' -> 'batch_normalization' (Keras names)."""
+    """The Keras-style name of a layer's class: 'Dense' -> 'dense', 'BatchNormalization' -> 'batch_normalization'.
+
+    Parameters
+    ----------
+    layer
+        The layer.
+
+    Returns
+    -------
+    str
+        The class name in snake case.
+    """
     return re.sub(r"(?<!^)(?=[A-Z])", "_", type(layer).__name__).lower()

@@ -1,5 +1,7 @@
-"""Inverted dropout: while training, zero each input with probability ``rate``
-and scale the rest by ``1 / (1 - rate)``, so inference is the identity."""
+"""Inverted dropout: in training, zero each input with probability ``rate``, scale the rest.
+
+The scale ``1 / (1 - rate)`` keeps each input's expected value, so inference is the identity.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +13,18 @@ from .base import Layer
 
 
 class Dropout(Layer):
-    """``y = x * mask / (1 - rate)`` in training, ``y = x`` at inference."""
+    """``y = x * mask / (1 - rate)`` in training, ``y = x`` at inference.
+
+    Parameters
+    ----------
+    rate
+        The probability of dropping each input, in [0, 1).
+    seed
+        Seeds a generator the layer keeps for life (later fits continue its stream);
+        None uses the model's generator during ``fit``.
+    name
+        The layer's name; None lets the model name it.
+    """
 
     def __init__(self, rate: float, seed: int | None = None, name: str | None = None):
         super().__init__(name)
@@ -21,6 +34,7 @@ class Dropout(Layer):
         self.rng = None if seed is None else make_rng(seed)
 
     def forward(self, x: Any, training: bool) -> Any:
+        """Draw a new mask and apply it in training; pass ``x`` through at inference."""
         if not training or self.rate == 0.0:
             self._scaled_mask = None
             return x
@@ -47,10 +61,12 @@ class Dropout(Layer):
         return self._device_generator
 
     def backward(self, grad: Any, need_input_grad: bool = True) -> Any:
+        """``dX = dY * mask / (1 - rate)``, in place in ``grad``."""
         if self._scaled_mask is None:
             return grad
         grad *= self._scaled_mask
         return grad
 
     def get_config(self) -> dict:
+        """The layer's name, rate and seed."""
         return {"name": self.name, "rate": self.rate, "seed": self.seed}

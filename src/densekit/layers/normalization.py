@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,6 +25,9 @@ from .. import initializers, regularizers
 from ..errors import ArgumentError, ArgumentTypeError, InputError, NotBuiltError
 from ..validation import check_positive_int
 from .base import Layer, WeightSpec
+
+if TYPE_CHECKING:
+    from ..backend import Backend
 
 
 def _check_flag(name: str, value: Any) -> bool:
@@ -54,6 +57,38 @@ class BatchNormalization(Layer):
     ``gamma = weight``, ``beta = bias``, ``moving_mean = running_mean``,
     ``moving_variance = running_var`` (both are estimates of the population
     variance used at inference).
+
+    Parameters
+    ----------
+    momentum
+        ``moving = momentum * moving + (1 - momentum) * batch_statistic``, in [0, 1].
+    epsilon
+        Added to the variance before the square root, > 0.
+    center
+        Learn the shift ``beta``.
+    scale
+        Learn the scale ``gamma``.
+    beta_initializer
+        Initializer (name or object) of the shift.
+    gamma_initializer
+        Initializer of the scale.
+    moving_mean_initializer
+        Initializer of the moving mean.
+    moving_variance_initializer
+        Initializer of the moving variance.
+    beta_regularizer
+        Penalty on the shift, or None.
+    gamma_regularizer
+        Penalty on the scale, or None.
+    input_dim
+        The number of features, to build a model that starts with this layer at construction.
+    name
+        The layer's name; None lets the model name it.
+
+    Raises
+    ------
+    ArgumentError
+        If ``momentum`` is not in [0, 1] or ``epsilon`` is not a finite number > 0.
     """
 
     def __init__(
@@ -93,6 +128,7 @@ class BatchNormalization(Layer):
         self.declared_input_dim = _declared(input_dim)
 
     def weight_specs(self) -> list[WeightSpec]:
+        """``gamma``, ``beta`` (as configured), ``moving_mean``, ``moving_variance``."""
         shape = (self.input_dim,)
         specs = []
         if self.scale:
@@ -110,6 +146,11 @@ class BatchNormalization(Layer):
         return specs
 
     def forward(self, x: Any, training: bool) -> Any:
+        """``y = gamma * (x - mu) / sqrt(var + eps) + beta``.
+
+        In training ``mu`` and ``var`` are the batch's (and update the moving statistics);
+        at inference they are the moving statistics.
+        """
         xp = self.backend.xp
         if training:
             mean = x.mean(axis=0)
@@ -129,13 +170,17 @@ class BatchNormalization(Layer):
         return y
 
     def _update_moving(self, mean: Any, variance: Any) -> None:
-        """moving = momentum * moving + (1 - momentum) * batch value (Keras' convention)."""
+        """Update the moving statistics: ``moving = momentum * moving + (1 - momentum) * batch``."""
         for name, value in (("moving_mean", mean), ("moving_variance", variance)):
             moving = self.weights[name]
             moving *= self.momentum
             moving += (1.0 - self.momentum) * value
 
     def backward(self, grad: Any, need_input_grad: bool = True) -> Any:
+        """``dgamma``, ``dbeta`` into the gradients; ``dx`` as in the module docstring.
+
+        At inference the statistics are constants, so ``dx = gamma * dy / sqrt(var + eps)``.
+        """
         x_hat = self._x_hat
         if self.center:
             grad.sum(axis=0, out=self.grads["beta"])
@@ -156,6 +201,7 @@ class BatchNormalization(Layer):
         return dx
 
     def get_config(self) -> dict:
+        """The constructor's arguments, initializers and regularizers as configs."""
         return {
             "name": self.name,
             "momentum": self.momentum,
@@ -200,6 +246,28 @@ class Normalization(Layer):
     As the first layer of an unbuilt model, ``adapt(x)`` fixes the layer's input
     width and ``fit`` builds the model from it; on a built model (``input_dim=``)
     it writes the statistics straight into the model's weights.
+
+    Parameters
+    ----------
+    mode
+        ``"standard"`` or ``"minmax"``.
+    mean
+        Means to use instead of :meth:`adapt`'s, one per feature (give both or neither).
+    variance
+        Variances to go with ``mean``, each > 0.
+    input_dim
+        The number of features, to build a model that starts with this layer at construction.
+    adapted
+        Whether the statistics are set (as a model file records it); None: whether
+        ``mean`` was given.
+    name
+        The layer's name; None lets the model name it.
+
+    Raises
+    ------
+    ArgumentError
+        If ``mode`` is unknown, or only one of ``mean`` and ``variance`` is given, or they
+        are not finite, of one length, with every variance > 0.
     """
 
     MODES = ("standard", "minmax")
@@ -245,6 +313,23 @@ class Normalization(Layer):
         return mean, variance
 
     def build(self, input_dim: int) -> int:
+        """Fix the input width, which must match the statistics already given or adapted.
+
+        Parameters
+        ----------
+        input_dim
+            The number of features the layer receives.
+
+        Returns
+        -------
+        int
+            The same number: the layer keeps the width.
+
+        Raises
+        ------
+        InputError
+            If the statistics are for another number of features.
+        """
         if self._pending is not None and len(self._pending[0]) != input_dim:
             raise InputError(
                 f"Normalization {self.name!r} was adapted to {len(self._pending[0])} features, "
@@ -253,6 +338,7 @@ class Normalization(Layer):
         return super().build(input_dim)
 
     def weight_specs(self) -> list[WeightSpec]:
+        """``mean`` and ``variance``, non-trainable, filled with the statistics if known."""
         shape = (self.input_dim,)
         if self._pending is not None:
             mean, variance = (_Values(values) for values in self._pending)
@@ -263,13 +349,26 @@ class Normalization(Layer):
             WeightSpec("variance", shape, variance, False),
         ]
 
-    def bind(self, weights, grads, backend) -> None:
+    def bind(self, weights: dict[str, Any], grads: dict[str, Any], backend: Backend) -> None:
+        """Receive the weight views; from now on they hold the statistics."""
         super().bind(weights, grads, backend)
         self._pending = None  # the model's weights hold the statistics from now on
 
     # --- learning the statistics -------------------------------------------------
     def adapt(self, x: Any) -> None:
-        """Learn each column's statistics from ``x`` (2-D, finite), in float64."""
+        """Learn each column's statistics from ``x``, in float64.
+
+        Parameters
+        ----------
+        x
+            The data, 2-D ``(samples, features)`` and finite.
+
+        Raises
+        ------
+        InputError
+            If ``x`` is not numeric, not a non-empty 2-D array, of another width than the
+            layer's, or not finite.
+        """
         data = self._check_adapt_data(x)
         if self.mode == "standard":
             mean, variance = data.mean(axis=0), data.var(axis=0)
@@ -321,6 +420,25 @@ class Normalization(Layer):
 
     # --- computing ------------------------------------------------------------------
     def forward(self, x: Any, training: bool) -> Any:
+        """``y = (x - mean) / sqrt(variance)``.
+
+        Parameters
+        ----------
+        x
+            The batch, ``(batch, features)``.
+        training
+            Unused: the statistics are fixed.
+
+        Returns
+        -------
+        array
+            The normalized batch.
+
+        Raises
+        ------
+        NotBuiltError
+            If the layer has no statistics yet (neither :meth:`adapt` nor ``mean=`` was used).
+        """
         if not self.adapted:
             raise NotBuiltError(
                 f"Normalization layer {self.name!r} has no statistics: call its adapt(x) "
@@ -333,9 +451,11 @@ class Normalization(Layer):
         return y
 
     def backward(self, grad: Any, need_input_grad: bool = True) -> Any:
+        """``dx = dy / sqrt(variance)``; the statistics get no gradient."""
         return grad * self._inv_std if need_input_grad else None
 
     def get_config(self) -> dict:
+        """The layer's name, mode, input width and whether it is adapted (the statistics are weights)."""
         return {
             "name": self.name,
             "mode": self.mode,

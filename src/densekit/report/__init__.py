@@ -1,5 +1,8 @@
-"""Tier 6: reports. An HTML page for a trained model (:mod:`.html`) and a table that
-sets a model beside its compressed copy (:mod:`.compression`)."""
+"""Tier 6: reports.
+
+An HTML page for a trained model (:mod:`.html`) and a table that sets a model beside its
+compressed copy (:mod:`.compression`).
+"""
 
 from __future__ import annotations
 

@@ -32,8 +32,19 @@ def _kernels(model) -> list[np.ndarray]:
     ]
 
 
-def file_bytes(model) -> int:
-    """Size of the model's file as ``model.save`` writes it (optimizer state excluded)."""
+def file_bytes(model: Any) -> int:
+    """Size of the model's file as ``model.save`` writes it (optimizer state excluded).
+
+    Parameters
+    ----------
+    model
+        A model or a quantized model.
+
+    Returns
+    -------
+    int
+        The file's size in bytes.
+    """
     from ..quantize import QuantizedModel
 
     with tempfile.TemporaryDirectory() as folder:
@@ -45,14 +56,53 @@ def file_bytes(model) -> int:
         return os.path.getsize(path)
 
 
-def latency(model, x: np.ndarray, batch_size: int, repeats: int = 10) -> float:
-    """Best-of-``repeats`` seconds for ``predict`` on one batch of ``batch_size`` rows."""
+def latency(model: Any, x: np.ndarray, batch_size: int, repeats: int = 10) -> float:
+    """Best-of-``repeats`` seconds for ``predict`` on one batch of ``batch_size`` rows.
+
+    Parameters
+    ----------
+    model
+        The model to time.
+    x
+        The rows; the first ``batch_size`` form the batch.
+    batch_size
+        The batch's size.
+    repeats
+        How many timings to take the best of.
+
+    Returns
+    -------
+    float
+        Seconds.
+    """
     batch = np.ascontiguousarray(x[:batch_size])
     return best_time(lambda: model.predict(batch, batch_size=batch_size), repeats)
 
 
-def measure(model, x, y, batch_size: int = 256, repeats: int = 10) -> dict[str, Any]:
-    """The numbers of one model (see the module docstring)."""
+def measure(
+    model: Any, x: np.ndarray, y: Any, batch_size: int = 256, repeats: int = 10
+) -> dict[str, Any]:
+    """The numbers of one model (see the module docstring).
+
+    Parameters
+    ----------
+    model
+        A model or a quantized model.
+    x
+        Inputs, for latency and accuracy.
+    y
+        Their targets.
+    batch_size
+        Rows in the timed batch.
+    repeats
+        Timings to take the best of.
+
+    Returns
+    -------
+    dict
+        ``params``, ``nonzero_params``, ``file_bytes``, ``flops``, ``nonzero_flops``,
+        ``latency_ms``, ``rows_per_second`` and ``accuracy``.
+    """
     from ..quantize import accuracy
 
     kernels = _kernels(model)
@@ -84,6 +134,7 @@ class CompressionReport(dict):
     )
 
     def table(self) -> str:
+        """The report as a text table, one row per measure, with the after/before ratio."""
         header = f"{'':<26}{'before':>16}{'after':>16}{'after/before':>14}"
         lines = [f"batch size {self['batch_size']}", header]
         for key, label, fmt in self.ROWS:
@@ -99,9 +150,41 @@ class CompressionReport(dict):
 
 
 def compression_report(
-    before, after, x: Any, y: Any, batch_size: int = 256, repeats: int = 10
+    before: Any, after: Any, x: Any, y: Any, batch_size: int = 256, repeats: int = 10
 ) -> CompressionReport:
-    """Parameters, bytes on disk, FLOPs, latency and accuracy of ``before`` and ``after``."""
+    """Parameters, bytes on disk, FLOPs, latency and accuracy of ``before`` and ``after``.
+
+    Parameters
+    ----------
+    before
+        The original model.
+    after
+        Its compressed copy (pruned, or quantized).
+    x
+        Inputs for latency and accuracy, with ``before``'s feature count.
+    y
+        Their targets.
+    batch_size
+        Rows in the timed batch, >= 1.
+    repeats
+        Timings of each model to take the best of.
+
+    Returns
+    -------
+    CompressionReport
+        ``{"before": ..., "after": ..., "ratio": ..., "batch_size": ...}``; printing it
+        shows the table.
+
+    Raises
+    ------
+    ArgumentError
+        If ``batch_size`` is not a positive integer.
+
+    Examples
+    --------
+    >>> pruned = dk.prune.magnitude(model, sparsity=0.8)  # doctest: +SKIP
+    >>> print(dk.compression_report(model, pruned, x_test, y_test))  # doctest: +SKIP
+    """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ArgumentError(f"batch_size must be a positive integer, got {batch_size!r}")
     repeats = check_repeats(repeats)

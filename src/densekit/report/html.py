@@ -17,7 +17,7 @@ import io
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,6 +25,9 @@ from .. import explain
 from ..errors import require
 from ..serialization.safetensors import atomic_write
 from ..validation import check_x
+
+if TYPE_CHECKING:
+    from ..model import Sequential
 
 MAX_TABLE_ROWS = 200  # longer tuning tables are cut (the page says so)
 
@@ -47,7 +50,7 @@ img { max-width: 100%; height: auto; display: block; margin: 0.5em 0; }
 
 
 def report(
-    model,
+    model: Sequential,
     history: Any,
     x_val: Any,
     y_val: Any,
@@ -60,9 +63,39 @@ def report(
 ) -> Path:
     """Write the HTML report for ``model`` to ``path`` and return the path.
 
-    ``history`` is the ``History`` from ``fit`` (or its ``.history`` dict, or None);
-    ``x_val, y_val`` are held-out rows the page evaluates on; ``tuning`` is a
-    ``dk.tune.search`` result, a DataFrame or a list of dicts.
+    Parameters
+    ----------
+    model
+        A built, compiled model.
+    history
+        The ``History`` from ``fit``, its ``.history`` dict, or None (no curves).
+    x_val
+        Held-out inputs the page evaluates on.
+    y_val
+        Their targets.
+    path
+        The HTML file to write, atomically.
+    feature_names
+        Names of the input columns, for the importance table; None numbers them.
+    tuning
+        A ``dk.tune.search`` result, a DataFrame or a list of dicts, shown as a table.
+    class_names
+        Names of the classes, for the confusion matrix; None numbers them.
+    title
+        The page's title; None for ``"densekit report: <model name>"``.
+    seed
+        Seeds the permutations of the feature importance.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Examples
+    --------
+    >>> history = model.fit(x, y, validation_split=0.2)  # doctest: +SKIP
+    >>> dk.report(model, history, x_val, y_val, "report.html")  # doctest: +SKIP
+    PosixPath('report.html')
     """
     require("matplotlib", "plot", "densekit.report")
     model.require_compiled("write a report")

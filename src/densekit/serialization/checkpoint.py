@@ -36,10 +36,27 @@ WEIGHTS_FORMAT = "densekit-weights"
 LEGACY_KEYS = ("distributed_checkpoint", "dask_checkpoint")
 
 
-def generators(model, fit_rng=None, prefix: str = "") -> dict[str, np.random.Generator]:
-    """The random generators training draws from, by a stable name: the shuffling stream
-    ``"fit"`` (``fit_rng``, else the model's) and the layers' own, named ``prefix`` +
-    ``layer/<name>`` (a rank's prefix, where each rank draws dropout from its own)."""
+def generators(
+    model: Any, fit_rng: np.random.Generator | None = None, prefix: str = ""
+) -> dict[str, np.random.Generator]:
+    """The random generators training draws from, by a stable name.
+
+    Parameters
+    ----------
+    model
+        The model being trained.
+    fit_rng
+        The shuffling stream, saved as ``"fit"``; None takes the model's ``fit_rng``,
+        else its ``rng``.
+    prefix
+        Put before ``layer/<name>`` for the layers' own generators (a rank's prefix, where
+        each rank draws dropout from its own).
+
+    Returns
+    -------
+    dict of str to numpy.random.Generator
+        ``{"fit": ..., "<prefix>layer/<name>": ...}``.
+    """
     fit_rng = fit_rng or getattr(model, "fit_rng", None) or model.rng
     found = {"fit": fit_rng}
     for layer in model.layers:
@@ -50,16 +67,27 @@ def generators(model, fit_rng=None, prefix: str = "") -> dict[str, np.random.Gen
 
 
 def save_checkpoint(
-    model,
-    path,
+    model: Any,
+    path: str | Path,
     epoch: int,
     rngs: dict[str, np.random.Generator | dict] | None = None,
     extra: dict | None = None,
 ) -> None:
     """Write ``model``'s complete training state after ``epoch`` completed epochs.
 
-    ``rngs`` names the generators (or their ``bit_generator.state``) to save, by
-    default :func:`generators`; ``extra`` adds JSON fields to the training state.
+    Parameters
+    ----------
+    model
+        A built, compiled model.
+    path
+        The file to write, atomically.
+    epoch
+        The number of epochs completed.
+    rngs
+        The generators (or their ``bit_generator.state``) to save, by name; None for
+        :func:`generators`.
+    extra
+        More JSON fields for the training state.
     """
     model.require_built("save a checkpoint")
     model.require_compiled("save a checkpoint")
@@ -81,25 +109,70 @@ def save_checkpoint(
     write_safetensors(path, tensors, metadata)
 
 
-def read_checkpoint(path) -> dict:
-    """The JSON training state of a checkpoint file (epoch, iterations, generators)."""
+def read_checkpoint(path: str | Path) -> dict:
+    """The JSON training state of a checkpoint file (epoch, iterations, generators).
+
+    Parameters
+    ----------
+    path
+        The checkpoint file.
+
+    Returns
+    -------
+    dict
+        ``{"epoch", "iterations", "learning_rate", "rng", ...}``.
+    """
     _, metadata = read_safetensors(path)
     return _checkpoint_field(path, metadata)
 
 
-def restore_checkpoint(model, path, rngs: dict[str, np.random.Generator] | None = None) -> int:
-    """Load a checkpoint into ``model`` (built and compiled like the one that wrote it).
+def restore_checkpoint(
+    model: Any, path: str | Path, rngs: dict[str, np.random.Generator] | None = None
+) -> int:
+    """Load a checkpoint into ``model``, built and compiled like the one that wrote it.
 
-    Restores weights, non-trainable state, optimizer slots, step count,
-    learning rate and the states of ``rngs`` (default :func:`generators`);
-    returns the number of completed epochs. A file that does not fit the model
-    raises ModelFileError and leaves the model as it was.
+    Restores weights, non-trainable state, optimizer slots, step count, learning rate and
+    the generators' states. A file that does not fit the model raises ModelFileError and
+    leaves the model as it was.
+
+    Parameters
+    ----------
+    model
+        The model to restore.
+    path
+        The checkpoint file.
+    rngs
+        The generators to restore, by name; None for :func:`generators`.
+
+    Returns
+    -------
+    int
+        The number of completed epochs.
     """
     return apply_state(model, read_state(model, path), rngs)
 
 
-def read_state(model, path) -> dict:
-    """Read a checkpoint and check it fits ``model``; a plain dict of arrays and JSON values."""
+def read_state(model: Any, path: str | Path) -> dict:
+    """Read a checkpoint and check it fits ``model``, changing nothing.
+
+    Parameters
+    ----------
+    model
+        The model the checkpoint must fit (architecture, optimizer, weight names).
+    path
+        The checkpoint file.
+
+    Returns
+    -------
+    dict
+        A plain dict of arrays and JSON values, for :func:`apply_state` (MPI's rank 0 reads
+        it and every rank applies it).
+
+    Raises
+    ------
+    ModelFileError
+        If the file was written by another architecture or optimizer, or lacks weights.
+    """
     tensors, metadata = read_safetensors(path)
     state = _checkpoint_field(path, metadata)
     config = _json(path, metadata, "model_config")
@@ -121,8 +194,33 @@ def read_state(model, path) -> dict:
     }
 
 
-def apply_state(model, payload: dict, rngs: dict[str, np.random.Generator] | None = None) -> int:
-    """Put a state from :func:`read_state` into ``model`` and ``rngs``; the epochs completed."""
+def apply_state(
+    model: Any, payload: dict, rngs: dict[str, np.random.Generator] | None = None
+) -> int:
+    """Put a state from :func:`read_state` into ``model`` and ``rngs``.
+
+    The generators' states are checked on spare bit generators first, so a bad file
+    changes nothing.
+
+    Parameters
+    ----------
+    model
+        The model to change.
+    payload
+        What :func:`read_state` returned.
+    rngs
+        The generators to restore, by name; None for :func:`generators`.
+
+    Returns
+    -------
+    int
+        The number of completed epochs.
+
+    Raises
+    ------
+    ModelFileError
+        If a generator's state is missing or invalid.
+    """
     path, state = payload["path"], payload["state"]
     rngs = generators(model) if rngs is None else rngs
     saved_rngs = state["rng"]
@@ -196,8 +294,7 @@ def _checkpoint_field(path, metadata: dict) -> dict:
 
 
 def _legacy_state(path, metadata: dict) -> dict:
-    """The training state of a checkpoint written by densekit.distributed or densekit.dask
-    before they wrote here: the epoch (and MPI's shuffling state) in the model's metadata."""
+    """The state of an older distributed or dask checkpoint: the epoch in the model's metadata."""
     user = _json(path, metadata, "metadata") if "metadata" in metadata else {}
     key = next((k for k in LEGACY_KEYS if isinstance(user, dict) and k in user), None)
     if key is None:
@@ -242,15 +339,36 @@ def _json(path, metadata: dict, key: str) -> Any:
         raise ModelFileError(f"{path}: {key} is not valid JSON: {exc}") from exc
 
 
-def save_weights(model, path) -> None:
-    """Write only the weights (trainable and not), by name, as safetensors."""
+def save_weights(model: Any, path: str | Path) -> None:
+    """Write only the weights (trainable and not), by name, as safetensors.
+
+    Parameters
+    ----------
+    model
+        A built model.
+    path
+        The file to write, atomically.
+    """
     model.require_built("save weights")
     tensors = dict(zip(model.weight_names(), model.get_weights()))
     write_safetensors(path, tensors, {"format": WEIGHTS_FORMAT})
 
 
-def load_weights(model, path) -> None:
-    """Load weights written by :func:`save_weights` (or a model file) into a built ``model``."""
+def load_weights(model: Any, path: str | Path) -> None:
+    """Load weights written by :func:`save_weights` (or a model file) into a built ``model``.
+
+    Parameters
+    ----------
+    model
+        A built model with the same weight names and shapes.
+    path
+        The weights file or model file.
+
+    Raises
+    ------
+    ModelFileError
+        If the file holds no densekit weights.
+    """
     model.require_built("load weights")
     tensors, metadata = read_safetensors(path)
     if metadata.get("format") not in (WEIGHTS_FORMAT, FORMAT):

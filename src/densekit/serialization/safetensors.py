@@ -35,8 +35,26 @@ _DTYPES = {
 _DTYPE_NAMES = {dtype: name for name, dtype in _DTYPES.items()}
 
 
-def write_safetensors(path, tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> None:
-    """Write ``tensors`` and string ``metadata`` atomically as a safetensors file."""
+def write_safetensors(
+    path: str | Path, tensors: dict[str, np.ndarray], metadata: dict[str, str]
+) -> None:
+    """Write ``tensors`` and string ``metadata`` atomically as a safetensors file.
+
+    Parameters
+    ----------
+    path
+        The file to write; replaced only once the new one is complete.
+    tensors
+        Arrays by name, of float64/32/16, int64/32/8 or uint8; big-endian ones are stored
+        little-endian, as the format says.
+    metadata
+        Strings by name, stored under ``"__metadata__"``.
+
+    Raises
+    ------
+    ArgumentTypeError
+        If a tensor's dtype has no safetensors name.
+    """
     header: dict[str, Any] = {"__metadata__": metadata}
     offset = 0
     blobs = []
@@ -59,8 +77,29 @@ def write_safetensors(path, tensors: dict[str, np.ndarray], metadata: dict[str, 
     atomic_write(path, [struct.pack("<Q", len(encoded)), encoded, *blobs])
 
 
-def read_safetensors(path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """Read and validate a safetensors file; any defect raises ModelFileError."""
+def read_safetensors(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Read and validate a safetensors file; nothing in it is executed.
+
+    Every header field is checked (dtype, shape, offsets in Python ints, so a huge shape
+    cannot wrap around), and the tensors must tile the data exactly.
+
+    Parameters
+    ----------
+    path
+        The file to read.
+
+    Returns
+    -------
+    tensors : dict of str to numpy.ndarray
+        The arrays by name, in native byte order, each its own copy.
+    metadata : dict of str to str
+        The ``"__metadata__"`` entry (empty when there is none).
+
+    Raises
+    ------
+    ModelFileError
+        If the file is missing, truncated, corrupted or not a safetensors file.
+    """
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"no model file at {str(path)!r}")
@@ -134,8 +173,24 @@ def _tensor(path, name: str, entry: Any, data: memoryview) -> np.ndarray:
     return array.astype(dtype.newbyteorder("="), copy=True)
 
 
-def atomic_write(path, chunks: list[bytes]) -> None:
-    """Write bytes to ``path`` via a temporary file in the same folder, then rename."""
+def atomic_write(path: str | Path, chunks: list[bytes]) -> None:
+    """Write bytes to ``path`` via a temporary file in the same folder, then rename.
+
+    The data is fsynced before the rename, and the file's mode follows the umask, so a
+    crash at any point leaves either the old file or the new one, never a part.
+
+    Parameters
+    ----------
+    path
+        The file to write.
+    chunks
+        The bytes to write, in order.
+
+    Raises
+    ------
+    InputError
+        If ``path`` is a directory or its folder does not exist.
+    """
     path = Path(path)
     if path.is_dir():
         raise InputError(
