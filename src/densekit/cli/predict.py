@@ -1,0 +1,88 @@
+"""``densekit predict``: apply a trained model to raw table rows, write the predictions as CSV."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import numpy as np
+
+from ..errors import ArgumentError
+from .argument_types import positive_int
+from .devices import add_device_arguments
+from .outputs import refuse_overwrite, write_csv
+from .tables import stored_preprocessor
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """Predict with a model made by ``densekit train`` on a table; write CSV to a file or stdout.
+
+    Parameters
+    ----------
+    args
+        The parsed ``densekit predict`` arguments.
+
+    Returns
+    -------
+    int
+        The exit status, 0.
+
+    Raises
+    ------
+    DensekitError
+        On bad options, data or model files; ``main`` prints it as one line.
+    """
+    from ..serialization.model_file import load_model
+    from ..tabular import read_table
+
+    if args.output is not None:
+        refuse_overwrite(args.output, "the predictions", data=args.data, model=args.model)
+    model = load_model(args.model).to(args.device)
+    model.precision = args.precision
+    preprocessor = stored_preprocessor(model, args.model)
+    table = read_table(args.data)
+    x = preprocessor.transform(table)
+    outputs = model.predict(x, batch_size=args.batch_size)
+    labels = preprocessor.decode_target(outputs)
+    header = ["prediction"]
+    columns = [list(labels)]
+    if args.proba:
+        if preprocessor.task != "classification":
+            raise ArgumentError("--proba needs a classification model")
+        probabilities = _class_probabilities(outputs, len(preprocessor.classes_))
+        header += [f"proba_{label}" for label in preprocessor.classes_]
+        columns += [list(column) for column in probabilities.T]
+    write_csv(args.output, header, columns)
+    if args.output is not None and not args.quiet:
+        print(f"wrote {len(labels)} predictions to {args.output}", file=sys.stderr)
+    return 0
+
+
+def add_command(commands: Any) -> None:
+    """Add the ``predict`` command, its options and its handler.
+
+    Parameters
+    ----------
+    commands
+        What ``ArgumentParser.add_subparsers`` returned.
+    """
+    predict = commands.add_parser(
+        "predict",
+        help="predict with a trained model on raw table rows",
+        description="Apply a model made by 'densekit train' to a CSV/Parquet file.",
+    )
+    predict.add_argument("model", help="model file written by 'densekit train'")
+    predict.add_argument("data", help="CSV or Parquet file with the training columns")
+    predict.add_argument("-o", "--output", default=None, help="CSV to write (default: stdout)")
+    predict.add_argument("--proba", action="store_true", help="add class probability columns")
+    predict.add_argument("--batch-size", type=positive_int, default=None)
+    add_device_arguments(predict)
+    predict.add_argument("-q", "--quiet", action="store_true")
+    predict.set_defaults(handler=cmd_predict)
+
+
+def _class_probabilities(outputs: np.ndarray, n_classes: int) -> np.ndarray:
+    if outputs.shape[1] == 1 and n_classes == 2:
+        return np.hstack([1.0 - outputs, outputs])
+    return outputs
