@@ -27,12 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from . import metrics as metrics_module
-from . import prune
-from .backend import make_rng
-from .errors import ArgumentError, ArgumentTypeError, InputError, require
-from .layers import Dense
-from .validation import check_x
+from .. import metrics as metrics_module
+from .. import prune
+from ..backend import make_rng
+from ..errors import ArgumentError, ArgumentTypeError, InputError, require
+from ..layers import Dense
+from ..validation import check_x
 
 #: integrated gradients' completeness is checked to |gap| <= RTOL * |f(x) - f(b)| + ATOL
 COMPLETENESS_RTOL = 0.01
