@@ -43,10 +43,29 @@ def magnitude(
 ):
     """Zero the fraction ``sparsity`` of Dense kernel weights with the smallest ``|w|``.
 
-    ``scope="layer"`` prunes each kernel to that sparsity; ``"global"`` ranks all
-    kernels together (wide layers then lose more). ``layers`` limits pruning to
-    the named Dense layers. The masks stay attached until :func:`strip`.
-    Returns ``model`` (changed in place).
+    The masks stay attached until :func:`~densekit.prune.strip`.
+
+    Parameters
+    ----------
+    model : Sequential
+        A built model; changed in place.
+    sparsity : float
+        Fraction of the weights to zero, in [0, 1).
+    scope : {"layer", "global"}, default "layer"
+        ``"layer"`` prunes each kernel to that sparsity; ``"global"`` ranks all
+        kernels together (wide layers then lose more).
+    layers : list of str, optional
+        Limits pruning to the named Dense layers (all by default).
+
+    Returns
+    -------
+    Sequential
+        ``model``.
+
+    Raises
+    ------
+    ArgumentError
+        If ``sparsity``, ``scope`` or ``layers`` is invalid.
     """
     sparsity = check_fraction("sparsity", sparsity)
     if scope not in SCOPES:

@@ -31,6 +31,13 @@ class PruningMasks:
     Registered as both a gradient hook (pruned gradients are zero before the
     optimizer sees them) and a constraint (pruned weights and optimizer state
     are zero after every step).
+
+    Parameters
+    ----------
+    model : Sequential
+        The built model whose Dense kernels are masked.
+    masks : dict of str to ndarray
+        Per Dense layer name, 1 where a weight is kept and 0 where it is pruned.
     """
 
     def __init__(self, model, masks: dict[str, np.ndarray]):
@@ -46,6 +53,7 @@ class PruningMasks:
                 yield layer, self.masks[layer.name], part
 
     def zero_gradients(self, grads) -> None:
+        """The gradient hook: zero the gradients of pruned weights in ``grads``, in place."""
         xp = self.model.backend.xp
         for _, mask, part in self._kernel_slices():
             grads[part] *= xp.asarray(mask.ravel())
@@ -61,11 +69,23 @@ class PruningMasks:
                 slot[part] *= flat
 
     def sparsity(self) -> dict[str, float]:
+        """Fraction of pruned weights per masked layer (``1 - mean(mask)``)."""
         return {name: 1.0 - float(mask.mean()) for name, mask in self.masks.items()}
 
 
 def masks_of(model) -> PruningMasks | None:
-    """The masks attached to ``model`` (None when it has none)."""
+    """The masks attached to ``model``.
+
+    Parameters
+    ----------
+    model : Sequential
+        Any model.
+
+    Returns
+    -------
+    PruningMasks or None
+        The attached masks, None when the model has none.
+    """
     for constraint in model.constraints:
         if isinstance(constraint, PruningMasks):
             return constraint
@@ -73,6 +93,25 @@ def masks_of(model) -> PruningMasks | None:
 
 
 def attach(model, masks: dict[str, np.ndarray], scope: str) -> PruningMasks:
+    """Attach ``masks`` to ``model`` (or replace the attached ones) and apply them now.
+
+    Also records the masked layers and ``scope`` in ``model.metadata["pruning"]``,
+    so that a saved model gets its masks back on load.
+
+    Parameters
+    ----------
+    model : Sequential
+        The built model.
+    masks : dict of str to ndarray
+        Per Dense layer name, a 0/1 array shaped like its kernel, in the model's dtype.
+    scope : str
+        ``"layer"`` or ``"global"``, as recorded in the metadata.
+
+    Returns
+    -------
+    PruningMasks
+        The model's masks.
+    """
     pruning = masks_of(model)
     if pruning is None:
         pruning = PruningMasks(model, masks)
@@ -86,7 +125,18 @@ def attach(model, masks: dict[str, np.ndarray], scope: str) -> PruningMasks:
 
 
 def strip(model):
-    """Remove the masks (hooks, constraint and metadata); the zeros stay. Returns ``model``."""
+    """Remove the masks (hooks, constraint and metadata); the zeros stay.
+
+    Parameters
+    ----------
+    model : Sequential
+        A pruned model (or any model: then nothing changes).
+
+    Returns
+    -------
+    Sequential
+        ``model``, a plain model again.
+    """
     pruning = masks_of(model)
     if pruning is not None:
         model.constraints.remove(pruning)
@@ -96,7 +146,23 @@ def strip(model):
 
 
 def reattach(model) -> PruningMasks | None:
-    """Re-create the masks of a loaded model from its zeros (``mask = kernel != 0``)."""
+    """Re-create the masks of a loaded model from its zeros (``mask = kernel != 0``).
+
+    Parameters
+    ----------
+    model : Sequential
+        A model whose ``metadata["pruning"]`` names its masked layers.
+
+    Returns
+    -------
+    PruningMasks or None
+        The attached masks, None when the metadata names no pruning.
+
+    Raises
+    ------
+    InputError
+        If the metadata names layers the model lacks.
+    """
     entry = model.metadata.get(METADATA_KEY)
     if not entry:
         return None
@@ -112,7 +178,18 @@ def reattach(model) -> PruningMasks | None:
 
 
 def sparsity(model) -> dict[str, float]:
-    """Fraction of exactly-zero entries in each Dense kernel."""
+    """Fraction of exactly-zero entries in each Dense kernel.
+
+    Parameters
+    ----------
+    model : Sequential
+        A built model.
+
+    Returns
+    -------
+    dict of str to float
+        Per Dense layer name, the fraction of its kernel that is 0.
+    """
     return {
         layer.name: float((model.backend.to_numpy(layer.kernel) == 0).mean())
         for layer in model.layers

@@ -37,13 +37,50 @@ def _signal_into_next(model, index: int, x: np.ndarray) -> np.ndarray:
 
 
 def l2_scores(model, index: int, x=None) -> np.ndarray:
-    """L2 norm of each unit's kernel column (its incoming weights)."""
+    """L2 norm of each unit's kernel column (its incoming weights): criterion ``"l2"``.
+
+    Parameters
+    ----------
+    model : Sequential
+        A built model.
+    index : int
+        Position of a Dense layer in ``model.layers``.
+    x : ndarray, optional
+        Unused (the criterion signature).
+
+    Returns
+    -------
+    ndarray
+        One score per unit, float64.
+    """
     kernel = model.backend.to_numpy(model.layers[index].kernel).astype(np.float64)
     return np.sqrt((kernel**2).sum(axis=0))
 
 
 def activation_scores(model, index: int, x) -> np.ndarray:
-    """Mean |signal| each unit hands the next Dense layer (after BatchNormalization) on ``x``."""
+    """Mean ``|signal|`` each unit hands the next Dense layer on ``x``: criterion ``"activation"``.
+
+    The signal is taken after any BatchNormalization or Dropout in between.
+
+    Parameters
+    ----------
+    model : Sequential
+        A built model.
+    index : int
+        Position of a hidden Dense layer in ``model.layers``.
+    x : ndarray
+        Sample inputs.
+
+    Returns
+    -------
+    ndarray
+        One score per unit.
+
+    Raises
+    ------
+    ArgumentError
+        If ``x`` is None.
+    """
     if x is None:
         raise ArgumentError("criterion='activation' needs sample inputs: pass x=...")
     return np.abs(_signal_into_next(model, index, x)).mean(axis=0)
@@ -55,7 +92,20 @@ CRITERIA: dict[str, Callable] = {"l2": l2_scores, "activation": activation_score
 
 
 def register_criterion(name: str, criterion: Callable) -> None:
-    """Make ``neurons(..., criterion=name)`` use ``criterion(model, layer_index, x)``."""
+    """Make ``neurons(..., criterion=name)`` use ``criterion(model, layer_index, x)``.
+
+    Parameters
+    ----------
+    name : str
+        The name to use.
+    criterion : callable
+        ``criterion(model, layer_index, x) -> scores``, one per unit, higher = keep.
+
+    Raises
+    ------
+    ArgumentTypeError
+        If ``name`` is not a str or ``criterion`` not callable.
+    """
     if not isinstance(name, str) or not callable(criterion):
         raise ArgumentTypeError("register_criterion takes a name and a callable")
     CRITERIA[name] = criterion
@@ -136,16 +186,40 @@ def neurons(
 ):
     """A new, smaller Sequential without the least important units of each hidden Dense layer.
 
-    ``amount`` is a fraction of each hidden layer's units, a list of counts (one
-    per hidden Dense layer) or ``{layer name: count}``; the output layer is never
-    touched. ``criterion``: ``"l2"`` (norm of the unit's kernel column, its
-    incoming weights), ``"activation"`` (mean ``|a|`` on ``x`` of what the unit
-    feeds the next Dense layer, after BatchNormalization), or a callable
-    ``criterion(model, layer_index, x) -> scores`` (higher = keep), or a name added
-    with :func:`register_criterion` (the hook for ``"importance"``). With ``x`` and
-    ``compensate``, the mean signal of each removed unit is folded into the next
-    layer's bias (``b' = b + mean(a_removed) @ W_removed_rows``).
-    The result is compiled like ``model`` (fresh optimizer state) and can be fine-tuned.
+    The output layer is never touched. The result is compiled like ``model``
+    (fresh optimizer state) and can be fine-tuned.
+
+    Parameters
+    ----------
+    model : Sequential
+        A built model; not changed.
+    amount : float, list of int or dict of str to int
+        A fraction of each hidden layer's units, a list of counts (one per hidden
+        Dense layer) or ``{layer name: count}``.
+    criterion : str or callable, default "l2"
+        ``"l2"`` (norm of the unit's kernel column, its incoming weights),
+        ``"activation"`` (mean ``|a|`` on ``x`` of what the unit feeds the next
+        Dense layer, after BatchNormalization), a name added with
+        :func:`register_criterion` (the hook for ``"importance"``), or a callable
+        ``criterion(model, layer_index, x) -> scores`` (higher = keep).
+    x : array-like, optional
+        Sample inputs, needed by ``"activation"`` and by ``compensate``.
+    compensate : bool, default True
+        With ``x``, fold the mean signal of each removed unit into the next
+        layer's bias (``b' = b + mean(a_removed) @ W_removed_rows``).
+
+    Returns
+    -------
+    Sequential
+        The smaller model.
+
+    Raises
+    ------
+    ArgumentError
+        If the model has no hidden Dense layer, holds a layer that cannot be
+        sliced, or ``amount`` or ``criterion`` is invalid.
+    InputError
+        If a criterion's scores are not one finite number per unit.
     """
     from ..model import Sequential
 

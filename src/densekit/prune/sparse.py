@@ -25,8 +25,15 @@ from .timing import check_repeats, time_products
 class SparseInference:
     """Inference for a pruned model: each Dense product dense or CSR, as measured.
 
-    ``choices`` holds, per Dense layer: its sparsity, the measured dense and
-    sparse times (seconds per call on the sample) and whether CSR is used.
+    Parameters
+    ----------
+    model : Sequential
+        The pruned model (CPU backend).
+    sparse_kernels : dict of str to scipy.sparse.csr_matrix
+        Per Dense layer that uses CSR, its kernel transposed ``(units, inputs)``.
+    choices : list of dict
+        Per Dense layer: its sparsity, the measured dense and sparse times
+        (seconds per call on the sample) and whether CSR is used.
     """
 
     def __init__(self, model, sparse_kernels: dict[str, Any], choices: list[dict]):
@@ -45,6 +52,20 @@ class SparseInference:
         return layer.activation.forward(np, z)
 
     def predict(self, x: Any, batch_size: int | None = None) -> np.ndarray:
+        """Outputs of the model for ``x``, in batches, with the chosen products.
+
+        Parameters
+        ----------
+        x : array-like
+            Inputs ``(rows, features)``.
+        batch_size : int, optional
+            Rows per batch (1024 by default).
+
+        Returns
+        -------
+        ndarray
+            The model's outputs.
+        """
         from ..validation import check_batch_size, check_x
 
         model = self.model
@@ -67,8 +88,28 @@ def sparse_inference(
 ) -> SparseInference:
     """Time dense vs CSR products per Dense layer on ``x_sample``; use CSR where faster.
 
-    Layers below ``min_sparsity`` are not timed (CSR cannot win there). Needs
-    NumPy inference (CPU backend) and scipy.
+    Parameters
+    ----------
+    model : Sequential
+        A built model on the CPU backend.
+    x_sample : array-like
+        A typical batch of inputs.
+    repeats : int, default 5
+        Timed runs of each product.
+    min_sparsity : float, default 0.5
+        Layers below this sparsity are not timed (CSR cannot win there).
+
+    Returns
+    -------
+    SparseInference
+        The model with its per-layer choices.
+
+    Raises
+    ------
+    ArgumentError
+        If the model is not on the CPU backend or an argument is out of range.
+    MissingDependencyError
+        If scipy is not installed.
     """
     from ..validation import check_x
 
