@@ -1,4 +1,4 @@
-"""Pruning during training: schedules (when, to what sparsity) and the callback that applies them."""
+"""Pruning during training: schedules (when, how much) and the callback that applies them."""
 
 from __future__ import annotations
 

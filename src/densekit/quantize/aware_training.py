@@ -23,7 +23,15 @@ from .arithmetic import fake_quantize
 
 
 class FakeQuantization:
-    """Hooks that train a Sequential against int8 kernels (straight-through estimator)."""
+    """Hooks that train a Sequential against int8 kernels (straight-through estimator).
+
+    Parameters
+    ----------
+    model : Sequential
+        The model trained.
+    layers : list of Dense
+        Its Dense layers whose kernels are fake-quantized.
+    """
 
     def __init__(self, model, layers: list[Dense]):
         self.model = model
@@ -71,12 +79,34 @@ def qat(
 ):
     """A copy of ``model`` set up for quantization-aware training.
 
-    Every later ``fit`` runs the named Dense layers (all by default) with int8
-    kernels (fake-quantized after each step, float weights kept and updated,
-    straight-through) and, with ``activations``, a :class:`FakeQuant` layer before
-    each of them that simulates the uint8 quantization of its input. :func:`int8`
-    on the result uses the learned ranges; :func:`strip_qat` removes the kernel
-    hooks (the FakeQuant layers stay: they are part of the model and its file).
+    Every later ``fit`` runs the named Dense layers with int8 kernels
+    (fake-quantized after each step, float weights kept and updated,
+    straight-through) and, with ``activations``, a
+    :class:`~densekit.layers.fake_quant.FakeQuant` layer before each of them that
+    simulates the uint8 quantization of its input. ``int8`` on the result uses the
+    learned ranges; :func:`strip_qat` removes the kernel hooks (the FakeQuant
+    layers stay: they are part of the model and its file).
+
+    Parameters
+    ----------
+    model : Sequential
+        A built model on the CPU backend; not changed.
+    layers : list of str, optional
+        The Dense layers to train quantized (all by default).
+    activations : bool, default True
+        Add FakeQuant layers (not added again to a model that has them).
+    momentum : float, default 0.99
+        The FakeQuant layers' range momentum.
+
+    Returns
+    -------
+    Sequential
+        The copy, with the hooks attached.
+
+    Raises
+    ------
+    ArgumentError
+        If the model is not on the CPU backend or ``layers`` names unknown layers.
     """
     model.require_built("prepare quantization-aware training")
     if model.backend.xp is not np:
@@ -100,6 +130,18 @@ def qat(
 
 
 def fake_quantization_of(model) -> FakeQuantization | None:
+    """The QAT kernel hooks attached to ``model``.
+
+    Parameters
+    ----------
+    model : Sequential
+        Any model.
+
+    Returns
+    -------
+    FakeQuantization or None
+        The hooks, None when the model has none.
+    """
     for constraint in model.constraints:
         owner = getattr(constraint, "__self__", None)
         if isinstance(owner, FakeQuantization):
@@ -108,7 +150,18 @@ def fake_quantization_of(model) -> FakeQuantization | None:
 
 
 def strip_qat(model):
-    """Remove the QAT kernel hooks; the kernels keep their int8 images. Returns ``model``."""
+    """Remove the QAT kernel hooks; the kernels keep their int8 images.
+
+    Parameters
+    ----------
+    model : Sequential
+        A model made by :func:`qat` (or any model: then nothing changes).
+
+    Returns
+    -------
+    Sequential
+        ``model``.
+    """
     hooks = fake_quantization_of(model)
     if hooks is not None:
         model.constraints.remove(hooks.quantize_kernels)

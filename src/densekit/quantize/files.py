@@ -22,7 +22,15 @@ STORAGES = ("int8", "float16", "float32")
 
 
 def save(qmodel: QuantizedModel, path) -> None:
-    """Write a quantized model: int8/float16 kernels, float32 scales and biases, JSON ops."""
+    """Write a quantized model: int8/float16 kernels, float32 scales and biases, JSON ops.
+
+    Parameters
+    ----------
+    qmodel : QuantizedModel
+        The model.
+    path : str or PathLike
+        The file to write (atomically).
+    """
     tensors: dict[str, np.ndarray] = {}
     described = []
     for position, op in enumerate(qmodel.ops):
@@ -68,7 +76,23 @@ def _expect(path, tensors: dict, name: str, dtype, shape: tuple) -> np.ndarray:
 
 
 def load(path) -> QuantizedModel:
-    """Read a file written by :func:`save`, validating every field."""
+    """Read a file written by :func:`save`, validating every field.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        A densekit quantized model file.
+
+    Returns
+    -------
+    QuantizedModel
+        The model, with its ``kept_float``, ``sensitivity`` and metadata.
+
+    Raises
+    ------
+    ModelFileError
+        If the file is not a valid quantized model file.
+    """
     tensors, metadata = read_safetensors(path)
     if metadata.get("format") != FORMAT:
         raise ModelFileError(f"{path} is not a densekit quantized model file")

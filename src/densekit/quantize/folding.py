@@ -34,7 +34,25 @@ def _affine_of(layer) -> tuple[np.ndarray, np.ndarray]:
 
 
 def float_ops(model) -> list:
-    """The model as inference ops in float32: Dropout removed, BN/Normalization folded."""
+    """The model as inference ops in float32: Dropout removed, BN/Normalization folded.
+
+    Parameters
+    ----------
+    model : Sequential
+        A built model of Dense, Dropout, BatchNormalization, Normalization and
+        FakeQuant layers.
+
+    Returns
+    -------
+    list
+        :class:`~densekit.quantize.Affine` and float32
+        :class:`~densekit.quantize.QuantizedDense` ops.
+
+    Raises
+    ------
+    ArgumentError
+        If the model holds another kind of layer.
+    """
     model.require_built("quantize")
     ops: list = []
     pending: tuple[np.ndarray, np.ndarray] | None = None  # an affine waiting for the next Dense

@@ -17,19 +17,48 @@ from .arithmetic import INT8_MAX, UINT8_MAX, quantize_activations
 
 @dataclass
 class Affine:
-    """A per-feature ``y = scale * x + shift`` kept in float (a leading normalization)."""
+    """A per-feature ``y = scale * x + shift`` kept in float (a leading normalization).
+
+    Parameters
+    ----------
+    name : str
+        The folded layer's name.
+    scale, shift : ndarray
+        float32 ``(features,)``.
+    """
 
     name: str
     scale: np.ndarray
     shift: np.ndarray
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        """``x * scale + shift``."""
         return x * self.scale + self.shift
 
 
 @dataclass
 class QuantizedDense:
-    """One Dense product with its kernel stored as ``storage`` (int8, float16 or float32)."""
+    """One Dense product with its kernel stored as ``storage`` (int8, float16 or float32).
+
+    Parameters
+    ----------
+    name : str
+        The Dense layer's name.
+    kernel : ndarray
+        int8, float16 or float32, ``(inputs, units)``.
+    bias : ndarray
+        float32 ``(units,)``.
+    activation : Activation
+        The layer's activation.
+    storage : {"int8", "float16", "float32"}, default "float32"
+        How ``kernel`` is stored.
+    kernel_scale : ndarray, optional
+        float32 ``(units,)`` per-channel scales (int8 only).
+    input_scale, input_zero_point : optional
+        The uint8 quantization of the input (int8 only).
+    qat_range : tuple of float, optional
+        The input range a FakeQuant layer learned, used instead of calibrating.
+    """
 
     name: str
     kernel: np.ndarray  # int8, float16 or float32, shape (inputs, units)
@@ -43,6 +72,7 @@ class QuantizedDense:
     _compute: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def float_kernel(self) -> np.ndarray:
+        """The kernel as float32 (an int8 one dequantized with its scales)."""
         if self.storage == "int8":
             return self.kernel.astype(np.float32) * self.kernel_scale
         return self.kernel.astype(np.float32)
@@ -58,6 +88,11 @@ class QuantizedDense:
         return self._compute
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        """``activation(z)`` for one batch ``x``.
+
+        For int8 ``z_j = float32(sum_i (q_i - zp) * Wq_ij) * float32(s * s_j) + b_j``
+        (an exact integer accumulator, as onnxruntime's); otherwise ``z = x @ W + b``.
+        """
         if self.storage == "int8":
             q = quantize_activations(x, self.input_scale, self.input_zero_point)
             kernel = self.compute_kernel()
@@ -76,6 +111,15 @@ class QuantizedModel:
 
     ``kept_float`` names the Dense layers the accuracy guard left in float32;
     ``sensitivity`` maps each layer to the accuracy lost when only it is int8.
+
+    Parameters
+    ----------
+    ops : list
+        :class:`Affine` and :class:`QuantizedDense` ops, in order.
+    input_dim : int
+        Features per input row.
+    metadata : dict, optional
+        The model's metadata (saved with it).
     """
 
     def __init__(self, ops: list, input_dim: int, metadata: dict | None = None):
@@ -87,16 +131,33 @@ class QuantizedModel:
 
     @property
     def output_dim(self) -> int:
+        """Outputs per row: the last Dense op's units."""
         dense = [op for op in self.ops if isinstance(op, QuantizedDense)]
         return int(dense[-1].kernel.shape[1])
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        """The ops applied in order to one batch ``x`` (no checks)."""
         for op in self.ops:
             x = op.forward(x)
         return x
 
     def predict(self, x: Any, batch_size: int | None = None, verbose: int = 0) -> np.ndarray:
-        """Outputs computed as the int8 ONNX graph computes them, in batches."""
+        """Outputs computed as the int8 ONNX graph computes them, in batches.
+
+        Parameters
+        ----------
+        x : array-like
+            Inputs ``(rows, input_dim)``.
+        batch_size : int, optional
+            Rows per batch (1024 by default).
+        verbose : int, default 0
+            Accepted for Sequential compatibility; unused.
+
+        Returns
+        -------
+        ndarray
+            float32 ``(rows, output_dim)``.
+        """
         from ..validation import check_batch_size, check_x
 
         x = check_x(x, np.float32, self.input_dim)
@@ -110,6 +171,7 @@ class QuantizedModel:
         return self.predict(x)
 
     def count_params(self) -> int:
+        """Stored numbers: Dense kernels and biases, affine scales and shifts."""
         total = 0
         for op in self.ops:
             if isinstance(op, QuantizedDense):
@@ -120,9 +182,11 @@ class QuantizedModel:
 
     @property
     def storages(self) -> dict[str, str]:
+        """``{Dense op name: storage}``."""
         return {op.name: op.storage for op in self.ops if isinstance(op, QuantizedDense)}
 
     def summary_text(self) -> str:
+        """A table of the ops: kernel shape, storage and input quantization."""
         lines = [f"{'Layer':<24}{'Kernel':<16}{'Storage':<10}Input quantization"]
         for op in self.ops:
             if isinstance(op, Affine):
@@ -139,9 +203,11 @@ class QuantizedModel:
         return "\n".join(lines)
 
     def summary(self, print_fn=None) -> None:
+        """Print :meth:`summary_text` with ``print_fn`` (``print`` by default)."""
         (print_fn or print)(self.summary_text())
 
     def save(self, path) -> None:
+        """Write the model to ``path`` (:func:`densekit.quantize.save`)."""
         from .files import save
 
         save(self, path)

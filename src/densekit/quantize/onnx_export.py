@@ -26,6 +26,16 @@ def onnx_weight_operand(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     int8 with zero point 0 when ``|Wq| <= WEIGHT_MAX`` (no u8 x s8 pair can saturate);
     otherwise uint8 ``Wq + 128`` with zero point 128, the same values, for the u8 x u8
     kernels, which do not saturate.
+
+    Parameters
+    ----------
+    kernel : ndarray
+        An int8 kernel ``(inputs, units)``.
+
+    Returns
+    -------
+    tuple of ndarray
+        ``(weights, zero_points)``: int8 and int8 zeros, or uint8 and 128s.
     """
     units = kernel.shape[1]
     if int(np.abs(kernel.astype(np.int16)).max(initial=0)) <= WEIGHT_MAX:
@@ -43,8 +53,26 @@ def export_onnx(model, path, opset: int = MIN_OPSET) -> None:
     ``DequantizeLinear`` (QDQ), then ``Add`` (float bias) and the activation (as
     densekit.onnx builds it); onnxruntime fuses the pattern into an integer
     matmul kernel. A kernel within ``[-64, 64]`` is written as int8; a wider one as
-    uint8 ``Wq + 128`` with zero point 128, so no CPU's kernel saturates (module
-    docstring, "Saturation").
+    uint8 ``Wq + 128`` with zero point 128, so no CPU's kernel saturates
+    (:mod:`densekit.quantize.arithmetic`, "Saturation").
+
+    Parameters
+    ----------
+    model : QuantizedModel or Sequential
+        The model.
+    path : str or PathLike
+        The file to write (atomically).
+    opset : int, default MIN_OPSET
+        The ONNX opset, at least ``MIN_OPSET``.
+
+    Raises
+    ------
+    ArgumentTypeError
+        If ``model`` is neither.
+    ArgumentError
+        If ``opset`` is too low.
+    MissingDependencyError
+        If onnx (the ``onnx`` extra) is not installed.
     """
     from .. import onnx as float_onnx
     from ..model import Sequential

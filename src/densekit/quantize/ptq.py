@@ -42,7 +42,22 @@ def _classification_accuracy(output: np.ndarray, y: np.ndarray) -> float:
 
 
 def accuracy(model, x, y) -> float:
-    """Classification accuracy of a Sequential or a QuantizedModel on ``(x, y)``."""
+    """Classification accuracy of a Sequential or a QuantizedModel on ``(x, y)``.
+
+    Parameters
+    ----------
+    model : Sequential or QuantizedModel
+        The model.
+    x : array-like
+        Inputs.
+    y : array-like
+        Class labels, or one-hot rows.
+
+    Returns
+    -------
+    float
+        The fraction of rows whose predicted class is the label.
+    """
     from ..validation import check_same_length, check_x
 
     x = check_x(x, getattr(model, "dtype", np.float32), model.input_dim)
@@ -99,20 +114,43 @@ def int8(
     keep_float: list[str] | None = None,
     weight_max: int = WEIGHT_MAX,
 ) -> QuantizedModel:
-    """Post-training int8 quantization (scheme in the module docstring).
+    """Post-training int8 quantization (scheme in :mod:`densekit.quantize.arithmetic`).
 
-    ``weight_max`` is the largest integer of a quantized weight: 64 (default) keeps
-    onnxruntime's fast u8 x s8 kernels exact on every CPU; 127 halves the weight
-    rounding error, and its ONNX export runs the slower u8 x u8 kernels.
+    With ``validation=(x, y)`` the accuracy guard runs: each Dense layer is
+    quantized alone to measure its accuracy loss (``sensitivity``); layers whose
+    loss exceeds ``max_drop`` stay float32, then further layers, most sensitive
+    first, until the whole model is within ``max_drop`` of the float model. The
+    kept layers are in ``kept_float`` and a warning names them.
 
-    ``calibration_data`` (a few hundred typical rows) fixes each activation
-    range. With ``validation=(x, y)`` the accuracy guard runs: each Dense layer
-    is quantized alone to measure its accuracy loss (``sensitivity``); layers
-    whose loss exceeds ``max_drop`` (default 0.005, i.e. half a point) stay
-    float32, then further layers, most sensitive first, until the whole model
-    is within ``max_drop`` of the float model. ``keep_float`` names layers to
-    leave float32 from the start. The kept layers are in ``kept_float`` and a
-    warning names them.
+    Parameters
+    ----------
+    model : Sequential
+        A built model (see :func:`~densekit.quantize.float_ops` for the layers).
+    calibration_data : array-like
+        A few hundred typical rows; they fix each activation range (a range a
+        FakeQuant layer learned is used instead).
+    validation : tuple, optional
+        ``(x, y)`` with class labels: runs the accuracy guard.
+    max_drop : float, optional
+        The accuracy the guard may lose (default 0.005, half a point); needs
+        ``validation``.
+    keep_float : list of str, optional
+        Dense layers to leave float32 from the start.
+    weight_max : int, default WEIGHT_MAX
+        The largest integer of a quantized weight: 64 keeps onnxruntime's fast
+        u8 x s8 kernels exact on every CPU; 127 halves the weight rounding error,
+        and its ONNX export runs the slower u8 x u8 kernels.
+
+    Returns
+    -------
+    QuantizedModel
+        The quantized model.
+
+    Raises
+    ------
+    ArgumentError
+        If an argument is invalid, ``max_drop`` comes without ``validation``, or
+        ``validation`` labels are not class labels.
     """
     from ..validation import check_x
 
@@ -177,7 +215,18 @@ def int8(
 
 
 def float16(model) -> QuantizedModel:
-    """Dense kernels stored as float16 (half the file); compute stays float32."""
+    """Dense kernels stored as float16 (half the file); compute stays float32.
+
+    Parameters
+    ----------
+    model : Sequential
+        A built model.
+
+    Returns
+    -------
+    QuantizedModel
+        The model with float16 kernels.
+    """
     ops = float_ops(model)
     storage = {i: "float16" for i, op in enumerate(ops) if isinstance(op, QuantizedDense)}
     metadata = {k: v for k, v in model.metadata.items() if k != PRUNING_KEY}
