@@ -29,9 +29,21 @@ MAX_ROWS_PER_PASS = 8192  # rows per forward/backward pass when interpolating
 class Attribution:
     """Per-row attributions of one output to each input feature.
 
-    ``values`` is ``(rows, features)``, or ``(outputs, rows, features)`` when every
-    output was explained (``target="all"``). ``output`` is f(x) for the explained
-    output, ``baseline_output`` f(baseline) (integrated gradients only).
+    Parameters
+    ----------
+    values : ndarray
+        ``(rows, features)``, or ``(outputs, rows, features)`` when every output
+        was explained (``target="all"``).
+    method : str
+        ``"gradient_x_input"`` or ``"integrated_gradients"``.
+    target : ndarray
+        The explained output index per row (or every output index).
+    output : ndarray
+        f(x) for the explained output.
+    baseline_output : ndarray or None
+        f(baseline) (integrated gradients only).
+    names : list of str
+        Feature names.
     """
 
     values: np.ndarray
@@ -53,7 +65,18 @@ class Attribution:
     def completeness_ok(
         self, rtol: float = COMPLETENESS_RTOL, atol: float = COMPLETENESS_ATOL
     ) -> bool:
-        """Every row's gap within ``rtol * |f(x) - f(baseline)| + atol``."""
+        """Every row's gap within ``rtol * |f(x) - f(baseline)| + atol``.
+
+        Parameters
+        ----------
+        rtol, atol : float
+            Defaults ``COMPLETENESS_RTOL`` (1%) and ``COMPLETENESS_ATOL`` (1e-4).
+
+        Returns
+        -------
+        bool
+            Whether completeness holds for every row.
+        """
         allowed = rtol * np.abs(self.output - self.baseline_output) + atol
         return bool(np.all(np.abs(self.completeness_gap) <= allowed))
 
@@ -112,7 +135,29 @@ def _targets(model, x: np.ndarray, target) -> np.ndarray:
 
 
 def input_gradients(model, x: Any, target: Any = None, logits: bool = False) -> np.ndarray:
-    """d f_target(x) / dx for every row ``(rows, features)``; f is the output (or its logit)."""
+    """``d f_target(x) / dx`` for every row; f is the output (or its logit).
+
+    Parameters
+    ----------
+    model : Sequential
+        A built model (computed on a float64 copy).
+    x : array-like
+        Inputs.
+    target : int or array-like, optional
+        An output index, or one per row; None: the predicted class.
+    logits : bool, default False
+        Differentiate the last Dense layer's pre-activation instead.
+
+    Returns
+    -------
+    ndarray
+        float64 ``(rows, features)``.
+
+    Raises
+    ------
+    ArgumentError
+        If ``target`` is out of range, or ``logits`` without a Dense last layer.
+    """
     work = _float64_copy(model)
     x = check_x(x, np.float64, model.input_dim)
     return _output_and_input_gradient(work, x, _targets(work, x, target), logits)[1]
@@ -121,7 +166,26 @@ def input_gradients(model, x: Any, target: Any = None, logits: bool = False) -> 
 def gradient_x_input(
     model, x: Any, target: Any = None, logits: bool = False, feature_names=None
 ) -> Attribution:
-    """``x * d f_target / dx``: a first-order attribution (exact for a linear model)."""
+    """``x * d f_target / dx``: a first-order attribution (exact for a linear model).
+
+    Parameters
+    ----------
+    model : Sequential
+        A built model.
+    x : array-like
+        Inputs.
+    target : int, array-like or "all", optional
+        An output index, one per row, None (the predicted class) or ``"all"``.
+    logits : bool, default False
+        Explain the last Dense layer's pre-activation instead.
+    feature_names : sequence of str, optional
+        Names of the features.
+
+    Returns
+    -------
+    Attribution
+        The attributions.
+    """
     return _explain_each(model, x, target, logits, feature_names, "gradient_x_input", None, 0)
 
 
@@ -139,14 +203,41 @@ def integrated_gradients(
 
         attr_i = (x_i - b_i) * mean_k  d f(b + a_k (x - b)) / dx_i,   a_k = (k + 1/2) / steps
 
-    ``baseline`` defaults to zeros (the mean of standardized features); it may be
-    one row or one per row. ``target`` is an output index, one per row, None (the
-    predicted class) or ``"all"`` (every output).
-
     Completeness is checked per row: ``|sum_i attr_i - (f(x) - f(b))|`` must be at
     most ``COMPLETENESS_RTOL * |f(x) - f(b)| + COMPLETENESS_ATOL`` (1% + 1e-4).
     Rows that miss it are recomputed with twice the steps, up to ``max_steps``;
     a row that still misses it gives a ``RuntimeWarning``.
+
+    Parameters
+    ----------
+    model : Sequential
+        A built model (computed on a float64 copy).
+    x : array-like
+        Inputs.
+    baseline : array-like, optional
+        One row or one per row; zeros (the mean of standardized features) by default.
+    target : int, array-like or "all", optional
+        An output index, one per row, None (the predicted class) or ``"all"``.
+    steps : int, default 64
+        Midpoints of the path.
+    max_steps : int, default 2048
+        The most steps a refined row gets.
+    logits : bool, default False
+        Explain the last Dense layer's pre-activation instead.
+    feature_names : sequence of str, optional
+        Names of the features.
+
+    Returns
+    -------
+    Attribution
+        The attributions, with ``baseline_output`` for the completeness check.
+
+    Raises
+    ------
+    ArgumentError
+        If ``steps``, ``max_steps`` or ``target`` is invalid.
+    InputError
+        If ``baseline`` has the wrong shape.
     """
     for name, value in (("steps", steps), ("max_steps", max_steps)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -236,8 +327,28 @@ def class_attributions(
 ):
     """Per class: the mean integrated-gradients attribution of rows of that class to its output.
 
-    Rows are grouped by ``y`` when given, else by the predicted class. Returns a
-    table with one row per class and one column per feature.
+    Parameters
+    ----------
+    model : Sequential
+        A built model with one output per class.
+    x : array-like
+        Inputs.
+    y : array-like, optional
+        Class labels to group the rows by; the predicted class by default.
+    steps : int, default 64
+        As :func:`integrated_gradients` (refined up to ``8 * steps``).
+    feature_names : sequence of str, optional
+        Names of the features.
+
+    Returns
+    -------
+    pandas.DataFrame or list of dict
+        One row per class (its row count and one column per feature).
+
+    Raises
+    ------
+    ArgumentError
+        If the model has a single output.
     """
     work = _float64_copy(model)
     x = check_x(x, np.float64, model.input_dim)

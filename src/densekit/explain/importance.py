@@ -21,6 +21,17 @@ class FeatureImportance:
 
     Positive means the model does worse without the feature (for a loss: it
     rises; for a score such as accuracy: it falls).
+
+    Parameters
+    ----------
+    names : list of str
+        Feature names.
+    importances : ndarray
+        ``(features, repeats)`` score changes.
+    baseline_score : float
+        The score on the unshuffled data.
+    metric : str
+        The score's name.
     """
 
     names: list[str]
@@ -30,10 +41,12 @@ class FeatureImportance:
 
     @property
     def mean(self) -> np.ndarray:
+        """Mean change per feature, over the repeats."""
         return self.importances.mean(axis=1)
 
     @property
     def std(self) -> np.ndarray:
+        """Spread (standard deviation) per feature, over the repeats."""
         return self.importances.std(axis=1)
 
     def ranking(self) -> list[str]:
@@ -41,6 +54,7 @@ class FeatureImportance:
         return [self.names[i] for i in np.argsort(-self.mean, kind="stable")]
 
     def to_frame(self):
+        """A table of feature, mean importance and spread, most important first."""
         order = np.argsort(-self.mean, kind="stable")
         return as_table(
             [
@@ -78,10 +92,38 @@ def permutation_importance(
 ) -> FeatureImportance:
     """Shuffle each feature ``n_repeats`` times and measure how much the score worsens.
 
-    ``metric`` is None or ``"loss"`` (the compiled loss), a densekit metric name
-    (``"accuracy"``, ``"mse"``, ``"mae"``), or ``metric(y_true, y_pred) -> float``
-    on the targets as given and ``model.predict`` output — taken as a loss (lower
-    is better) unless ``greater_is_better=True``.
+    Parameters
+    ----------
+    model : Sequential
+        A built model (compiled, for a loss or a metric name).
+    x : array-like
+        Inputs.
+    y : array-like
+        Targets, as ``fit`` takes them.
+    metric : str or callable, optional
+        None or ``"loss"`` (the compiled loss), a densekit metric name
+        (``"accuracy"``, ``"mse"``, ``"mae"``), or ``metric(y_true, y_pred) -> float``
+        on the targets as given and ``model.predict`` output.
+    n_repeats : int, default 5
+        Shuffles per feature.
+    seed : int, optional
+        Seed of the shuffles.
+    feature_names : sequence of str, optional
+        Names of the features (``x0, x1, ...`` by default).
+    greater_is_better : bool, optional
+        For a callable metric: taken as a loss (lower is better) unless True.
+
+    Returns
+    -------
+    FeatureImportance
+        The score changes.
+
+    Raises
+    ------
+    ArgumentError
+        If ``n_repeats`` is not an integer >= 1.
+    ArgumentTypeError
+        If ``metric`` is neither a name nor a callable.
     """
     x = check_x(x, model.dtype, model.input_dim)
     if isinstance(n_repeats, bool) or not isinstance(n_repeats, int) or n_repeats < 1:

@@ -15,10 +15,29 @@ from .units import dense_layers, layer_outputs
 def plot_weights(model, kind: str = "heatmap", max_size: int = 64):
     """One picture per Dense layer of its kernel ``W`` (inputs down, units across).
 
-    ``kind="heatmap"``: colour is the weight (blue negative, red positive, white 0).
-    ``kind="hinton"``: a square per weight, area proportional to ``|w|``, white
-    positive and black negative on grey; only the first ``max_size`` inputs and
-    units of a larger kernel are drawn (the title says so).
+    Parameters
+    ----------
+    model : Sequential
+        A built model.
+    kind : {"heatmap", "hinton"}, default "heatmap"
+        ``"heatmap"``: colour is the weight (blue negative, red positive, white 0).
+        ``"hinton"``: a square per weight, area proportional to ``|w|``, white
+        positive and black negative on grey.
+    max_size : int, default 64
+        A Hinton diagram draws only the first ``max_size`` inputs and units of a
+        larger kernel (the title says so).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+
+    Raises
+    ------
+    ArgumentError
+        If ``kind`` is unknown.
+    MissingDependencyError
+        If matplotlib is not installed.
     """
     if kind not in ("heatmap", "hinton"):
         raise ArgumentError(f"kind must be 'heatmap' or 'hinton', got {kind!r}")
@@ -68,7 +87,27 @@ def _hinton(ax, matrix: np.ndarray) -> None:
 
 
 def plot_activation_histograms(model, x: Any, bins: int = 40):
-    """A histogram of every Dense layer's outputs over ``x`` (all units pooled)."""
+    """A histogram of every Dense layer's outputs over ``x`` (all units pooled).
+
+    Parameters
+    ----------
+    model : Sequential
+        A built model.
+    x : array-like
+        Inputs.
+    bins : int, default 40
+        Bins per histogram.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+
+    Raises
+    ------
+    MissingDependencyError
+        If matplotlib is not installed.
+    """
     outputs = layer_outputs(model, x)
     figure = new_figure(figsize=(3.0 * len(outputs) + 0.6, 2.8), layout="constrained")
     for position, (_, layer, values) in enumerate(outputs, start=1):

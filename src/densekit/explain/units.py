@@ -18,13 +18,37 @@ from .results import as_table
 
 
 def dense_layers(model) -> list[tuple[int, Dense]]:
-    """(index in model.layers, layer) for every Dense layer."""
+    """(index in model.layers, layer) for every Dense layer.
+
+    Parameters
+    ----------
+    model : Sequential
+        A built model.
+
+    Returns
+    -------
+    list of tuple
+        ``(index, Dense)`` pairs, in order.
+    """
     model.require_built("explain")
     return [(i, layer) for i, layer in enumerate(model.layers) if isinstance(layer, Dense)]
 
 
 def layer_outputs(model, x: Any) -> list[tuple[int, Dense, np.ndarray]]:
-    """(index, layer, activations ``(rows, units)``) for each Dense layer, at inference."""
+    """(index, layer, activations ``(rows, units)``) for each Dense layer, at inference.
+
+    Parameters
+    ----------
+    model : Sequential
+        A built model.
+    x : array-like
+        Inputs.
+
+    Returns
+    -------
+    list of tuple
+        ``(index, Dense, ndarray)`` per Dense layer.
+    """
     layers = dense_layers(model)
     x = model.backend.asarray(check_x(x, model.dtype, model.input_dim))
     outputs = []
@@ -37,7 +61,20 @@ def layer_outputs(model, x: Any) -> list[tuple[int, Dense, np.ndarray]]:
 
 
 def dead_relu_units(model, x: Any) -> dict[int, np.ndarray]:
-    """For each ReLU Dense layer: indices of units that output 0 for every row of ``x``."""
+    """For each ReLU Dense layer: indices of units that output 0 for every row of ``x``.
+
+    Parameters
+    ----------
+    model : Sequential
+        A built model.
+    x : array-like
+        Inputs.
+
+    Returns
+    -------
+    dict of int to ndarray
+        Per ReLU Dense layer index, its dead units.
+    """
     return {
         index: np.flatnonzero((values <= 0).all(axis=0))
         for index, layer, values in layer_outputs(model, x)
@@ -53,6 +90,29 @@ def saturated_units(
     A sigmoid unit is saturated where ``a < 1 - threshold`` or ``a > threshold``; a
     tanh unit where ``|a| > threshold``: there its derivative is near 0 and it
     barely learns.
+
+    Parameters
+    ----------
+    model : Sequential
+        A built model.
+    x : array-like
+        Inputs.
+    threshold : float, default 0.99
+        In (0, 1].
+    fraction : float, default 0.95
+        Share of rows on which a unit must be saturated, in (0, 1].
+
+    Returns
+    -------
+    dict of int to ndarray
+        Per sigmoid/tanh Dense layer index, its saturated units.
+
+    Raises
+    ------
+    ArgumentTypeError
+        If ``threshold`` or ``fraction`` is not a number.
+    ArgumentError
+        If it is outside (0, 1].
     """
     for name, value in (("threshold", threshold), ("fraction", fraction)):
         if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)):
@@ -73,7 +133,22 @@ def saturated_units(
 
 
 def unit_health(model, x: Any, threshold: float = 0.99, fraction: float = 0.95):
-    """One row per Dense layer: units, dead (ReLU) units, saturated (sigmoid/tanh) units."""
+    """One row per Dense layer: units, dead (ReLU) units, saturated (sigmoid/tanh) units.
+
+    Parameters
+    ----------
+    model : Sequential
+        A built model.
+    x : array-like
+        Inputs.
+    threshold, fraction : float
+        As :func:`saturated_units`.
+
+    Returns
+    -------
+    pandas.DataFrame or list of dict
+        The table (see :func:`~densekit.explain.results.as_table`).
+    """
     dead = dead_relu_units(model, x)
     saturated = saturated_units(model, x, threshold, fraction)
     rows = []
@@ -106,6 +181,27 @@ def neuron_importance(model, layer_index: int, x: Any) -> np.ndarray:
     units score 0. The signature is the criterion ``dk.prune.neurons`` takes:
     ``dk.prune.neurons(model, 0.25, criterion=neuron_importance, x=x)`` or, by
     name, ``criterion="importance"``.
+
+    Parameters
+    ----------
+    model : Sequential
+        A built model.
+    layer_index : int
+        Position of a Dense layer in ``model.layers`` (negative counts from the end).
+    x : array-like
+        Inputs.
+
+    Returns
+    -------
+    ndarray
+        float64, one score per unit.
+
+    Raises
+    ------
+    ArgumentTypeError
+        If ``layer_index`` is not an integer.
+    ArgumentError
+        If it is not the position of a Dense layer.
     """
     layers = dense_layers(model)
     indices = [index for index, _ in layers]
