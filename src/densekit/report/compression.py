@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 
 from ..errors import ArgumentError
-from ..prune import best_time, check_repeats
+from ..prune.timing import best_time, check_repeats
 
 
 def _kernels(model) -> list[np.ndarray]:
     from ..layers import Dense
-    from ..quantize import QuantizedDense, QuantizedModel
+    from ..quantize.model import QuantizedDense, QuantizedModel
 
     if isinstance(model, QuantizedModel):
         return [op.float_kernel() for op in model.ops if isinstance(op, QuantizedDense)]
@@ -34,7 +34,7 @@ def _kernels(model) -> list[np.ndarray]:
 
 def file_bytes(model) -> int:
     """Size of the model's file as ``model.save`` writes it (optimizer state excluded)."""
-    from ..quantize import QuantizedModel
+    from ..quantize.model import QuantizedModel
 
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "model.safetensors")
@@ -53,7 +53,7 @@ def latency(model, x: np.ndarray, batch_size: int, repeats: int = 10) -> float:
 
 def measure(model, x, y, batch_size: int = 256, repeats: int = 10) -> dict[str, Any]:
     """The numbers of one model (see the module docstring)."""
-    from ..quantize import accuracy
+    from ..quantize.ptq import accuracy
 
     kernels = _kernels(model)
     seconds = latency(model, x, batch_size, repeats)
