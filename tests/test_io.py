@@ -508,7 +508,7 @@ def test_a_quantized_model_file_is_read_once(tmp_path, monkeypatch):
         return real_read(file)
 
     monkeypatch.setattr(io, "read_safetensors", counting_read)
-    monkeypatch.setattr(dk.quantize, "read_safetensors", counting_read)
+    monkeypatch.setattr(dk.quantize.files, "read_safetensors", counting_read)
     loaded = dk.load_model(path)
     assert isinstance(loaded, dk.quantize.QuantizedModel) and reads == [path]
     np.testing.assert_array_equal(loaded.predict(x), dk.quantize.load(path).predict(x))

@@ -234,6 +234,14 @@ def test_fake_quant_passes_gradients_only_inside_its_range():
     np.testing.assert_array_equal(layer.backward(np.ones_like(x)), [[0.0, 1.0, 0.0]])
 
 
+def test_fake_quant_is_a_layer_that_model_files_find_by_name():
+    assert quantize.FakeQuant is dk.layers.FakeQuant
+    layer = dk.layers.from_config(
+        {"class_name": "FakeQuant", "config": {"name": "q", "momentum": 0.9}}
+    )
+    assert isinstance(layer, quantize.FakeQuant) and layer.momentum == 0.9
+
+
 def test_int8_of_a_qat_model_computes_what_it_trained_with(digits, tmp_path):
     x, y = digits
     model = quantize.qat(small_classifier())

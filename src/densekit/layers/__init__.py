@@ -1,4 +1,4 @@
-"""Layers: Dense, Activation, Dropout, BatchNormalization, Normalization, and their contract."""
+"""Layers: Dense, Activation, Dropout, BatchNormalization, Normalization, FakeQuant, and their contract."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from .activation import Activation
 from .base import Layer, WeightSpec
 from .dense import Dense
 from .dropout import Dropout
+from .fake_quant import FakeQuant
 from .normalization import BatchNormalization, Normalization
 
 LAYER_TYPES: dict[str, type[Layer]] = {"Dense": Dense, "Activation": Activation, "Dropout": Dropout}
@@ -64,6 +65,7 @@ def from_config(entry: dict) -> Layer:
 
 register(BatchNormalization)
 register(Normalization)
+register(FakeQuant)
 
 
 __all__ = [
@@ -74,6 +76,7 @@ __all__ = [
     "Dropout",
     "BatchNormalization",
     "Normalization",
+    "FakeQuant",
     "LAYER_TYPES",
     "register",
     "from_config",

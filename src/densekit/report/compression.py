@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 
 from ..errors import ArgumentError
-from ..prune import best_time, check_repeats
+from ..prune.timing import best_time, check_repeats
 
 
 def _kernels(model) -> list[np.ndarray]:
     from ..layers import Dense
-    from ..quantize import QuantizedDense, QuantizedModel
+    from ..quantize.model import QuantizedDense, QuantizedModel
 
     if isinstance(model, QuantizedModel):
         return [op.float_kernel() for op in model.ops if isinstance(op, QuantizedDense)]
@@ -45,7 +45,7 @@ def file_bytes(model: Any) -> int:
     int
         The file's size in bytes.
     """
-    from ..quantize import QuantizedModel
+    from ..quantize.model import QuantizedModel
 
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "model.safetensors")
@@ -103,7 +103,7 @@ def measure(
         ``params``, ``nonzero_params``, ``file_bytes``, ``flops``, ``nonzero_flops``,
         ``latency_ms``, ``rows_per_second`` and ``accuracy``.
     """
-    from ..quantize import accuracy
+    from ..quantize.ptq import accuracy
 
     kernels = _kernels(model)
     seconds = latency(model, x, batch_size, repeats)

@@ -23,6 +23,7 @@ import numpy as np
 
 from .. import explain
 from ..errors import require
+from ..explain.results import feature_names_for
 from ..serialization.safetensors import atomic_write
 from ..validation import check_x
 
@@ -101,7 +102,7 @@ def report(
     model.require_compiled("write a report")
     model.require_built("write a report")
     x_val = check_x(x_val, model.dtype, model.input_dim, name="x_val")
-    names = explain._feature_names(feature_names, x_val.shape[1])
+    names = feature_names_for(feature_names, x_val.shape[1])
     curves = getattr(history, "history", history) or {}
     classification = model.loss.fuses_with is not None
     title = title or f"densekit report: {model.name}"
