@@ -3,7 +3,9 @@
 - :mod:`.arrays`: the array module as a value (NumPy or CuPy), dtypes and precision,
   random generators;
 - :mod:`.threads`: how many BLAS threads the products use;
-- :mod:`.numba_kernels` and :mod:`.cupy_kernels`: compiled kernels for the CPU and the GPU.
+- :mod:`.kernels`: the kernels interface every layer, loss and optimizer step calls,
+  with NumPy as the reference; :mod:`.numba_kernels` and :mod:`.cupy_kernels` implement
+  it compiled for the CPU and fused for the GPU.
 
 Nothing here imports the math, the layers or the model.
 """
