@@ -155,6 +155,39 @@ class Kernels:
         """
         return loss.mean_and_gradient_from_logits(self.xp, y, z, p)
 
+    # --- gradient clipping, in place ----------------------------------------------------
+    def clip_values(self, grads: Any, limit: float) -> None:
+        """``g = clip(g, -limit, limit)``, in place.
+
+        Parameters
+        ----------
+        grads : array
+            The gradient (or a part of it), overwritten.
+        limit : float
+            The largest magnitude an entry keeps.
+        """
+        self.xp.clip(grads, -limit, limit, out=grads)
+
+    def scale_to_norm(self, grads: Any, max_norm: float) -> None:
+        """``g *= min(1, max_norm / ||g||)``, in place: the L2 norm becomes at most ``max_norm``.
+
+        Parameters
+        ----------
+        grads : array
+            The gradient (or one weight's part of it), overwritten.
+        max_norm : float
+            The largest L2 norm it keeps.
+        """
+        xp = self.xp
+        if xp is not np:  # on a device: no round trip to the host, scale by min(1, max/norm)
+            norm = xp.sqrt((grads * grads).sum())
+            grads *= xp.minimum(1.0, max_norm / xp.maximum(norm, np.finfo(grads.dtype).tiny))
+            return
+        flat = grads.ravel()  # a view: the gradient buffer is contiguous
+        norm = math.sqrt(float(np.vdot(flat, flat)))  # sum g^2 without a squared copy of g
+        if norm > max_norm:
+            grads *= max_norm / norm
+
     # --- optimizer steps over the flat buffer, in place --------------------------------
     def chunk_size(self, size: int) -> int:
         """Elements the chunked steps update at once (a piece that stays in cache).

@@ -9,10 +9,7 @@ state as plain arrays. The subclasses in this package each hold one update formu
 
 from __future__ import annotations
 
-import math
 from typing import Any
-
-import numpy as np
 
 from .. import schedules
 from ..backend import kernels as kernels_module
@@ -136,6 +133,8 @@ class Optimizer:
         """
         if not self.state and self.slots:
             raise ArgumentError("optimizer was not built: compile the model first")
+        if self.ops is None:  # a stateless update (plain SGD) runs unbuilt, as it always has
+            self.build(params, [])
         self._clip(grads)
         self._update(params, grads, self.learning_rate, self.iterations + 1)
         self.iterations += 1
@@ -144,14 +143,14 @@ class Optimizer:
         raise NotImplementedError
 
     def _clip(self, grads) -> None:
-        xp = _xp(grads)
+        ops = self.ops
         if self.clipvalue is not None:
-            xp.clip(grads, -self.clipvalue, self.clipvalue, out=grads)
+            ops.clip_values(grads, self.clipvalue)
         if self.clipnorm is not None:
             for part in self.slices:
-                _scale_to_norm(xp, grads[part], self.clipnorm)
+                ops.scale_to_norm(grads[part], self.clipnorm)
         if self.global_clipnorm is not None:
-            _scale_to_norm(xp, grads, self.global_clipnorm)
+            ops.scale_to_norm(grads, self.global_clipnorm)
 
     # --- saving -----------------------------------------------------------------
     def get_config(self) -> dict:
@@ -177,22 +176,3 @@ class Optimizer:
 
     def _hyperparameters(self) -> dict:
         return {}
-
-
-def _scale_to_norm(xp, g, max_norm: float) -> None:
-    if xp is not np:  # on a device: no round trip to the host, scale by min(1, max/norm)
-        norm = xp.sqrt((g * g).sum())
-        g *= xp.minimum(1.0, max_norm / xp.maximum(norm, np.finfo(g.dtype).tiny))
-        return
-    flat = g.ravel()  # a view: the gradient buffer is contiguous
-    norm = math.sqrt(float(np.vdot(flat, flat)))  # sum g^2 without a squared copy of g
-    if norm > max_norm:
-        g *= max_norm / norm
-
-
-def _xp(array):
-    if isinstance(array, np.ndarray):
-        return np
-    import cupy  # only reached for arrays on a GPU
-
-    return cupy.get_array_module(array)
