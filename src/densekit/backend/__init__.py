@@ -12,6 +12,7 @@ Nothing here imports the math, the layers or the model.
 
 from __future__ import annotations
 
+from . import kernels, numba_kernels  # numba itself is imported on first use
 from .arrays import (
     CPU,
     PRECISIONS,
@@ -31,7 +32,9 @@ __all__ = [
     "check_precision",
     "erf",
     "get_backend",
+    "kernels",
     "make_rng",
     "matmul_precision",
+    "numba_kernels",
     "resolve_dtype",
 ]
