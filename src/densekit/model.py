@@ -21,7 +21,7 @@ from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from .backend import check_precision, get_backend, make_rng, matmul_precision, resolve_dtype
-from .backend import numba_kernels as cpu_kernels
+from .backend import kernels as kernels_module
 from .backend import threads as threads_module
 from .callbacks import Callback, History
 from .errors import (
@@ -95,7 +95,7 @@ class Sequential:
         self.constraints: list[Callable[[Sequential], None]] = []
         self.weight_index: list[tuple[Layer, Any, Any]] = []
         self.regularized: list = []  # (weight, grad, regularizer), filled when built
-        self._cpu_kernels: cpu_kernels.CpuKernels | None = None  # chosen when built
+        self.ops: kernels_module.Kernels | None = None  # the kernels, chosen when built
         self._input_dim: int | None = None
         if layers is not None:
             if not isinstance(layers, (list, tuple)):
@@ -256,8 +256,7 @@ class Sequential:
         for layer in self.layers:
             layer.bind(*views[id(layer)], self.backend)
         # chosen with the layers' kernels (DENSEKIT_KERNELS is read here, not per batch)
-        on_cpu = self.backend.kernels is None and self.backend.name == "cpu"
-        self._cpu_kernels = cpu_kernels.get() if on_cpu else None
+        self.ops = kernels_module.for_backend(self.backend)
         self._first_trainable = next(
             (i for i, layer in enumerate(self.layers) if layer.grads), len(self.layers)
         )
@@ -377,11 +376,8 @@ class Sequential:
         z = self.layers[-1].pre_activation if fused else None
         if sample_weight is None:  # the common case: the loss may fuse value and gradient
             if fused:
-                if (
-                    self._cpu_kernels is not None
-                    and type(loss) in losses_module.COMPILED_CROSSENTROPY
-                ):
-                    return self._cpu_kernels.cross_entropy_from_logits(y, z, output)
+                if type(loss) in losses_module.COMPILED_CROSSENTROPY:
+                    return self.ops.cross_entropy_from_logits(loss, y, z, output)
                 return loss.mean_and_gradient_from_logits(xp, y, z, output)
             return loss.mean_and_gradient(xp, y, output)
         if fused:

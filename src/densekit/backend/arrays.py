@@ -57,8 +57,9 @@ class Backend:
     xp
         The array module.
     kernels
-        The fused device kernels (:mod:`densekit.backend.cupy_kernels`), or None on NumPy,
-        where the generic ``xp`` code is already the fast path.
+        The device's own kernels (:class:`~densekit.backend.cupy_kernels.CupyKernels`), or
+        None on the CPU, where :func:`densekit.backend.kernels.for_backend` chooses numba's
+        or NumPy's when a model is built (``DENSEKIT_KERNELS``).
     """
 
     name: str = "cpu"
@@ -166,9 +167,9 @@ def get_backend(device: str | Backend | None = "cpu") -> Backend:
     if device in ("gpu", "cuda"):
         if _GPU is None:
             cupy = _import_cupy()
-            from .cupy_kernels import Kernels
+            from .cupy_kernels import CupyKernels
 
-            _GPU = Backend("gpu", cupy, Kernels(cupy))
+            _GPU = Backend("gpu", cupy, CupyKernels(cupy))
         return _GPU
     raise ArgumentError(f"device must be 'cpu' or 'gpu', got {device!r}")
 

@@ -1,5 +1,7 @@
 """Fused elementwise kernels for the GPU backend (CuPy ``ElementwiseKernel``).
 
+:class:`CupyKernels` implements the kernels interface (:class:`~densekit.backend.kernels.Kernels`).
+
 On a GPU every array operation is a kernel launch that reads and writes
 device memory, so ``z += b; a = relu(z)`` is two passes and Adam's ten
 in-place ufuncs are ten passes over the flat buffer. Here each of those is one
@@ -12,17 +14,21 @@ once more in CUDA C, one line each.
                         p -= lr_t m / (sqrt(v) c2 + eps),  lr_t = lr/(1-b1^t), c2 = 1/sqrt(1-b2^t)
     SGD                 v = mu v - lr g;  p += v   (nesterov: p += mu v - lr g)
 
-:class:`Kernels` is made by the backend for a CuPy-like module ``xp``; the
-layers and optimizers ask the backend for it and fall back to the generic
-``xp`` code when it has no kernel for a case.
+:class:`CupyKernels` is made by the backend for a CuPy-like module ``xp``; the
+layers and optimizers ask the backend for it; where it has no kernel of its own
+for a case (RMSprop, Adagrad, softmax without a fused loss, user activations)
+the reference's ``xp`` code runs, inherited.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+from .kernels import Kernels
 
 # f(z) given z; the stable sigmoid uses exp(-|z|) <= 1.
 _FORWARD = {
@@ -72,11 +78,19 @@ _COMPUTE_64F = 70
 _GEMM_DEFAULT = -1
 
 
-class Kernels:
-    """The fused kernels for one CuPy-like module, compiled lazily and cached."""
+class CupyKernels(Kernels):
+    """The fused kernels for one CuPy-like module, compiled lazily and cached.
+
+    Parameters
+    ----------
+    xp : module
+        ``cupy`` (or a stand-in with its names).
+    """
+
+    name = "cupy"
 
     def __init__(self, xp: Any):
-        self.xp = xp
+        super().__init__(xp)
         self._cache: dict[tuple, Any] = {}
         #: how float32 products are computed: 'fp32', 'tf32' or 'bf16' (set by the model)
         self.precision = "fp32"
@@ -144,11 +158,12 @@ class Kernels:
         return out
 
     # --- activations ------------------------------------------------------------
-    def bias_activation(self, activation: Any, use_bias: bool) -> Callable | None:
-        """``f(z, bias) -> a``: adds the bias to ``z`` in place and returns ``f(z)``.
+    def bias_activation(self, activation: Any, use_bias: bool) -> Callable:
+        """``f(z, bias, out=None) -> a``: adds the bias to ``z`` in place, returns ``f(z)``.
 
-        None when ``activation`` has no fused kernel (softmax, linear without bias,
-        a user-defined one): the layer then uses the generic code.
+        ``a`` is written into ``out`` where given, else into a buffer of the kernel's
+        own. Activations without a fused kernel (linear without bias, a user-defined
+        one) get the reference's code.
         """
         name = activation.name
         if name == "softmax":
@@ -156,7 +171,7 @@ class Kernels:
         if name not in _FORWARD:
             if name == "linear" and use_bias:
                 return self._bias_only()
-            return None
+            return super().bias_activation(activation, use_bias)
         body = _FORWARD[name].replace("(T)P", f"(T)({_param(activation, name)!r})")
         if use_bias:
             # z is both read and written: ``z = z_in + b`` then the body reads z
@@ -191,10 +206,10 @@ class Kernels:
         add_bias = self._bias_only() if use_bias else None
         outputs = _PlainForward(None, self.xp)
 
-        def forward(z, bias):
+        def forward(z, bias, out=None):
             if add_bias is not None:
                 add_bias(z, bias)
-            a = outputs.output(z)
+            a = outputs.output(z) if out is None else out
             kernel(z, z.shape[1], a, size=z.shape[0])
             return a
 
@@ -264,17 +279,17 @@ class Kernels:
     def _bias_only(self):
         kernel = self._kernel(("fwd_b", "linear"), "T b", "T z", "z = z + b", "dk_bias_add")
 
-        def forward(z, bias):
+        def forward(z, bias, out=None):
             kernel(bias, z)
             return z
 
         return forward
 
-    def activation_backward(self, activation: Any) -> Callable | None:
-        """``f(z, a, grad) -> dz``, written over ``grad`` (None: no fused kernel)."""
+    def activation_backward(self, activation: Any) -> Callable:
+        """``f(z, a, grad) -> dz``, written over ``grad`` (the reference's where not fused)."""
         name = activation.name
         if name not in _BACKWARD:
-            return None
+            return super().activation_backward(activation)
         argument, body = _BACKWARD[name]
         body = body.replace("(T)P", f"(T)({_param(activation, name)!r})")
         kernel = self._kernel(
@@ -285,7 +300,18 @@ class Kernels:
         return lambda z, a, grad: kernel(z, grad, grad)
 
     # --- optimizers -------------------------------------------------------------
-    def adam(self, params, grads, m, v, lr_t, c2, beta_1, beta_2, eps, decay) -> None:
+    def adam_step(
+        self, params, grads, m, v, scratch, lr, t, beta_1, beta_2, epsilon, weight_decay=0.0
+    ) -> None:
+        """One Adam (AdamW when ``weight_decay``) step over the flat buffer, in one kernel.
+
+        ``p = p (1 - lr wd) - lr_t m / (sqrt(v) c2 + eps)`` with ``lr_t = lr / (1 - b1^t)``
+        and ``c2 = 1 / sqrt(1 - b2^t)``: the reference's formula; ``scratch`` is not used.
+        """
+        lr_t, c2 = lr / (1.0 - beta_1**t), 1.0 / math.sqrt(1.0 - beta_2**t)
+        self._adam(params, grads, m, v, lr_t, c2, beta_1, beta_2, epsilon, 1.0 - lr * weight_decay)
+
+    def _adam(self, params, grads, m, v, lr_t, c2, beta_1, beta_2, eps, decay) -> None:
         """One Adam (AdamW when ``decay`` != 1) step over the flat buffer, in place."""
         # the CPU's order of operations and its float32 constants (1 - b1 rounded from
         # float64, not computed in float32), no fused multiply-adds: the same rounding, so
@@ -329,11 +355,16 @@ class Kernels:
         )
         kernel(grads, coef, beta_1, 1.0 - beta_1, beta_2, 1.0 - beta_2, eps, decay, params, m, v)
 
-    def sgd(self, params, grads, lr) -> None:
+    def sgd_step(self, params, grads, velocity, scratch, lr, momentum, nesterov) -> None:
+        """SGD in one kernel: ``p -= lr g``; with momentum ``v = mu v - lr g; p += v``
+        (nesterov: ``p += mu v - lr g``); ``scratch`` is not used."""
+        if momentum:
+            self._sgd_momentum(params, grads, velocity, lr, momentum, nesterov)
+            return
         kernel = self._kernel(("sgd",), "T g, T lr", "T p", "p = p - g * lr", "dk_sgd", exact=True)
         kernel(grads, lr, params)
 
-    def sgd_momentum(self, params, grads, velocity, lr, momentum, nesterov: bool) -> None:
+    def _sgd_momentum(self, params, grads, velocity, lr, momentum, nesterov: bool) -> None:
         update = "p = p - g * lr + v * mu" if nesterov else "p = p + v"
         kernel = self._kernel(
             ("sgd_momentum", nesterov),
@@ -374,15 +405,15 @@ class _PlainForward:
             out = self.outputs[z.shape] = self.xp.empty_like(z)
         return out
 
-    def call(self, z, bias=None):
-        return self.kernel(z, self.output(z))
+    def call(self, z, bias=None, out=None):
+        return self.kernel(z, self.output(z) if out is None else out)
 
 
 class _BiasForward(_PlainForward):
     """``z += b; a = f(z)`` in one pass."""
 
-    def call(self, z, bias):
-        out = self.output(z)
+    def call(self, z, bias, out=None):
+        out = self.output(z) if out is None else out
         self.kernel(z, bias, z, out)
         return out
 

@@ -1,4 +1,6 @@
-"""Compiled CPU kernels: each optimizer step as one pass over the flat buffer.
+"""Compiled CPU kernels (:class:`~densekit.backend.kernels.Kernels`, compiled by numba).
+
+Each optimizer step is one pass over the flat buffer.
 
 With NumPy alone an Adam step is a dozen in-place ufuncs, each a full sweep over the
 parameters, moments and a scratch buffer; on a 784-256-128-10 network that is about as
@@ -25,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ArgumentError, MissingDependencyError
+from .kernels import Kernels
 
 ENV_VAR = "DENSEKIT_KERNELS"
 CHOICES = ("numba", "numpy")
@@ -32,15 +35,28 @@ CHOICES = ("numba", "numpy")
 _loaded: dict[str, Any] = {}  # the chosen kernels, looked up once per process
 
 
-def get() -> CpuKernels | None:
-    """The compiled kernels, or None for the plain NumPy path (see ``DENSEKIT_KERNELS``)."""
+def get() -> NumbaKernels | None:
+    """The compiled kernels, or None for the plain NumPy path (see ``DENSEKIT_KERNELS``).
+
+    Returns
+    -------
+    NumbaKernels or None
+        Loaded once per process and choice.
+
+    Raises
+    ------
+    ArgumentError
+        If ``DENSEKIT_KERNELS`` is neither ``numba`` nor ``numpy``.
+    MissingDependencyError
+        If ``DENSEKIT_KERNELS=numba`` and numba is not installed.
+    """
     choice = os.environ.get(ENV_VAR, "").strip().lower()
     if choice not in _loaded:
         _loaded[choice] = _load(choice)
     return _loaded[choice]
 
 
-def _load(choice: str) -> CpuKernels | None:
+def _load(choice: str) -> NumbaKernels | None:
     if choice not in ("", *CHOICES):
         raise ArgumentError(
             f"{ENV_VAR}={os.environ.get(ENV_VAR)!r} is not a kernel choice; "
@@ -56,17 +72,28 @@ def _load(choice: str) -> CpuKernels | None:
                 f"{ENV_VAR}=numba needs numba: pip install 'densekit[fast]'"
             ) from exc
         return None
-    return CpuKernels(numba)
+    return NumbaKernels(numba)
 
 
-class CpuKernels:
-    """numba-compiled optimizer updates over flat 1-D buffers and ReLU layer steps (in place).
+class NumbaKernels(Kernels):
+    """numba-compiled optimizer steps over flat 1-D buffers, ReLU and softmax layer steps.
 
-    Scalars are cast to the buffers' dtype first, as NumPy casts a Python float
-    against a float32 array, so float32 buffers are computed in float32.
+    Where there is no compiled form (other activations, SGD without momentum, RMSprop,
+    Adagrad, other losses) the NumPy reference runs. Scalars are cast to the buffers'
+    dtype first, as NumPy casts a Python float against a float32 array, so float32
+    buffers are computed in float32.
+
+    Parameters
+    ----------
+    numba : module
+        The imported ``numba``.
     """
 
+    name = "numba"
+
     def __init__(self, numba: Any) -> None:
+        super().__init__(np)
+
         def jit(function):
             # compiled on first use for each dtype; cache=True keeps the machine code on
             # disk, next to this file or in the user's cache folder; where neither can be
@@ -83,15 +110,25 @@ class CpuKernels:
         self._relu_backward = jit(_relu_backward)
         self._cross_entropy = jit(_cross_entropy_from_logits)
 
-    def bias_activation(self, activation: Any, use_bias: bool) -> Callable | None:
-        """``f(z, bias, out)``: ``z += b`` and ``out = f(z)`` in one pass; for ReLU and
-        softmax after a bias, else None (the layer uses the NumPy formulas)."""
-        return self._bias_forward.get(activation.name) if use_bias else None
+    def bias_activation(self, activation: Any, use_bias: bool) -> Callable[..., Any]:
+        """``forward(z, bias, out) -> out``: ``z += b`` and ``out = f(z)`` in one pass.
 
-    def activation_backward(self, activation: Any) -> Callable | None:
-        """``f(z, a, grad) -> dz`` written over ``grad`` (as the GPU kernels'); ReLU only."""
+        Compiled for ReLU and softmax after a bias; the reference otherwise.
+        """
+        kernel = self._bias_forward.get(activation.name) if use_bias else None
+        if kernel is None:
+            return super().bias_activation(activation, use_bias)
+
+        def forward(z, bias, out):
+            kernel(z, bias, out)
+            return out
+
+        return forward
+
+    def activation_backward(self, activation: Any) -> Callable[..., Any]:
+        """``backward(z, a, grad) -> dz`` written over ``grad``; compiled for ReLU only."""
         if activation.name != "relu":
-            return None
+            return super().activation_backward(activation)
         relu_backward = self._relu_backward
 
         def backward(z, a, grad):
@@ -100,26 +137,36 @@ class CpuKernels:
 
         return backward
 
-    def adam(self, params, grads, m, v, step, epsilon, beta_1, beta_2, decay) -> None:
-        """Adam (AdamW when ``decay`` != 1); ``step`` and ``epsilon`` carry the bias corrections."""
-        scalar = params.dtype.type
-        self._adam(
-            params, grads, m, v,
-            scalar(step), scalar(epsilon), scalar(1.0 - beta_1), scalar(1.0 - beta_2),
-            scalar(decay),
-        )  # fmt: skip
-
-    def cross_entropy_from_logits(self, y, z, p) -> tuple[float, Any]:
-        """Mean cross-entropy of softmax outputs ``p = softmax(z)`` against targets ``y``
-        and its gradient with respect to ``z``, ``(p sum_k y_k - y) / n``, as a new array."""
+    def cross_entropy_from_logits(self, loss, y, z, p) -> tuple[float, Any]:
+        """Mean cross-entropy of ``p = softmax(z)`` against ``y`` and its gradient in ``z``,
+        ``(p sum_k y_k - y) / n``, in one pass (as a new array); ``loss`` is not asked."""
         grad = np.empty_like(p)
         total = self._cross_entropy(y, z, p, grad, p.dtype.type(1.0 / p.shape[0]))
         return total / p.shape[0], grad
 
-    def sgd_momentum(self, params, grads, velocity, lr, momentum, nesterov: bool) -> None:
-        """Keras' momentum: v = mu v - lr g, then p += v (nesterov: p += mu v - lr g)."""
+    def sgd_step(self, params, grads, velocity, scratch, lr, momentum, nesterov) -> None:
+        """Keras' momentum: v = mu v - lr g, then p += v (nesterov: p += mu v - lr g).
+
+        Compiled with momentum; plain SGD is the reference's two ufuncs.
+        """
+        if not momentum:
+            super().sgd_step(params, grads, velocity, scratch, lr, momentum, nesterov)
+            return
         scalar = params.dtype.type
         self._sgd_momentum(params, grads, velocity, scalar(lr), scalar(momentum), nesterov)
+
+    def adam_step(
+        self, params, grads, m, v, scratch, lr, t, beta_1, beta_2, epsilon, weight_decay=0.0
+    ) -> None:
+        """Adam (AdamW when ``weight_decay``) in one compiled pass: the reference's formula."""
+        correction = math.sqrt(1.0 - beta_2**t)
+        step = lr * correction / (1.0 - beta_1**t)
+        scalar = params.dtype.type
+        self._adam(
+            params, grads, m, v,
+            scalar(step), scalar(epsilon * correction), scalar(1.0 - beta_1),
+            scalar(1.0 - beta_2), scalar(1.0 - lr * weight_decay),
+        )  # fmt: skip
 
 
 # --- the kernels: plain loops that numba compiles (and that also run as Python) --------

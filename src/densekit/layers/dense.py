@@ -8,11 +8,10 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from .. import activations, initializers, regularizers
-from ..backend import numba_kernels as cpu_kernels
+from ..backend import kernels as kernels_module
 from ..errors import ArgumentError, ArgumentTypeError
 from ..validation import check_positive_int
 from .base import Layer, WeightSpec
@@ -48,7 +47,7 @@ class Dense(Layer):
         self.declared_input_dim = (
             None if input_dim is None else check_positive_int("input_dim", input_dim)
         )
-        self._fused_forward = self._fused_backward = None
+        self.ops: kernels_module.Kernels | None = None  # the kernels, chosen when bound
 
     def build(self, input_dim: int) -> int:
         self.input_dim = int(input_dim)
@@ -82,39 +81,17 @@ class Dense(Layer):
 
     def bind(self, weights, grads, backend) -> None:
         super().bind(weights, grads, backend)
-        # fused kernels for z += b; a = f(z) and for dz = g * f'(z): CuPy's on a GPU, which
-        # return a from a buffer of their own; numba's on the CPU, which write into ours
-        gpu = backend.kernels
-        self._matmul = backend.xp.matmul if gpu is None else gpu.matmul
-        self._column_sums = None if gpu is None else gpu.column_sums
-        kernels = gpu if gpu is not None or backend.name != "cpu" else cpu_kernels.get()
-        self._fused_forward = self._fused_backward = None
-        if kernels is not None:
-            forward = kernels.bias_activation(self.activation, self.use_bias)
-            if forward is not None and gpu is None:
-                forward = functools.partial(self._forward_into_buffer, forward)
-            self._fused_forward = forward
-            self._fused_backward = kernels.activation_backward(self.activation)
-
-    def _forward_into_buffer(self, kernel, z, bias):
-        a = self.buffer("a", z.shape, z.dtype)
-        kernel(z, bias, a)
-        return a
+        # the backend's kernels (DENSEKIT_KERNELS is read here, not per batch): the
+        # product, z += b; a = f(z) and dz = g * f'(z), fused where the kernels can
+        self.ops = ops = kernels_module.for_backend(backend)
+        self._matmul, self._column_sums = ops.matmul, ops.column_sums
+        self._bias_activation = ops.bias_activation(self.activation, self.use_bias)
+        self._activation_backward = ops.activation_backward(self.activation)
 
     def forward(self, x: Any, training: bool) -> Any:
-        xp = self.backend.xp
         z = self.buffer("z", (x.shape[0], self.units), x.dtype)
         self._matmul(x, self.kernel, out=z)
-        if self._fused_forward is not None:
-            a = self._fused_forward(z, self.bias)
-            self._x, self._z, self._a = x, z, a
-            return a
-        if self.use_bias:
-            z += self.bias
-        if self.activation.writes_out:
-            a = self.activation.forward(xp, z, out=self.buffer("a", z.shape, z.dtype))
-        else:
-            a = self.activation.forward(xp, z)
+        a = self._bias_activation(z, self.bias, self.buffer("a", z.shape, z.dtype))
         self._x, self._z, self._a = x, z, a
         return a
 
@@ -125,21 +102,10 @@ class Dense(Layer):
 
     def backward(self, grad: Any, need_input_grad: bool = True, through_activation: bool = True):
         """``grad`` is dL/dA (or dL/dZ when ``through_activation`` is False, the fused case)."""
-        xp = self.backend.xp
-        if not through_activation:
-            dz = grad
-        elif self._fused_backward is not None:
-            dz = self._fused_backward(self._z, self._a, grad)
-        else:
-            dz = self.activation.backward(xp, self._z, self._a, grad)
+        dz = self._activation_backward(self._z, self._a, grad) if through_activation else grad
         self._matmul(self._x.T, dz, out=self.grads["kernel"])
         if self.use_bias:
-            if self._column_sums is not None:
-                self._column_sums(dz, self.grads["bias"])
-            else:
-                # db = sum(dZ, axis=0) = 1^T dZ: BLAS sums the columns several times faster
-                ones = self.buffer("ones", (dz.shape[0],), dz.dtype, fill=1)
-                self._matmul(ones, dz, out=self.grads["bias"])
+            self._column_sums(dz, self.grads["bias"])
         if not need_input_grad:
             return None
         dx = self.buffer("dx", self._x.shape, dz.dtype)
