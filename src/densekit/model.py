@@ -36,6 +36,7 @@ from .layers import Activation, Dense, Layer
 from .layers import from_config as layer_from_config
 from .layers.base import default_name
 from .training import loop as training
+from .training.step import loss_and_gradient
 from .validation import (
     check_batch_size,
     check_bool,
@@ -366,47 +367,20 @@ class Sequential:
                 grad = layer.backward(grad, need_input_grad)
         return grad
 
-    def _loss_and_gradient(self, y, output, sample_weight, fused=None):
-        """Per-sample losses and dL/d(output) (or dL/dz when fused), reduced Keras' way."""
-        xp, loss, n = self.backend.xp, self.loss, output.shape[0]
-        if fused is None:
-            fused = self.fuses_loss
-        z = self.layers[-1].pre_activation if fused else None
-        if sample_weight is None:  # the common case: the loss may fuse value and gradient
-            if fused:
-                if (
-                    self._cpu_kernels is not None
-                    and type(loss) in losses_module.COMPILED_CROSSENTROPY
-                ):
-                    return self._cpu_kernels.cross_entropy_from_logits(y, z, output)
-                return loss.mean_and_gradient_from_logits(xp, y, z, output)
-            return loss.mean_and_gradient(xp, y, output)
-        if fused:
-            per_sample = loss.per_sample_from_logits(xp, y, z)
-            grad = loss.gradient_from_logits(xp, y, z, output)
-        else:
-            per_sample = loss.per_sample(xp, y, output)
-            grad = loss.gradient(xp, y, output)
-        grad *= (sample_weight / n)[:, None]
-        value = float((per_sample * sample_weight).sum() / n)
-        return value, grad
-
     def regularization_penalty(self) -> float:
         xp = self.backend.xp
         return sum(reg.penalty(xp, weight) for weight, _, reg in self.regularized)
 
     def compute_gradients(self, x, y, sample_weight=None, training=True, input_grad=False):
         """Loss (with penalties) and the flat gradient for one batch; returns (loss, output, dx)."""
-        output = self.forward(x, training)
-        fused = self.fuses_loss
-        value, grad = self._loss_and_gradient(y, output, sample_weight, fused)
-        dx = self.backward(grad, through_last_activation=not fused, input_grad=input_grad)
-        xp = self.backend.xp
-        for weight, grad_weight, regularizer in self.regularized:
-            regularizer.add_gradient(xp, weight, grad_weight)
-        if self.regularized:
-            value += self.regularization_penalty()
-        return value, output, dx
+        return loss_and_gradient(
+            self, x, y, sample_weight, training=training, input_grad=input_grad
+        )
+
+    @property
+    def cpu_kernels(self) -> cpu_kernels.CpuKernels | None:
+        """The compiled CPU kernels chosen when the model was built (None: NumPy's)."""
+        return self._cpu_kernels
 
     def train_on_batch(self, x: Any, y: Any, sample_weight: Any = None) -> float:
         """One optimizer step on one batch; returns the batch loss (with penalties).
