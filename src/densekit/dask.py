@@ -43,6 +43,7 @@ import numpy as np
 from .backend import make_rng
 from .callbacks import BackupAndRestore, Callback, CallbackList, History, check_callbacks
 from .errors import ArgumentError, InputError, TrainingError, require
+from .training.epoch import Runner, print_epoch, run_epoch
 from .validation import check_batch_size, check_count
 
 POLL_SECONDS = 0.25
@@ -409,7 +410,7 @@ def fit(
 
     Returns a History whose ``step_seconds`` is the mean wall time of one round.
     """
-    from .training.loop import DEFAULT_BATCH_SIZE, check_verbose, print_epoch
+    from .training.loop import DEFAULT_BATCH_SIZE, check_verbose
 
     client = _client(client)
     model.require_compiled("fit")
@@ -477,40 +478,16 @@ def fit(
                 schedule = _GlobalEpoch(plan, lengths, batch_size, order)
             else:
                 schedule = _Epoch(plan, lengths, local_batch, seed, epoch, shuffle)
-            metrics = model.compiled_metrics()
-            totals = np.zeros(2 + len(metrics))
             k = 1 if exact else sync_every
-            for step in range(0, schedule.steps, k):
-                begun = time.perf_counter()
-                batches = schedule.round(step, k)
-                if not keep_all:  # this round's partitions and the next (prefetch)
-                    upcoming = schedule.round(step + k, k)
-                    wanted = {
-                        (w, b[0]) for w, bs in (*batches.items(), *upcoming.items()) for b in bs
-                    }
-                    for w, b in sorted(wanted):
-                        store.get(w, b)
-                    store.keep_only(wanted)
-                where = f"epoch {epoch + 1}, step {step + 1}"
-                results = _round(client, model, run, spec, store, batches, exact, where)
-                round_totals = sum(r["totals"] for r in results.values())
-                if exact:  # the workers' losses are the data's; the penalty is added once
-                    round_totals[0] += model.regularization_penalty() * round_totals[-1]
-                if not np.isfinite(round_totals[0]):
-                    raise TrainingError(
-                        f"the loss became {round_totals[0]} at {where}; "
-                        "the model keeps the weights from before this step. Check x and y for "
-                        "NaN or infinite values, or lower the learning rate."
-                    )
-                totals += round_totals
-                _combine(model, results, exact)
-                round_seconds.append(time.perf_counter() - begun)
-                callback_list.on_train_batch_end(step, {"loss": float(totals[0] / totals[-1])})
+            runner = RoundRunner(model, client, run, spec, store, schedule, k, keep_all, epoch)
+            try:
+                logs = run_epoch(
+                    model, runner, callback_list, verbose, f"Epoch {epoch + 1}/{epochs}"
+                )
+            finally:
+                round_seconds += runner.seconds
             if not keep_all:
                 store.keep_only(set())
-            logs = {"loss": float(totals[0] / totals[-1])}
-            for i, metric in enumerate(metrics, start=1):
-                logs[metric.name] = float(totals[i] / totals[-1])
             if verbose in (1, 2):
                 print_epoch(epoch, epochs, logs, time.perf_counter() - started)
             callback_list.on_epoch_end(epoch, logs)
@@ -527,6 +504,62 @@ def fit(
             pass
     history.step_seconds = float(np.mean(round_seconds)) if round_seconds else math.nan
     return history
+
+
+class RoundRunner(Runner):
+    """The client's rounds of one epoch, each a batch of the loop.
+
+    ``sync_every=1``: round ``b`` is global batch ``b``, whose gradient is the workers'
+    sums added (plus the penalty's, once); ``sync_every=k``: ``k`` local steps on every
+    worker, then their models averaged. Each round's partitions (and the next round's)
+    are computed on their workers first, unless all of them are kept. A round whose loss
+    is not finite raises before the model changes. ``stop_training`` is honoured at the
+    epoch's end.
+    """
+
+    stops_mid_epoch = False
+
+    def __init__(self, model, client, run, spec, store, schedule, k, keep_all, epoch: int):
+        self.model, self.client, self.run, self.spec, self.store = model, client, run, spec, store
+        self.schedule, self.k, self.keep_all, self.epoch = schedule, k, keep_all, epoch
+        self.n_batches = -(-schedule.steps // k)
+        self.seconds: list[float] = []  # each round's wall time
+
+    def running(self, metrics: list):
+        """Reset the sums: loss, each metric, rows."""
+        self.sums = np.zeros(2 + len(metrics))
+        return super().running(metrics)
+
+    def step(self, batch: int) -> None:
+        """Run round ``batch`` on the workers and fold what they return into the model."""
+        begun = time.perf_counter()
+        model, k, schedule, store = self.model, self.k, self.schedule, self.store
+        step, exact = batch * k, k == 1
+        batches = schedule.round(step, k)
+        if not self.keep_all:  # this round's partitions and the next (prefetch)
+            upcoming = schedule.round(step + k, k)
+            wanted = {(w, b[0]) for w, bs in (*batches.items(), *upcoming.items()) for b in bs}
+            for w, b in sorted(wanted):
+                store.get(w, b)
+            store.keep_only(wanted)
+        where = f"epoch {self.epoch + 1}, step {step + 1}"
+        results = _round(self.client, model, self.run, self.spec, store, batches, exact, where)
+        round_totals = sum(r["totals"] for r in results.values())
+        if exact:  # the workers' losses are the data's; the penalty is added once
+            round_totals[0] += model.regularization_penalty() * round_totals[-1]
+        if not np.isfinite(round_totals[0]):
+            raise TrainingError(
+                f"the loss became {round_totals[0]} at {where}; "
+                "the model keeps the weights from before this step. Check x and y for "
+                "NaN or infinite values, or lower the learning rate."
+            )
+        self.sums += round_totals
+        _combine(model, results, exact)
+        self.seconds.append(time.perf_counter() - begun)
+
+    def totals(self):
+        """The sums so far and the rows they are over."""
+        return self.sums[:-1], self.sums[-1]
 
 
 def _round(client, model, run, spec, store, batches: dict, exact: bool, where: str) -> dict:

@@ -38,6 +38,7 @@ from .callbacks import (
     check_monitored,
 )
 from .errors import ArgumentTypeError, InputError, require
+from .training.epoch import Runner, print_epoch, run_epoch
 from .validation import (
     check_batch_size,
     check_bool,
@@ -201,7 +202,6 @@ def _fit(model, x, y, comm, **kw) -> History:
         check_verbose,
         epoch_log_keys,
         prepare_validation,
-        print_epoch,
         undo_point,
     )
 
@@ -295,9 +295,8 @@ def _fit(model, x, y, comm, **kw) -> History:
             started = time.perf_counter()
             order = rng.permutation(len(train_index)) if shuffle else None
             title = f"Epoch {epoch + 1}/{epochs}"
-            logs = _train_epoch(
-                model, epoch_data, order, comm, reducer, sync_every, callback_list, verbose, title
-            )
+            runner = RankRunner(model, epoch_data, order, comm, reducer, sync_every)
+            logs = run_epoch(model, runner, callback_list, verbose, title)
             if validation is not None:
                 val_logs = model.evaluate_arrays(*validation, batch_size=None)
                 logs.update({f"val_{key}": value for key, value in val_logs.items()})
@@ -425,23 +424,36 @@ class _Targets:
             raise InputError(str(exc).replace(str(empty.shape), str(y.shape))) from exc
 
 
-def _train_epoch(model, data, order, comm, reducer, sync_every, callbacks, verbose, title):
-    from .training.loop import format_logs, progress_bar
+class RankRunner(Runner):
+    """This rank's share of each global batch: its positions ``r, r+N, ...``.
 
-    rank, size = comm.Get_rank(), comm.Get_size()
-    n = len(data.train_index)
-    if order is None:
-        order = np.arange(n)
-    batch_size = data.batch_size
-    n_batches = -(-n // batch_size)
-    metrics = model.compiled_metrics()
-    totals = np.zeros(2 + len(metrics))  # loss sum, metric sums, rows (this rank)
-    bar = progress_bar(n_batches, title, verbose)
-    xp = model.backend.xp
-    for batch in range(n_batches):
-        global_batch = order[batch * batch_size : min(n, (batch + 1) * batch_size)]
-        mine = global_batch[rank::size]
-        callbacks.on_train_batch_begin(batch, {})
+    With ``reducer`` (``sync_every=1``) each step's gradient is summed over the ranks by
+    that gradient hook; without, the ranks step on their own rows and average their
+    parameters every ``sync_every`` batches. ``stop_training`` is honoured at the
+    epoch's end, where the ranks agree on it; the epoch's totals add every rank's.
+    """
+
+    stops_mid_epoch = False
+
+    def __init__(self, model, data: _EpochData, order, comm, reducer, sync_every: int):
+        self.model, self.data, self.comm = model, data, comm
+        self.reducer, self.average_every = reducer, sync_every
+        n = len(data.train_index)
+        self.order = np.arange(n) if order is None else order
+        self.n = n
+        self.n_batches = -(-n // data.batch_size)
+
+    def running(self, metrics: list):
+        """Reset this rank's sums: loss, each metric, rows."""
+        self.sums = np.zeros(2 + len(metrics))
+        return super().running(metrics)
+
+    def step(self, batch: int) -> None:
+        """Train on this rank's rows of global batch ``batch``."""
+        model, data, reducer = self.model, self.data, self.reducer
+        comm, batch_size = self.comm, data.batch_size
+        global_batch = self.order[batch * batch_size : min(self.n, (batch + 1) * batch_size)]
+        mine = global_batch[comm.Get_rank() :: comm.Get_size()]
         if reducer is not None:
             reducer.local_rows, reducer.global_rows = len(mine), len(global_batch)
         if len(mine):
@@ -449,30 +461,30 @@ def _train_epoch(model, data, order, comm, reducer, sync_every, callbacks, verbo
             xb, yb = model.backend.asarray(xb), model.backend.asarray(yb)
             wb = None if wb is None else model.backend.asarray(wb)
             value = model.train_step(xb, yb, wb)
-            totals[0] += value * len(mine)
-            for k, metric in enumerate(metrics, start=1):
-                totals[k] += float(metric.per_sample(xp, yb, model.last_output).sum())
-            totals[-1] += len(mine)
+            sums, xp = self.sums, model.backend.xp
+            sums[0] += value * len(mine)
+            for k, metric in enumerate(self.metrics, start=1):
+                sums[k] += float(metric.per_sample(xp, yb, model.last_output).sum())
+            sums[-1] += len(mine)
         elif reducer is not None:
             _step_without_rows(model)
-        if reducer is None and ((batch + 1) % sync_every == 0 or batch == n_batches - 1):
+        if reducer is None and (
+            (batch + 1) % self.average_every == 0 or batch == self.n_batches - 1
+        ):
             average(comm, model.params)
-        logs = {"loss": float(totals[0] / max(totals[-1], 1))}
-        callbacks.on_train_batch_end(batch, logs)
-        if bar is not None:
-            bar.update(1)
-            if batch % max(1, n_batches // 20) == 0 or batch == n_batches - 1:
-                bar.set_postfix_str(format_logs(logs), refresh=False)
-    if bar is not None:
-        bar.close()
-    if size > 1:
-        totals = comm.allreduce(totals, op=_mpi().SUM)
-        if model.state.size:
-            average(comm, model.state)  # batch statistics were local: agree before evaluating
-    logs = {"loss": float(totals[0] / totals[-1])}
-    for k, metric in enumerate(metrics, start=1):
-        logs[metric.name] = float(totals[k] / totals[-1])
-    return logs
+
+    def totals(self):
+        """This rank's sums so far (its batch logs are its own)."""
+        return self.sums[:-1], max(self.sums[-1], 1)
+
+    def epoch_totals(self):
+        """Every rank's sums added; the ranks' batch statistics averaged before evaluating."""
+        sums = self.sums
+        if self.comm.Get_size() > 1:
+            sums = self.comm.allreduce(sums, op=_mpi().SUM)
+            if self.model.state.size:
+                average(self.comm, self.model.state)
+        return sums[:-1], sums[-1]
 
 
 def _step_without_rows(model) -> None:
