@@ -9,7 +9,6 @@ over the whole buffer.
 from __future__ import annotations
 
 import copy
-import math
 import warnings
 import weakref
 from collections.abc import Callable
@@ -21,9 +20,8 @@ from . import losses as losses_module
 from . import metrics as metrics_module
 from . import model_config
 from . import optimizers as optimizers_module
-from .backend import check_precision, get_backend, make_rng, matmul_precision, resolve_dtype
+from .backend import check_precision, get_backend, make_rng, resolve_dtype
 from .backend import numba_kernels as cpu_kernels
-from .backend import threads as threads_module
 from .callbacks import Callback, History
 from .errors import (
     ArgumentError,
@@ -31,23 +29,16 @@ from .errors import (
     InputError,
     NotBuiltError,
     NotCompiledError,
-    TrainingError,
 )
 from .layers import Activation, Dense, Layer
 from .layers.base import default_name
 from .model_config import compile_arguments  # noqa: F401 - densekit.model.compile_arguments
-from .training import inputs
+from .training import inference, inputs, step
 from .training import loop as training
-from .training.step import loss_and_gradient
+from .training.inference import DEFAULT_PREDICT_BATCH_SIZE  # noqa: F401 - a public name
 from .validation import (
-    check_batch_size,
     check_bool,
-    check_same_length,
-    check_sample_weight,
-    check_x,
 )
-
-DEFAULT_PREDICT_BATCH_SIZE = 1024  # large enough for BLAS, small enough to bound memory
 
 
 class Sequential:
@@ -226,7 +217,8 @@ class Sequential:
         self.params = xp.zeros(n_trainable, dtype=self.dtype)
         self.grads = xp.zeros(n_trainable, dtype=self.dtype)
         self.state = xp.zeros(n_state, dtype=self.dtype)
-        self._state_before_step = xp.zeros(n_state, dtype=self.dtype)  # see _train_step
+        #: where train_step keeps the non-trainable state, to put back after a bad loss
+        self.state_before_step = xp.zeros(n_state, dtype=self.dtype)
         self.weight_index = []
         self.slices: list[slice] = []
         self.regularized = []
@@ -374,7 +366,7 @@ class Sequential:
 
     def compute_gradients(self, x, y, sample_weight=None, training=True, input_grad=False):
         """Loss (with penalties) and the flat gradient for one batch; returns (loss, output, dx)."""
-        return loss_and_gradient(
+        return step.loss_and_gradient(
             self, x, y, sample_weight, training=training, input_grad=input_grad
         )
 
@@ -395,62 +387,15 @@ class Sequential:
         (dropout's draws are put back; fit's own loop skips that and the checks, having
         checked its data once).
         """
-        self.require_compiled("train on a batch")
-        self.require_built("train on a batch")
-        self._check_feature_names(x)
-        x = check_x(x, self.dtype, self._input_dim)
-        y = self._batch_targets(y)
-        check_same_length(x, y)
-        sample_weight = check_sample_weight(sample_weight, len(x), self.dtype)
-        to_device = self.backend.asarray
-        weights = None if sample_weight is None else to_device(sample_weight)
-        layer_rngs = {id(layer.rng): layer.rng for layer in self.layers if layer.rng is not None}
-        states = [(rng, rng.bit_generator.state) for rng in layer_rngs.values()]
-        try:
-            return self.train_step(to_device(x), to_device(y), weights)
-        except TrainingError:
-            for rng, state in states:
-                rng.bit_generator.state = state
-            raise
+        return step.train_on_batch(self, x, y, sample_weight)
 
     def _batch_targets(self, y: Any) -> np.ndarray:
         return inputs.batch_targets(self, y)
 
     def train_step(self, x: Any, y: Any, sample_weight: Any = None) -> float:
-        """:meth:`train_on_batch` on arrays already checked and prepared (fit's loops).
-
-        A training forward pass updates non-trainable state (BatchNormalization's moving
-        statistics) before the loss is known, so the state is copied first and put back
-        when the loss is not finite; the copy is of the small state buffer only, into a
-        buffer kept between steps, and is skipped when the model has no state.
-        """
-        state = self.state
-        if state.size:
-            self.backend.xp.copyto(self._state_before_step, state)
-        value, output, _ = self.compute_gradients(x, y, sample_weight)
-        if not math.isfinite(value):
-            if state.size:
-                state[...] = self._state_before_step
-            if self.stop_on_nonfinite:  # TerminateOnNaN: skip the step and stop
-                self.stop_training = True
-                self.last_output = output
-                return value
-            # checked only here, off the hot path: a step that overflowed the weights
-            # themselves (lr * grad beyond the dtype's range) is reported, not hidden
-            weights_finite = bool(self.backend.xp.isfinite(self.params).all())
-            kept = (
-                "the model keeps the weights from before this step"
-                if weights_finite
-                else "the weights themselves overflowed at the previous step and are not finite"
-            )
-            raise TrainingError(
-                f"the loss became {value} at optimizer step {self.optimizer.iterations + 1}; "
-                f"training stopped and {kept}. "
-                "Try a lower learning rate, gradient clipping (clipnorm=1.0) or scaled inputs."
-            )
-        self.apply_gradients()
-        self.last_output = output
-        return value
+        """:meth:`train_on_batch` on arrays already checked and prepared (fit's loops);
+        see :func:`densekit.training.step.train_step`."""
+        return step.train_step(self, x, y, sample_weight)
 
     def apply_gradients(self) -> None:
         """One optimizer step from ``self.grads``: the gradient hooks first (an all-reduce,
@@ -565,30 +510,8 @@ class Sequential:
         return values if len(values) > 1 else values[0]
 
     def evaluate_arrays(self, x, y, sample_weight, batch_size) -> dict[str, float]:
-        xp = self.backend.xp
-        batch_size = check_batch_size(batch_size, DEFAULT_PREDICT_BATCH_SIZE)
-        metrics = self.compiled_metrics()
-        totals = np.zeros(1 + len(metrics))
-        with matmul_precision(self.backend, self.precision):
-            for start in range(0, len(x), batch_size):
-                stop = min(len(x), start + batch_size)
-                xb, yb = self.backend.asarray(x[start:stop]), self.backend.asarray(y[start:stop])
-                output = self.forward(xb, training=False)
-                if self.fuses_loss:
-                    per_sample = self.loss.per_sample_from_logits(
-                        xp, yb, self.layers[-1].pre_activation
-                    )
-                else:
-                    per_sample = self.loss.per_sample(xp, yb, output)
-                if sample_weight is not None:
-                    per_sample = per_sample * self.backend.asarray(sample_weight[start:stop])
-                totals[0] += float(per_sample.sum())
-                for k, metric in enumerate(metrics, start=1):
-                    totals[k] += float(metric.per_sample(xp, yb, output).sum())
-        results = {"loss": float(totals[0] / len(x) + self.regularization_penalty())}
-        for k, metric in enumerate(metrics, start=1):
-            results[metric.name] = float(totals[k] / len(x))
-        return results
+        """:meth:`evaluate` on checked, prepared arrays (fit's validation)."""
+        return inference.evaluate_arrays(self, x, y, sample_weight, batch_size)
 
     def predict(
         self, x: Any, batch_size: int | None = None, verbose: int = 0, threads: int | None = None
@@ -597,27 +520,7 @@ class Sequential:
 
         ``threads`` limits the BLAS threads for this call (see :mod:`densekit.threads`).
         """
-        self.require_built("predict")
-        self._check_feature_names(x)
-        x = check_x(x, self.dtype, self._input_dim)
-        batch_size = check_batch_size(batch_size, DEFAULT_PREDICT_BATCH_SIZE)
-        # no automatic one-thread limit here, unlike fit: OpenBLAS already runs a one-row
-        # product on one thread, and switching its count costs more (measured 9 µs a call)
-        threads_module.apply_environment()
-        restore_threads = threads_module.limit(threads_module.check_threads(threads))
-        try:
-            with matmul_precision(self.backend, self.precision):
-                if len(x) <= batch_size:  # one batch (batch-1 latency): no result buffer to fill
-                    output = self.forward(self.backend.asarray(x), training=False)
-                    return np.array(self.backend.to_numpy(output))  # a copy: it is a work buffer
-                result = np.empty((len(x), self.output_dim), dtype=self.dtype)
-                for start in range(0, len(x), batch_size):
-                    stop = min(len(x), start + batch_size)
-                    output = self.forward(self.backend.asarray(x[start:stop]), training=False)
-                    result[start:stop] = self.backend.to_numpy(output)
-                return result
-        finally:
-            restore_threads()
+        return inference.predict(self, x, batch_size, threads)
 
     def __call__(self, x: Any) -> np.ndarray:
         return self.predict(x)

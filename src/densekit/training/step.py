@@ -8,9 +8,13 @@ GPU keeps the batch's loss *sum* on the device and reads it only every few batch
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 from .. import losses as losses_module
+from ..errors import TrainingError
+from ..validation import check_same_length, check_sample_weight, check_x
+from .inputs import batch_targets, check_feature_names
 
 if TYPE_CHECKING:
     from ..model import Sequential
@@ -173,3 +177,98 @@ def device_fused_loss(model: Sequential, output, y, sample_weight):
     if name == "mean_squared_error":
         return kernels.squared_error(output, y, 2.0 / (rows * output.shape[1]), grad), grad
     return None
+
+
+def train_step(model: Sequential, x: Any, y: Any, sample_weight: Any = None) -> float:
+    """One optimizer step on a checked, prepared batch; the batch loss (with penalties).
+
+    A training forward pass updates non-trainable state (BatchNormalization's moving
+    statistics) before the loss is known, so the state is copied first and put back
+    when the loss is not finite; the copy is of the small state buffer only, into a
+    buffer kept between steps, and is skipped when the model has no state.
+
+    Parameters
+    ----------
+    model : Sequential
+        A built, compiled model.
+    x, y, sample_weight : arrays
+        The batch on the model's backend, targets shaped like the output.
+
+    Returns
+    -------
+    float
+        The batch's mean loss; not finite only under TerminateOnNaN (the step skipped).
+
+    Raises
+    ------
+    TrainingError
+        When the loss is not finite; the weights are those from before the step.
+    """
+    state = model.state
+    if state.size:
+        model.backend.xp.copyto(model.state_before_step, state)
+    value, output, _ = model.compute_gradients(x, y, sample_weight)
+    if not math.isfinite(value):
+        if state.size:
+            state[...] = model.state_before_step
+        if model.stop_on_nonfinite:  # TerminateOnNaN: skip the step and stop
+            model.stop_training = True
+            model.last_output = output
+            return value
+        # checked only here, off the hot path: a step that overflowed the weights
+        # themselves (lr * grad beyond the dtype's range) is reported, not hidden
+        weights_finite = bool(model.backend.xp.isfinite(model.params).all())
+        kept = (
+            "the model keeps the weights from before this step"
+            if weights_finite
+            else "the weights themselves overflowed at the previous step and are not finite"
+        )
+        raise TrainingError(
+            f"the loss became {value} at optimizer step {model.optimizer.iterations + 1}; "
+            f"training stopped and {kept}. "
+            "Try a lower learning rate, gradient clipping (clipnorm=1.0) or scaled inputs."
+        )
+    model.apply_gradients()
+    model.last_output = output
+    return value
+
+
+def train_on_batch(model: Sequential, x: Any, y: Any, sample_weight: Any = None) -> float:
+    """``Sequential.train_on_batch``: check the batch as fit does, then :func:`train_step`.
+
+    Parameters
+    ----------
+    model : Sequential
+        A built, compiled model.
+    x, y, sample_weight : array-like
+        The batch as the user gives it (``y`` may be shaped like the output already).
+
+    Returns
+    -------
+    float
+        The batch loss (with penalties).
+
+    Raises
+    ------
+    InputError
+        For bad input, before the step.
+    TrainingError
+        When the loss is not finite; the layers' generators are put back too.
+    """
+    model.require_compiled("train on a batch")
+    model.require_built("train on a batch")
+    check_feature_names(model, x)
+    x = check_x(x, model.dtype, model.input_dim)
+    y = batch_targets(model, y)
+    check_same_length(x, y)
+    sample_weight = check_sample_weight(sample_weight, len(x), model.dtype)
+    to_device = model.backend.asarray
+    weights = None if sample_weight is None else to_device(sample_weight)
+    layer_rngs = {id(layer.rng): layer.rng for layer in model.layers if layer.rng is not None}
+    states = [(rng, rng.bit_generator.state) for rng in layer_rngs.values()]
+    try:
+        return model.train_step(to_device(x), to_device(y), weights)
+    except TrainingError:
+        for rng, state in states:
+            rng.bit_generator.state = state
+        raise
