@@ -31,6 +31,11 @@ class GradientAllreduce:
 
     ``local_rows`` and ``global_rows`` are set before every step; with one rank
     the scale is 1 and is skipped, so one rank is bit-identical to ``model.fit``.
+
+    Parameters
+    ----------
+    comm : mpi4py.MPI.Comm
+        The ranks to sum over.
     """
 
     def __init__(self, comm: Any):
@@ -41,6 +46,7 @@ class GradientAllreduce:
         self.calls = 0
 
     def __call__(self, grads: Any) -> None:
+        """Scale ``grads`` by this rank's share of the batch and sum it over the ranks."""
         if self.local_rows != self.global_rows:
             grads *= self.local_rows / self.global_rows
         started = time.perf_counter()
@@ -50,7 +56,15 @@ class GradientAllreduce:
 
 
 def average(comm: Any, buffer: Any) -> None:
-    """Replace ``buffer`` by its mean over the ranks (parameter averaging)."""
+    """Replace ``buffer`` by its mean over the ranks (parameter averaging).
+
+    Parameters
+    ----------
+    comm : mpi4py.MPI.Comm
+        The ranks.
+    buffer : numpy.ndarray
+        Changed in place.
+    """
     size = comm.Get_size()
     if size == 1:
         return
@@ -60,13 +74,28 @@ def average(comm: Any, buffer: Any) -> None:
 
 
 class EpochData:
-    """The training rows and how a global batch maps to this rank's rows."""
+    """The training rows and how a global batch maps to this rank's rows.
+
+    Parameters
+    ----------
+    rows : numpy.ndarray
+        The features (in memory, checked, or a memory map).
+    targets : Targets
+        The targets.
+    weights : numpy.ndarray or None
+        Per-row weights.
+    train_index : numpy.ndarray
+        The rows trained on (the rest are held out).
+    batch_size : int
+        The global batch.
+    """
 
     def __init__(self, rows, targets: Targets, weights, train_index, batch_size):
         self.rows, self.targets, self.weights = rows, targets, weights
         self.train_index, self.batch_size = train_index, batch_size
 
     def batch(self, model, positions: np.ndarray):
+        """``(x, y, w)`` of the training rows at ``positions``, read and checked."""
         index = self.train_index[positions]
         xb = read_rows(self.rows, index, model.dtype)
         yb = self.targets.take(index)
@@ -80,6 +109,16 @@ def memory_mapped(array: Any) -> bool:
 
     A view's ``.base`` chain ends at the ``mmap.mmap`` object; a copy (``np.take``,
     fancy indexing, arithmetic) owns its memory, even when NumPy still types it memmap.
+
+    Parameters
+    ----------
+    array : object
+        Anything; only arrays can be memory maps.
+
+    Returns
+    -------
+    bool
+        Whether it reads a file on demand.
     """
     while isinstance(array, np.ndarray):
         array = array.base
@@ -87,7 +126,27 @@ def memory_mapped(array: Any) -> bool:
 
 
 def read_rows(rows, index: np.ndarray, dtype) -> np.ndarray:
-    """Rows ``index`` of ``x`` as ``dtype``; a memory map's are checked as they are read."""
+    """Rows ``index`` of ``x`` as ``dtype``; a memory map's are checked as they are read.
+
+    Parameters
+    ----------
+    rows : numpy.ndarray
+        The features (in memory and checked, or a memory map).
+    index : numpy.ndarray
+        The rows to read.
+    dtype : numpy.dtype
+        The model's dtype.
+
+    Returns
+    -------
+    numpy.ndarray
+        The rows.
+
+    Raises
+    ------
+    InputError
+        For a memory map's rows that are not finite numbers.
+    """
     block = np.take(rows, index, axis=0)
     if memory_mapped(rows):
         return check_x_rows(block, dtype, index)
@@ -100,6 +159,17 @@ class Targets:
     An array in memory (or a memory map with ``read_whole``) is prepared whole at once,
     as ``model.fit`` prepares it; a memory map is prepared a block of rows at a time, as
     they are read, so that a rank reads only its own label rows.
+
+    Parameters
+    ----------
+    model : Sequential
+        The model whose loss prepares the targets.
+    y : numpy.ndarray
+        The targets as given (in memory or a memory map).
+    n_outputs : int
+        The model's output width (known before an unbuilt model is built).
+    read_whole : bool
+        Prepare a memory map's targets whole (class weights, a stratified split).
     """
 
     def __init__(self, model, y, n_outputs: int, read_whole: bool):
@@ -114,6 +184,7 @@ class Targets:
             self._check_layout()
 
     def take(self, index: np.ndarray) -> np.ndarray:
+        """The prepared targets of rows ``index``."""
         if self.whole is not None:
             return np.take(self.whole, index, axis=0)
         return self._prepare(self.mapped, index)
@@ -145,6 +216,21 @@ class RankRunner(Runner):
     that gradient hook; without, the ranks step on their own rows and average their
     parameters every ``sync_every`` batches. ``stop_training`` is honoured at the
     epoch's end, where the ranks agree on it; the epoch's totals add every rank's.
+
+    Parameters
+    ----------
+    model : Sequential
+        This rank's model.
+    data : EpochData
+        The training rows.
+    order : numpy.ndarray or None
+        The epoch's permutation (the same on every rank); None keeps the stored order.
+    comm : mpi4py.MPI.Comm
+        The ranks.
+    reducer : GradientAllreduce or None
+        The gradient hook (``sync_every=1``), told each batch's row counts.
+    sync_every : int
+        Without a reducer, average the parameters every this many batches.
     """
 
     stops_mid_epoch = False
@@ -202,6 +288,12 @@ class RankRunner(Runner):
 
 
 def step_without_rows(model) -> None:
-    """This rank has no rows in a short last batch: contribute zero, take the same step."""
+    """This rank has no rows in a short last batch: contribute zero, take the same step.
+
+    Parameters
+    ----------
+    model : Sequential
+        This rank's model.
+    """
     model.grads[...] = 0
     model.apply_gradients()

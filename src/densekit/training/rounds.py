@@ -26,7 +26,21 @@ def _distributed():
 
 
 class LocalEpoch:
-    """Which rows each worker trains on, batch by batch, in one epoch."""
+    """``sync_every=k``: which rows each worker trains on, batch by batch, in one epoch.
+
+    Parameters
+    ----------
+    plan : dict
+        Partitions per worker.
+    lengths : list of int
+        Rows per partition.
+    local_batch : int
+        Rows a worker's step.
+    seed, epoch : int
+        Shuffle the partitions and their rows from ``(seed, epoch[, partition])``.
+    shuffle : bool
+        Whether to shuffle.
+    """
 
     def __init__(self, plan, lengths, local_batch, seed, epoch, shuffle):
         rng = np.random.default_rng([seed, epoch]) if shuffle else None
@@ -43,13 +57,26 @@ class LocalEpoch:
         self.steps = max((len(q) for q in self.queues.values()), default=0)
 
     def round(self, step: int, k: int) -> dict[str, list]:
+        """``{worker: [(partition, start, stop, seed), ...]}``: steps ``step..step+k-1``."""
         return {w: q[step : step + k] for w, q in self.queues.items() if q[step : step + k]}
 
 
 class GlobalEpoch:
     """``sync_every=1``: global batch ``b`` is positions ``[b*B, (b+1)*B)`` of ``order``
     (None: the collection's own order), each of its rows computed by the worker that
-    holds its partition."""
+    holds its partition.
+
+    Parameters
+    ----------
+    plan : dict
+        Partitions per worker.
+    lengths : list of int
+        Rows per partition.
+    batch_size : int
+        The global batch.
+    order : numpy.ndarray or None
+        The epoch's permutation of every row.
+    """
 
     def __init__(self, plan, lengths, batch_size, order):
         self.offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
@@ -86,13 +113,22 @@ class GlobalEpoch:
 
 class Partitions:
     """Partition futures on their workers: computed just before use, released right after
-    (for a shuffled ``sync_every=1``, kept for the whole fit)."""
+    (for a shuffled ``sync_every=1``, kept for the whole fit).
+
+    Parameters
+    ----------
+    client : distributed.Client
+        The cluster's client.
+    pairs : list
+        One lazy ``(x, y)`` pair per partition.
+    """
 
     def __init__(self, client, pairs):
         self.client, self.pairs = client, pairs
         self.futures: dict[tuple[str, int], Any] = {}
 
     def get(self, worker: str, part: int):
+        """The future of partition ``part`` on ``worker`` (computed there on first use)."""
         key = (worker, part)
         if key not in self.futures:
             self.futures[key] = self.client.compute(
@@ -101,11 +137,24 @@ class Partitions:
         return self.futures[key]
 
     def keep_only(self, wanted: set) -> None:
+        """Release every partition future but the ``(worker, partition)`` pairs ``wanted``."""
         for key in [k for k in self.futures if k not in wanted]:
             del self.futures[key]
 
 
 def payload(model) -> dict:
+    """What local SGD sends a worker: weights, state, optimizer slots, step, constant rate.
+
+    Parameters
+    ----------
+    model : Sequential
+        The client's model.
+
+    Returns
+    -------
+    dict
+        Copies of the arrays; ``learning_rate`` None when a schedule sets it.
+    """
     rate = model.optimizer._learning_rate  # a schedule follows the iterations
     return {
         "params": model.params.copy(),
@@ -117,7 +166,27 @@ def payload(model) -> dict:
 
 
 def wait_round(client, futures: dict, where: str) -> dict:
-    """Results of one round's futures; a lost worker or a failed task raises TrainingError."""
+    """Results of one round's futures.
+
+    Parameters
+    ----------
+    client : distributed.Client
+        The cluster's client (asked who is alive when a round is late).
+    futures : dict
+        One future per worker.
+    where : str
+        The round, for errors.
+
+    Returns
+    -------
+    dict
+        Each worker's result.
+
+    Raises
+    ------
+    TrainingError
+        When a task fails or its worker is lost.
+    """
     distributed = _distributed()
     pending = list(futures.values())
     while True:
@@ -154,6 +223,23 @@ class RoundRunner(Runner):
     are computed on their workers first, unless all of them are kept. A round whose loss
     is not finite raises before the model changes. ``stop_training`` is honoured at the
     epoch's end.
+
+    Parameters
+    ----------
+    model : Sequential
+        The client's model.
+    client, run, spec, store
+        The cluster's client, the fit's id, the workers' model spec, the partitions.
+    schedule : GlobalEpoch or LocalEpoch
+        Which rows each worker takes, round by round.
+    k : int
+        Steps a round (``sync_every``).
+    keep_all : bool
+        Whether every partition stays on its worker (no prefetch, no release).
+    epoch : int
+        The epoch (0-based), for errors.
+    tasks : tuple
+        The worker functions ``(gradient_part, local_steps)``.
     """
 
     stops_mid_epoch = False
@@ -255,7 +341,13 @@ def send_round(client, model, run, spec, store, batches: dict, tasks, where: str
 
 
 def add_penalty_gradients(model) -> None:
-    """``grads += d penalty / dw`` for every regularized weight, as compute_gradients does."""
+    """``grads += d penalty / dw`` for every regularized weight, as compute_gradients does.
+
+    Parameters
+    ----------
+    model : Sequential
+        The client's model, its gradient filled.
+    """
     xp = model.backend.xp
     for layer in model.layers:
         for spec in layer.weight_specs():
@@ -265,7 +357,17 @@ def add_penalty_gradients(model) -> None:
 
 def combine(model, results: dict, exact: bool) -> None:
     """Exact: the batch's gradient from the workers' sums, then one step; else average the
-    workers' models (weights, optimizer state, moving statistics), weighted by rows."""
+    workers' models (weights, optimizer state, moving statistics), weighted by rows.
+
+    Parameters
+    ----------
+    model : Sequential
+        The client's model, changed in place.
+    results : dict
+        Each worker's result of the round.
+    exact : bool
+        Whether the round was a gradient part (``sync_every=1``).
+    """
     if exact:
         model.grads[...] = sum(r["grad_sum"] for r in results.values())
         model.grads /= sum(r["totals"][-1] for r in results.values())
