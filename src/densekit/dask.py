@@ -43,10 +43,9 @@ import numpy as np
 from .backend import make_rng
 from .callbacks import BackupAndRestore, Callback, CallbackList, History, check_callbacks
 from .errors import ArgumentError, InputError, TrainingError, require
+from .training.epoch import print_epoch, run_epoch
+from .training.rounds import GlobalEpoch, LocalEpoch, Partitions, RoundRunner
 from .validation import check_batch_size, check_count
-
-POLL_SECONDS = 0.25
-SCATTER_BYTES = 4 * 2**20
 
 #: Models a worker process keeps between the rounds of one ``fit`` (keyed by run id),
 #: so a round costs a copy of the weights, not a rebuild; ``fit`` clears it at the end.
@@ -247,129 +246,6 @@ def local_steps(run: str, spec: dict, payload: dict, batches: list, ids: list[in
     }
 
 
-# --- the client's side ---------------------------------------------------------------------
-
-
-class _Epoch:
-    """Which rows each worker trains on, batch by batch, in one epoch."""
-
-    def __init__(self, plan, lengths, local_batch, seed, epoch, shuffle):
-        rng = np.random.default_rng([seed, epoch]) if shuffle else None
-        self.queues: dict[str, list] = {}
-        for worker, parts in plan.items():
-            order = list(parts) if rng is None else [parts[i] for i in rng.permutation(len(parts))]
-            queue = []
-            for part in order:
-                row_seed = [seed, epoch, part] if shuffle else None
-                for start in range(0, lengths[part], local_batch):
-                    stop = min(lengths[part], start + local_batch)
-                    queue.append((part, start, stop, row_seed))
-            self.queues[worker] = queue
-        self.steps = max((len(q) for q in self.queues.values()), default=0)
-
-    def round(self, step: int, k: int) -> dict[str, list]:
-        return {w: q[step : step + k] for w, q in self.queues.items() if q[step : step + k]}
-
-
-class _GlobalEpoch:
-    """``sync_every=1``: global batch ``b`` is positions ``[b*B, (b+1)*B)`` of ``order``
-    (None: the collection's own order), each of its rows computed by the worker that
-    holds its partition."""
-
-    def __init__(self, plan, lengths, batch_size, order):
-        self.offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
-        self.owner = {part: worker for worker, parts in plan.items() for part in parts}
-        self.rows = int(self.offsets[-1])
-        self.batch_size, self.order = batch_size, order
-        self.steps = -(-self.rows // batch_size)
-
-    def round(self, step: int, k: int = 1) -> dict[str, list]:
-        """``{worker: [(partition, rows), ...]}`` for global batch ``step``; ``rows`` is a
-        slice of the partition (in order) or an index array (shuffled)."""
-        if step >= self.steps:
-            return {}
-        start = step * self.batch_size
-        stop = min(self.rows, start + self.batch_size)
-        found: dict[str, list] = {}
-        if self.order is None:
-            first, last = np.searchsorted(self.offsets, [start, stop - 1], side="right") - 1
-            for part in range(int(first), int(last) + 1):
-                lo = max(start, self.offsets[part]) - self.offsets[part]
-                hi = min(stop, self.offsets[part + 1]) - self.offsets[part]
-                if hi > lo:
-                    found.setdefault(self.owner[part], []).append((part, slice(int(lo), int(hi))))
-            return found
-        rows = self.order[start:stop]
-        where = np.searchsorted(self.offsets, rows, side="right") - 1
-        by_part = np.argsort(where, kind="stable")  # each partition's rows in batch order
-        parts, firsts = np.unique(where[by_part], return_index=True)
-        for part, index in zip(parts, np.split(rows[by_part], firsts[1:])):
-            local = index - self.offsets[part]
-            found.setdefault(self.owner[int(part)], []).append((int(part), local))
-        return found
-
-
-class _Partitions:
-    """Partition futures on their workers: computed just before use, released right after
-    (for a shuffled ``sync_every=1``, kept for the whole fit)."""
-
-    def __init__(self, client, pairs):
-        self.client, self.pairs = client, pairs
-        self.futures: dict[tuple[str, int], Any] = {}
-
-    def get(self, worker: str, part: int):
-        key = (worker, part)
-        if key not in self.futures:
-            self.futures[key] = self.client.compute(
-                self.pairs[part], workers=[worker], allow_other_workers=False
-            )
-        return self.futures[key]
-
-    def keep_only(self, wanted: set) -> None:
-        for key in [k for k in self.futures if k not in wanted]:
-            del self.futures[key]
-
-
-def _payload(model) -> dict:
-    rate = model.optimizer._learning_rate  # a schedule follows the iterations
-    return {
-        "params": model.params.copy(),
-        "state": model.state.copy(),
-        "optimizer": {k: v.copy() for k, v in model.optimizer.state.items()},
-        "iterations": model.optimizer.iterations,
-        "learning_rate": rate if isinstance(rate, float) else None,
-    }
-
-
-def _wait(client, futures: dict, where: str) -> dict:
-    """Results of one round's futures; a lost worker or a failed task raises TrainingError."""
-    distributed = _distributed()
-    pending = list(futures.values())
-    while True:
-        try:
-            distributed.wait(pending, timeout=POLL_SECONDS)
-            finished = True
-        except TimeoutError:
-            finished = False
-        for worker, future in futures.items():
-            if future.status == "error":
-                raise TrainingError(
-                    f"Dask worker {worker} failed during {where}: {future.exception()!r}"
-                ) from future.exception()
-        if finished:
-            return {worker: future.result() for worker, future in futures.items()}
-        # only a round that is late asks the scheduler who is alive: a task pinned to a
-        # lost worker would wait forever, and asking every round is one more round trip
-        alive = set(client.scheduler_info(n_workers=-1)["workers"])
-        lost = [w for w in futures if w not in alive]
-        if lost:
-            client.cancel(pending)
-            raise TrainingError(
-                f"Dask worker {lost[0]} was lost during {where}; training stopped. "
-                "Resume from the last checkpoint with fit(..., checkpoint=..., resume=True)."
-            )
-
-
 def fit(
     model,
     x: Any,
@@ -409,7 +285,7 @@ def fit(
 
     Returns a History whose ``step_seconds`` is the mean wall time of one round.
     """
-    from .training.loop import DEFAULT_BATCH_SIZE, check_verbose, print_epoch
+    from .training.loop import DEFAULT_BATCH_SIZE, check_verbose
 
     client = _client(client)
     model.require_compiled("fit")
@@ -460,7 +336,7 @@ def fit(
     history = History()
     callback_list = CallbackList([history, *callbacks], model)
     model.stop_training = False
-    store = _Partitions(client, pairs)
+    store = Partitions(client, pairs)
     keep_all = exact and shuffle  # a shuffled global batch draws on every partition
     round_seconds: list[float] = []
     callback_list.on_train_begin({})
@@ -474,43 +350,22 @@ def fit(
             started = time.perf_counter()
             if exact:
                 order = shuffler.permutation(sum(lengths)) if shuffle else None
-                schedule = _GlobalEpoch(plan, lengths, batch_size, order)
+                schedule = GlobalEpoch(plan, lengths, batch_size, order)
             else:
-                schedule = _Epoch(plan, lengths, local_batch, seed, epoch, shuffle)
-            metrics = model.compiled_metrics()
-            totals = np.zeros(2 + len(metrics))
+                schedule = LocalEpoch(plan, lengths, local_batch, seed, epoch, shuffle)
             k = 1 if exact else sync_every
-            for step in range(0, schedule.steps, k):
-                begun = time.perf_counter()
-                batches = schedule.round(step, k)
-                if not keep_all:  # this round's partitions and the next (prefetch)
-                    upcoming = schedule.round(step + k, k)
-                    wanted = {
-                        (w, b[0]) for w, bs in (*batches.items(), *upcoming.items()) for b in bs
-                    }
-                    for w, b in sorted(wanted):
-                        store.get(w, b)
-                    store.keep_only(wanted)
-                where = f"epoch {epoch + 1}, step {step + 1}"
-                results = _round(client, model, run, spec, store, batches, exact, where)
-                round_totals = sum(r["totals"] for r in results.values())
-                if exact:  # the workers' losses are the data's; the penalty is added once
-                    round_totals[0] += model.regularization_penalty() * round_totals[-1]
-                if not np.isfinite(round_totals[0]):
-                    raise TrainingError(
-                        f"the loss became {round_totals[0]} at {where}; "
-                        "the model keeps the weights from before this step. Check x and y for "
-                        "NaN or infinite values, or lower the learning rate."
-                    )
-                totals += round_totals
-                _combine(model, results, exact)
-                round_seconds.append(time.perf_counter() - begun)
-                callback_list.on_train_batch_end(step, {"loss": float(totals[0] / totals[-1])})
+            tasks = (gradient_part, local_steps)
+            runner = RoundRunner(
+                model, client, run, spec, store, schedule, k, keep_all, epoch, tasks
+            )
+            try:
+                logs = run_epoch(
+                    model, runner, callback_list, verbose, f"Epoch {epoch + 1}/{epochs}"
+                )
+            finally:
+                round_seconds += runner.seconds
             if not keep_all:
                 store.keep_only(set())
-            logs = {"loss": float(totals[0] / totals[-1])}
-            for i, metric in enumerate(metrics, start=1):
-                logs[metric.name] = float(totals[i] / totals[-1])
             if verbose in (1, 2):
                 print_epoch(epoch, epochs, logs, time.perf_counter() - started)
             callback_list.on_epoch_end(epoch, logs)
@@ -527,32 +382,6 @@ def fit(
             pass
     history.step_seconds = float(np.mean(round_seconds)) if round_seconds else math.nan
     return history
-
-
-def _round(client, model, run, spec, store, batches: dict, exact: bool, where: str) -> dict:
-    """Send the weights and each worker's share of the round; the workers' results."""
-    if exact:  # a gradient needs only the weights, not the optimizer's state
-        payload, task = {"params": model.params.copy(), "state": model.state.copy()}, gradient_part
-    else:
-        payload, task = _payload(model), local_steps
-    if model.params.nbytes > SCATTER_BYTES:  # send big weights once, not per task
-        payload = client.scatter(payload, broadcast=True, hash=False)
-    futures = {}
-    for worker, work in batches.items():
-        ids = sorted({b[0] for b in work})
-        futures[worker] = client.submit(
-            task,
-            run,
-            spec,
-            payload,
-            work,
-            ids,
-            *[store.get(worker, i) for i in ids],
-            workers=[worker],
-            allow_other_workers=False,
-            pure=False,
-        )
-    return _wait(client, futures, where)
 
 
 def _refuse_batch_statistics(model) -> None:
@@ -583,33 +412,6 @@ def _without_regularizers(config: dict) -> dict:
         for entry in config["layers"]
     ]
     return {**config, "layers": layers}
-
-
-def _add_penalty_gradients(model) -> None:
-    """``grads += d penalty / dw`` for every regularized weight, as compute_gradients does."""
-    xp = model.backend.xp
-    for layer in model.layers:
-        for spec in layer.weight_specs():
-            if spec.trainable and spec.regularizer is not None:
-                spec.regularizer.add_gradient(xp, layer.weights[spec.name], layer.grads[spec.name])
-
-
-def _combine(model, results: dict, exact: bool) -> None:
-    """Exact: the batch's gradient from the workers' sums, then one step; else average the
-    workers' models (weights, optimizer state, moving statistics), weighted by rows."""
-    if exact:
-        model.grads[...] = sum(r["grad_sum"] for r in results.values())
-        model.grads /= sum(r["totals"][-1] for r in results.values())
-        _add_penalty_gradients(model)
-        model.apply_gradients()
-        return
-    rows = np.array([r["totals"][-1] for r in results.values()])
-    share = rows / rows.sum()
-    model.state[...] = sum(s * r["state"] for s, r in zip(share, results.values()))
-    model.params[...] = sum(s * r["params"] for s, r in zip(share, results.values()))
-    for slot, array in model.optimizer.state.items():
-        array[...] = sum(s * r["optimizer"][slot] for s, r in zip(share, results.values()))
-    model.optimizer.iterations = max(r["iterations"] for r in results.values())
 
 
 def _save_checkpoint(model, path: Path, epochs_done: int) -> None:

@@ -18,7 +18,6 @@ same optimizer step to the same weights, so the ranks never drift apart.
 
 from __future__ import annotations
 
-import mmap
 import os
 import sys
 import time
@@ -38,6 +37,17 @@ from .callbacks import (
     check_monitored,
 )
 from .errors import ArgumentTypeError, InputError, require
+from .training.epoch import print_epoch, run_epoch
+from .training.mpi import (
+    EpochData,
+    GradientAllreduce,
+    RankRunner,
+    Targets,
+    average,  # noqa: F401 - densekit.distributed.average, parameter averaging
+    memory_mapped,
+    mpi_module,
+    read_rows,
+)
 from .validation import (
     check_batch_size,
     check_bool,
@@ -47,56 +57,18 @@ from .validation import (
     check_validation_split,
     check_x,
     check_x_layout,
-    check_x_rows,
     validation_split_indices,
 )
 
 
-def _mpi():
-    return require("mpi4py.MPI", "mpi", "densekit.distributed")
-
-
 def world(comm: Any = None) -> Any:
     """``comm``, or MPI's COMM_WORLD when it is None."""
-    return comm if comm is not None else _mpi().COMM_WORLD
+    return comm if comm is not None else mpi_module().COMM_WORLD
 
 
 def is_root(comm: Any = None) -> bool:
     """True on rank 0, the one rank that writes files and logs."""
     return world(comm).Get_rank() == 0
-
-
-class GradientAllreduce:
-    """A gradient hook: scale the local mean gradient by ``b_r/B``, then sum over ranks.
-
-    ``local_rows`` and ``global_rows`` are set before every step; with one rank
-    the scale is 1 and is skipped, so one rank is bit-identical to ``model.fit``.
-    """
-
-    def __init__(self, comm: Any):
-        self.comm = comm
-        self.mpi = _mpi()
-        self.local_rows = self.global_rows = 0
-        self.seconds = 0.0  # time spent in Allreduce, for the scaling benchmark
-        self.calls = 0
-
-    def __call__(self, grads: Any) -> None:
-        if self.local_rows != self.global_rows:
-            grads *= self.local_rows / self.global_rows
-        started = time.perf_counter()
-        self.comm.Allreduce(self.mpi.IN_PLACE, grads, op=self.mpi.SUM)
-        self.seconds += time.perf_counter() - started
-        self.calls += 1
-
-
-def average(comm: Any, buffer: Any) -> None:
-    """Replace ``buffer`` by its mean over the ranks (parameter averaging)."""
-    size = comm.Get_size()
-    if size == 1:
-        return
-    mpi = _mpi()
-    comm.Allreduce(mpi.IN_PLACE, buffer, op=mpi.SUM)
-    buffer *= 1.0 / size
 
 
 def broadcast_weights(model, comm: Any) -> None:
@@ -201,7 +173,6 @@ def _fit(model, x, y, comm, **kw) -> History:
         check_verbose,
         epoch_log_keys,
         prepare_validation,
-        print_epoch,
         undo_point,
     )
 
@@ -241,7 +212,7 @@ def _fit(model, x, y, comm, **kw) -> History:
     every_label = kw["class_weight"] is not None or (
         validation_split > 0 and model.loss.fuses_with is not None
     )
-    targets = _Targets(model, targets, n_outputs, read_whole=every_label)
+    targets = Targets(model, targets, n_outputs, read_whole=every_label)
     weights = check_sample_weight(kw["sample_weight"], len(rows), model.dtype)
     weights = apply_class_weight(model, kw["class_weight"], targets.whole, weights)
     validation = None
@@ -270,7 +241,7 @@ def _fit(model, x, y, comm, **kw) -> History:
                 len(rows), validation_split, rng, labels
             )
             held = None if weights is None else weights[held_out]
-            validation = (_read_rows(rows, held_out, model.dtype), targets.take(held_out), held)
+            validation = (read_rows(rows, held_out, model.dtype), targets.take(held_out), held)
 
         if resume and checkpoint is not None:
             weights_before = _copy_weights(model)
@@ -279,7 +250,7 @@ def _fit(model, x, y, comm, **kw) -> History:
         history = History()
         callback_list = CallbackList([history, *callbacks], model)
         model.stop_training = False
-        epoch_data = _EpochData(rows, targets, weights, train_index, batch_size)
+        epoch_data = EpochData(rows, targets, weights, train_index, batch_size)
         callback_list.on_train_begin({})
     except BaseException:
         if weights_before is not None:
@@ -295,16 +266,17 @@ def _fit(model, x, y, comm, **kw) -> History:
             started = time.perf_counter()
             order = rng.permutation(len(train_index)) if shuffle else None
             title = f"Epoch {epoch + 1}/{epochs}"
-            logs = _train_epoch(
-                model, epoch_data, order, comm, reducer, sync_every, callback_list, verbose, title
-            )
+            runner = RankRunner(model, epoch_data, order, comm, reducer, sync_every)
+            logs = run_epoch(model, runner, callback_list, verbose, title)
             if validation is not None:
                 val_logs = model.evaluate_arrays(*validation, batch_size=None)
                 logs.update({f"val_{key}": value for key, value in val_logs.items()})
             if verbose == 2 or (verbose == 1 and validation is not None):  # as model.fit
                 print_epoch(epoch, epochs, logs, time.perf_counter() - started)
             callback_list.on_epoch_end(epoch, logs)
-            model.stop_training = bool(comm.allreduce(bool(model.stop_training), op=_mpi().LOR))
+            model.stop_training = bool(
+                comm.allreduce(bool(model.stop_training), op=mpi_module().LOR)
+            )
             done = model.stop_training or epoch == epochs - 1
             if checkpoint is not None and ((epoch + 1) % checkpoint_every == 0 or done):
                 _save_checkpoint(model, rng, checkpoint, epoch + 1, comm)
@@ -344,141 +316,6 @@ def _rank_stream(seed: int | None, comm) -> np.random.Generator:
     """A generator of this rank's own, drawn without touching the shared shuffling stream."""
     entropy = seed if seed is not None else comm.bcast(np.random.SeedSequence().entropy, root=0)
     return np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(comm.Get_rank(),)))
-
-
-class _EpochData:
-    """The training rows and how a global batch maps to this rank's rows."""
-
-    def __init__(self, rows, targets: _Targets, weights, train_index, batch_size):
-        self.rows, self.targets, self.weights = rows, targets, weights
-        self.train_index, self.batch_size = train_index, batch_size
-
-    def batch(self, model, positions: np.ndarray):
-        index = self.train_index[positions]
-        xb = _read_rows(self.rows, index, model.dtype)
-        yb = self.targets.take(index)
-        wb = None if self.weights is None else self.weights[index]
-        return xb, yb, wb
-
-
-def memory_mapped(array: Any) -> bool:
-    """True when ``array`` reads a file on demand: an ``np.memmap`` (what
-    ``np.load(path, mmap_mode="r")`` returns) or any view of one.
-
-    A view's ``.base`` chain ends at the ``mmap.mmap`` object; a copy (``np.take``,
-    fancy indexing, arithmetic) owns its memory, even when NumPy still types it memmap.
-    """
-    while isinstance(array, np.ndarray):
-        array = array.base
-    return isinstance(array, mmap.mmap)
-
-
-def _read_rows(rows, index: np.ndarray, dtype) -> np.ndarray:
-    """Rows ``index`` of ``x`` as ``dtype``; a memory map's are checked as they are read."""
-    block = np.take(rows, index, axis=0)
-    if memory_mapped(rows):
-        return check_x_rows(block, dtype, index)
-    return block  # open_rows checked and converted an array in memory whole
-
-
-class _Targets:
-    """The targets, shaped like the model's output by ``loss.prepare_targets``.
-
-    An array in memory (or a memory map with ``read_whole``) is prepared whole at once,
-    as ``model.fit`` prepares it; a memory map is prepared a block of rows at a time, as
-    they are read, so that a rank reads only its own label rows.
-    """
-
-    def __init__(self, model, y, n_outputs: int, read_whole: bool):
-        # n_outputs: the model's output width, known before an unbuilt model is built
-        self.model, self.n_outputs, self.mapped = model, n_outputs, None
-        if not memory_mapped(y):
-            self.whole = model.loss.prepare_targets(y, n_outputs, model.dtype)
-        elif read_whole:
-            self.whole = self._prepare(y, np.arange(len(y)))
-        else:
-            self.whole, self.mapped = None, y
-            self._check_layout()
-
-    def take(self, index: np.ndarray) -> np.ndarray:
-        if self.whole is not None:
-            return np.take(self.whole, index, axis=0)
-        return self._prepare(self.mapped, index)
-
-    def _prepare(self, y, index: np.ndarray) -> np.ndarray:
-        block = np.take(y, index, axis=0)
-        if block.dtype.kind == "f" and not np.isfinite(block).all():
-            bad = index[np.argwhere(~np.isfinite(block))[0][0]]
-            raise InputError(
-                f"y contains NaN or infinite values (first at row {bad}); expected finite numbers"
-            )
-        return self.model.loss.prepare_targets(block, self.n_outputs, self.model.dtype)
-
-    def _check_layout(self) -> None:
-        """The dtype and shape checks on no rows at all, so that they read nothing."""
-        y, model = self.mapped, self.model
-        empty = y[:0]
-        try:
-            model.loss.prepare_targets(empty, self.n_outputs, model.dtype)
-        except InputError as exc:
-            # the message shows the shape it was given: show y's, as for an array in memory
-            raise InputError(str(exc).replace(str(empty.shape), str(y.shape))) from exc
-
-
-def _train_epoch(model, data, order, comm, reducer, sync_every, callbacks, verbose, title):
-    from .training.loop import format_logs, progress_bar
-
-    rank, size = comm.Get_rank(), comm.Get_size()
-    n = len(data.train_index)
-    if order is None:
-        order = np.arange(n)
-    batch_size = data.batch_size
-    n_batches = -(-n // batch_size)
-    metrics = model.compiled_metrics()
-    totals = np.zeros(2 + len(metrics))  # loss sum, metric sums, rows (this rank)
-    bar = progress_bar(n_batches, title, verbose)
-    xp = model.backend.xp
-    for batch in range(n_batches):
-        global_batch = order[batch * batch_size : min(n, (batch + 1) * batch_size)]
-        mine = global_batch[rank::size]
-        callbacks.on_train_batch_begin(batch, {})
-        if reducer is not None:
-            reducer.local_rows, reducer.global_rows = len(mine), len(global_batch)
-        if len(mine):
-            xb, yb, wb = data.batch(model, mine)
-            xb, yb = model.backend.asarray(xb), model.backend.asarray(yb)
-            wb = None if wb is None else model.backend.asarray(wb)
-            value = model.train_step(xb, yb, wb)
-            totals[0] += value * len(mine)
-            for k, metric in enumerate(metrics, start=1):
-                totals[k] += float(metric.per_sample(xp, yb, model.last_output).sum())
-            totals[-1] += len(mine)
-        elif reducer is not None:
-            _step_without_rows(model)
-        if reducer is None and ((batch + 1) % sync_every == 0 or batch == n_batches - 1):
-            average(comm, model.params)
-        logs = {"loss": float(totals[0] / max(totals[-1], 1))}
-        callbacks.on_train_batch_end(batch, logs)
-        if bar is not None:
-            bar.update(1)
-            if batch % max(1, n_batches // 20) == 0 or batch == n_batches - 1:
-                bar.set_postfix_str(format_logs(logs), refresh=False)
-    if bar is not None:
-        bar.close()
-    if size > 1:
-        totals = comm.allreduce(totals, op=_mpi().SUM)
-        if model.state.size:
-            average(comm, model.state)  # batch statistics were local: agree before evaluating
-    logs = {"loss": float(totals[0] / totals[-1])}
-    for k, metric in enumerate(metrics, start=1):
-        logs[metric.name] = float(totals[k] / totals[-1])
-    return logs
-
-
-def _step_without_rows(model) -> None:
-    """This rank has no rows in a short last batch: contribute zero, take the same step."""
-    model.grads[...] = 0
-    model.apply_gradients()
 
 
 # --- checkpoints -----------------------------------------------------------------------

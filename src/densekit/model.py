@@ -9,7 +9,6 @@ over the whole buffer.
 from __future__ import annotations
 
 import copy
-import math
 import warnings
 import weakref
 from collections.abc import Callable
@@ -19,10 +18,11 @@ import numpy as np
 
 from . import losses as losses_module
 from . import metrics as metrics_module
+from . import model_config
 from . import optimizers as optimizers_module
-from .backend import check_precision, get_backend, make_rng, matmul_precision, resolve_dtype
+from .backend import check_precision, get_backend, make_rng, resolve_dtype
+from .backend import choice as kernel_choice
 from .backend import kernels as kernels_module
-from .backend import threads as threads_module
 from .callbacks import Callback, History
 from .errors import (
     ArgumentError,
@@ -30,25 +30,18 @@ from .errors import (
     InputError,
     NotBuiltError,
     NotCompiledError,
-    TrainingError,
 )
 from .layers import Activation, Dense, Layer
-from .layers import from_config as layer_from_config
 from .layers.base import default_name
 from .registry import Registry
 from .serialization import model_file
-from .serialization.model_file import compile_arguments
+from .serialization.model_file import compile_arguments  # noqa: F401 - densekit.model.compile_arguments
+from .training import inference, inputs, step
 from .training import loop as training
+from .training.inference import DEFAULT_PREDICT_BATCH_SIZE  # noqa: F401 - a public name
 from .validation import (
-    check_batch_size,
     check_bool,
-    check_same_length,
-    check_sample_weight,
-    check_x,
-    column_names,
 )
-
-DEFAULT_PREDICT_BATCH_SIZE = 1024  # large enough for BLAS, small enough to bound memory
 
 
 class Sequential:
@@ -227,7 +220,8 @@ class Sequential:
         self.params = xp.zeros(n_trainable, dtype=self.dtype)
         self.grads = xp.zeros(n_trainable, dtype=self.dtype)
         self.state = xp.zeros(n_state, dtype=self.dtype)
-        self._state_before_step = xp.zeros(n_state, dtype=self.dtype)  # see _train_step
+        #: where train_step keeps the non-trainable state, to put back after a bad loss
+        self.state_before_step = xp.zeros(n_state, dtype=self.dtype)
         self.weight_index = []
         self.slices: list[slice] = []
         self.regularized = []
@@ -256,7 +250,7 @@ class Sequential:
         for layer in self.layers:
             layer.bind(*views[id(layer)], self.backend)
         # chosen with the layers' kernels (DENSEKIT_KERNELS is read here, not per batch)
-        self.ops = kernels_module.for_backend(self.backend)
+        self.ops = kernel_choice.for_backend(self.backend)
         self._first_trainable = next(
             (i for i, layer in enumerate(self.layers) if layer.grads), len(self.layers)
         )
@@ -368,44 +362,15 @@ class Sequential:
                 grad = layer.backward(grad, need_input_grad)
         return grad
 
-    def _loss_and_gradient(self, y, output, sample_weight, fused=None):
-        """Per-sample losses and dL/d(output) (or dL/dz when fused), reduced Keras' way."""
-        xp, loss, n = self.backend.xp, self.loss, output.shape[0]
-        if fused is None:
-            fused = self.fuses_loss
-        z = self.layers[-1].pre_activation if fused else None
-        if sample_weight is None:  # the common case: the loss may fuse value and gradient
-            if fused:
-                if type(loss) in losses_module.COMPILED_CROSSENTROPY:
-                    return self.ops.cross_entropy_from_logits(loss, y, z, output)
-                return loss.mean_and_gradient_from_logits(xp, y, z, output)
-            return loss.mean_and_gradient(xp, y, output)
-        if fused:
-            per_sample = loss.per_sample_from_logits(xp, y, z)
-            grad = loss.gradient_from_logits(xp, y, z, output)
-        else:
-            per_sample = loss.per_sample(xp, y, output)
-            grad = loss.gradient(xp, y, output)
-        grad *= (sample_weight / n)[:, None]
-        value = float((per_sample * sample_weight).sum() / n)
-        return value, grad
-
     def regularization_penalty(self) -> float:
         xp = self.backend.xp
         return sum(reg.penalty(xp, weight) for weight, _, reg in self.regularized)
 
     def compute_gradients(self, x, y, sample_weight=None, training=True, input_grad=False):
         """Loss (with penalties) and the flat gradient for one batch; returns (loss, output, dx)."""
-        output = self.forward(x, training)
-        fused = self.fuses_loss
-        value, grad = self._loss_and_gradient(y, output, sample_weight, fused)
-        dx = self.backward(grad, through_last_activation=not fused, input_grad=input_grad)
-        xp = self.backend.xp
-        for weight, grad_weight, regularizer in self.regularized:
-            regularizer.add_gradient(xp, weight, grad_weight)
-        if self.regularized:
-            value += self.regularization_penalty()
-        return value, output, dx
+        return step.loss_and_gradient(
+            self, x, y, sample_weight, training=training, input_grad=input_grad
+        )
 
     def train_on_batch(self, x: Any, y: Any, sample_weight: Any = None) -> float:
         """One optimizer step on one batch; returns the batch loss (with penalties).
@@ -419,73 +384,15 @@ class Sequential:
         (dropout's draws are put back; fit's own loop skips that and the checks, having
         checked its data once).
         """
-        self.require_compiled("train on a batch")
-        self.require_built("train on a batch")
-        self._check_feature_names(x)
-        x = check_x(x, self.dtype, self._input_dim)
-        y = self._batch_targets(y)
-        check_same_length(x, y)
-        sample_weight = check_sample_weight(sample_weight, len(x), self.dtype)
-        to_device = self.backend.asarray
-        weights = None if sample_weight is None else to_device(sample_weight)
-        layer_rngs = {id(layer.rng): layer.rng for layer in self.layers if layer.rng is not None}
-        states = [(rng, rng.bit_generator.state) for rng in layer_rngs.values()]
-        try:
-            return self.train_step(to_device(x), to_device(y), weights)
-        except TrainingError:
-            for rng, state in states:
-                rng.bit_generator.state = state
-            raise
+        return step.train_on_batch(self, x, y, sample_weight)
 
     def _batch_targets(self, y: Any) -> np.ndarray:
-        """``y`` as the loss prepares it, or targets already shaped like the output."""
-        loss, n_outputs = self.loss, self.output_dim
-        if (
-            isinstance(loss, losses_module.SparseCategoricalCrossentropy)
-            and np.ndim(y) == 2
-            and np.shape(y)[1] == n_outputs > 1
-        ):
-            # the one-hot rows the sparse loss keeps internally: checked as one-hot targets
-            return losses_module.CategoricalCrossentropy.prepare_targets(
-                loss, y, n_outputs, self.dtype
-            )
-        return loss.prepare_targets(y, n_outputs, self.dtype)
+        return inputs.batch_targets(self, y)
 
     def train_step(self, x: Any, y: Any, sample_weight: Any = None) -> float:
-        """:meth:`train_on_batch` on arrays already checked and prepared (fit's loops).
-
-        A training forward pass updates non-trainable state (BatchNormalization's moving
-        statistics) before the loss is known, so the state is copied first and put back
-        when the loss is not finite; the copy is of the small state buffer only, into a
-        buffer kept between steps, and is skipped when the model has no state.
-        """
-        state = self.state
-        if state.size:
-            self.backend.xp.copyto(self._state_before_step, state)
-        value, output, _ = self.compute_gradients(x, y, sample_weight)
-        if not math.isfinite(value):
-            if state.size:
-                state[...] = self._state_before_step
-            if self.stop_on_nonfinite:  # TerminateOnNaN: skip the step and stop
-                self.stop_training = True
-                self.last_output = output
-                return value
-            # checked only here, off the hot path: a step that overflowed the weights
-            # themselves (lr * grad beyond the dtype's range) is reported, not hidden
-            weights_finite = bool(self.backend.xp.isfinite(self.params).all())
-            kept = (
-                "the model keeps the weights from before this step"
-                if weights_finite
-                else "the weights themselves overflowed at the previous step and are not finite"
-            )
-            raise TrainingError(
-                f"the loss became {value} at optimizer step {self.optimizer.iterations + 1}; "
-                f"training stopped and {kept}. "
-                "Try a lower learning rate, gradient clipping (clipnorm=1.0) or scaled inputs."
-            )
-        self.apply_gradients()
-        self.last_output = output
-        return value
+        """:meth:`train_on_batch` on arrays already checked and prepared (fit's loops);
+        see :func:`densekit.training.step.train_step`."""
+        return step.train_step(self, x, y, sample_weight)
 
     def apply_gradients(self) -> None:
         """One optimizer step from ``self.grads``: the gradient hooks first (an all-reduce,
@@ -554,35 +461,13 @@ class Sequential:
     def check_inputs(
         self, x, y, sample_weight, building=False, n_features=None, feature_names=None
     ):
-        """x, y, sample_weight checked and converted, without changing the model.
-
-        With ``building``, an unbuilt model is checked as it would be built for ``x``;
-        ``n_features`` and ``feature_names`` stand in for the model's own until a first
-        fit sets them (for validation data checked beside the training data).
-        """
-        if y is None:
-            raise InputError("y is None; fit and evaluate need targets")
-        self._check_feature_names(x, fitted=feature_names)
-        x = check_x(x, self.dtype, self._input_dim if self.built else n_features)
-        n_targets = np.shape(y)[0] if np.ndim(y) > 0 else None
-        if n_targets is None:
-            raise InputError("y must be an array of targets, got a scalar")
-        check_same_length(x, np.empty(n_targets))
-        if self.built:
-            n_outputs = self.output_dim
-        else:
-            if not building:
-                self.require_built("evaluate")
-            n_outputs = self.planned_output_dim(x.shape[1])
-        y = self.loss.prepare_targets(y, n_outputs, self.dtype)
-        sample_weight = check_sample_weight(sample_weight, len(x), self.dtype)
-        return x, y, sample_weight
+        """x, y, sample_weight checked and converted, without changing the model
+        (see :func:`densekit.training.inputs.check_inputs`)."""
+        return inputs.check_inputs(self, x, y, sample_weight, building, n_features, feature_names)
 
     def adopt_inputs(self, x: Any, n_features: int) -> None:
-        """What fit takes from checked inputs: the input width (building an unbuilt
-        model) and a DataFrame's column names, when the model has none yet."""
-        self._check_feature_names(x, record=True)
-        self.build(n_features)
+        """What fit takes from checked inputs: the input width and a DataFrame's columns."""
+        inputs.adopt_inputs(self, x, n_features)
 
     def share_rng(self, rng: np.random.Generator) -> None:
         """Layers draw their randomness (dropout masks) from ``rng``; seeded ones keep theirs."""
@@ -590,40 +475,12 @@ class Sequential:
             if getattr(layer, "seed", None) is None:
                 layer.rng = rng
 
-    def _check_feature_names(
-        self, x: Any, record: bool = False, fitted: list[str] | None = None
-    ) -> None:
-        """A DataFrame's columns must be the ones the model was fitted on (``fitted``,
-        by default its ``feature_names``), in that order."""
-        names = column_names(x)
-        if names is None:
-            return
-        fitted = self.feature_names if fitted is None else fitted
-        if fitted is None:
-            if record:
-                self.feature_names = names
-            return
-        if names == fitted:
-            return
-        missing = [name for name in fitted if name not in names]
-        extra = [name for name in names if name not in fitted]
-        if not missing and not extra:
-            problem = "has the fitted columns in another order"
-        else:
-            problem = f"lacks columns {missing[:10]} and has unknown columns {extra[:10]}"
-        raise InputError(
-            f"x {problem}; the model was fitted on the columns {fitted[:20]}"
-            + (" ..." if len(fitted) > 20 else "")
-            + ": select them in that order, e.g. x[feature_names]"
-        )
+    def _check_feature_names(self, x: Any, record: bool = False, fitted=None) -> None:
+        inputs.check_feature_names(self, x, record, fitted)
 
     def class_labels(self, y: np.ndarray) -> np.ndarray | None:
         """Class labels for stratification and class weights (None for regression)."""
-        if self.loss.fuses_with is None:
-            return None
-        if y.shape[1] == 1:
-            return (y[:, 0] > 0.5).astype(np.int64)
-        return y.argmax(axis=1)
+        return inputs.class_labels(self, y)
 
     # --- evaluate and predict -----------------------------------------------------
     def evaluate(
@@ -650,30 +507,8 @@ class Sequential:
         return values if len(values) > 1 else values[0]
 
     def evaluate_arrays(self, x, y, sample_weight, batch_size) -> dict[str, float]:
-        xp = self.backend.xp
-        batch_size = check_batch_size(batch_size, DEFAULT_PREDICT_BATCH_SIZE)
-        metrics = self.compiled_metrics()
-        totals = np.zeros(1 + len(metrics))
-        with matmul_precision(self.backend, self.precision):
-            for start in range(0, len(x), batch_size):
-                stop = min(len(x), start + batch_size)
-                xb, yb = self.backend.asarray(x[start:stop]), self.backend.asarray(y[start:stop])
-                output = self.forward(xb, training=False)
-                if self.fuses_loss:
-                    per_sample = self.loss.per_sample_from_logits(
-                        xp, yb, self.layers[-1].pre_activation
-                    )
-                else:
-                    per_sample = self.loss.per_sample(xp, yb, output)
-                if sample_weight is not None:
-                    per_sample = per_sample * self.backend.asarray(sample_weight[start:stop])
-                totals[0] += float(per_sample.sum())
-                for k, metric in enumerate(metrics, start=1):
-                    totals[k] += float(metric.per_sample(xp, yb, output).sum())
-        results = {"loss": float(totals[0] / len(x) + self.regularization_penalty())}
-        for k, metric in enumerate(metrics, start=1):
-            results[metric.name] = float(totals[k] / len(x))
-        return results
+        """:meth:`evaluate` on checked, prepared arrays (fit's validation)."""
+        return inference.evaluate_arrays(self, x, y, sample_weight, batch_size)
 
     def predict(
         self, x: Any, batch_size: int | None = None, verbose: int = 0, threads: int | None = None
@@ -682,27 +517,7 @@ class Sequential:
 
         ``threads`` limits the BLAS threads for this call (see :mod:`densekit.threads`).
         """
-        self.require_built("predict")
-        self._check_feature_names(x)
-        x = check_x(x, self.dtype, self._input_dim)
-        batch_size = check_batch_size(batch_size, DEFAULT_PREDICT_BATCH_SIZE)
-        # no automatic one-thread limit here, unlike fit: OpenBLAS already runs a one-row
-        # product on one thread, and switching its count costs more (measured 9 µs a call)
-        threads_module.apply_environment()
-        restore_threads = threads_module.limit(threads_module.check_threads(threads))
-        try:
-            with matmul_precision(self.backend, self.precision):
-                if len(x) <= batch_size:  # one batch (batch-1 latency): no result buffer to fill
-                    output = self.forward(self.backend.asarray(x), training=False)
-                    return np.array(self.backend.to_numpy(output))  # a copy: it is a work buffer
-                result = np.empty((len(x), self.output_dim), dtype=self.dtype)
-                for start in range(0, len(x), batch_size):
-                    stop = min(len(x), start + batch_size)
-                    output = self.forward(self.backend.asarray(x[start:stop]), training=False)
-                    result[start:stop] = self.backend.to_numpy(output)
-                return result
-        finally:
-            restore_threads()
+        return inference.predict(self, x, batch_size, threads)
 
     def __call__(self, x: Any) -> np.ndarray:
         return self.predict(x)
@@ -786,151 +601,37 @@ class Sequential:
         (print_fn or print)(self.summary_text())
 
     def summary_text(self) -> str:
-        rows = [("Layer (type)", "Output Shape", "Param #")]
-        for layer in self.layers:
-            shape = f"(None, {layer.output_dim})" if layer.built else "(unbuilt)"
-            params = f"{layer.count_params():,}" if layer.built else "?"
-            rows.append((f"{layer.name} ({type(layer).__name__})", shape, params))
-        widths = [max(len(row[i]) for row in rows) + 3 for i in range(3)]
-        line = "=" * sum(widths)
-
-        def fmt(row):
-            return "".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
-
-        lines = [f'Model: "{self.name}"', line, fmt(rows[0]), line]
-        lines += [fmt(row) for row in rows[1:]]
-        lines.append(line)
-        if self.built:
-            trainable, other = int(self.params.size), int(self.state.size)
-            lines += [
-                f"Total params: {trainable + other:,}",
-                f"Trainable params: {trainable:,}",
-                f"Non-trainable params: {other:,}",
-            ]
-        else:
-            lines.append("Total params: unknown until the model is built (input_dim or fit)")
-        return "\n".join(lines)
+        """The summary table as a string (see :meth:`summary`)."""
+        return model_config.summary_text(self)
 
     def get_config(self) -> dict:
-        return {
-            "name": self.name,
-            "dtype": self.dtype.name,
-            "seed": self.seed,
-            "input_dim": self._input_dim,
-            "feature_names": self.feature_names,
-            "layers": [
-                {"class_name": type(layer).__name__, "config": layer.get_config()}
-                for layer in self.layers
-            ],
-        }
+        """The architecture as plain values (what :meth:`from_config` takes)."""
+        return model_config.get_config(self)
 
     @classmethod
     def from_config(cls, config: dict, dtype: str | None = None) -> Sequential:
-        model = cls(
-            [layer_from_config(entry) for entry in config["layers"]],
-            name=config.get("name", "sequential"),
-            seed=config.get("seed"),
-            dtype=dtype or config.get("dtype", "float32"),
-        )
-        if not model.built and config.get("input_dim") is not None:
-            model.build(config["input_dim"])
-        names = config.get("feature_names")
-        if names is not None:
-            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-                raise ArgumentError("feature_names must be a list of strings")
-            if model.built and len(names) != model.input_dim:
-                raise ArgumentError(
-                    f"{len(names)} feature_names for a model of {model.input_dim} inputs"
-                )
-            model.feature_names = names
-        return model
+        """A new model from :meth:`get_config`'s dict (freshly initialized weights)."""
+        return model_config.from_config(cls, config, dtype)
 
     def compile_config(self) -> dict | None:
-        if not self.compiled:
-            return None
-        return {
-            "optimizer": self.optimizer.get_config(),
-            "loss": self.loss.get_config(),
-            "metrics": list(self.metric_names),
-        }
+        """The optimizer's and loss's configs and the metric names; None when not compiled."""
+        return model_config.compile_config(self)
 
     def copy(self, dtype: str | None = None) -> Sequential:
         """A new model with the same layers, weights and compile settings (fresh optimizer)."""
-        model = Sequential.from_config(self.get_config(), dtype=dtype)
-        if self.built:
-            if not model.built:
-                model.build(self._input_dim)
-            model.set_weights(self.get_weights())
-            model.state[...] = model.backend.asarray(self.backend.to_numpy(self.state))
-        return model._settings_from(self)
+        return model_config.copy_model(Sequential, self, dtype)
 
     def _settings_from(self, source: Sequential) -> Sequential:
-        """Take ``source``'s compile settings (fresh optimizer), metadata, feature names,
-        precision and backend: the tail of :meth:`copy`, for the copies other modules rebuild by hand."""
-        if source.compiled:
-            self.compile(**compile_arguments(source.compile_config()))
-        self.metadata = dict(source.metadata)
-        self.feature_names = source.feature_names
-        self.precision = source.precision
-        return self.to(source.backend)
+        """Take ``source``'s compile settings, metadata, feature names, precision, backend."""
+        return model_config.settings_from(self, source)
 
     # --- pickling and copy.deepcopy -----------------------------------------------------
     def __getstate__(self) -> dict:
-        """The architecture, arrays and settings as plain values: the live object holds a
-        backend (a module), views into its flat buffers and compiled kernels, which do not
-        pickle; they are rebuilt on loading, as :meth:`copy` rebuilds them."""
-        to_numpy = self.backend.to_numpy
-        state = {
-            "config": self.get_config(),
-            "dtype": self.dtype.name,
-            "device": self.backend.name,
-            "precision": self.precision,
-            "rng": self.rng,
-            "metadata": self.metadata,
-            "hooks": (self.gradient_hooks, self.constraints, self.stop_on_nonfinite),
-            # layers seeded on their own (Dropout(seed=...)) keep their generator's place
-            "layer_rngs": [
-                layer.rng if getattr(layer, "seed", None) is not None else None
-                for layer in self.layers
-            ],
-            "weights": self.get_weights() if self.built else None,
-            "state": to_numpy(self.state).copy() if self.built else None,
-            "compiled": None,
-        }
-        if self.compiled:
-            optimizer = self.optimizer
-            slots = {name: to_numpy(array).copy() for name, array in optimizer.state.items()}
-            state["compiled"] = (
-                optimizer.get_config(),
-                slots,
-                optimizer.iterations,
-                self.loss,
-                list(self.metric_names),
-            )
-        return state
+        """Plain values for pickle and copy.deepcopy (see :mod:`densekit.model_config`)."""
+        return model_config.get_state(self)
 
     def __setstate__(self, state: dict) -> None:
-        model = Sequential.from_config(state["config"], dtype=state["dtype"])
-        if state["weights"] is not None:
-            model.set_weights(state["weights"])
-            model.state[...] = state["state"]
-        if state["compiled"] is not None:
-            config, slots, iterations, loss, metrics = state["compiled"]
-            model.compile(optimizers_module.get(config), loss, metrics)
-            for name, array in slots.items():
-                model.optimizer.state[name][...] = array
-            model.optimizer.iterations = iterations
-        model.precision = state["precision"]
-        model.metadata = state["metadata"]
-        model.gradient_hooks, model.constraints, model.stop_on_nonfinite = state["hooks"]
-        model.share_rng(state["rng"])
-        model.rng = state["rng"]
-        for layer, rng in zip(model.layers, state["layer_rngs"]):
-            if rng is not None:
-                layer.rng = rng
-        if state["device"] != model.backend.name:
-            model = model.to(state["device"])
-        self.__dict__.update(model.__dict__)
+        model_config.set_state(Sequential, self, state)
 
     def to_torch(self):
         """The same network as a ``torch.nn.Sequential`` (see :mod:`densekit.interop`).

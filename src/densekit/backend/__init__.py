@@ -12,7 +12,7 @@ Nothing here imports the math, the layers or the model.
 
 from __future__ import annotations
 
-from . import kernels, numba_kernels  # numba itself is imported on first use
+from . import choice, kernels, numba_kernels  # numba itself is imported on first use
 from .arrays import (
     CPU,
     PRECISIONS,
@@ -37,4 +37,5 @@ __all__ = [
     "matmul_precision",
     "numba_kernels",
     "resolve_dtype",
+    "choice",
 ]

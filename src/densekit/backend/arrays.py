@@ -58,7 +58,7 @@ class Backend:
         The array module.
     kernels
         The device's own kernels (:class:`~densekit.backend.cupy_kernels.CupyKernels`), or
-        None on the CPU, where :func:`densekit.backend.kernels.for_backend` chooses numba's
+        None on the CPU, where :func:`densekit.backend.choice.for_backend` chooses numba's
         or NumPy's when a model is built (``DENSEKIT_KERNELS``).
     """
 

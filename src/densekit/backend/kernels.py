@@ -1,6 +1,6 @@
 """The kernels interface: every array routine a layer, a loss or an optimizer step calls.
 
-Consumers ask for one kernels object when a model is built (:func:`for_backend`) and call
+Consumers ask for one kernels object when a model is built (:func:`densekit.backend.choice.for_backend`) and call
 ``kernels.adam_step(...)``, ``kernels.bias_activation(...)`` and the rest, never asking
 which device they run on or what is installed. :class:`Kernels` is the reference: the
 formulas as the docs write them, in in-place ufuncs on ``xp`` (NumPy, or CuPy for the
@@ -415,45 +415,3 @@ def reference(xp: Any) -> Kernels:
     if found is None:
         found = _REFERENCE[id(xp)] = Kernels(xp)
     return found
-
-
-def for_backend(backend: Any = None, params: Any = None) -> Kernels:
-    """The kernels a model built on ``backend`` computes with; callers ask once, at build.
-
-    On a GPU the backend's own (:class:`~densekit.backend.cupy_kernels.CupyKernels`); on
-    the CPU numba's or the NumPy reference, as ``DENSEKIT_KERNELS`` says (read now).
-
-    Parameters
-    ----------
-    backend : densekit.backend.Backend, optional
-        The model's backend; without it, the CPU's for NumPy ``params``, else the
-        reference on ``params``' module.
-    params : array, optional
-        The buffer an optimizer updates: numba's steps take flat 1-D buffers, so other
-        shapes get the reference.
-
-    Returns
-    -------
-    Kernels
-
-    Raises
-    ------
-    ArgumentError
-        If ``DENSEKIT_KERNELS`` names no implementation.
-    MissingDependencyError
-        If ``DENSEKIT_KERNELS=numba`` and numba is not installed.
-    """
-    if backend is not None and backend.kernels is not None:
-        return backend.kernels
-    if backend is None and params is not None and not isinstance(params, np.ndarray):
-        import cupy  # only reached for arrays on a GPU
-
-        return reference(cupy.get_array_module(params))
-    if backend is not None and backend.name != "cpu":
-        return reference(backend.xp)
-    from . import numba_kernels
-
-    compiled = numba_kernels.get()
-    if compiled is None or (params is not None and params.ndim != 1):
-        return NUMPY
-    return compiled

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import activations, initializers, regularizers
+from ..backend import choice as kernel_choice
 from ..backend import kernels as kernels_module
 from ..errors import ArgumentError, ArgumentTypeError
 from ..validation import check_positive_int
@@ -83,7 +84,7 @@ class Dense(Layer):
         super().bind(weights, grads, backend)
         # the backend's kernels (DENSEKIT_KERNELS is read here, not per batch): the
         # product, z += b; a = f(z) and dz = g * f'(z), fused where the kernels can
-        self.ops = ops = kernels_module.for_backend(backend)
+        self.ops = ops = kernel_choice.for_backend(backend)
         self._matmul, self._column_sums = ops.matmul, ops.column_sums
         self._bias_activation = ops.bias_activation(self.activation, self.use_bias)
         self._activation_backward = ops.activation_backward(self.activation)

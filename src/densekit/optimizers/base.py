@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import schedules
+from ..backend import choice as kernel_choice
 from ..backend import kernels as kernels_module
 from ..errors import ArgumentError
 from ..validation import check_number, refuse_unknown
@@ -101,7 +102,7 @@ class Optimizer:
             The model's: brings its kernels (a GPU's fused ones; on the CPU numba's or
             NumPy's, as ``DENSEKIT_KERNELS`` says).
         """
-        self.ops = kernels_module.for_backend(backend, params)
+        self.ops = kernel_choice.for_backend(backend, params)
         xp = self.ops.xp
         self.slices = list(slices)
         self.state = {name: xp.zeros_like(params) for name in self.slots}

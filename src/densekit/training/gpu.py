@@ -21,14 +21,15 @@
 
 from __future__ import annotations
 
-import math
+from contextlib import contextmanager
 from functools import partial
 
 import numpy as np
 
 from ..backend import matmul_precision
 from ..errors import TrainingError
-from .progress import format_logs, progress_bar
+from .epoch import Runner
+from .step import loss_and_gradient
 
 #: 'auto' (resident when it fits, else sync), 'resident', 'stream' or 'sync'; on an H100
 #: the overlapped 'stream' copy measured slower than 'sync' (benchmarks/RESULTS-gpu.md)
@@ -167,57 +168,69 @@ class BatchFeeder:
         copy_stream.synchronize()
 
 
-def train_epoch(model, x, y, w, batch_size, shuffle, rng, callbacks, verbose, title) -> dict:
-    """One epoch on the model's device; same logs and callbacks as the CPU loop."""
-    xp = model.backend.xp
-    n = len(x)
-    order = rng.permutation(n) if shuffle else None
-    metrics = model.compiled_metrics()
-    n_batches = -(-n // batch_size)
-    sync_every = max(1, n_batches // 20)
-    bar = progress_bar(n_batches, title, verbose)
-    totals = xp.zeros(1 + len(metrics), dtype=np.float64)
-    logs: dict = {}
-    seen = 0
-    # device copies of this fit's arrays survive between epochs (and fits); others are dropped
-    held = getattr(model, "device_data", None) or {}
-    cache = {k: v for k, v in held.items() if any(v[0] is a for a in (x, y, w))}
-    model.device_data = cache
-    feeder = BatchFeeder(model.backend, x, y, w, batch_size, order, cache=cache)
-    captured = _captured_step(model, feeder, metrics) if CUDA_GRAPHS else None
-    if captured is not None:
-        totals, batches = captured.totals, captured.epoch(feeder)
-    else:
-        batches = (partial(_eager_batch, model, metrics, totals, *batch) for batch in feeder)
-    with matmul_precision(model.backend, model.precision), _on(captured):
+class GpuRunner(Runner):
+    """Device batches from a :class:`BatchFeeder`, each a captured graph's replay or an
+    eager step; the loss and metric sums stay on the device and are read every
+    ``sync_every`` batches (about 20 times an epoch), when the loop checks the loss.
+
+    Parameters
+    ----------
+    model : Sequential
+        A model on a device backend.
+    x, y, w : numpy.ndarray
+        Checked training rows, targets and optional per-row weights (on the host).
+    batch_size : int
+        Rows a batch.
+    order : numpy.ndarray or None
+        The epoch's row permutation; None keeps the stored order.
+    """
+
+    checks_loss = True
+
+    def __init__(self, model, x, y, w, batch_size: int, order):
+        self.model = model
+        self.n_batches = -(-len(x) // batch_size)
+        self.sync_every = max(1, self.n_batches // 20)
+        # device copies of this fit's arrays survive between epochs (and fits); others go
+        held = getattr(model, "device_data", None) or {}
+        cache = {k: v for k, v in held.items() if any(v[0] is a for a in (x, y, w))}
+        model.device_data = cache
+        self.feeder = BatchFeeder(model.backend, x, y, w, batch_size, order, cache=cache)
+
+    @contextmanager
+    def running(self, metrics: list):
+        """The epoch's steps on the captured step's stream, at the model's precision."""
+        model = self.model
+        self.metrics, self.seen = metrics, 0
+        captured = _captured_step(model, self.feeder, metrics) if CUDA_GRAPHS else None
         if captured is not None:
-            captured.start_epoch()
-        for batch, run in enumerate(batches):
-            callbacks.on_train_batch_begin(batch, {})
-            seen += run()
-            last = batch == n_batches - 1 or model.stop_training
-            if batch % sync_every == 0 or last:
-                values = model.backend.to_numpy(totals) / seen
-                if not math.isfinite(values[0]):
-                    raise TrainingError(
-                        f"the loss became {values[0]} by optimizer step "
-                        f"{model.optimizer.iterations} (on the GPU it is checked every "
-                        f"{sync_every} steps); training stopped. Try a lower learning rate, "
-                        "gradient clipping (clipnorm=1.0) or scaled inputs."
-                    )
-                logs = {"loss": float(values[0])}
-                for k, metric in enumerate(metrics, start=1):
-                    logs[metric.name] = float(values[k])
-            callbacks.on_train_batch_end(batch, logs)
-            if bar is not None:
-                bar.update(1)
-                if batch % sync_every == 0 or last:
-                    bar.set_postfix_str(format_logs(logs), refresh=False)
-            if model.stop_training:
-                break
-    if bar is not None:
-        bar.close()
-    return dict(logs)
+            self.sums, self.batches = captured.totals, captured.epoch(self.feeder)
+        else:
+            self.sums = model.backend.xp.zeros(1 + len(metrics), dtype=np.float64)
+            self.batches = (
+                partial(_eager_batch, model, metrics, self.sums, *batch) for batch in self.feeder
+            )
+        self.batches = iter(self.batches)
+        with matmul_precision(model.backend, model.precision), _on(captured):
+            if captured is not None:
+                captured.start_epoch()
+            yield
+
+    def step(self, batch: int) -> None:
+        """Run the next batch (its sums added on the device)."""
+        self.seen += next(self.batches)()
+
+    def totals(self):
+        """The sums read back from the device (a sync) and the rows they are over."""
+        return self.model.backend.to_numpy(self.sums), self.seen
+
+    def nonfinite(self, loss: float) -> TrainingError:
+        """The error for a loss found not finite at a sync."""
+        return TrainingError(
+            f"the loss became {loss} by optimizer step {self.model.optimizer.iterations} "
+            f"(on the GPU it is checked every {self.sync_every} steps); training stopped. "
+            "Try a lower learning rate, gradient clipping (clipnorm=1.0) or scaled inputs."
+        )
 
 
 def _eager_batch(model, metrics, totals, xb, yb, wb) -> int:
@@ -401,53 +414,7 @@ def _captured_step(model, feeder, metrics):
 
 def _step(model, x, y, sample_weight):
     """Forward, loss, backward, update; returns the batch's loss sum (on the device)."""
-    xp, loss, rows = model.backend.xp, model.loss, len(x)
-    output = model.forward(x, training=True)
-    fused = _fused_loss(model, output, y, sample_weight)
-    if fused is not None:
-        batch_sum, grad = fused
-    elif model.fuses_loss:
-        z = model.layers[-1].pre_activation
-        per_sample = loss.per_sample_from_logits(xp, y, z)
-        grad = loss.gradient_from_logits(xp, y, z, output)
-    else:
-        per_sample = loss.per_sample(xp, y, output)
-        grad = loss.gradient(xp, y, output)
-    if fused is not None:
-        pass
-    elif sample_weight is None:
-        grad *= 1.0 / rows
-        batch_sum = per_sample.sum()
-    else:
-        grad *= (sample_weight / rows)[:, None]
-        batch_sum = (per_sample * sample_weight).sum()
-    model.backward(grad, through_last_activation=not model.fuses_loss)
-    for weight, grad_weight, regularizer in model.regularized:
-        regularizer.add_gradient(xp, weight, grad_weight)
-    if model.regularized:
-        batch_sum = batch_sum + model.regularization_penalty() * rows
+    batch_sum, output, _ = loss_and_gradient(model, x, y, sample_weight, summed=True)
     model.apply_gradients()
     model.last_output = output
     return batch_sum, output
-
-
-def _fused_loss(model, output, y, sample_weight):
-    """(loss sum, dL/d(output or logits)) from one or two fused kernels, or None.
-
-    Softmax + categorical cross-entropy (from the logits, the fused gradient
-    ``(p - y) / n``) and mean squared error, without sample weights; the other
-    cases take the generic path.
-    """
-    kernels = model.backend.kernels
-    if kernels is None or sample_weight is not None:
-        return None
-    rows, name = output.shape[0], model.loss.name
-    last = model.layers[-1]
-    grad = last.buffer("loss_grad", output.shape, output.dtype)
-    if model.fuses_loss and last.activation.name == "softmax":
-        per_row = last.buffer("loss_rows", (rows,), output.dtype)
-        kernels.softmax_crossentropy(last.pre_activation, output, y, 1.0 / rows, grad, per_row)
-        return per_row.sum(), grad
-    if name == "mean_squared_error":
-        return kernels.squared_error(output, y, 2.0 / (rows * output.shape[1]), grad), grad
-    return None

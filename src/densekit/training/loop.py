@@ -31,9 +31,8 @@ from ..validation import (
     refuse_unknown,
     validation_split_indices,
 )
-
-# format_logs, print_epoch and progress_bar: distributed and dask take them from here too
-from .progress import format_logs, print_epoch, progress_bar
+from .cpu import CpuRunner
+from .epoch import print_epoch, run_epoch
 
 if TYPE_CHECKING:
     from ..model import Sequential
@@ -182,62 +181,15 @@ def fit(
 def _train_epoch(
     model: Sequential, x, y, w, batch_size, shuffle, rng, callbacks, verbose, title
 ) -> dict:
-    """One pass over the rows in minibatches; the epoch's mean loss and metrics."""
+    """One pass over the rows in minibatches, on the model's device; the epoch's logs."""
+    order = rng.permutation(len(x)) if shuffle else None
     if model.backend.name != "cpu":  # batches streamed to the device, no per-batch sync
-        from .gpu import train_epoch
+        from .gpu import GpuRunner
 
-        return train_epoch(model, x, y, w, batch_size, shuffle, rng, callbacks, verbose, title)
-    n = len(x)
-    order = rng.permutation(n) if shuffle else None
-    metrics = model.compiled_metrics()
-    totals = [0.0] * (1 + len(metrics))  # loss, then each metric, summed over rows
-    seen = 0
-    n_batches = -(-n // batch_size)
-    bar = progress_bar(n_batches, title, verbose)
-    # the per-batch logs dict is built only when someone reads it
-    batch_hooks = _calls_batch_hooks(callbacks)
-    x_buffer = y_buffer = w_buffer = None
-    to_device = model.backend.asarray
-    xp = model.backend.xp
-    for batch in range(n_batches):
-        start, stop = batch * batch_size, min(n, (batch + 1) * batch_size)
-        if order is None:
-            xb, yb = x[start:stop], y[start:stop]
-            wb = None if w is None else w[start:stop]
-        else:
-            index = order[start:stop]
-            if x_buffer is None or len(x_buffer) != len(index):
-                x_buffer = np.empty((len(index), x.shape[1]), dtype=x.dtype)
-                y_buffer = np.empty((len(index), y.shape[1]), dtype=y.dtype)
-                w_buffer = None if w is None else np.empty(len(index), dtype=w.dtype)
-            # the indices are a permutation's, always in range: mode="clip" skips the
-            # bounds check and the hidden copy of ``out`` that mode="raise" makes
-            xb = x.take(index, axis=0, out=x_buffer, mode="clip")
-            yb = y.take(index, axis=0, out=y_buffer, mode="clip")
-            wb = None if w is None else w.take(index, out=w_buffer, mode="clip")
-        if batch_hooks:
-            callbacks.on_train_batch_begin(batch, {})
-        xb, yb = to_device(xb), to_device(yb)
-        wb = None if wb is None else to_device(wb)
-        value = model.train_step(xb, yb, wb)
-        rows = stop - start
-        totals[0] += value * rows
-        for k, metric in enumerate(metrics, start=1):
-            totals[k] += float(metric.per_sample(xp, yb, model.last_output).sum())
-        seen += rows
-        if batch_hooks or bar is not None:
-            logs = _mean_logs(totals, seen, metrics)
-            if batch_hooks:
-                callbacks.on_train_batch_end(batch, logs)
-            if bar is not None:
-                bar.update(1)
-                if batch % max(1, n_batches // 20) == 0 or batch == n_batches - 1:
-                    bar.set_postfix_str(format_logs(logs), refresh=False)
-        if model.stop_training:
-            break
-    if bar is not None:
-        bar.close()
-    return _mean_logs(totals, seen, metrics) if seen else {}
+        runner = GpuRunner(model, x, y, w, batch_size, order)
+    else:
+        runner = CpuRunner(model, x, y, w, batch_size, order)
+    return run_epoch(model, runner, callbacks, verbose, title)
 
 
 def _snapshot(model: Sequential) -> tuple | None:
@@ -379,24 +331,3 @@ def check_verbose(verbose: Any) -> int:
     if verbose not in (0, 1, 2):
         raise ArgumentError(f"verbose must be 0, 1, 2 or 'auto', got {verbose!r}")
     return int(verbose)
-
-
-def _mean_logs(totals: list[float], seen: int, metrics: list) -> dict:
-    """The running means ``{"loss": ..., metric: ...}`` from sums over ``seen`` rows."""
-    logs = {"loss": totals[0] / seen}
-    for k, metric in enumerate(metrics, start=1):
-        logs[metric.name] = totals[k] / seen
-    return logs
-
-
-def _calls_batch_hooks(callbacks: CallbackList) -> bool:
-    """Whether any callback overrides a per-batch hook (if none does, skip the calls)."""
-    members = getattr(callbacks, "callbacks", None)
-    if members is None:  # not a CallbackList we can look into: call the hooks
-        return True
-    hooks = ("on_train_batch_begin", "on_train_batch_end")
-    return any(
-        getattr(type(callback), hook, None) is not getattr(Callback, hook)
-        for callback in members
-        for hook in hooks
-    )

@@ -1,0 +1,182 @@
+"""Checking what ``fit``, ``evaluate`` and ``train_on_batch`` are given, for a model.
+
+Shapes, feature counts, targets (prepared by the loss), sample weights and a
+DataFrame's column names, checked against the model without changing it; what fit
+then takes from them (the input width, the column names) is :func:`adopt_inputs`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .. import losses as losses_module
+from ..errors import InputError
+from ..validation import check_same_length, check_sample_weight, check_x, column_names
+
+if TYPE_CHECKING:
+    from ..model import Sequential
+
+
+def check_inputs(
+    model: Sequential, x, y, sample_weight, building=False, n_features=None, feature_names=None
+):
+    """x, y, sample_weight checked and converted, without changing the model.
+
+    With ``building``, an unbuilt model is checked as it would be built for ``x``;
+    ``n_features`` and ``feature_names`` stand in for the model's own until a first
+    fit sets them (for validation data checked beside the training data).
+
+    Parameters
+    ----------
+    model : Sequential
+        A compiled model.
+    x, y, sample_weight : array-like
+        The data as the user gave it (``sample_weight`` may be None).
+    building : bool
+        Whether an unbuilt model may be checked as built for ``x``.
+    n_features : int or None
+        The width to check ``x`` against when the model is unbuilt.
+    feature_names : list of str or None
+        The columns to check a DataFrame against instead of the model's.
+
+    Returns
+    -------
+    tuple
+        ``(x, y, sample_weight)``: float arrays, targets shaped like the output.
+
+    Raises
+    ------
+    InputError
+        For missing targets, mismatched lengths, bad shapes or columns.
+    """
+    if y is None:
+        raise InputError("y is None; fit and evaluate need targets")
+    check_feature_names(model, x, fitted=feature_names)
+    x = check_x(x, model.dtype, model.input_dim if model.built else n_features)
+    n_targets = np.shape(y)[0] if np.ndim(y) > 0 else None
+    if n_targets is None:
+        raise InputError("y must be an array of targets, got a scalar")
+    check_same_length(x, np.empty(n_targets))
+    if model.built:
+        n_outputs = model.output_dim
+    else:
+        if not building:
+            model.require_built("evaluate")
+        n_outputs = model.planned_output_dim(x.shape[1])
+    y = model.loss.prepare_targets(y, n_outputs, model.dtype)
+    sample_weight = check_sample_weight(sample_weight, len(x), model.dtype)
+    return x, y, sample_weight
+
+
+def adopt_inputs(model: Sequential, x: Any, n_features: int) -> None:
+    """What fit takes from checked inputs: the input width (building an unbuilt
+    model) and a DataFrame's column names, when the model has none yet.
+
+    Parameters
+    ----------
+    model : Sequential
+        The model to build and name the columns of.
+    x : array-like
+        The inputs as given (a DataFrame's columns are recorded).
+    n_features : int
+        The checked input width.
+    """
+    check_feature_names(model, x, record=True)
+    model.build(n_features)
+
+
+def check_feature_names(
+    model: Sequential, x: Any, record: bool = False, fitted: list[str] | None = None
+) -> None:
+    """A DataFrame's columns must be the ones the model was fitted on (``fitted``,
+    by default its ``feature_names``), in that order.
+
+    Parameters
+    ----------
+    model : Sequential
+        The model whose ``feature_names`` to check against.
+    x : array-like
+        The inputs; only a DataFrame has column names to check.
+    record : bool
+        Record ``x``'s columns when the model has none yet.
+    fitted : list of str or None
+        The columns to check against instead of the model's.
+
+    Raises
+    ------
+    InputError
+        When the columns differ or come in another order.
+    """
+    names = column_names(x)
+    if names is None:
+        return
+    fitted = model.feature_names if fitted is None else fitted
+    if fitted is None:
+        if record:
+            model.feature_names = names
+        return
+    if names == fitted:
+        return
+    missing = [name for name in fitted if name not in names]
+    extra = [name for name in names if name not in fitted]
+    if not missing and not extra:
+        problem = "has the fitted columns in another order"
+    else:
+        problem = f"lacks columns {missing[:10]} and has unknown columns {extra[:10]}"
+    raise InputError(
+        f"x {problem}; the model was fitted on the columns {fitted[:20]}"
+        + (" ..." if len(fitted) > 20 else "")
+        + ": select them in that order, e.g. x[feature_names]"
+    )
+
+
+def class_labels(model: Sequential, y: np.ndarray) -> np.ndarray | None:
+    """Class labels for stratification and class weights (None for regression).
+
+    Parameters
+    ----------
+    model : Sequential
+        A compiled model (its loss says whether it classifies).
+    y : numpy.ndarray
+        Prepared targets, shaped like the output.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        One integer label a row.
+    """
+    if model.loss.fuses_with is None:
+        return None
+    if y.shape[1] == 1:
+        return (y[:, 0] > 0.5).astype(np.int64)
+    return y.argmax(axis=1)
+
+
+def batch_targets(model: Sequential, y: Any) -> np.ndarray:
+    """``y`` as the loss prepares it, or targets already shaped like the output.
+
+    Parameters
+    ----------
+    model : Sequential
+        A built, compiled model.
+    y : array-like
+        Targets as the user gives them, or one-hot rows for a sparse loss.
+
+    Returns
+    -------
+    numpy.ndarray
+        Targets shaped ``(samples, outputs)``.
+    """
+    loss, n_outputs = model.loss, model.output_dim
+    if (
+        isinstance(loss, losses_module.SparseCategoricalCrossentropy)
+        and np.ndim(y) == 2
+        and np.shape(y)[1] == n_outputs > 1
+    ):
+        # the one-hot rows the sparse loss keeps internally: checked as one-hot targets
+        return losses_module.CategoricalCrossentropy.prepare_targets(
+            loss, y, n_outputs, model.dtype
+        )
+    return loss.prepare_targets(y, n_outputs, model.dtype)
