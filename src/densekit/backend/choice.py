@@ -22,10 +22,10 @@ def for_backend(backend: Any = None, params: Any = None) -> Kernels:
 
     Parameters
     ----------
-    backend : densekit.backend.Backend, optional
+    backend
         The model's backend; without it, the CPU's for NumPy ``params``, else the
         reference on ``params``' module.
-    params : array, optional
+    params
         The buffer an optimizer updates: numba's steps take flat 1-D buffers, so other
         shapes get the reference.
 
