@@ -129,3 +129,88 @@ def test_tune_build_model_is_unchanged(name):
 @pytest.mark.parametrize("name", SKLEARN_CASES)
 def test_sklearn_build_model_is_unchanged(name):
     assert fingerprint(old_sklearn(SKLEARN_CASES[name])) == FINGERPRINTS[name]
+
+
+def mlp_call(name: str):
+    """The build_mlp call each pinned case stands for."""
+    from densekit.mlp import build_mlp, output_head
+
+    if name in CLI_CASES:
+        case = dict(CLI_CASES[name])
+        head = output_head(case.pop("units"), loss=case.pop("loss"))
+        return build_mlp(
+            case.pop("n_features"),
+            case.pop("hidden"),
+            head.units,
+            output_activation=head.activation,
+            **case,
+        )
+    if name in TUNE_CASES:
+        case = TUNE_CASES[name]
+        config = case["config"]
+        y = case["y"]
+        kind = "regression" if y.dtype.kind == "f" else "binary" if y.max() < 2 else "multiclass"
+        head = output_head(1 if kind != "multiclass" else int(y.max()) + 1, task=kind)
+        return build_mlp(
+            case["input_dim"],
+            config["units"],
+            head.units,
+            activation=config["activation"],
+            output_activation=head.activation,
+            dropout=config["dropout"],
+            l2=config["l2"],
+            seed=case["seed"],
+        )
+    case = SKLEARN_CASES[name]
+    names = {"relu": "relu", "tanh": "tanh", "logistic": "sigmoid", "identity": "linear"}
+    params = case["params"]
+    return build_mlp(
+        case["n_features"],
+        case["sizes"],
+        case["n_outputs"],
+        activation=names[params.get("activation", "relu")],
+        output_activation=case["output_activation"],
+        dropout=params.get("dropout", 0.0),
+        batch_norm=params.get("batch_norm", False),
+        init="sklearn",
+        declare_input_dim=False,
+        seed=case["seed"],
+        dtype=case["dtype"],
+    )
+
+
+@pytest.mark.parametrize("name", FINGERPRINTS)
+def test_build_mlp_gives_the_old_builders_networks(name):
+    assert fingerprint(mlp_call(name)) == FINGERPRINTS[name]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"task": "binary"}, ("sigmoid", "binary_crossentropy")),
+        ({"task": "multiclass"}, ("softmax", "sparse_categorical_crossentropy")),
+        ({"task": "multilabel"}, ("sigmoid", "binary_crossentropy")),
+        ({"task": "regression"}, ("linear", "mean_squared_error")),
+        ({"loss": "categorical_crossentropy"}, ("softmax", "categorical_crossentropy")),
+        ({"loss": "huber"}, ("linear", "huber")),
+    ],
+)
+def test_output_head_maps_tasks_and_losses(kwargs, expected):
+    from densekit.mlp import output_head
+
+    head = output_head(3, **kwargs)
+    assert (head.activation, head.loss, head.units) == (*expected, 3)
+
+
+def test_bad_arguments_raise():
+    from densekit.errors import ArgumentError
+    from densekit.mlp import build_mlp, output_head
+
+    with pytest.raises(ArgumentError, match="task or a loss"):
+        output_head(1)
+    with pytest.raises(ArgumentError, match="task must be"):
+        output_head(1, task="ranking")
+    with pytest.raises(ArgumentError, match="init must be"):
+        build_mlp(2, [3], 1, init="he")
+    with pytest.raises(ArgumentError):
+        build_mlp(2, [3], 1, l2=-1.0)
