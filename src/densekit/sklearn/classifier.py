@@ -33,6 +33,24 @@ class DenseClassifier(ClassifierMixin, DenseBase):
     and ``validation_loss_curve_`` (with ``early_stopping``: the loss
     on the held-out rows after each epoch, without the penalty). The fitted
     network is ``model_``, a densekit Sequential (save it, export it to ONNX).
+
+    Parameters
+    ----------
+    hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate, \
+learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, warm_start, \
+momentum, nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2, \
+epsilon, n_iter_no_change
+        As ``sklearn.neural_network.MLPClassifier``'s.
+    dropout : float
+        The rate of a Dropout after each hidden layer (0: none).
+    batch_norm : bool
+        A BatchNormalization after each hidden layer's activation.
+    class_weight : dict or 'balanced', optional
+        Class weights, multiplied into ``sample_weight``.
+    optimizer : str or densekit Optimizer, optional
+        Overrides ``solver`` (and its rate settings).
+    dtype : str, optional
+        None (the input's float dtype), 'float32' or 'float64'.
     """
 
     def __init__(
@@ -139,7 +157,27 @@ class DenseClassifier(ClassifierMixin, DenseBase):
         return self._label_binarizer.transform(y)
 
     def fit(self, X, y, sample_weight=None) -> DenseClassifier:
-        """Fit to ``X`` (n, features) and labels ``y`` (n,) or a 0/1 indicator (n, labels)."""
+        """Fit to ``X`` (n, features) and labels ``y`` (n,) or a 0/1 indicator (n, labels).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input rows.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Labels, or a multi-label 0/1 indicator.
+        sample_weight : array-like of shape (n_samples,), optional
+            Per-row weights.
+
+        Returns
+        -------
+        DenseClassifier
+            self, fitted.
+
+        Raises
+        ------
+        InputError
+            If ``y`` has one class, or other classes than before under ``warm_start``.
+        """
         x, y, sample_weight = self._validate(X, y, sample_weight, reset=True)
         if not (self.warm_start and hasattr(self, "model_")):
             self._set_classes(y, classes=None)
@@ -151,7 +189,29 @@ class DenseClassifier(ClassifierMixin, DenseBase):
         return self._fit(x, self._targets(y), y, sample_weight, incremental=False)
 
     def partial_fit(self, X, y, sample_weight=None, classes=None) -> DenseClassifier:
-        """One epoch over ``(X, y)``; the first call needs ``classes`` (all labels)."""
+        """One epoch over ``(X, y)``; the first call needs ``classes`` (all labels).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input rows.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Labels, or a multi-label 0/1 indicator.
+        sample_weight : array-like of shape (n_samples,), optional
+            Per-row weights.
+        classes : array-like, optional
+            Every label (required on the first call, the same after).
+
+        Returns
+        -------
+        DenseClassifier
+            self.
+
+        Raises
+        ------
+        InputError
+            If ``classes`` is missing or changed, or ``y`` has labels outside it.
+        """
         first = not hasattr(self, "classes_")
         if first and classes is None:
             raise InputError("classes must be passed on the first call to partial_fit.")
@@ -180,7 +240,18 @@ class DenseClassifier(ClassifierMixin, DenseBase):
         self.classes_ = binarizer.classes_
 
     def predict(self, X) -> np.ndarray:
-        """The most probable class (multi-label: every label with probability > 0.5)."""
+        """The most probable class (multi-label: every label with probability > 0.5).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input rows.
+
+        Returns
+        -------
+        numpy.ndarray
+            Labels (n,), or a 0/1 indicator (n, labels).
+        """
         output = self._forward(X)
         return self._labels_from_output(output)
 
@@ -190,14 +261,36 @@ class DenseClassifier(ClassifierMixin, DenseBase):
         return self._label_binarizer.inverse_transform(output)
 
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities (n, classes); binary: ``[1 - p, p]`` from the one output."""
+        """Class probabilities (n, classes); binary: ``[1 - p, p]`` from the one output.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input rows.
+
+        Returns
+        -------
+        numpy.ndarray
+            Probabilities (n, classes), in ``classes_`` order.
+        """
         output = self._forward(X)
         if self.n_outputs_ == 1 and self._label_binarizer.y_type_ != "multilabel-indicator":
             return np.hstack([1.0 - output, output])
         return output
 
     def predict_log_proba(self, X) -> np.ndarray:
-        """``log(predict_proba(X))``."""
+        """``log(predict_proba(X))``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input rows.
+
+        Returns
+        -------
+        numpy.ndarray
+            Log-probabilities (n, classes).
+        """
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
 

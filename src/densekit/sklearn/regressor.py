@@ -23,6 +23,18 @@ class DenseRegressor(RegressorMixin, DenseBase):
     'absolute_error', 'huber' (delta 1) or 'poisson'. Adds ``dropout``,
     ``batch_norm``, ``optimizer``, ``dtype`` and ``validation_loss_curve_``, as
     :class:`DenseClassifier` does; the fitted network is ``model_``.
+
+    Parameters
+    ----------
+    hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate, \
+learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, warm_start, \
+momentum, nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2, \
+epsilon, n_iter_no_change
+        As ``sklearn.neural_network.MLPRegressor``'s.
+    loss : str
+        'squared_error', 'absolute_error', 'huber' or 'poisson'.
+    dropout, batch_norm, optimizer, dtype
+        As :class:`~densekit.sklearn.DenseClassifier`'s.
     """
 
     def __init__(
@@ -129,14 +141,49 @@ class DenseRegressor(RegressorMixin, DenseBase):
         return y.reshape(-1, 1) if y.ndim == 1 else y
 
     def fit(self, X, y, sample_weight=None) -> DenseRegressor:
-        """Fit to ``X`` (n, features) and targets ``y`` (n,) or (n, outputs)."""
+        """Fit to ``X`` (n, features) and targets ``y`` (n,) or (n, outputs).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input rows.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), optional
+            Per-row weights.
+
+        Returns
+        -------
+        DenseRegressor
+            self, fitted.
+
+        Raises
+        ------
+        ArgumentError
+            If ``loss`` or another parameter is invalid.
+        """
         check_choice("loss", self.loss, REGRESSION_LOSSES)
         x, y, sample_weight = self._validate(X, y, sample_weight, reset=True)
         self._y_ndim = y.ndim
         return self._fit(x, self._targets(y), y, sample_weight, incremental=False)
 
     def partial_fit(self, X, y, sample_weight=None) -> DenseRegressor:
-        """One epoch over ``(X, y)``, keeping the weights and optimizer state."""
+        """One epoch over ``(X, y)``, keeping the weights and optimizer state.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input rows.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), optional
+            Per-row weights.
+
+        Returns
+        -------
+        DenseRegressor
+            self.
+        """
         first = not hasattr(self, "model_")
         x, y, sample_weight = self._validate(X, y, sample_weight, reset=first)
         if first:
@@ -144,7 +191,18 @@ class DenseRegressor(RegressorMixin, DenseBase):
         return self._fit(x, self._targets(y), y, sample_weight, incremental=True)
 
     def predict(self, X) -> np.ndarray:
-        """Predicted targets: (n,) for a 1-D ``y`` at fit, else (n, outputs)."""
+        """Predicted targets: (n,) for a 1-D ``y`` at fit, else (n, outputs).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input rows.
+
+        Returns
+        -------
+        numpy.ndarray
+            The predictions.
+        """
         return self._prediction(self._forward(X))
 
     def _prediction(self, output):
