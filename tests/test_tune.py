@@ -204,3 +204,33 @@ def test_bad_targets_and_split_are_refused_before_any_trial(y, kwargs, message):
     x = np.random.default_rng(0).standard_normal((40, 3))
     with pytest.raises(dk.errors.DensekitError, match=message):
         dk.tune.search(None, x, y, n_trials=1, epochs=1, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"sampler": "cma"}, "sampler must be one of"),
+        ({"n_jobs": 0}, "n_jobs must be"),
+        ({"n_trials": 0}, "n_trials must be"),
+        ({"n_trials": None}, "give n_trials or timeout"),
+        ({"epochs": 0}, "epochs must be"),
+        ({"patience": -1}, "patience must be"),
+    ],
+)
+def test_search_settings_are_checked_when_made(kwargs, message):
+    with pytest.raises(dk.errors.ArgumentError, match=message):
+        tune.SearchSettings(**kwargs)
+
+
+def test_the_job_carries_one_settings_object_and_pickles():
+    import pickle
+
+    x, y = ridge_task(50)
+    settings = tune.SearchSettings(sampler="grid", n_trials=None, seed=3, monitor="val_mae")
+    job = tune.make_job(
+        {"layers": 1, "units": [2, 4], "activation": ["relu", "tanh"]}, x, y, settings
+    )
+    assert job.settings is settings and settings.direction == "minimize"
+    assert job.n_trials == 4  # the whole grid
+    restored = pickle.loads(pickle.dumps(job))
+    assert restored.settings == settings and restored.task == job.task

@@ -197,32 +197,13 @@ def build_model(
     precision: str = "fp32",
 ):
     """The MLP ``train`` fits: hidden Dense layers, then softmax/sigmoid/linear for the loss."""
-    from .. import layers, regularizers
-    from ..model import Sequential
+    from ..mlp import build_mlp, output_head
 
-    regularizer = regularizers.l2(l2) if l2 else None
-    stack = []
-    for index, width in enumerate(hidden):
-        stack.append(
-            layers.Dense(
-                width,
-                activation=activation,
-                kernel_regularizer=regularizer,
-                input_dim=n_features if index == 0 else None,
-            )
-        )
-        if dropout:
-            stack.append(layers.Dropout(dropout))
-    output_activation = {
-        "sparse_categorical_crossentropy": "softmax",
-        "binary_crossentropy": "sigmoid",
-    }.get(loss, "linear")
-    stack.append(
-        layers.Dense(
-            units, activation=output_activation, input_dim=n_features if not hidden else None
-        )
-    )
-    return Sequential(stack, seed=seed, device=device, precision=precision)
+    head = output_head(units, loss=loss)
+    return build_mlp(
+        n_features, hidden, head.units, activation=activation, output_activation=head.activation,
+        dropout=dropout, l2=l2, seed=seed, device=device, precision=precision,
+    )  # fmt: skip
 
 
 def _train_report(args, model, history, x, y, preprocessor) -> Path:

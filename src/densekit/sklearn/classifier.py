@@ -1,0 +1,300 @@
+"""DenseClassifier: scikit-learn's ``MLPClassifier`` on densekit (multiclass, binary, multi-label)."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import ClassifierMixin
+from sklearn.metrics import accuracy_score
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import column_or_1d
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, validate_data
+
+from .. import losses as dk_losses
+from ..errors import InputError
+from ..mlp import output_head
+from .base import DenseBase
+from .losses import SummedBinaryCrossentropy
+
+#: LabelBinarizer's target types -> densekit.mlp's tasks
+TASKS = {"multiclass": "multiclass", "multilabel-indicator": "multilabel", "binary": "binary"}
+
+
+class DenseClassifier(ClassifierMixin, DenseBase):
+    """``MLPClassifier`` on densekit: softmax for multiclass, one logistic output for
+    binary, independent logistic outputs for multi-label ``y`` (2-D 0/1).
+
+    Adds ``dropout`` (a Dropout of that rate after each hidden layer),
+    ``batch_norm`` (a BatchNormalization after each hidden layer's activation),
+    ``class_weight`` (dict or 'balanced', multiplied into ``sample_weight``),
+    ``optimizer`` (a densekit optimizer or name, overriding ``solver``),
+    ``dtype`` (None: the input's float dtype, as MLP; or 'float32' / 'float64')
+    and ``validation_loss_curve_`` (with ``early_stopping``: the loss
+    on the held-out rows after each epoch, without the penalty). The fitted
+    network is ``model_``, a densekit Sequential (save it, export it to ONNX).
+
+    Parameters
+    ----------
+    hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate, \
+learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, warm_start, \
+momentum, nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2, \
+epsilon, n_iter_no_change
+        As ``sklearn.neural_network.MLPClassifier``'s.
+    dropout : float
+        The rate of a Dropout after each hidden layer (0: none).
+    batch_norm : bool
+        A BatchNormalization after each hidden layer's activation.
+    class_weight : dict or 'balanced', optional
+        Class weights, multiplied into ``sample_weight``.
+    optimizer : str or densekit Optimizer, optional
+        Overrides ``solver`` (and its rate settings).
+    dtype : str, optional
+        None (the input's float dtype), 'float32' or 'float64'.
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        dropout=0.0,
+        batch_norm=False,
+        class_weight=None,
+        optimizer=None,
+        dtype=None,
+    ):
+        super().__init__(
+            hidden_layer_sizes,
+            activation,
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            dropout=dropout,
+            batch_norm=batch_norm,
+            optimizer=optimizer,
+            dtype=dtype,
+        )
+        self.class_weight = class_weight
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+    def _output_activation(self) -> str:
+        task = TASKS.get(self._label_binarizer.y_type_, "binary")
+        return output_head(len(self.classes_), task=task).activation
+
+    def _out_activation_name(self) -> str:
+        return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
+
+    def _loss(self) -> dk_losses.Loss:
+        kind = self._label_binarizer.y_type_
+        if kind == "multiclass":
+            return dk_losses.CategoricalCrossentropy()
+        if kind == "multilabel-indicator":
+            return SummedBinaryCrossentropy()
+        return dk_losses.BinaryCrossentropy()
+
+    def _stratify(self) -> bool:
+        return self._label_binarizer.y_type_ != "multilabel-indicator"
+
+    def _validate(self, x, y, sample_weight, reset: bool):
+        x, y = validate_data(
+            self, x, y, reset=reset, multi_output=True, dtype=[np.float64, np.float32]
+        )
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, x, dtype=np.float64)
+        if self.class_weight is not None:
+            class_weights = compute_sample_weight(self.class_weight, y)
+            sample_weight = (
+                class_weights if sample_weight is None else sample_weight * class_weights
+            )
+        return x, y, sample_weight
+
+    def _targets(self, y) -> np.ndarray:
+        return self._label_binarizer.transform(y)
+
+    def fit(self, X, y, sample_weight=None) -> DenseClassifier:
+        """Fit to ``X`` (n, features) and labels ``y`` (n,) or a 0/1 indicator (n, labels).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input rows.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Labels, or a multi-label 0/1 indicator.
+        sample_weight : array-like of shape (n_samples,), optional
+            Per-row weights.
+
+        Returns
+        -------
+        DenseClassifier
+            self, fitted.
+
+        Raises
+        ------
+        InputError
+            If ``y`` has one class, or other classes than before under ``warm_start``.
+        """
+        x, y, sample_weight = self._validate(X, y, sample_weight, reset=True)
+        if not (self.warm_start and hasattr(self, "model_")):
+            self._set_classes(y, classes=None)
+        elif set(np.unique(y) if y.ndim == 1 else []) - set(self.classes_):
+            raise InputError(
+                f"warm_start can only be used where y has the same classes as in the previous "
+                f"call to fit. Previously got {self.classes_}, y has {np.unique(y)}"
+            )
+        return self._fit(x, self._targets(y), y, sample_weight, incremental=False)
+
+    def partial_fit(self, X, y, sample_weight=None, classes=None) -> DenseClassifier:
+        """One epoch over ``(X, y)``; the first call needs ``classes`` (all labels).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input rows.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Labels, or a multi-label 0/1 indicator.
+        sample_weight : array-like of shape (n_samples,), optional
+            Per-row weights.
+        classes : array-like, optional
+            Every label (required on the first call, the same after).
+
+        Returns
+        -------
+        DenseClassifier
+            self.
+
+        Raises
+        ------
+        InputError
+            If ``classes`` is missing or changed, or ``y`` has labels outside it.
+        """
+        first = not hasattr(self, "classes_")
+        if first and classes is None:
+            raise InputError("classes must be passed on the first call to partial_fit.")
+        x, y, sample_weight = self._validate(X, y, sample_weight, reset=first)
+        if first:
+            self._set_classes(y, classes)
+        elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+            raise InputError(
+                f"`classes={np.unique(classes)!r}` is not the same as on the first call to "
+                f"partial_fit, which was {self.classes_!r}"
+            )
+        unseen = set(np.unique(y) if y.ndim == 1 else []) - set(self.classes_)
+        if unseen:
+            raise InputError(f"y has labels {sorted(unseen)} not in classes {self.classes_!r}")
+        return self._fit(x, self._targets(y), y, sample_weight, incremental=True)
+
+    def _set_classes(self, y, classes) -> None:
+        binarizer = LabelBinarizer()
+        binarizer.fit(y if classes is None else np.asarray(classes))
+        if binarizer.y_type_ != "multilabel-indicator" and len(binarizer.classes_) < 2:
+            raise InputError(
+                f"DenseClassifier needs at least 2 classes to train, but y has only one class: "
+                f"{binarizer.classes_[0]!r}"
+            )
+        self._label_binarizer = binarizer
+        self.classes_ = binarizer.classes_
+
+    def predict(self, X) -> np.ndarray:
+        """The most probable class (multi-label: every label with probability > 0.5).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input rows.
+
+        Returns
+        -------
+        numpy.ndarray
+            Labels (n,), or a 0/1 indicator (n, labels).
+        """
+        output = self._forward(X)
+        return self._labels_from_output(output)
+
+    def _labels_from_output(self, output):
+        if self.n_outputs_ == 1:
+            output = output.ravel()
+        return self._label_binarizer.inverse_transform(output)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities (n, classes); binary: ``[1 - p, p]`` from the one output.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input rows.
+
+        Returns
+        -------
+        numpy.ndarray
+            Probabilities (n, classes), in ``classes_`` order.
+        """
+        output = self._forward(X)
+        if self.n_outputs_ == 1 and self._label_binarizer.y_type_ != "multilabel-indicator":
+            return np.hstack([1.0 - output, output])
+        return output
+
+    def predict_log_proba(self, X) -> np.ndarray:
+        """``log(predict_proba(X))``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input rows.
+
+        Returns
+        -------
+        numpy.ndarray
+            Log-probabilities (n, classes).
+        """
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def _score_output(self, output, y, sample_weight) -> float:
+        return float(
+            accuracy_score(y, self._labels_from_output(output), sample_weight=sample_weight)
+        )

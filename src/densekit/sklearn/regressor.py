@@ -1,0 +1,214 @@
+"""DenseRegressor: scikit-learn's ``MLPRegressor`` on densekit, with MLP's half squared error."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import RegressorMixin
+from sklearn.metrics import r2_score
+from sklearn.utils import column_or_1d
+from sklearn.utils.validation import _check_sample_weight, validate_data
+
+from .. import losses as dk_losses
+from ..mlp import output_head
+from .base import DenseBase
+from .checks import REGRESSION_LOSSES, check_choice
+from .losses import HalfSquaredError
+
+
+class DenseRegressor(RegressorMixin, DenseBase):
+    """``MLPRegressor`` on densekit: a linear output (``exp`` of it with
+    ``loss='poisson'``), one column per target, MLP's half squared error by default.
+
+    ``loss`` is 'squared_error' (reported as ``0.5 * mean((p - y)^2)``, MLP's),
+    'absolute_error', 'huber' (delta 1) or 'poisson'. Adds ``dropout``,
+    ``batch_norm``, ``optimizer``, ``dtype`` and ``validation_loss_curve_``, as
+    :class:`DenseClassifier` does; the fitted network is ``model_``.
+
+    Parameters
+    ----------
+    hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate, \
+learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, warm_start, \
+momentum, nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2, \
+epsilon, n_iter_no_change
+        As ``sklearn.neural_network.MLPRegressor``'s.
+    loss : str
+        'squared_error', 'absolute_error', 'huber' or 'poisson'.
+    dropout, batch_norm, optimizer, dtype
+        As :class:`~densekit.sklearn.DenseClassifier`'s.
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        loss="squared_error",
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        dropout=0.0,
+        batch_norm=False,
+        optimizer=None,
+        dtype=None,
+    ):
+        super().__init__(
+            hidden_layer_sizes,
+            activation,
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            dropout=dropout,
+            batch_norm=batch_norm,
+            optimizer=optimizer,
+            dtype=dtype,
+        )
+        self.loss = loss
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def _output_activation(self) -> str:
+        return output_head(1, task="regression").activation
+
+    def _out_activation_name(self) -> str:
+        return "exp" if self.loss == "poisson" else "identity"
+
+    def _loss(self) -> dk_losses.Loss:
+        check_choice("loss", self.loss, REGRESSION_LOSSES)
+        return {
+            "squared_error": HalfSquaredError,
+            "absolute_error": dk_losses.MeanAbsoluteError,
+            "huber": dk_losses.Huber,
+            "poisson": lambda: dk_losses.Poisson(log_input=True),
+        }[self.loss]()
+
+    def _stratify(self) -> bool:
+        return False
+
+    def _validate(self, x, y, sample_weight, reset: bool):
+        x, y = validate_data(
+            self,
+            x,
+            y,
+            reset=reset,
+            multi_output=True,
+            y_numeric=True,
+            dtype=[np.float64, np.float32],
+        )
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, x, dtype=np.float64)
+        return x, y, sample_weight
+
+    def _targets(self, y) -> np.ndarray:
+        return y.reshape(-1, 1) if y.ndim == 1 else y
+
+    def fit(self, X, y, sample_weight=None) -> DenseRegressor:
+        """Fit to ``X`` (n, features) and targets ``y`` (n,) or (n, outputs).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input rows.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), optional
+            Per-row weights.
+
+        Returns
+        -------
+        DenseRegressor
+            self, fitted.
+
+        Raises
+        ------
+        ArgumentError
+            If ``loss`` or another parameter is invalid.
+        """
+        check_choice("loss", self.loss, REGRESSION_LOSSES)
+        x, y, sample_weight = self._validate(X, y, sample_weight, reset=True)
+        self._y_ndim = y.ndim
+        return self._fit(x, self._targets(y), y, sample_weight, incremental=False)
+
+    def partial_fit(self, X, y, sample_weight=None) -> DenseRegressor:
+        """One epoch over ``(X, y)``, keeping the weights and optimizer state.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input rows.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), optional
+            Per-row weights.
+
+        Returns
+        -------
+        DenseRegressor
+            self.
+        """
+        first = not hasattr(self, "model_")
+        x, y, sample_weight = self._validate(X, y, sample_weight, reset=first)
+        if first:
+            self._y_ndim = y.ndim
+        return self._fit(x, self._targets(y), y, sample_weight, incremental=True)
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted targets: (n,) for a 1-D ``y`` at fit, else (n, outputs).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input rows.
+
+        Returns
+        -------
+        numpy.ndarray
+            The predictions.
+        """
+        return self._prediction(self._forward(X))
+
+    def _prediction(self, output):
+        if self.loss == "poisson":
+            output = np.exp(output)
+        return output.ravel() if self._y_ndim == 1 else output
+
+    def _score_output(self, output, y, sample_weight) -> float:
+        return float(r2_score(y, self._prediction(output), sample_weight=sample_weight))

@@ -1,0 +1,142 @@
+"""Where a study lives and how it draws and prunes: storage URLs, samplers, pruners."""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+from pathlib import Path
+
+from ..errors import ArgumentTypeError, InputError, require
+from .settings import Job
+from .space import grid_space
+
+#: file suffixes taken for an Optuna journal file (anything else: SQLite)
+JOURNAL_SUFFIXES = (".log", ".journal", ".jsonl")
+
+
+def storage_url(storage: str | os.PathLike | None) -> str:
+    """Where the study lives: an Optuna RDB URL, or the path of an Optuna journal file.
+
+    None makes a fresh SQLite file in a temporary folder; a file path becomes a
+    SQLite URL (``.db``, ``.sqlite``, a folder, anything else) or a journal file
+    (``.log``, ``.journal``, ``.jsonl``: Optuna's append-only log, several times
+    faster per trial than SQLite). A URL (``sqlite:///...``, ``postgresql://...``)
+    is used as given.
+
+    Parameters
+    ----------
+    storage : str or os.PathLike or None
+        A URL, a file or folder path, or None.
+
+    Returns
+    -------
+    str
+        The URL, or the journal file's absolute path.
+
+    Raises
+    ------
+    ArgumentTypeError
+        If ``storage`` is neither a string nor a path.
+    InputError
+        If the file's folder does not exist.
+    """
+    if storage is None:
+        folder = tempfile.mkdtemp(prefix="densekit-tune-")
+        return f"sqlite:///{Path(folder) / 'study.db'}"
+    if not isinstance(storage, (str, os.PathLike)):
+        raise ArgumentTypeError(f"storage must be a URL or a file path, got {storage!r}")
+    text = os.fspath(storage)
+    if "://" in text:
+        return text
+    path = Path(text)
+    if path.is_dir():
+        path = path / "study.db"
+    if not path.parent.is_dir():
+        raise InputError(f"storage {text!r}: folder {str(path.parent)!r} does not exist")
+    if path.suffix in JOURNAL_SUFFIXES:
+        return str(path.resolve())
+    return f"sqlite:///{path.resolve()}"
+
+
+def open_storage(url: str):
+    """The Optuna storage behind ``url`` (see :func:`storage_url`).
+
+    SQLite runs in WAL mode with a long lock timeout, so several worker
+    processes can write to one file.
+
+    Parameters
+    ----------
+    url : str
+        What :func:`storage_url` returned.
+
+    Returns
+    -------
+    optuna.storages.BaseStorage or str
+        The storage (another database's URL is returned as it is, for Optuna to open).
+    """
+    optuna = require("optuna", "tune", "densekit.tune")
+    if "://" not in url:
+        from optuna.storages.journal import JournalFileBackend
+
+        return optuna.storages.JournalStorage(JournalFileBackend(url))
+    if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
+        creator = functools.partial(_connect_sqlite, url[len("sqlite:///") :])
+        return optuna.storages.RDBStorage(url, engine_kwargs={"creator": creator})
+    return url
+
+
+def _connect_sqlite(path: str):
+    import sqlite3
+
+    connection = sqlite3.connect(path, timeout=120, check_same_thread=False)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    return connection
+
+
+def make_sampler(kind: str, seed: int | None, job: Job, n_trials: int | None):
+    """The Optuna sampler of a kind.
+
+    Parameters
+    ----------
+    kind : str
+        'tpe' (its startup trials: a third of ``n_trials``, 2 to 10), 'random' or 'grid'.
+    seed : int, optional
+        The sampler's seed.
+    job : Job
+        The search's job (the grid sampler's space).
+    n_trials : int, optional
+        Trials this sampler will draw.
+
+    Returns
+    -------
+    optuna.samplers.BaseSampler
+    """
+    optuna = require("optuna", "tune", "densekit.tune")
+    if kind == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if kind == "grid":
+        return optuna.samplers.GridSampler(grid_space(job.space), seed=seed)
+    startup = 10 if n_trials is None else min(10, max(2, n_trials // 3))
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup)
+
+
+def make_pruner(pruning: bool, epochs: int):
+    """The median pruner (after 3 trials and a quarter of ``epochs``), or none.
+
+    Parameters
+    ----------
+    pruning : bool
+        Whether to prune.
+    epochs : int
+        Steps a trial reports (epochs times folds).
+
+    Returns
+    -------
+    optuna.pruners.BasePruner
+    """
+    optuna = require("optuna", "tune", "densekit.tune")
+    if not pruning:
+        return optuna.pruners.NopPruner()
+    return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=max(1, epochs // 4))
