@@ -32,17 +32,17 @@ class Activation:
 
     Parameters
     ----------
-    name : str
+    name
         The name :func:`get` resolves and ``get_config`` writes.
-    forward : callable
+    forward
         ``forward(xp, z) -> a = f(z)`` (with ``out=`` when ``writes_out``).
-    backward : callable
+    backward
         ``backward(xp, z, a, grad) -> grad * f'(z)``; may overwrite ``grad``.
-    params : dict
+    params
         The parameters the activation was made with (``{"alpha": 1.0}`` for elu).
-    from_output : bool
+    from_output
         True when backward reads only ``a`` and ``grad`` (so ``z`` need not be kept).
-    writes_out : bool
+    writes_out
         True when ``forward(xp, z, out=buffer)`` writes ``a`` into ``buffer``.
     """
 
@@ -60,7 +60,7 @@ class Activation:
 
         Parameters
         ----------
-        z : array_like
+        z
             The pre-activation; integers are computed in float32.
 
         Returns
@@ -106,7 +106,7 @@ def make_leaky_relu(negative_slope: float):
 
     Parameters
     ----------
-    negative_slope : float
+    negative_slope
         The slope for ``z <= 0``.
 
     Returns
@@ -129,7 +129,7 @@ def make_elu(alpha: float):
 
     Parameters
     ----------
-    alpha : float
+    alpha
         The limit ``-alpha`` that f approaches as ``z -> -inf``.
 
     Returns
@@ -242,7 +242,7 @@ def LeakyReLU(negative_slope: float = 0.2) -> Activation:
 
     Parameters
     ----------
-    negative_slope : float
+    negative_slope
         The slope for ``z <= 0``.
 
     Returns
@@ -266,7 +266,7 @@ def ELU(alpha: float = 1.0) -> Activation:
 
     Parameters
     ----------
-    alpha : float
+    alpha
         ``f(z) = alpha (exp(z) - 1)`` for ``z <= 0``.
 
     Returns
@@ -328,7 +328,7 @@ def get(identifier: str | dict | Activation | None) -> Activation:
 
     Parameters
     ----------
-    identifier : str, dict, Activation or None
+    identifier
         A registered name or alias (``"relu"``, ``"silu"``), a config dict as
         :meth:`Activation.get_config` writes it (``{"name": "elu", "alpha": 0.5}``), an
         :class:`Activation` (returned as it is), or None (or a dict without a name) for

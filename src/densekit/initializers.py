@@ -43,9 +43,9 @@ class Initializer:
 
     Parameters
     ----------
-    name : str
+    name
         A name in :data:`INITIALIZERS`.
-    params : dict
+    params
         The draw's parameters (``{"value": 0.1}`` for constant); :func:`get` checks them.
     """
 
@@ -57,11 +57,11 @@ class Initializer:
 
         Parameters
         ----------
-        shape : tuple of int
+        shape
             ``(fan_in, fan_out)`` for a kernel, ``(units,)`` for a bias.
-        rng : numpy.random.Generator
+        rng
             Where the random values come from.
-        dtype : dtype
+        dtype
             The array's type.
 
         Returns
@@ -214,7 +214,7 @@ def get(identifier: str | dict | Initializer) -> Initializer:
 
     Parameters
     ----------
-    identifier : str, dict or Initializer
+    identifier
         A registered name, a config dict as :meth:`Initializer.get_config` writes it
         (``{"name": "constant", "value": 0.1}``), or an :class:`Initializer` (returned
         as it is).

@@ -22,7 +22,7 @@ class Regularizer:
 
     Parameters
     ----------
-    l1, l2 : float
+    l1, l2
         The strengths, finite and >= 0 (stored as Python floats).
 
     Raises
@@ -48,9 +48,9 @@ class Regularizer:
 
         Parameters
         ----------
-        xp : module
+        xp
             The array module (numpy or cupy).
-        w : array
+        w
             The weights (a view into the model's flat buffer).
 
         Returns
@@ -72,9 +72,9 @@ class Regularizer:
 
         Parameters
         ----------
-        xp : module
+        xp
             The array module (numpy or cupy).
-        w, grad : array
+        w, grad
             The weights and their gradient, of one shape.
         """
         if self.l1:
@@ -127,7 +127,7 @@ def get(identifier) -> Regularizer | None:
 
     Parameters
     ----------
-    identifier : None, str, dict or Regularizer
+    identifier
         None (no penalty, returned as it is), a registered name, a config dict as
         :meth:`Regularizer.get_config` writes it (``{"l1": 0.0, "l2": 0.01}``, no name),
         or a :class:`Regularizer` (returned as it is).

@@ -158,7 +158,7 @@ def from_config(config: dict) -> LearningRateSchedule:
 
     Parameters
     ----------
-    config : dict
+    config
         ``{"name": "ExponentialDecay", "initial_learning_rate": 0.1, ...}``.
 
     Returns

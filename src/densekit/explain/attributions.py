@@ -31,18 +31,18 @@ class Attribution:
 
     Parameters
     ----------
-    values : ndarray
+    values
         ``(rows, features)``, or ``(outputs, rows, features)`` when every output
         was explained (``target="all"``).
-    method : str
+    method
         ``"gradient_x_input"`` or ``"integrated_gradients"``.
-    target : ndarray
+    target
         The explained output index per row (or every output index).
-    output : ndarray
+    output
         f(x) for the explained output.
-    baseline_output : ndarray or None
+    baseline_output
         f(baseline) (integrated gradients only).
-    names : list of str
+    names
         Feature names.
     """
 
@@ -69,7 +69,7 @@ class Attribution:
 
         Parameters
         ----------
-        rtol, atol : float
+        rtol, atol
             Defaults ``COMPLETENESS_RTOL`` (1%) and ``COMPLETENESS_ATOL`` (1e-4).
 
         Returns
@@ -139,13 +139,13 @@ def input_gradients(model, x: Any, target: Any = None, logits: bool = False) -> 
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model (computed on a float64 copy).
-    x : array-like
+    x
         Inputs.
-    target : int or array-like, optional
+    target
         An output index, or one per row; None: the predicted class.
-    logits : bool, default False
+    logits
         Differentiate the last Dense layer's pre-activation instead.
 
     Returns
@@ -170,15 +170,15 @@ def gradient_x_input(
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model.
-    x : array-like
+    x
         Inputs.
-    target : int, array-like or "all", optional
+    target
         An output index, one per row, None (the predicted class) or ``"all"``.
-    logits : bool, default False
+    logits
         Explain the last Dense layer's pre-activation instead.
-    feature_names : sequence of str, optional
+    feature_names
         Names of the features.
 
     Returns
@@ -210,21 +210,21 @@ def integrated_gradients(
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model (computed on a float64 copy).
-    x : array-like
+    x
         Inputs.
-    baseline : array-like, optional
+    baseline
         One row or one per row; zeros (the mean of standardized features) by default.
-    target : int, array-like or "all", optional
+    target
         An output index, one per row, None (the predicted class) or ``"all"``.
-    steps : int, default 64
+    steps
         Midpoints of the path.
-    max_steps : int, default 2048
+    max_steps
         The most steps a refined row gets.
-    logits : bool, default False
+    logits
         Explain the last Dense layer's pre-activation instead.
-    feature_names : sequence of str, optional
+    feature_names
         Names of the features.
 
     Returns
@@ -329,15 +329,15 @@ def class_attributions(
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model with one output per class.
-    x : array-like
+    x
         Inputs.
-    y : array-like, optional
+    y
         Class labels to group the rows by; the predicted class by default.
-    steps : int, default 64
+    steps
         As :func:`integrated_gradients` (refined up to ``8 * steps``).
-    feature_names : sequence of str, optional
+    feature_names
         Names of the features.
 
     Returns

@@ -17,13 +17,13 @@ def plot_weights(model, kind: str = "heatmap", max_size: int = 64):
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model.
-    kind : {"heatmap", "hinton"}, default "heatmap"
+    kind
         ``"heatmap"``: colour is the weight (blue negative, red positive, white 0).
         ``"hinton"``: a square per weight, area proportional to ``|w|``, white
         positive and black negative on grey.
-    max_size : int, default 64
+    max_size
         A Hinton diagram draws only the first ``max_size`` inputs and units of a
         larger kernel (the title says so).
 
@@ -91,11 +91,11 @@ def plot_activation_histograms(model, x: Any, bins: int = 40):
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model.
-    x : array-like
+    x
         Inputs.
-    bins : int, default 40
+    bins
         Bins per histogram.
 
     Returns

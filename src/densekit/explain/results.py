@@ -17,7 +17,7 @@ def as_table(rows: list[dict]):
 
     Parameters
     ----------
-    rows : list of dict
+    rows
         One dict per row, the same keys in each.
 
     Returns
@@ -37,9 +37,9 @@ def feature_names_for(names: Sequence[str] | None, n: int) -> list[str]:
 
     Parameters
     ----------
-    names : sequence of str, optional
+    names
         The user's feature names.
-    n : int
+    n
         Features in ``x``.
 
     Returns

@@ -22,7 +22,7 @@ def dense_layers(model) -> list[tuple[int, Dense]]:
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model.
 
     Returns
@@ -39,9 +39,9 @@ def layer_outputs(model, x: Any) -> list[tuple[int, Dense, np.ndarray]]:
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model.
-    x : array-like
+    x
         Inputs.
 
     Returns
@@ -65,9 +65,9 @@ def dead_relu_units(model, x: Any) -> dict[int, np.ndarray]:
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model.
-    x : array-like
+    x
         Inputs.
 
     Returns
@@ -93,13 +93,13 @@ def saturated_units(
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model.
-    x : array-like
+    x
         Inputs.
-    threshold : float, default 0.99
+    threshold
         In (0, 1].
-    fraction : float, default 0.95
+    fraction
         Share of rows on which a unit must be saturated, in (0, 1].
 
     Returns
@@ -137,11 +137,11 @@ def unit_health(model, x: Any, threshold: float = 0.99, fraction: float = 0.95):
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model.
-    x : array-like
+    x
         Inputs.
-    threshold, fraction : float
+    threshold, fraction
         As :func:`saturated_units`.
 
     Returns
@@ -184,11 +184,11 @@ def neuron_importance(model, layer_index: int, x: Any) -> np.ndarray:
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model.
-    layer_index : int
+    layer_index
         Position of a Dense layer in ``model.layers`` (negative counts from the end).
-    x : array-like
+    x
         Inputs.
 
     Returns

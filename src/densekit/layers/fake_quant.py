@@ -26,7 +26,7 @@ def activation_params(low: float, high: float) -> tuple[np.float32, np.uint8]:
 
     Parameters
     ----------
-    low, high : float
+    low, high
         The observed range of the tensor.
 
     Returns
@@ -54,9 +54,9 @@ class FakeQuant(Layer):
 
     Parameters
     ----------
-    momentum : float, default 0.99
+    momentum
         Weight of the running range against the batch's, in [0, 1).
-    name : str, optional
+    name
         The layer's name.
 
     Raises

@@ -14,11 +14,11 @@ def check_fraction(name: str, value: Any, allow_one: bool = False) -> float:
 
     Parameters
     ----------
-    name : str
+    name
         The argument's name, for the message.
-    value : Any
+    value
         What the caller passed.
-    allow_one : bool, default False
+    allow_one
         Whether 1 is allowed.
 
     Returns
@@ -48,11 +48,11 @@ def check_layer_names(argument: str, names: Any, known) -> list[str]:
 
     Parameters
     ----------
-    argument : str
+    argument
         The argument's name, for the message.
-    names : Any
+    names
         What the caller passed: a list, tuple or set of names.
-    known : collection of str
+    known
         The names of the model's Dense layers.
 
     Returns

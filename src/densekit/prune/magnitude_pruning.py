@@ -47,14 +47,14 @@ def magnitude(
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model; changed in place.
-    sparsity : float
+    sparsity
         Fraction of the weights to zero, in [0, 1).
-    scope : {"layer", "global"}, default "layer"
+    scope
         ``"layer"`` prunes each kernel to that sparsity; ``"global"`` ranks all
         kernels together (wide layers then lose more).
-    layers : list of str, optional
+    layers
         Limits pruning to the named Dense layers (all by default).
 
     Returns

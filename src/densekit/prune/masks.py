@@ -35,9 +35,9 @@ class PruningMasks:
 
     Parameters
     ----------
-    model : Sequential
+    model
         The built model whose Dense kernels are masked.
-    masks : dict of str to ndarray
+    masks
         Per Dense layer name, 1 where a weight is kept and 0 where it is pruned.
     """
 
@@ -79,7 +79,7 @@ def masks_of(model) -> PruningMasks | None:
 
     Parameters
     ----------
-    model : Sequential
+    model
         Any model.
 
     Returns
@@ -101,11 +101,11 @@ def attach(model, masks: dict[str, np.ndarray], scope: str) -> PruningMasks:
 
     Parameters
     ----------
-    model : Sequential
+    model
         The built model.
-    masks : dict of str to ndarray
+    masks
         Per Dense layer name, a 0/1 array shaped like its kernel, in the model's dtype.
-    scope : str
+    scope
         ``"layer"`` or ``"global"``, as recorded in the metadata.
 
     Returns
@@ -130,7 +130,7 @@ def strip(model):
 
     Parameters
     ----------
-    model : Sequential
+    model
         A pruned model (or any model: then nothing changes).
 
     Returns
@@ -151,7 +151,7 @@ def reattach(model) -> PruningMasks | None:
 
     Parameters
     ----------
-    model : Sequential
+    model
         A model whose ``metadata["pruning"]`` names its masked layers.
 
     Returns
@@ -183,7 +183,7 @@ def sparsity(model) -> dict[str, float]:
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model.
 
     Returns

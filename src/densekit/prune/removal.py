@@ -41,11 +41,11 @@ def l2_scores(model, index: int, x=None) -> np.ndarray:
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model.
-    index : int
+    index
         Position of a Dense layer in ``model.layers``.
-    x : ndarray, optional
+    x
         Unused (the criterion signature).
 
     Returns
@@ -64,11 +64,11 @@ def activation_scores(model, index: int, x) -> np.ndarray:
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model.
-    index : int
+    index
         Position of a hidden Dense layer in ``model.layers``.
-    x : ndarray
+    x
         Sample inputs.
 
     Returns
@@ -96,9 +96,9 @@ def register_criterion(name: str, criterion: Callable) -> None:
 
     Parameters
     ----------
-    name : str
+    name
         The name to use.
-    criterion : callable
+    criterion
         ``criterion(model, layer_index, x) -> scores``, one per unit, higher = keep.
 
     Raises
@@ -191,20 +191,20 @@ def neurons(
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model; not changed.
-    amount : float, list of int or dict of str to int
+    amount
         A fraction of each hidden layer's units, a list of counts (one per hidden
         Dense layer) or ``{layer name: count}``.
-    criterion : str or callable, default "l2"
+    criterion
         ``"l2"`` (norm of the unit's kernel column, its incoming weights),
         ``"activation"`` (mean ``|a|`` on ``x`` of what the unit feeds the next
         Dense layer, after BatchNormalization), a name added with
         :func:`register_criterion` (the hook for ``"importance"``), or a callable
         ``criterion(model, layer_index, x) -> scores`` (higher = keep).
-    x : array-like, optional
+    x
         Sample inputs, needed by ``"activation"`` and by ``compensate``.
-    compensate : bool, default True
+    compensate
         With ``x``, fold the mean signal of each removed unit into the next
         layer's bias (``b' = b + mean(a_removed) @ W_removed_rows``).
 

@@ -13,11 +13,11 @@ class PruningSchedule:
 
     Parameters
     ----------
-    begin_step : int
+    begin_step
         First optimizer step that prunes, >= 0.
-    end_step : int
+    end_step
         Last one, or -1 for no end.
-    frequency : int
+    frequency
         Prune every ``frequency`` steps, >= 1.
 
     Raises
@@ -55,9 +55,9 @@ class ConstantSparsity(PruningSchedule):
 
     Parameters
     ----------
-    target_sparsity : float
+    target_sparsity
         Fraction of weights to zero, in [0, 1).
-    begin_step, end_step, frequency : int
+    begin_step, end_step, frequency
         As :class:`PruningSchedule`; defaults 0, -1 (no end), 100.
     """
 
@@ -79,13 +79,13 @@ class PolynomialDecay(PruningSchedule):
 
     Parameters
     ----------
-    initial_sparsity, final_sparsity : float
+    initial_sparsity, final_sparsity
         ``s_i`` and ``s_f``, each in [0, 1).
-    begin_step, end_step : int
+    begin_step, end_step
         ``t_0`` and ``t_1``, with ``end_step > begin_step``.
-    power : float, default 3
+    power
         The exponent.
-    frequency : int, default 100
+    frequency
         Prune every ``frequency`` steps (and always at ``end_step``).
 
     Raises
@@ -134,11 +134,11 @@ class PruningCallback(Callback):
 
     Parameters
     ----------
-    schedule : PruningSchedule
+    schedule
         When and how much.
-    scope : {"layer", "global"}, default "layer"
+    scope
         As :func:`~densekit.prune.magnitude`.
-    layers : list of str, optional
+    layers
         The Dense layers to prune (all by default).
 
     Raises

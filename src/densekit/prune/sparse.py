@@ -27,11 +27,11 @@ class SparseInference:
 
     Parameters
     ----------
-    model : Sequential
+    model
         The pruned model (CPU backend).
-    sparse_kernels : dict of str to scipy.sparse.csr_matrix
+    sparse_kernels
         Per Dense layer that uses CSR, its kernel transposed ``(units, inputs)``.
-    choices : list of dict
+    choices
         Per Dense layer: its sparsity, the measured dense and sparse times
         (seconds per call on the sample) and whether CSR is used.
     """
@@ -56,9 +56,9 @@ class SparseInference:
 
         Parameters
         ----------
-        x : array-like
+        x
             Inputs ``(rows, features)``.
-        batch_size : int, optional
+        batch_size
             Rows per batch (1024 by default).
 
         Returns
@@ -90,13 +90,13 @@ def sparse_inference(
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model on the CPU backend.
-    x_sample : array-like
+    x_sample
         A typical batch of inputs.
-    repeats : int, default 5
+    repeats
         Timed runs of each product.
-    min_sparsity : float, default 0.5
+    min_sparsity
         Layers below this sparsity are not timed (CSR cannot win there).
 
     Returns

@@ -54,9 +54,9 @@ def weight_scales(kernel: np.ndarray, weight_max: int = WEIGHT_MAX) -> np.ndarra
 
     Parameters
     ----------
-    kernel : ndarray
+    kernel
         A Dense kernel ``(inputs, units)``.
-    weight_max : int, default WEIGHT_MAX
+    weight_max
         The largest integer of a quantized weight.
 
     Returns
@@ -75,11 +75,11 @@ def quantize_weights(
 
     Parameters
     ----------
-    kernel : ndarray
+    kernel
         A Dense kernel ``(inputs, units)``.
-    scales : ndarray
+    scales
         Per-column scales, as :func:`weight_scales` makes them.
-    weight_max : int, default WEIGHT_MAX
+    weight_max
         The largest integer of a quantized weight.
 
     Returns
@@ -96,9 +96,9 @@ def quantize_activations(x: np.ndarray, scale, zero_point) -> np.ndarray:
 
     Parameters
     ----------
-    x : ndarray
+    x
         Float inputs.
-    scale, zero_point : float
+    scale, zero_point
         As :func:`activation_params` makes them.
 
     Returns
@@ -115,9 +115,9 @@ def fake_quantize(kernel: np.ndarray, weight_max: int = WEIGHT_MAX) -> np.ndarra
 
     Parameters
     ----------
-    kernel : ndarray
+    kernel
         A Dense kernel ``(inputs, units)``.
-    weight_max : int, default WEIGHT_MAX
+    weight_max
         The largest integer of a quantized weight.
 
     Returns
@@ -135,7 +135,7 @@ def check_weight_max(weight_max: Any) -> int:
 
     Parameters
     ----------
-    weight_max : Any
+    weight_max
         What the caller passed.
 
     Returns

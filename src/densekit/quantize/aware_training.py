@@ -27,9 +27,9 @@ class FakeQuantization:
 
     Parameters
     ----------
-    model : Sequential
+    model
         The model trained.
-    layers : list of Dense
+    layers
         Its Dense layers whose kernels are fake-quantized.
     """
 
@@ -89,13 +89,13 @@ def qat(
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model on the CPU backend; not changed.
-    layers : list of str, optional
+    layers
         The Dense layers to train quantized (all by default).
-    activations : bool, default True
+    activations
         Add FakeQuant layers (not added again to a model that has them).
-    momentum : float, default 0.99
+    momentum
         The FakeQuant layers' range momentum.
 
     Returns
@@ -134,7 +134,7 @@ def fake_quantization_of(model) -> FakeQuantization | None:
 
     Parameters
     ----------
-    model : Sequential
+    model
         Any model.
 
     Returns
@@ -154,7 +154,7 @@ def strip_qat(model):
 
     Parameters
     ----------
-    model : Sequential
+    model
         A model made by :func:`qat` (or any model: then nothing changes).
 
     Returns

@@ -35,7 +35,7 @@ def load(path) -> QuantizedModel:
 
     Parameters
     ----------
-    path : str or PathLike
+    path
         A densekit quantized model file.
 
     Returns
@@ -59,11 +59,11 @@ def load_contents(path, tensors: dict, metadata: dict, compile: bool = True) -> 
 
     Parameters
     ----------
-    path : str or PathLike
+    path
         The file the contents came from (named in error messages).
-    tensors, metadata : dict
+    tensors, metadata
         What ``read_safetensors`` read from it.
-    compile : bool
+    compile
         Ignored: a quantized model is for inference and has no compile settings. It is
         here because every loader in ``densekit.serialization.model_file.FORMATS`` takes it.
 

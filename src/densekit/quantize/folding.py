@@ -38,7 +38,7 @@ def float_ops(model) -> list:
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model of Dense, Dropout, BatchNormalization, Normalization and
         FakeQuant layers.
 

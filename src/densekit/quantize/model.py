@@ -23,9 +23,9 @@ class Affine:
 
     Parameters
     ----------
-    name : str
+    name
         The folded layer's name.
-    scale, shift : ndarray
+    scale, shift
         float32 ``(features,)``.
     """
 
@@ -44,21 +44,21 @@ class QuantizedDense:
 
     Parameters
     ----------
-    name : str
+    name
         The Dense layer's name.
-    kernel : ndarray
+    kernel
         int8, float16 or float32, ``(inputs, units)``.
-    bias : ndarray
+    bias
         float32 ``(units,)``.
-    activation : Activation
+    activation
         The layer's activation.
-    storage : {"int8", "float16", "float32"}, default "float32"
+    storage
         How ``kernel`` is stored.
-    kernel_scale : ndarray, optional
+    kernel_scale
         float32 ``(units,)`` per-channel scales (int8 only).
-    input_scale, input_zero_point : optional
+    input_scale, input_zero_point
         The uint8 quantization of the input (int8 only).
-    qat_range : tuple of float, optional
+    qat_range
         The input range a FakeQuant layer learned, used instead of calibrating.
     """
 
@@ -116,11 +116,11 @@ class QuantizedModel:
 
     Parameters
     ----------
-    ops : list
+    ops
         :class:`Affine` and :class:`QuantizedDense` ops, in order.
-    input_dim : int
+    input_dim
         Features per input row.
-    metadata : dict, optional
+    metadata
         The model's metadata (saved with it).
     """
 
@@ -148,11 +148,11 @@ class QuantizedModel:
 
         Parameters
         ----------
-        x : array-like
+        x
             Inputs ``(rows, input_dim)``.
-        batch_size : int, optional
+        batch_size
             Rows per batch (1024 by default).
-        verbose : int, default 0
+        verbose
             Accepted for Sequential compatibility; unused.
 
         Returns
@@ -227,9 +227,9 @@ def save(qmodel: QuantizedModel, path) -> None:
 
     Parameters
     ----------
-    qmodel : QuantizedModel
+    qmodel
         The model.
-    path : str or PathLike
+    path
         The file to write (atomically).
     """
     tensors: dict[str, np.ndarray] = {}

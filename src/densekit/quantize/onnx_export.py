@@ -29,7 +29,7 @@ def onnx_weight_operand(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     Parameters
     ----------
-    kernel : ndarray
+    kernel
         An int8 kernel ``(inputs, units)``.
 
     Returns
@@ -58,11 +58,11 @@ def export_onnx(model, path, opset: int = MIN_OPSET) -> None:
 
     Parameters
     ----------
-    model : QuantizedModel or Sequential
+    model
         The model.
-    path : str or PathLike
+    path
         The file to write (atomically).
-    opset : int, default MIN_OPSET
+    opset
         The ONNX opset, at least ``MIN_OPSET``.
 
     Raises

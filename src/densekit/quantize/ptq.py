@@ -46,11 +46,11 @@ def accuracy(model, x, y) -> float:
 
     Parameters
     ----------
-    model : Sequential or QuantizedModel
+    model
         The model.
-    x : array-like
+    x
         Inputs.
-    y : array-like
+    y
         Class labels, or one-hot rows.
 
     Returns
@@ -124,19 +124,19 @@ def int8(
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model (see :func:`~densekit.quantize.float_ops` for the layers).
-    calibration_data : array-like
+    calibration_data
         A few hundred typical rows; they fix each activation range (a range a
         FakeQuant layer learned is used instead).
-    validation : tuple, optional
+    validation
         ``(x, y)`` with class labels: runs the accuracy guard.
-    max_drop : float, optional
+    max_drop
         The accuracy the guard may lose (default 0.005, half a point); needs
         ``validation``.
-    keep_float : list of str, optional
+    keep_float
         Dense layers to leave float32 from the start.
-    weight_max : int, default WEIGHT_MAX
+    weight_max
         The largest integer of a quantized weight: 64 keeps onnxruntime's fast
         u8 x s8 kernels exact on every CPU; 127 halves the weight rounding error,
         and its ONNX export runs the slower u8 x u8 kernels.
@@ -219,7 +219,7 @@ def float16(model) -> QuantizedModel:
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model.
 
     Returns

@@ -45,7 +45,7 @@ def compile_arguments(config: dict) -> dict:
 
     Parameters
     ----------
-    config : dict
+    config
         What ``model.compile_config()`` returned: ``optimizer`` and ``loss`` configs,
         and the ``metrics`` names.
 
@@ -134,9 +134,9 @@ def load_model(path, compile: bool = True):
 
     Parameters
     ----------
-    path : str or path-like
+    path
         The model file.
-    compile : bool
+    compile
         Whether to compile the model with the saved settings and optimizer state.
 
     Returns
@@ -163,11 +163,11 @@ def load_densekit(path, tensors: dict, metadata: dict, compile: bool = True):
 
     Parameters
     ----------
-    path : str or path-like
+    path
         The file the contents came from (named in error messages).
-    tensors, metadata : dict
+    tensors, metadata
         What :func:`~densekit.serialization.safetensors.read_safetensors` read.
-    compile : bool
+    compile
         Whether to compile the model with the saved settings and optimizer state.
 
     Returns
