@@ -86,6 +86,16 @@ class Registry(Generic[T]):
     def canonical(self, name: str) -> str:
         """The registered name for ``name`` or one of its aliases.
 
+        Parameters
+        ----------
+        name
+            A registered name or alias.
+
+        Returns
+        -------
+        str
+            The registered name.
+
         Raises
         ------
         ArgumentError
@@ -156,6 +166,8 @@ class Registry(Generic[T]):
         ArgumentError
             If the name is unknown, or the part refuses the parameters (a ``TypeError``
             of the call, such as an unexpected keyword, says which).
+        DensekitError
+            Whatever the part itself raises for a bad value, passed on as it is.
         """
         part = self.get(name)
         try:

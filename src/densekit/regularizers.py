@@ -8,6 +8,7 @@ batch to the mean loss, as Keras does.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -43,7 +44,7 @@ class Regularizer:
                 self, name, check_number(f"regularizer {name}", getattr(self, name), 0.0)
             )
 
-    def penalty(self, xp, w) -> float:
+    def penalty(self, xp: Any, w: Any) -> Any:
         """The penalty of the weights ``w``.
 
         Parameters
@@ -67,15 +68,17 @@ class Regularizer:
             value += self.l2 * to_host(xp.vdot(flat, flat))  # sum w^2, no squared copy
         return value
 
-    def add_gradient(self, xp, w, grad) -> None:
+    def add_gradient(self, xp: Any, w: Any, grad: Any) -> None:
         """``grad += d penalty / dw``, in place: ``l1 sign(w) + 2 l2 w``.
 
         Parameters
         ----------
         xp
             The array module (numpy or cupy).
-        w, grad
-            The weights and their gradient, of one shape.
+        w
+            The weights.
+        grad
+            Their gradient, of ``w``'s shape, updated in place.
         """
         if self.l1:
             grad += self.l1 * xp.sign(w)
@@ -87,12 +90,21 @@ class Regularizer:
         return {"l1": float(self.l1), "l2": float(self.l2)}
 
 
-def _same(value):
+def _same(value: Any) -> Any:
     return value
 
 
 def l1(l1: float = 0.01) -> Regularizer:  # noqa: E741 - Keras' name
     """``l1 * sum|w|`` (Keras' default strength 0.01).
+
+    Parameters
+    ----------
+    l1
+        The strength, finite and >= 0.
+
+    Returns
+    -------
+    Regularizer
 
     Raises
     ------
@@ -122,7 +134,7 @@ REGULARIZERS.register("l2", l2)
 REGULARIZERS.register("l1_l2", l1_l2)
 
 
-def get(identifier) -> Regularizer | None:
+def get(identifier: str | dict | Regularizer | None) -> Regularizer | None:
     """None, a :class:`Regularizer`, a config dict, or 'l1'/'l2'/'l1_l2' (Keras' 0.01).
 
     Parameters
