@@ -1,5 +1,6 @@
-"""Attributions of one output to the input features: gradients, gradient x input,
-integrated gradients.
+"""Attributions of one output to the input features.
+
+Gradients, gradient x input and integrated gradients.
 
 Integrated gradients satisfy *completeness*: ``sum_i attr_i = f(x) - f(baseline)``;
 the result reports the gap, which shrinks as ``steps`` grows.
@@ -10,7 +11,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,6 +19,9 @@ from ..errors import ArgumentError, InputError
 from ..layers import Dense
 from ..validation import check_x
 from .results import as_table, feature_names_for
+
+if TYPE_CHECKING:
+    from ..model import Sequential
 
 #: integrated gradients' completeness is checked to |gap| <= RTOL * |f(x) - f(b)| + ATOL
 COMPLETENESS_RTOL = 0.01
@@ -69,8 +73,10 @@ class Attribution:
 
         Parameters
         ----------
-        rtol, atol
-            Defaults ``COMPLETENESS_RTOL`` (1%) and ``COMPLETENESS_ATOL`` (1e-4).
+        rtol
+            The relative tolerance; default ``COMPLETENESS_RTOL`` (1%).
+        atol
+            The absolute tolerance; default ``COMPLETENESS_ATOL`` (1e-4).
 
         Returns
         -------
@@ -134,7 +140,9 @@ def _targets(model, x: np.ndarray, target) -> np.ndarray:
     return array.astype(np.int64)
 
 
-def input_gradients(model, x: Any, target: Any = None, logits: bool = False) -> np.ndarray:
+def input_gradients(
+    model: Sequential, x: Any, target: Any = None, logits: bool = False
+) -> np.ndarray:
     """``d f_target(x) / dx`` for every row; f is the output (or its logit).
 
     Parameters
@@ -164,7 +172,11 @@ def input_gradients(model, x: Any, target: Any = None, logits: bool = False) -> 
 
 
 def gradient_x_input(
-    model, x: Any, target: Any = None, logits: bool = False, feature_names=None
+    model: Sequential,
+    x: Any,
+    target: Any = None,
+    logits: bool = False,
+    feature_names: Sequence[str] | None = None,
 ) -> Attribution:
     """``x * d f_target / dx``: a first-order attribution (exact for a linear model).
 
@@ -190,7 +202,7 @@ def gradient_x_input(
 
 
 def integrated_gradients(
-    model,
+    model: Sequential,
     x: Any,
     baseline: Any = None,
     target: Any = None,
@@ -323,8 +335,12 @@ def _baseline(baseline, x: np.ndarray) -> np.ndarray:
 
 
 def class_attributions(
-    model, x: Any, y: Any = None, steps: int = 64, feature_names: Sequence[str] | None = None
-):
+    model: Sequential,
+    x: Any,
+    y: Any = None,
+    steps: int = 64,
+    feature_names: Sequence[str] | None = None,
+) -> Any:
     """Per class: the mean integrated-gradients attribution of rows of that class to its output.
 
     Parameters

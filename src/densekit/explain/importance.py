@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -13,6 +13,9 @@ from ..backend import make_rng
 from ..errors import ArgumentError, ArgumentTypeError
 from ..validation import check_x
 from .results import as_table, feature_names_for, new_figure
+
+if TYPE_CHECKING:
+    from ..model import Sequential
 
 
 @dataclass
@@ -81,7 +84,7 @@ class FeatureImportance:
 
 
 def permutation_importance(
-    model,
+    model: Sequential,
     x: Any,
     y: Any,
     metric: str | Callable | None = None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -11,8 +11,13 @@ from ..errors import ArgumentError
 from .results import new_figure
 from .units import dense_layers, layer_outputs
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def plot_weights(model, kind: str = "heatmap", max_size: int = 64):
+    from ..model import Sequential
+
+
+def plot_weights(model: Sequential, kind: str = "heatmap", max_size: int = 64) -> Figure:
     """One picture per Dense layer of its kernel ``W`` (inputs down, units across).
 
     Parameters
@@ -86,7 +91,7 @@ def _hinton(ax, matrix: np.ndarray) -> None:
     ax.set_aspect("equal")
 
 
-def plot_activation_histograms(model, x: Any, bins: int = 40):
+def plot_activation_histograms(model: Sequential, x: Any, bins: int = 40) -> Figure:
     """A histogram of every Dense layer's outputs over ``x`` (all units pooled).
 
     Parameters

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,8 +16,11 @@ from ..layers import Dense
 from ..validation import check_x
 from .results import as_table
 
+if TYPE_CHECKING:
+    from ..model import Sequential
 
-def dense_layers(model) -> list[tuple[int, Dense]]:
+
+def dense_layers(model: Sequential) -> list[tuple[int, Dense]]:
     """(index in model.layers, layer) for every Dense layer.
 
     Parameters
@@ -34,7 +37,7 @@ def dense_layers(model) -> list[tuple[int, Dense]]:
     return [(i, layer) for i, layer in enumerate(model.layers) if isinstance(layer, Dense)]
 
 
-def layer_outputs(model, x: Any) -> list[tuple[int, Dense, np.ndarray]]:
+def layer_outputs(model: Sequential, x: Any) -> list[tuple[int, Dense, np.ndarray]]:
     """(index, layer, activations ``(rows, units)``) for each Dense layer, at inference.
 
     Parameters
@@ -60,7 +63,7 @@ def layer_outputs(model, x: Any) -> list[tuple[int, Dense, np.ndarray]]:
     return outputs
 
 
-def dead_relu_units(model, x: Any) -> dict[int, np.ndarray]:
+def dead_relu_units(model: Sequential, x: Any) -> dict[int, np.ndarray]:
     """For each ReLU Dense layer: indices of units that output 0 for every row of ``x``.
 
     Parameters
@@ -83,7 +86,7 @@ def dead_relu_units(model, x: Any) -> dict[int, np.ndarray]:
 
 
 def saturated_units(
-    model, x: Any, threshold: float = 0.99, fraction: float = 0.95
+    model: Sequential, x: Any, threshold: float = 0.99, fraction: float = 0.95
 ) -> dict[int, np.ndarray]:
     """For each sigmoid/tanh Dense layer: units saturated on at least ``fraction`` of rows.
 
@@ -132,7 +135,7 @@ def saturated_units(
     return found
 
 
-def unit_health(model, x: Any, threshold: float = 0.99, fraction: float = 0.95):
+def unit_health(model: Sequential, x: Any, threshold: float = 0.99, fraction: float = 0.95) -> Any:
     """One row per Dense layer: units, dead (ReLU) units, saturated (sigmoid/tanh) units.
 
     Parameters
@@ -141,7 +144,9 @@ def unit_health(model, x: Any, threshold: float = 0.99, fraction: float = 0.95):
         A built model.
     x
         Inputs.
-    threshold, fraction
+    threshold
+        As :func:`saturated_units`.
+    fraction
         As :func:`saturated_units`.
 
     Returns
@@ -169,7 +174,7 @@ def unit_health(model, x: Any, threshold: float = 0.99, fraction: float = 0.95):
     return as_table(rows)
 
 
-def neuron_importance(model, layer_index: int, x: Any) -> np.ndarray:
+def neuron_importance(model: Sequential, layer_index: int, x: Any) -> np.ndarray:
     """A score per unit of Dense layer ``model.layers[layer_index]``: what it sends on.
 
         score_j = mean_rows |s_j| * ||W_next[j, :]||_2

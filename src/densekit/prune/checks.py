@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -41,7 +42,7 @@ def check_fraction(name: str, value: Any, allow_one: bool = False) -> float:
     return value
 
 
-def check_layer_names(argument: str, names: Any, known) -> list[str]:
+def check_layer_names(argument: str, names: Any, known: Iterable[str]) -> list[str]:
     """``names`` (a list of Dense layer names, each in ``known``) as a list, or a clear error.
 
     A single name given as a str is rejected, not read character by character.

@@ -7,12 +7,17 @@ set to zero; the mask stays attached (:mod:`densekit.prune.masks`).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..errors import ArgumentError
 from ..layers import Dense
 from .checks import check_fraction, check_layer_names
 from .masks import attach
+
+if TYPE_CHECKING:
+    from ..model import Sequential
 
 SCOPES = ("layer", "global")
 
@@ -36,11 +41,11 @@ def _smallest_mask(magnitudes: np.ndarray, sparsity: float) -> np.ndarray:
 
 
 def magnitude(
-    model,
+    model: Sequential,
     sparsity: float,
     scope: str = "layer",
     layers: list[str] | None = None,
-):
+) -> Sequential:
     """Zero the fraction ``sparsity`` of Dense kernel weights with the smallest ``|w|``.
 
     The masks stay attached until :func:`~densekit.prune.strip`.

@@ -17,11 +17,16 @@ not copy hooks: call :func:`reattach` on the copy to keep pruning it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..errors import InputError
 from ..layers import Dense
 from ..serialization.model_file import EXTENSIONS
+
+if TYPE_CHECKING:
+    from ..model import Sequential
 
 METADATA_KEY = "pruning"
 
@@ -41,7 +46,7 @@ class PruningMasks:
         Per Dense layer name, 1 where a weight is kept and 0 where it is pruned.
     """
 
-    def __init__(self, model, masks: dict[str, np.ndarray]):
+    def __init__(self, model: Sequential, masks: dict[str, np.ndarray]):
         self.model = model
         self.masks = masks
 
@@ -74,7 +79,7 @@ class PruningMasks:
         return {name: 1.0 - float(mask.mean()) for name, mask in self.masks.items()}
 
 
-def masks_of(model) -> PruningMasks | None:
+def masks_of(model: Sequential) -> PruningMasks | None:
     """The masks attached to ``model``.
 
     Parameters
@@ -93,7 +98,7 @@ def masks_of(model) -> PruningMasks | None:
     return None
 
 
-def attach(model, masks: dict[str, np.ndarray], scope: str) -> PruningMasks:
+def attach(model: Sequential, masks: dict[str, np.ndarray], scope: str) -> PruningMasks:
     """Attach ``masks`` to ``model`` (or replace the attached ones) and apply them now.
 
     Also records the masked layers and ``scope`` in ``model.metadata["pruning"]``,
@@ -125,7 +130,7 @@ def attach(model, masks: dict[str, np.ndarray], scope: str) -> PruningMasks:
     return pruning
 
 
-def strip(model):
+def strip(model: Sequential) -> Sequential:
     """Remove the masks (hooks, constraint and metadata); the zeros stay.
 
     Parameters
@@ -146,7 +151,7 @@ def strip(model):
     return model
 
 
-def reattach(model) -> PruningMasks | None:
+def reattach(model: Sequential) -> PruningMasks | None:
     """Re-create the masks of a loaded model from its zeros (``mask = kernel != 0``).
 
     Parameters
@@ -178,7 +183,7 @@ def reattach(model) -> PruningMasks | None:
     return attach(model, masks, entry.get("scope", "layer"))
 
 
-def sparsity(model) -> dict[str, float]:
+def sparsity(model: Sequential) -> dict[str, float]:
     """Fraction of exactly-zero entries in each Dense kernel.
 
     Parameters

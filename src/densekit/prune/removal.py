@@ -9,7 +9,7 @@ go is decided by a criterion (``CRITERIA``, or one added with
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,6 +17,9 @@ from ..errors import ArgumentError, ArgumentTypeError, InputError
 from ..layers import Dense
 from .checks import check_fraction
 from .masks import METADATA_KEY
+
+if TYPE_CHECKING:
+    from ..model import Sequential
 
 
 def _hidden_dense(model) -> list[int]:
@@ -36,7 +39,7 @@ def _signal_into_next(model, index: int, x: np.ndarray) -> np.ndarray:
     raise AssertionError("unreachable: a hidden Dense layer is followed by a Dense layer")
 
 
-def l2_scores(model, index: int, x=None) -> np.ndarray:
+def l2_scores(model: Sequential, index: int, x: Any = None) -> np.ndarray:
     """L2 norm of each unit's kernel column (its incoming weights): criterion ``"l2"``.
 
     Parameters
@@ -57,7 +60,7 @@ def l2_scores(model, index: int, x=None) -> np.ndarray:
     return np.sqrt((kernel**2).sum(axis=0))
 
 
-def activation_scores(model, index: int, x) -> np.ndarray:
+def activation_scores(model: Sequential, index: int, x: Any) -> np.ndarray:
     """Mean ``|signal|`` each unit hands the next Dense layer on ``x``: criterion ``"activation"``.
 
     The signal is taken after any BatchNormalization or Dropout in between.
@@ -178,7 +181,7 @@ def _check_between(model, hidden: list[int]) -> None:
 
 
 def neurons(
-    model,
+    model: Sequential,
     amount: float | list[int] | dict[str, int],
     criterion: str | Callable = "l2",
     x: Any = None,

@@ -12,7 +12,7 @@ is measured per layer and machine, not guessed.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from ..errors import ArgumentError, require
 from ..layers import Dense
 from .checks import check_fraction
 from .timing import check_repeats, time_products
+
+if TYPE_CHECKING:
+    from ..model import Sequential
 
 
 class SparseInference:
@@ -36,7 +39,7 @@ class SparseInference:
         (seconds per call on the sample) and whether CSR is used.
     """
 
-    def __init__(self, model, sparse_kernels: dict[str, Any], choices: list[dict]):
+    def __init__(self, model: Sequential, sparse_kernels: dict[str, Any], choices: list[dict]):
         self.model = model
         self.sparse_kernels = sparse_kernels  # layer name -> CSR of kernel.T (units, inputs)
         self.choices = choices
@@ -84,7 +87,7 @@ class SparseInference:
 
 
 def sparse_inference(
-    model, x_sample: Any, repeats: int = 5, min_sparsity: float = 0.5
+    model: Sequential, x_sample: Any, repeats: int = 5, min_sparsity: float = 0.5
 ) -> SparseInference:
     """Time dense vs CSR products per Dense layer on ``x_sample``; use CSR where faster.
 

@@ -91,15 +91,17 @@ def quantize_weights(
     return np.clip(q, -weight_max, weight_max).astype(np.int8)
 
 
-def quantize_activations(x: np.ndarray, scale, zero_point) -> np.ndarray:
+def quantize_activations(x: np.ndarray, scale: float, zero_point: float) -> np.ndarray:
     """ONNX QuantizeLinear to uint8: ``clip(rint(x / s) + zp, 0, 255)`` (half to even).
 
     Parameters
     ----------
     x
         Float inputs.
-    scale, zero_point
-        As :func:`activation_params` makes them.
+    scale
+        The scale ``s``, as :func:`activation_params` makes it.
+    zero_point
+        The zero point ``zp``, likewise.
 
     Returns
     -------

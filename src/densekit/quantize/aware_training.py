@@ -13,6 +13,8 @@ before the next step a gradient hook restores the float kernels, so the update
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..errors import ArgumentError
@@ -20,6 +22,9 @@ from ..layers import Dense
 from ..layers.fake_quant import FakeQuant
 from ..prune.checks import check_layer_names
 from .arithmetic import fake_quantize
+
+if TYPE_CHECKING:
+    from ..model import Sequential
 
 
 class FakeQuantization:
@@ -33,7 +38,7 @@ class FakeQuantization:
         Its Dense layers whose kernels are fake-quantized.
     """
 
-    def __init__(self, model, layers: list[Dense]):
+    def __init__(self, model: Sequential, layers: list[Dense]):
         self.model = model
         self.layers = layers
         self.shadow = {layer.name: np.array(layer.kernel, copy=True) for layer in layers}
@@ -72,11 +77,11 @@ def _with_input_quantizers(model, names: set[str], momentum: float):
 
 
 def qat(
-    model,
+    model: Sequential,
     layers: list[str] | None = None,
     activations: bool = True,
     momentum: float = 0.99,
-):
+) -> Sequential:
     """A copy of ``model`` set up for quantization-aware training.
 
     Every later ``fit`` runs the named Dense layers with int8 kernels
@@ -129,7 +134,7 @@ def qat(
     return trained
 
 
-def fake_quantization_of(model) -> FakeQuantization | None:
+def fake_quantization_of(model: Sequential) -> FakeQuantization | None:
     """The QAT kernel hooks attached to ``model``.
 
     Parameters
@@ -149,7 +154,7 @@ def fake_quantization_of(model) -> FakeQuantization | None:
     return None
 
 
-def strip_qat(model):
+def strip_qat(model: Sequential) -> Sequential:
     """Remove the QAT kernel hooks; the kernels keep their int8 images.
 
     Parameters

@@ -1,5 +1,6 @@
-"""The int8 inference model: :class:`QuantizedModel`, a list of :class:`Affine` and
-:class:`QuantizedDense` ops.
+"""The int8 inference model: :class:`QuantizedModel`, a list of ops.
+
+The ops are :class:`Affine` and :class:`QuantizedDense`.
 
 The quantized model is a :class:`QuantizedModel` (its own ``predict``, ``save``,
 ``count_params``), not a Sequential: it is for inference.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -53,7 +55,7 @@ class QuantizedDense:
     activation
         The layer's activation.
     storage
-        How ``kernel`` is stored.
+        How ``kernel`` is stored: ``"int8"``, ``"float16"`` or ``"float32"``.
     kernel_scale
         float32 ``(units,)`` per-channel scales (int8 only).
     input_scale, input_zero_point
@@ -80,8 +82,11 @@ class QuantizedDense:
         return self.kernel.astype(np.float32)
 
     def compute_kernel(self) -> np.ndarray:
-        """The kernel the product runs with, made once, float32 (float16 upcast; int8
-        as integers, exact while ``inputs * 255 * 127 < 2^24``, else float64)."""
+        """The kernel the product runs with, made once, float32.
+
+        float16 is upcast; int8 kept as integers, exact while ``inputs * 255 * 127 < 2^24``,
+        else float64.
+        """
         if self._compute is None:
             kind = np.float32
             if self.storage == "int8" and self.kernel.shape[0] * UINT8_MAX * INT8_MAX >= 2**24:
@@ -170,6 +175,7 @@ class QuantizedModel:
         return result
 
     def __call__(self, x: Any) -> np.ndarray:
+        """:meth:`predict` with the default batch size."""
         return self.predict(x)
 
     def count_params(self) -> int:
@@ -222,7 +228,7 @@ FORMAT_VERSION = 1
 STORAGES = ("int8", "float16", "float32")
 
 
-def save(qmodel: QuantizedModel, path) -> None:
+def save(qmodel: QuantizedModel, path: str | Path) -> None:
     """Write a quantized model: int8/float16 kernels, float32 scales and biases, JSON ops.
 
     Parameters

@@ -10,7 +10,7 @@ validation data an accuracy guard keeps the most sensitive layers in float32.
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from .arithmetic import (
 from .folding import float_ops
 from .model import QuantizedDense, QuantizedModel
 
+if TYPE_CHECKING:
+    from ..model import Sequential
+
 
 def _classification_accuracy(output: np.ndarray, y: np.ndarray) -> float:
     from ..validation import check_same_length
@@ -41,7 +44,7 @@ def _classification_accuracy(output: np.ndarray, y: np.ndarray) -> float:
     return float((predicted.astype(np.int64) == labels.astype(np.int64)).mean())
 
 
-def accuracy(model, x, y) -> float:
+def accuracy(model: Sequential | QuantizedModel, x: Any, y: Any) -> float:
     """Classification accuracy of a Sequential or a QuantizedModel on ``(x, y)``.
 
     Parameters
@@ -67,7 +70,7 @@ def accuracy(model, x, y) -> float:
 
 
 def _calibrate(ops: list, x: np.ndarray) -> dict[int, tuple[float, float]]:
-    """min and max of the input of every Dense op on ``x``."""
+    """Minimum and maximum of the input of every Dense op on ``x``."""
     ranges: dict[int, tuple[float, float]] = {}
     for position, op in enumerate(ops):
         if isinstance(op, QuantizedDense):
@@ -107,7 +110,7 @@ def _assign(ops: list, ranges: dict, storage: dict[int, str], weight_max: int = 
 
 
 def int8(
-    model,
+    model: Sequential,
     calibration_data: Any,
     validation: tuple | None = None,
     max_drop: float | None = None,
@@ -214,7 +217,7 @@ def int8(
     return quantized
 
 
-def float16(model) -> QuantizedModel:
+def float16(model: Sequential) -> QuantizedModel:
     """Dense kernels stored as float16 (half the file); compute stays float32.
 
     Parameters
