@@ -32,17 +32,17 @@ class Activation:
 
     Parameters
     ----------
-    name : str
+    name
         The name :func:`get` resolves and ``get_config`` writes.
-    forward : callable
+    forward
         ``forward(xp, z) -> a = f(z)`` (with ``out=`` when ``writes_out``).
-    backward : callable
+    backward
         ``backward(xp, z, a, grad) -> grad * f'(z)``; may overwrite ``grad``.
-    params : dict
+    params
         The parameters the activation was made with (``{"alpha": 1.0}`` for elu).
-    from_output : bool
+    from_output
         True when backward reads only ``a`` and ``grad`` (so ``z`` need not be kept).
-    writes_out : bool
+    writes_out
         True when ``forward(xp, z, out=buffer)`` writes ``a`` into ``buffer``.
     """
 
@@ -60,7 +60,7 @@ class Activation:
 
         Parameters
         ----------
-        z : array_like
+        z
             The pre-activation; integers are computed in float32.
 
         Returns
@@ -79,34 +79,34 @@ class Activation:
 # --- the functions: f and f' side by side ------------------------------------
 
 
-def linear_forward(xp, z):
-    """f(z) = z"""
+def linear_forward(xp: Any, z: Any) -> Any:
+    """Linear (identity): f(z) = z."""
     return z
 
 
-def linear_backward(xp, z, a, grad):
-    """f'(z) = 1"""
+def linear_backward(xp: Any, z: Any, a: Any, grad: Any) -> Any:
+    """The identity's gradient, f'(z) = 1: ``grad`` as it is."""
     return grad
 
 
-def relu_forward(xp, z, out=None):
-    """f(z) = max(z, 0)"""
+def relu_forward(xp: Any, z: Any, out: Any = None) -> Any:
+    """ReLU: f(z) = max(z, 0)."""
     return xp.maximum(z, 0, out=out)
 
 
-def relu_backward(xp, z, a, grad):
+def relu_backward(xp: Any, z: Any, a: Any, grad: Any) -> Any:
     """dL/dz = grad * f'(z), in place."""
     # f'(z) = 1 where z > 0 (a > 0), else 0
     grad *= a > 0
     return grad
 
 
-def make_leaky_relu(negative_slope: float):
+def make_leaky_relu(negative_slope: float) -> tuple[Callable[..., Any], Callable[..., Any]]:
     """f(z) = z if z > 0 else slope * z, and f'(z) = 1 if z > 0 else slope, for one slope.
 
     Parameters
     ----------
-    negative_slope : float
+    negative_slope
         The slope for ``z <= 0``.
 
     Returns
@@ -124,12 +124,12 @@ def make_leaky_relu(negative_slope: float):
     return leaky_relu_forward, leaky_relu_backward
 
 
-def make_elu(alpha: float):
+def make_elu(alpha: float) -> tuple[Callable[..., Any], Callable[..., Any]]:
     """f(z) = z if z > 0 else alpha (exp(z) - 1), and its derivative, for one alpha.
 
     Parameters
     ----------
-    alpha : float
+    alpha
         The limit ``-alpha`` that f approaches as ``z -> -inf``.
 
     Returns
@@ -148,13 +148,13 @@ def make_elu(alpha: float):
     return elu_forward, elu_backward
 
 
-def gelu_forward(xp, z):
+def gelu_forward(xp: Any, z: Any) -> Any:
     """f(z) = z Phi(z), Phi the standard normal CDF (exact, not the tanh approximation)."""
     # exact GELU: z * Phi(z), Phi(z) = (1 + erf(z / sqrt 2)) / 2
     return 0.5 * z * (1.0 + _erf(xp, z * SQRT_HALF))
 
 
-def gelu_backward(xp, z, a, grad):
+def gelu_backward(xp: Any, z: Any, a: Any, grad: Any) -> Any:
     """dL/dz = grad * f'(z), in place."""
     # f'(z) = Phi(z) + z * phi(z), phi(z) = exp(-z^2 / 2) / sqrt(2 pi)
     cdf = 0.5 * (1.0 + _erf(xp, z * SQRT_HALF))
@@ -163,33 +163,33 @@ def gelu_backward(xp, z, a, grad):
     return grad
 
 
-def sigmoid_forward(xp, z):
-    """f(z) = 1 / (1 + exp(-z))"""
+def sigmoid_forward(xp: Any, z: Any) -> Any:
+    """Sigmoid: f(z) = 1 / (1 + exp(-z)), without overflow."""
     # 1 / (1 + exp(-z)) without overflow: exp(-|z|) is always <= 1
     e = xp.exp(-xp.abs(z))
     return xp.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(z.dtype, copy=False)
 
 
-def sigmoid_backward(xp, z, a, grad):
+def sigmoid_backward(xp: Any, z: Any, a: Any, grad: Any) -> Any:
     """dL/dz = grad * f'(z), in place, from the output ``a``."""
     # f'(z) = a (1 - a)
     grad *= a * (1.0 - a)
     return grad
 
 
-def tanh_forward(xp, z, out=None):
-    """f(z) = tanh(z)"""
+def tanh_forward(xp: Any, z: Any, out: Any = None) -> Any:
+    """Tanh: f(z) = tanh(z)."""
     return xp.tanh(z, out=out)
 
 
-def tanh_backward(xp, z, a, grad):
+def tanh_backward(xp: Any, z: Any, a: Any, grad: Any) -> Any:
     """dL/dz = grad * f'(z), in place, from the output ``a``."""
     # f'(z) = 1 - a^2
     grad *= 1.0 - a * a
     return grad
 
 
-def softmax_forward(xp, z, out=None):
+def softmax_forward(xp: Any, z: Any, out: Any = None) -> Any:
     """f(z)_i = exp(z_i) / sum_j exp(z_j), over each row."""
     # exp(z - max) / sum: shifting by the row max keeps exp from overflowing
     e = xp.subtract(z, z.max(axis=1, keepdims=True), out=out)
@@ -198,7 +198,7 @@ def softmax_forward(xp, z, out=None):
     return e
 
 
-def softmax_backward(xp, z, a, grad):
+def softmax_backward(xp: Any, z: Any, a: Any, grad: Any) -> Any:
     """dL/dz = J^T grad, in place, from the output ``a``."""
     # dz_i = a_i (g_i - sum_j g_j a_j)   (the Jacobian-vector product)
     dot = (grad * a).sum(axis=1, keepdims=True)
@@ -207,26 +207,26 @@ def softmax_backward(xp, z, a, grad):
     return grad
 
 
-def softplus_forward(xp, z):
-    """f(z) = log(1 + exp(z))"""
+def softplus_forward(xp: Any, z: Any) -> Any:
+    """Softplus: f(z) = log(1 + exp(z)), without overflow."""
     # log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|))
     return xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))
 
 
-def softplus_backward(xp, z, a, grad):
+def softplus_backward(xp: Any, z: Any, a: Any, grad: Any) -> Any:
     """dL/dz = grad * f'(z), in place."""
     # f'(z) = sigmoid(z)
     grad *= sigmoid_forward(xp, z)
     return grad
 
 
-def swish_forward(xp, z):
-    """f(z) = z sigmoid(z)"""
+def swish_forward(xp: Any, z: Any) -> Any:
+    """Swish (SiLU): f(z) = z sigmoid(z)."""
     # z * sigmoid(z)  (also called SiLU)
     return z * sigmoid_forward(xp, z)
 
 
-def swish_backward(xp, z, a, grad):
+def swish_backward(xp: Any, z: Any, a: Any, grad: Any) -> Any:
     """dL/dz = grad * f'(z), in place."""
     # f'(z) = s (1 + z (1 - s)), s = sigmoid(z)
     s = sigmoid_forward(xp, z)
@@ -242,7 +242,7 @@ def LeakyReLU(negative_slope: float = 0.2) -> Activation:
 
     Parameters
     ----------
-    negative_slope : float
+    negative_slope
         The slope for ``z <= 0``.
 
     Returns
@@ -262,11 +262,11 @@ def LeakyReLU(negative_slope: float = 0.2) -> Activation:
 
 
 def ELU(alpha: float = 1.0) -> Activation:
-    """elu with a chosen alpha (default 1.0).
+    """ELU with a chosen alpha (default 1.0).
 
     Parameters
     ----------
-    alpha : float
+    alpha
         ``f(z) = alpha (exp(z) - 1)`` for ``z <= 0``.
 
     Returns
@@ -328,7 +328,7 @@ def get(identifier: str | dict | Activation | None) -> Activation:
 
     Parameters
     ----------
-    identifier : str, dict, Activation or None
+    identifier
         A registered name or alias (``"relu"``, ``"silu"``), a config dict as
         :meth:`Activation.get_config` writes it (``{"name": "elu", "alpha": 0.5}``), an
         :class:`Activation` (returned as it is), or None (or a dict without a name) for

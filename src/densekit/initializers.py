@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from .errors import ArgumentError, ArgumentTypeError
 from .registry import Registry
@@ -43,25 +44,27 @@ class Initializer:
 
     Parameters
     ----------
-    name : str
+    name
         A name in :data:`INITIALIZERS`.
-    params : dict
+    params
         The draw's parameters (``{"value": 0.1}`` for constant); :func:`get` checks them.
     """
 
     name: str
     params: dict = field(default_factory=dict)
 
-    def __call__(self, shape, rng: np.random.Generator, dtype=np.float32) -> np.ndarray:
+    def __call__(
+        self, shape: tuple[int, ...], rng: np.random.Generator, dtype: DTypeLike = np.float32
+    ) -> np.ndarray:
         """Draw an array of ``shape``.
 
         Parameters
         ----------
-        shape : tuple of int
+        shape
             ``(fan_in, fan_out)`` for a kernel, ``(units,)`` for a bias.
-        rng : numpy.random.Generator
+        rng
             Where the random values come from.
-        dtype : dtype
+        dtype
             The array's type.
 
         Returns
@@ -169,6 +172,17 @@ def LecunNormal() -> Initializer:
 def RandomNormal(mean: float = 0.0, stddev: float = 0.05) -> Initializer:
     """Normal(mean, stddev), not truncated.
 
+    Parameters
+    ----------
+    mean
+        The distribution's mean.
+    stddev
+        Its standard deviation, >= 0.
+
+    Returns
+    -------
+    Initializer
+
     Raises
     ------
     ArgumentError
@@ -179,6 +193,17 @@ def RandomNormal(mean: float = 0.0, stddev: float = 0.05) -> Initializer:
 
 def RandomUniform(minval: float = -0.05, maxval: float = 0.05) -> Initializer:
     """U(minval, maxval).
+
+    Parameters
+    ----------
+    minval
+        The lower bound.
+    maxval
+        The upper bound, >= ``minval``.
+
+    Returns
+    -------
+    Initializer
 
     Raises
     ------
@@ -201,6 +226,15 @@ def Ones() -> Initializer:
 def Constant(value: float = 0.0) -> Initializer:
     """Every entry ``value``.
 
+    Parameters
+    ----------
+    value
+        The fill value.
+
+    Returns
+    -------
+    Initializer
+
     Raises
     ------
     ArgumentError
@@ -214,7 +248,7 @@ def get(identifier: str | dict | Initializer) -> Initializer:
 
     Parameters
     ----------
-    identifier : str, dict or Initializer
+    identifier
         A registered name, a config dict as :meth:`Initializer.get_config` writes it
         (``{"name": "constant", "value": 0.1}``), or an :class:`Initializer` (returned
         as it is).

@@ -39,16 +39,16 @@ class Loss:
     #: the final activation whose gradient this loss can fuse with, if any
     fuses_with: ClassVar[str | None] = None
 
-    def per_sample(self, xp, y, p):
+    def per_sample(self, xp: Any, y: Any, p: Any) -> Any:
         """The loss of each sample, ``l_i``: shape ``(n,)``.
 
         Parameters
         ----------
-        xp : module
+        xp
             The array module (numpy or cupy).
-        y : array
+        y
             Prepared targets, shaped like ``p``.
-        p : array
+        p
             The model's output, ``(n, outputs)``.
 
         Returns
@@ -58,11 +58,11 @@ class Loss:
         """
         raise NotImplementedError
 
-    def gradient(self, xp, y, p):
+    def gradient(self, xp: Any, y: Any, p: Any) -> Any:
         """``d l_i / d p``, shaped like ``p`` (not yet divided by ``n``); see :meth:`per_sample`."""
         raise NotImplementedError
 
-    def mean_and_gradient(self, xp, y, p) -> tuple[float, Any]:
+    def mean_and_gradient(self, xp: Any, y: Any, p: Any) -> tuple[float, Any]:
         """The batch loss ``mean_i l_i`` (a float) and its gradient ``gradient / n``.
 
         The training step's path when there are no sample weights; a loss may
@@ -73,23 +73,23 @@ class Loss:
         grad *= 1.0 / n
         return float(self.per_sample(xp, y, p).sum()) / n, grad
 
-    def mean_and_gradient_from_logits(self, xp, y, z, p) -> tuple[float, Any]:
+    def mean_and_gradient_from_logits(self, xp: Any, y: Any, z: Any, p: Any) -> tuple[float, Any]:
         """:meth:`mean_and_gradient` for the fused case: from the logits ``z`` (``p = f(z)``)."""
         n = z.shape[0]
         grad = self.gradient_from_logits(xp, y, z, p)
         grad *= 1.0 / n
         return float(self.per_sample_from_logits(xp, y, z).sum()) / n, grad
 
-    def prepare_targets(self, y: Any, n_outputs: int, dtype) -> np.ndarray:
+    def prepare_targets(self, y: Any, n_outputs: int, dtype: Any) -> np.ndarray:
         """Check ``y`` and shape it like the model's output ``(n, n_outputs)``.
 
         Parameters
         ----------
-        y : array_like
+        y
             The targets as the user gives them.
-        n_outputs : int
+        n_outputs
             The model's output width.
-        dtype : dtype
+        dtype
             The model's float type.
 
         Returns
@@ -122,23 +122,26 @@ class Loss:
 
 @dataclass(frozen=True)
 class MeanSquaredError(Loss):
-    """l = mean_k (p_k - y_k)^2"""
+    """Mean squared error: l = mean_k (p_k - y_k)^2."""
 
     name: ClassVar[str] = "mean_squared_error"
 
-    def per_sample(self, xp, y, p):
+    def per_sample(self, xp: Any, y: Any, p: Any) -> Any:
+        """The loss of each sample, ``(n,)``; see :meth:`Loss.per_sample`."""
         e = p - y
         e *= e
         if p.shape[1] == 1:  # one output: its squared error is the mean
             return e[:, 0]
         return e.sum(axis=1) * (1.0 / p.shape[1])  # the mean, without np.mean's overhead
 
-    def gradient(self, xp, y, p):
+    def gradient(self, xp: Any, y: Any, p: Any) -> Any:
+        """``d l_i / d p``, shaped like ``p``; see :meth:`Loss.gradient`."""
         e = p - y
         e *= 2.0 / p.shape[1]
         return e
 
-    def mean_and_gradient(self, xp, y, p):
+    def mean_and_gradient(self, xp: Any, y: Any, p: Any) -> tuple[float, Any]:
+        """The batch loss and its gradient in one pass over ``e = p - y``."""
         # e = p - y once: the mean is e.e / (n k), the gradient 2 e / (n k), scaled as the
         # weighted path scales it (by 2/k, then 1/n; one exact step when k = 1). These are
         # this class's formulas: a subclass that changes per_sample or gradient (sklearn's
@@ -158,20 +161,22 @@ class MeanSquaredError(Loss):
 
 @dataclass(frozen=True)
 class MeanAbsoluteError(Loss):
-    """l = mean_k |p_k - y_k|"""
+    """Mean absolute error: l = mean_k |p_k - y_k|."""
 
     name: ClassVar[str] = "mean_absolute_error"
 
-    def per_sample(self, xp, y, p):
+    def per_sample(self, xp: Any, y: Any, p: Any) -> Any:
+        """The loss of each sample, ``(n,)``; see :meth:`Loss.per_sample`."""
         return xp.abs(p - y).mean(axis=1)
 
-    def gradient(self, xp, y, p):
+    def gradient(self, xp: Any, y: Any, p: Any) -> Any:
+        """``d l_i / d p``, shaped like ``p``; see :meth:`Loss.gradient`."""
         return xp.sign(p - y) * (1.0 / p.shape[1])
 
 
 @dataclass(frozen=True)
 class Huber(Loss):
-    """l = mean_k (e^2/2 if |e| <= delta else delta (|e| - delta/2)),  e = p - y"""
+    """Huber loss: l = mean_k (e^2/2 if |e| <= delta else delta (|e| - delta/2)), e = p - y."""
 
     name: ClassVar[str] = "huber"
     delta: float = 1.0
@@ -180,21 +185,24 @@ class Huber(Loss):
         delta = check_number("huber delta", self.delta, 0.0, open_low=True)
         object.__setattr__(self, "delta", delta)  # frozen: keep the checked float
 
-    def per_sample(self, xp, y, p):
+    def per_sample(self, xp: Any, y: Any, p: Any) -> Any:
+        """The loss of each sample, ``(n,)``; see :meth:`Loss.per_sample`."""
         e = xp.abs(p - y)
         quadratic = xp.minimum(e, self.delta)
         return (0.5 * quadratic * quadratic + self.delta * (e - quadratic)).mean(axis=1)
 
-    def gradient(self, xp, y, p):
+    def gradient(self, xp: Any, y: Any, p: Any) -> Any:
+        """``d l_i / d p``, shaped like ``p``; see :meth:`Loss.gradient`."""
         return xp.clip(p - y, -self.delta, self.delta) * (1.0 / p.shape[1])
 
     def get_config(self) -> dict:
+        """``{"name": ..., **parameters}``, which :func:`get` reads back."""
         return {"name": self.name, "delta": float(self.delta)}
 
 
 @dataclass(frozen=True)
 class Poisson(Loss):
-    """l = mean_k (p_k - y_k log p_k); with log_input, p = exp(z): l = mean_k (exp(z_k) - y_k z_k)
+    """Poisson loss: l = mean_k (p_k - y_k log p_k); with log_input, mean_k (exp(z_k) - y_k z_k).
 
     The Poisson negative log-likelihood without its constant ``log(y!)``
     (Keras' ``poisson``; ``log_input=True`` is PyTorch's ``PoissonNLLLoss``
@@ -209,23 +217,27 @@ class Poisson(Loss):
     def __post_init__(self):
         check_bool("log_input", self.log_input)
 
-    def per_sample(self, xp, y, p):
+    def per_sample(self, xp: Any, y: Any, p: Any) -> Any:
+        """The loss of each sample, ``(n,)``; see :meth:`Loss.per_sample`."""
         if self.log_input:
             return (xp.exp(p) - y * p).mean(axis=1)
         return (p - y * xp.log(p + EPSILON)).mean(axis=1)
 
-    def gradient(self, xp, y, p):
+    def gradient(self, xp: Any, y: Any, p: Any) -> Any:
+        """``d l_i / d p``, shaped like ``p``; see :meth:`Loss.gradient`."""
         if self.log_input:
             return (xp.exp(p) - y) * (1.0 / p.shape[1])
         return (1.0 - y / (p + EPSILON)) * (1.0 / p.shape[1])
 
-    def prepare_targets(self, y, n_outputs, dtype):
+    def prepare_targets(self, y: Any, n_outputs: int, dtype: Any) -> np.ndarray:
+        """Check the targets as :meth:`Loss.prepare_targets` does, and this loss's range."""
         y = super().prepare_targets(y, n_outputs, dtype)
         if y.size and y.min() < 0:
             raise InputError(f"poisson needs targets >= 0, got a minimum of {y.min()}")
         return y
 
     def get_config(self) -> dict:
+        """``{"name": ..., **parameters}``, which :func:`get` reads back."""
         return {"name": self.name, "log_input": self.log_input}
 
 
@@ -234,7 +246,10 @@ class Poisson(Loss):
 
 @dataclass(frozen=True)
 class BinaryCrossentropy(Loss):
-    """l = -mean_k [y log p + (1 - y) log(1 - p)]; from logits z: max(z,0) - z y + log1p(e^-|z|)"""
+    """Binary cross-entropy: l = -mean_k [y log p + (1 - y) log(1 - p)].
+
+    From logits ``z``: ``max(z, 0) - z y + log1p(exp(-|z|))``.
+    """
 
     name: ClassVar[str] = "binary_crossentropy"
     from_logits: bool = False
@@ -244,27 +259,32 @@ class BinaryCrossentropy(Loss):
 
     fuses_with: ClassVar[str | None] = "sigmoid"
 
-    def per_sample(self, xp, y, p):
+    def per_sample(self, xp: Any, y: Any, p: Any) -> Any:
+        """The loss of each sample, ``(n,)``; see :meth:`Loss.per_sample`."""
         if self.from_logits:
             return self.per_sample_from_logits(xp, y, p)
         p = xp.clip(p, EPSILON, 1.0 - EPSILON)
         return -(y * xp.log(p) + (1.0 - y) * xp.log1p(-p)).mean(axis=1)
 
-    def gradient(self, xp, y, p):
+    def gradient(self, xp: Any, y: Any, p: Any) -> Any:
+        """``d l_i / d p``, shaped like ``p``; see :meth:`Loss.gradient`."""
         if self.from_logits:
             return self.gradient_from_logits(xp, y, p, _sigmoid(xp, p))
         inside = (p > EPSILON) & (p < 1.0 - EPSILON)  # the clip has zero gradient outside
         p = xp.clip(p, EPSILON, 1.0 - EPSILON)
         return (p - y) / (p * (1.0 - p)) * inside * (1.0 / p.shape[1])
 
-    def per_sample_from_logits(self, xp, y, z):
+    def per_sample_from_logits(self, xp: Any, y: Any, z: Any) -> Any:
+        """The loss of each sample from the logits ``z``, ``(n,)``."""
         # -y log s(z) - (1 - y) log(1 - s(z)) = softplus(z) - y z, stable for any z
         return (_softplus(xp, z) - z * y).mean(axis=1)
 
-    def gradient_from_logits(self, xp, y, z, p):
+    def gradient_from_logits(self, xp: Any, y: Any, z: Any, p: Any) -> Any:
+        """``d l_i / d z`` from the logits ``z`` and ``p = f(z)``."""
         return (p - y) * (1.0 / z.shape[1])
 
-    def prepare_targets(self, y, n_outputs, dtype):
+    def prepare_targets(self, y: Any, n_outputs: int, dtype: Any) -> np.ndarray:
+        """Check the targets as :meth:`Loss.prepare_targets` does, and this loss's range."""
         y = super().prepare_targets(y, n_outputs, dtype)
         if y.size and (y.min() < 0 or y.max() > 1):
             raise InputError(
@@ -273,12 +293,16 @@ class BinaryCrossentropy(Loss):
         return y
 
     def get_config(self) -> dict:
+        """``{"name": ..., **parameters}``, which :func:`get` reads back."""
         return {"name": self.name, "from_logits": self.from_logits}
 
 
 @dataclass(frozen=True)
 class CategoricalCrossentropy(Loss):
-    """l = -sum_k y_k log p_k; from logits z: sum_k y_k (logsumexp(z) - z_k)"""
+    """Categorical cross-entropy: l = -sum_k y_k log p_k.
+
+    From logits ``z``: ``sum_k y_k (logsumexp(z) - z_k)``.
+    """
 
     name: ClassVar[str] = "categorical_crossentropy"
     from_logits: bool = False
@@ -288,21 +312,25 @@ class CategoricalCrossentropy(Loss):
 
     fuses_with: ClassVar[str | None] = "softmax"
 
-    def per_sample(self, xp, y, p):
+    def per_sample(self, xp: Any, y: Any, p: Any) -> Any:
+        """The loss of each sample, ``(n,)``; see :meth:`Loss.per_sample`."""
         if self.from_logits:
             return self.per_sample_from_logits(xp, y, p)
         return -(y * xp.log(xp.clip(p, EPSILON, 1.0 - EPSILON))).sum(axis=1)
 
-    def gradient(self, xp, y, p):
+    def gradient(self, xp: Any, y: Any, p: Any) -> Any:
+        """``d l_i / d p``, shaped like ``p``; see :meth:`Loss.gradient`."""
         if self.from_logits:
             return self.gradient_from_logits(xp, y, p, _softmax(xp, p))
         inside = (p > EPSILON) & (p < 1.0 - EPSILON)
         return -y / xp.clip(p, EPSILON, 1.0 - EPSILON) * inside
 
-    def per_sample_from_logits(self, xp, y, z):
+    def per_sample_from_logits(self, xp: Any, y: Any, z: Any) -> Any:
+        """The loss of each sample from the logits ``z``, ``(n,)``."""
         return -(y * _log_softmax(xp, z)).sum(axis=1)
 
-    def mean_and_gradient_from_logits(self, xp, y, z, p):
+    def mean_and_gradient_from_logits(self, xp: Any, y: Any, z: Any, p: Any) -> tuple[float, Any]:
+        """The batch loss from the logits, log-sum-exp read off ``p``, and its gradient."""
         # log-sum-exp without another exp pass: at each row's largest logit z_top the softmax
         # output is p_top = exp(z_top - lse), so lse = z_top - log(p_top); p_top >= 1/k, so
         # the log is safe, and the loss stays exact where log(p_y) would underflow
@@ -314,11 +342,13 @@ class CategoricalCrossentropy(Loss):
         grad *= 1.0 / n
         return value, grad
 
-    def gradient_from_logits(self, xp, y, z, p):
+    def gradient_from_logits(self, xp: Any, y: Any, z: Any, p: Any) -> Any:
+        """``d l_i / d z`` from the logits ``z`` and ``p = f(z)``."""
         # d/dz sum_k y_k (lse - z_k) = p * sum_k y_k - y  (= p - y for one-hot y)
         return p * y.sum(axis=1, keepdims=True) - y
 
-    def prepare_targets(self, y, n_outputs, dtype):
+    def prepare_targets(self, y: Any, n_outputs: int, dtype: Any) -> np.ndarray:
+        """Check the targets as :meth:`Loss.prepare_targets` does, and this loss's range."""
         y = check_y(y)
         if y.ndim != 2 or y.shape[1] != n_outputs:
             hint = (
@@ -335,6 +365,7 @@ class CategoricalCrossentropy(Loss):
         return y.astype(dtype, copy=False)
 
     def get_config(self) -> dict:
+        """``{"name": ..., **parameters}``, which :func:`get` reads back."""
         return {"name": self.name, "from_logits": self.from_logits}
 
 
@@ -348,11 +379,13 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
 
     name: ClassVar[str] = "sparse_categorical_crossentropy"
 
-    def gradient_from_logits(self, xp, y, z, p):
+    def gradient_from_logits(self, xp: Any, y: Any, z: Any, p: Any) -> Any:
+        """``d l_i / d z`` from the logits ``z`` and ``p = f(z)``."""
         # the prepared targets are one-hot rows (sum_k y_k = 1), so p * sum_k y_k - y = p - y
         return p - y
 
-    def prepare_targets(self, y, n_outputs, dtype):
+    def prepare_targets(self, y: Any, n_outputs: int, dtype: Any) -> np.ndarray:
+        """Check the targets as :meth:`Loss.prepare_targets` does, and this loss's range."""
         y = check_y(y)
         if y.ndim == 2 and y.shape[1] == 1:
             y = y[:, 0]
@@ -390,8 +423,11 @@ COMPILED_CROSSENTROPY = (CategoricalCrossentropy, SparseCategoricalCrossentropy)
 
 
 def _log_softmax(xp, z):
-    """log p = (z - max) - log(sum exp(z - max)): no overflow, and no cancellation of the
-    max against z_k, which in float32 would lose the small log term beside a large logit."""
+    """Log-softmax: log p = (z - max) - log(sum exp(z - max)).
+
+    No overflow, and no cancellation of the max against z_k, which in float32 would
+    lose the small log term beside a large logit.
+    """
     shifted = z - z.max(axis=1, keepdims=True)
     return shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
 
@@ -430,7 +466,7 @@ def get(identifier: str | dict | Loss) -> Loss:
 
     Parameters
     ----------
-    identifier : str, dict or Loss
+    identifier
         A registered name or alias, a config dict as :meth:`Loss.get_config` writes it
         (``{"name": "huber", "delta": 2.0}``), or a :class:`Loss` (returned as it is).
 

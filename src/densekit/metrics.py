@@ -21,9 +21,9 @@ class Metric:
 
     Parameters
     ----------
-    name : str
+    name
         The name the user gave (``"acc"`` stays ``"acc"`` in the history).
-    per_sample : callable
+    per_sample
         ``per_sample(xp, y, p) -> (n,)``: the value of each sample, averaged over the batch.
     """
 
@@ -81,14 +81,14 @@ def get(identifier: str, n_outputs: int, loss_name: str, from_logits: bool = Fal
 
     Parameters
     ----------
-    identifier : str
+    identifier
         A registered name or alias (``"acc"``, ``"mean_squared_error"``).
-    n_outputs : int
+    n_outputs
         The model's output width; with ``loss_name`` it decides what ``"accuracy"`` is
         (binary for one output or binary cross-entropy, categorical otherwise).
-    loss_name : str
+    loss_name
         The compiled loss's name.
-    from_logits : bool
+    from_logits
         True when the outputs are logits, so binary accuracy thresholds at 0, not 0.5.
 
     Returns

@@ -29,9 +29,9 @@ class Registry(Generic[T]):
 
     Parameters
     ----------
-    kind : str
+    kind
         What the parts are, as the error messages name them ("activation", "loss").
-    base : type, optional
+    base
         The parts' class: :meth:`resolve` passes an instance of it through unchanged.
     """
 
@@ -48,12 +48,12 @@ class Registry(Generic[T]):
 
         Parameters
         ----------
-        name : str
+        name
             The name users and files give; :attr:`names` lists it.
-        part : callable, optional
+        part
             What the name stands for: a class or factory (called by :meth:`resolve` with
             the config's parameters), or any object :meth:`get` should return.
-        aliases : iterable of str
+        aliases
             Other spellings of the name (Keras' ``"mse"`` for ``"mean_squared_error"``).
 
         Returns
@@ -86,6 +86,16 @@ class Registry(Generic[T]):
     def canonical(self, name: str) -> str:
         """The registered name for ``name`` or one of its aliases.
 
+        Parameters
+        ----------
+        name
+            A registered name or alias.
+
+        Returns
+        -------
+        str
+            The registered name.
+
         Raises
         ------
         ArgumentError
@@ -108,7 +118,7 @@ class Registry(Generic[T]):
 
         Parameters
         ----------
-        identifier : base instance, str or dict
+        identifier
             An instance of :attr:`base` (returned as it is), a registered name (the part
             called with no arguments), or ``{"name": ..., **parameters}`` (the part
             called with the parameters), as ``get_config()`` writes it.
@@ -142,9 +152,9 @@ class Registry(Generic[T]):
 
         Parameters
         ----------
-        name : str
+        name
             A registered name or alias.
-        params : dict
+        params
             The keyword arguments of the call.
 
         Returns
@@ -156,6 +166,8 @@ class Registry(Generic[T]):
         ArgumentError
             If the name is unknown, or the part refuses the parameters (a ``TypeError``
             of the call, such as an unexpected keyword, says which).
+        DensekitError
+            Whatever the part itself raises for a bad value, passed on as it is.
         """
         part = self.get(name)
         try:

@@ -8,6 +8,7 @@ batch to the mean loss, as Keras does.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +23,7 @@ class Regularizer:
 
     Parameters
     ----------
-    l1, l2 : float
+    l1, l2
         The strengths, finite and >= 0 (stored as Python floats).
 
     Raises
@@ -43,14 +44,14 @@ class Regularizer:
                 self, name, check_number(f"regularizer {name}", getattr(self, name), 0.0)
             )
 
-    def penalty(self, xp, w) -> float:
+    def penalty(self, xp: Any, w: Any) -> Any:
         """The penalty of the weights ``w``.
 
         Parameters
         ----------
-        xp : module
+        xp
             The array module (numpy or cupy).
-        w : array
+        w
             The weights (a view into the model's flat buffer).
 
         Returns
@@ -67,15 +68,17 @@ class Regularizer:
             value += self.l2 * to_host(xp.vdot(flat, flat))  # sum w^2, no squared copy
         return value
 
-    def add_gradient(self, xp, w, grad) -> None:
+    def add_gradient(self, xp: Any, w: Any, grad: Any) -> None:
         """``grad += d penalty / dw``, in place: ``l1 sign(w) + 2 l2 w``.
 
         Parameters
         ----------
-        xp : module
+        xp
             The array module (numpy or cupy).
-        w, grad : array
-            The weights and their gradient, of one shape.
+        w
+            The weights.
+        grad
+            Their gradient, of ``w``'s shape, updated in place.
         """
         if self.l1:
             grad += self.l1 * xp.sign(w)
@@ -87,12 +90,21 @@ class Regularizer:
         return {"l1": float(self.l1), "l2": float(self.l2)}
 
 
-def _same(value):
+def _same(value: Any) -> Any:
     return value
 
 
 def l1(l1: float = 0.01) -> Regularizer:  # noqa: E741 - Keras' name
     """``l1 * sum|w|`` (Keras' default strength 0.01).
+
+    Parameters
+    ----------
+    l1
+        The strength, finite and >= 0.
+
+    Returns
+    -------
+    Regularizer
 
     Raises
     ------
@@ -122,12 +134,12 @@ REGULARIZERS.register("l2", l2)
 REGULARIZERS.register("l1_l2", l1_l2)
 
 
-def get(identifier) -> Regularizer | None:
+def get(identifier: str | dict | Regularizer | None) -> Regularizer | None:
     """None, a :class:`Regularizer`, a config dict, or 'l1'/'l2'/'l1_l2' (Keras' 0.01).
 
     Parameters
     ----------
-    identifier : None, str, dict or Regularizer
+    identifier
         None (no penalty, returned as it is), a registered name, a config dict as
         :meth:`Regularizer.get_config` writes it (``{"l1": 0.0, "l2": 0.01}``, no name),
         or a :class:`Regularizer` (returned as it is).

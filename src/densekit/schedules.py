@@ -56,6 +56,7 @@ class ExponentialDecay(LearningRateSchedule):
         _positive("decay_rate", self.decay_rate)
 
     def __call__(self, step: int) -> float:
+        """The learning rate at ``step``."""
         ratio = step / self.decay_steps
         if self.staircase:
             ratio = math.floor(ratio)
@@ -82,6 +83,7 @@ class StepDecay(LearningRateSchedule):
         _positive("gamma", self.gamma)
 
     def __call__(self, step: int) -> float:
+        """The learning rate at ``step``."""
         return self.initial_learning_rate * self.gamma ** (step // self.step_size)
 
 
@@ -106,6 +108,7 @@ class CosineDecay(LearningRateSchedule):
         _positive("alpha", self.alpha, allow_zero=True)
 
     def __call__(self, step: int) -> float:
+        """The learning rate at ``step``."""
         progress = min(step, self.decay_steps) / self.decay_steps
         cosine = 0.5 * (1.0 + math.cos(math.pi * progress))
         return self.initial_learning_rate * ((1.0 - self.alpha) * cosine + self.alpha)
@@ -142,6 +145,7 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         self.values = [_positive("values[i]", v) for v in self.values]
 
     def __call__(self, step: int) -> float:
+        """The learning rate at ``step``."""
         for boundary, value in zip(self.boundaries, self.values):
             if step <= boundary:
                 return value
@@ -158,7 +162,7 @@ def from_config(config: dict) -> LearningRateSchedule:
 
     Parameters
     ----------
-    config : dict
+    config
         ``{"name": "ExponentialDecay", "initial_learning_rate": 0.1, ...}``.
 
     Returns

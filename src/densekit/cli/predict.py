@@ -30,6 +30,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     Raises
     ------
+    ArgumentError
+        If ``--proba`` is given for a regression model.
     DensekitError
         On bad options, data or model files; ``main`` prints it as one line.
     """

@@ -23,10 +23,14 @@ def write_report(
     ----------
     path
         Where to write the report.
-    model, history
-        The trained model and its training History.
-    x, y
+    model
+        The trained model.
+    history
+        Its training History.
+    x
         The encoded rows the report evaluates on.
+    y
+        Their encoded targets.
     preprocessor
         The fitted TabularPreprocessor: feature and class names.
     tuning

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from typing import TextIO
 
 #: what a shell reports for a writer killed by SIGPIPE (128 + 13), e.g. ``yes | head -1``
 EXIT_BROKEN_PIPE = 141
@@ -23,7 +24,7 @@ class GuardedStream:
         The text stream to guard; ``wrapped`` keeps it, to restore.
     """
 
-    def __init__(self, stream):
+    def __init__(self, stream: TextIO) -> None:
         self.wrapped = stream
         self.broken = False
 
@@ -36,7 +37,7 @@ class GuardedStream:
                 self._break()
         return len(text)
 
-    def writelines(self, lines) -> None:
+    def writelines(self, lines: Iterable[str]) -> None:
         """Write each line, as :meth:`write` does."""
         for line in lines:
             self.write(line)

@@ -35,6 +35,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     Raises
     ------
+    ArgumentError
+        If ``--checkpoint`` is given without ``--distributed``.
     DensekitError
         On bad options, data or model files; ``main`` prints it as one line.
     """

@@ -1,5 +1,6 @@
-"""Attributions of one output to the input features: gradients, gradient x input,
-integrated gradients.
+"""Attributions of one output to the input features.
+
+Gradients, gradient x input and integrated gradients.
 
 Integrated gradients satisfy *completeness*: ``sum_i attr_i = f(x) - f(baseline)``;
 the result reports the gap, which shrinks as ``steps`` grows.
@@ -10,7 +11,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,6 +19,9 @@ from ..errors import ArgumentError, InputError
 from ..layers import Dense
 from ..validation import check_x
 from .results import as_table, feature_names_for
+
+if TYPE_CHECKING:
+    from ..model import Sequential
 
 #: integrated gradients' completeness is checked to |gap| <= RTOL * |f(x) - f(b)| + ATOL
 COMPLETENESS_RTOL = 0.01
@@ -31,18 +35,18 @@ class Attribution:
 
     Parameters
     ----------
-    values : ndarray
+    values
         ``(rows, features)``, or ``(outputs, rows, features)`` when every output
         was explained (``target="all"``).
-    method : str
+    method
         ``"gradient_x_input"`` or ``"integrated_gradients"``.
-    target : ndarray
+    target
         The explained output index per row (or every output index).
-    output : ndarray
+    output
         f(x) for the explained output.
-    baseline_output : ndarray or None
+    baseline_output
         f(baseline) (integrated gradients only).
-    names : list of str
+    names
         Feature names.
     """
 
@@ -69,8 +73,10 @@ class Attribution:
 
         Parameters
         ----------
-        rtol, atol : float
-            Defaults ``COMPLETENESS_RTOL`` (1%) and ``COMPLETENESS_ATOL`` (1e-4).
+        rtol
+            The relative tolerance; default ``COMPLETENESS_RTOL`` (1%).
+        atol
+            The absolute tolerance; default ``COMPLETENESS_ATOL`` (1e-4).
 
         Returns
         -------
@@ -134,18 +140,20 @@ def _targets(model, x: np.ndarray, target) -> np.ndarray:
     return array.astype(np.int64)
 
 
-def input_gradients(model, x: Any, target: Any = None, logits: bool = False) -> np.ndarray:
+def input_gradients(
+    model: Sequential, x: Any, target: Any = None, logits: bool = False
+) -> np.ndarray:
     """``d f_target(x) / dx`` for every row; f is the output (or its logit).
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model (computed on a float64 copy).
-    x : array-like
+    x
         Inputs.
-    target : int or array-like, optional
+    target
         An output index, or one per row; None: the predicted class.
-    logits : bool, default False
+    logits
         Differentiate the last Dense layer's pre-activation instead.
 
     Returns
@@ -164,21 +172,25 @@ def input_gradients(model, x: Any, target: Any = None, logits: bool = False) -> 
 
 
 def gradient_x_input(
-    model, x: Any, target: Any = None, logits: bool = False, feature_names=None
+    model: Sequential,
+    x: Any,
+    target: Any = None,
+    logits: bool = False,
+    feature_names: Sequence[str] | None = None,
 ) -> Attribution:
     """``x * d f_target / dx``: a first-order attribution (exact for a linear model).
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model.
-    x : array-like
+    x
         Inputs.
-    target : int, array-like or "all", optional
+    target
         An output index, one per row, None (the predicted class) or ``"all"``.
-    logits : bool, default False
+    logits
         Explain the last Dense layer's pre-activation instead.
-    feature_names : sequence of str, optional
+    feature_names
         Names of the features.
 
     Returns
@@ -190,7 +202,7 @@ def gradient_x_input(
 
 
 def integrated_gradients(
-    model,
+    model: Sequential,
     x: Any,
     baseline: Any = None,
     target: Any = None,
@@ -210,21 +222,21 @@ def integrated_gradients(
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model (computed on a float64 copy).
-    x : array-like
+    x
         Inputs.
-    baseline : array-like, optional
+    baseline
         One row or one per row; zeros (the mean of standardized features) by default.
-    target : int, array-like or "all", optional
+    target
         An output index, one per row, None (the predicted class) or ``"all"``.
-    steps : int, default 64
+    steps
         Midpoints of the path.
-    max_steps : int, default 2048
+    max_steps
         The most steps a refined row gets.
-    logits : bool, default False
+    logits
         Explain the last Dense layer's pre-activation instead.
-    feature_names : sequence of str, optional
+    feature_names
         Names of the features.
 
     Returns
@@ -323,21 +335,25 @@ def _baseline(baseline, x: np.ndarray) -> np.ndarray:
 
 
 def class_attributions(
-    model, x: Any, y: Any = None, steps: int = 64, feature_names: Sequence[str] | None = None
-):
+    model: Sequential,
+    x: Any,
+    y: Any = None,
+    steps: int = 64,
+    feature_names: Sequence[str] | None = None,
+) -> Any:
     """Per class: the mean integrated-gradients attribution of rows of that class to its output.
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model with one output per class.
-    x : array-like
+    x
         Inputs.
-    y : array-like, optional
+    y
         Class labels to group the rows by; the predicted class by default.
-    steps : int, default 64
+    steps
         As :func:`integrated_gradients` (refined up to ``8 * steps``).
-    feature_names : sequence of str, optional
+    feature_names
         Names of the features.
 
     Returns

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -13,6 +13,9 @@ from ..backend import make_rng
 from ..errors import ArgumentError, ArgumentTypeError
 from ..validation import check_x
 from .results import as_table, feature_names_for, new_figure
+
+if TYPE_CHECKING:
+    from ..model import Sequential
 
 
 @dataclass
@@ -24,13 +27,13 @@ class FeatureImportance:
 
     Parameters
     ----------
-    names : list of str
+    names
         Feature names.
-    importances : ndarray
+    importances
         ``(features, repeats)`` score changes.
-    baseline_score : float
+    baseline_score
         The score on the unshuffled data.
-    metric : str
+    metric
         The score's name.
     """
 
@@ -81,7 +84,7 @@ class FeatureImportance:
 
 
 def permutation_importance(
-    model,
+    model: Sequential,
     x: Any,
     y: Any,
     metric: str | Callable | None = None,
@@ -94,23 +97,23 @@ def permutation_importance(
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model (compiled, for a loss or a metric name).
-    x : array-like
+    x
         Inputs.
-    y : array-like
+    y
         Targets, as ``fit`` takes them.
-    metric : str or callable, optional
+    metric
         None or ``"loss"`` (the compiled loss), a densekit metric name
         (``"accuracy"``, ``"mse"``, ``"mae"``), or ``metric(y_true, y_pred) -> float``
         on the targets as given and ``model.predict`` output.
-    n_repeats : int, default 5
+    n_repeats
         Shuffles per feature.
-    seed : int, optional
+    seed
         Seed of the shuffles.
-    feature_names : sequence of str, optional
+    feature_names
         Names of the features (``x0, x1, ...`` by default).
-    greater_is_better : bool, optional
+    greater_is_better
         For a callable metric: taken as a loss (lower is better) unless True.
 
     Returns

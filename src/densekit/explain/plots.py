@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -11,19 +11,24 @@ from ..errors import ArgumentError
 from .results import new_figure
 from .units import dense_layers, layer_outputs
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def plot_weights(model, kind: str = "heatmap", max_size: int = 64):
+    from ..model import Sequential
+
+
+def plot_weights(model: Sequential, kind: str = "heatmap", max_size: int = 64) -> Figure:
     """One picture per Dense layer of its kernel ``W`` (inputs down, units across).
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model.
-    kind : {"heatmap", "hinton"}, default "heatmap"
+    kind
         ``"heatmap"``: colour is the weight (blue negative, red positive, white 0).
         ``"hinton"``: a square per weight, area proportional to ``|w|``, white
         positive and black negative on grey.
-    max_size : int, default 64
+    max_size
         A Hinton diagram draws only the first ``max_size`` inputs and units of a
         larger kernel (the title says so).
 
@@ -86,16 +91,16 @@ def _hinton(ax, matrix: np.ndarray) -> None:
     ax.set_aspect("equal")
 
 
-def plot_activation_histograms(model, x: Any, bins: int = 40):
+def plot_activation_histograms(model: Sequential, x: Any, bins: int = 40) -> Figure:
     """A histogram of every Dense layer's outputs over ``x`` (all units pooled).
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model.
-    x : array-like
+    x
         Inputs.
-    bins : int, default 40
+    bins
         Bins per histogram.
 
     Returns

@@ -8,8 +8,12 @@ global state (the ``plot`` extra).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, require
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def as_table(rows: list[dict]):
@@ -17,7 +21,7 @@ def as_table(rows: list[dict]):
 
     Parameters
     ----------
-    rows : list of dict
+    rows
         One dict per row, the same keys in each.
 
     Returns
@@ -37,9 +41,9 @@ def feature_names_for(names: Sequence[str] | None, n: int) -> list[str]:
 
     Parameters
     ----------
-    names : sequence of str, optional
+    names
         The user's feature names.
-    n : int
+    n
         Features in ``x``.
 
     Returns
@@ -60,7 +64,7 @@ def feature_names_for(names: Sequence[str] | None, n: int) -> list[str]:
     return names
 
 
-def new_figure(**kwargs):
+def new_figure(**kwargs: Any) -> Figure:
     """A ``matplotlib.figure.Figure`` (no pyplot, no window).
 
     Parameters

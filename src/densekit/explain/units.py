@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,13 +16,16 @@ from ..layers import Dense
 from ..validation import check_x
 from .results import as_table
 
+if TYPE_CHECKING:
+    from ..model import Sequential
 
-def dense_layers(model) -> list[tuple[int, Dense]]:
+
+def dense_layers(model: Sequential) -> list[tuple[int, Dense]]:
     """(index in model.layers, layer) for every Dense layer.
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model.
 
     Returns
@@ -34,14 +37,14 @@ def dense_layers(model) -> list[tuple[int, Dense]]:
     return [(i, layer) for i, layer in enumerate(model.layers) if isinstance(layer, Dense)]
 
 
-def layer_outputs(model, x: Any) -> list[tuple[int, Dense, np.ndarray]]:
+def layer_outputs(model: Sequential, x: Any) -> list[tuple[int, Dense, np.ndarray]]:
     """(index, layer, activations ``(rows, units)``) for each Dense layer, at inference.
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model.
-    x : array-like
+    x
         Inputs.
 
     Returns
@@ -60,14 +63,14 @@ def layer_outputs(model, x: Any) -> list[tuple[int, Dense, np.ndarray]]:
     return outputs
 
 
-def dead_relu_units(model, x: Any) -> dict[int, np.ndarray]:
+def dead_relu_units(model: Sequential, x: Any) -> dict[int, np.ndarray]:
     """For each ReLU Dense layer: indices of units that output 0 for every row of ``x``.
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model.
-    x : array-like
+    x
         Inputs.
 
     Returns
@@ -83,7 +86,7 @@ def dead_relu_units(model, x: Any) -> dict[int, np.ndarray]:
 
 
 def saturated_units(
-    model, x: Any, threshold: float = 0.99, fraction: float = 0.95
+    model: Sequential, x: Any, threshold: float = 0.99, fraction: float = 0.95
 ) -> dict[int, np.ndarray]:
     """For each sigmoid/tanh Dense layer: units saturated on at least ``fraction`` of rows.
 
@@ -93,13 +96,13 @@ def saturated_units(
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model.
-    x : array-like
+    x
         Inputs.
-    threshold : float, default 0.99
+    threshold
         In (0, 1].
-    fraction : float, default 0.95
+    fraction
         Share of rows on which a unit must be saturated, in (0, 1].
 
     Returns
@@ -132,16 +135,18 @@ def saturated_units(
     return found
 
 
-def unit_health(model, x: Any, threshold: float = 0.99, fraction: float = 0.95):
+def unit_health(model: Sequential, x: Any, threshold: float = 0.99, fraction: float = 0.95) -> Any:
     """One row per Dense layer: units, dead (ReLU) units, saturated (sigmoid/tanh) units.
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model.
-    x : array-like
+    x
         Inputs.
-    threshold, fraction : float
+    threshold
+        As :func:`saturated_units`.
+    fraction
         As :func:`saturated_units`.
 
     Returns
@@ -169,7 +174,7 @@ def unit_health(model, x: Any, threshold: float = 0.99, fraction: float = 0.95):
     return as_table(rows)
 
 
-def neuron_importance(model, layer_index: int, x: Any) -> np.ndarray:
+def neuron_importance(model: Sequential, layer_index: int, x: Any) -> np.ndarray:
     """A score per unit of Dense layer ``model.layers[layer_index]``: what it sends on.
 
         score_j = mean_rows |s_j| * ||W_next[j, :]||_2
@@ -184,11 +189,11 @@ def neuron_importance(model, layer_index: int, x: Any) -> np.ndarray:
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model.
-    layer_index : int
+    layer_index
         Position of a Dense layer in ``model.layers`` (negative counts from the end).
-    x : array-like
+    x
         Inputs.
 
     Returns

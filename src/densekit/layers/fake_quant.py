@@ -26,8 +26,10 @@ def activation_params(low: float, high: float) -> tuple[np.float32, np.uint8]:
 
     Parameters
     ----------
-    low, high : float
-        The observed range of the tensor.
+    low
+        The observed minimum of the tensor.
+    high
+        Its observed maximum.
 
     Returns
     -------
@@ -43,7 +45,7 @@ def activation_params(low: float, high: float) -> tuple[np.float32, np.uint8]:
 
 
 class FakeQuant(Layer):
-    """QAT stand-in for the uint8 quantization of its input (per tensor):
+    """QAT stand-in for the uint8 quantization of its input (per tensor).
 
         y = (clip(rint(x / s) + zp, 0, 255) - zp) * s      (s, zp from the range [lo, hi])
         dL/dx = dL/dy where lo <= x <= hi, else 0           (clipped straight-through estimator)
@@ -54,9 +56,9 @@ class FakeQuant(Layer):
 
     Parameters
     ----------
-    momentum : float, default 0.99
+    momentum
         Weight of the running range against the batch's, in [0, 1).
-    name : str, optional
+    name
         The layer's name.
 
     Raises

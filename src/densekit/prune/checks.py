@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -14,11 +15,11 @@ def check_fraction(name: str, value: Any, allow_one: bool = False) -> float:
 
     Parameters
     ----------
-    name : str
+    name
         The argument's name, for the message.
-    value : Any
+    value
         What the caller passed.
-    allow_one : bool, default False
+    allow_one
         Whether 1 is allowed.
 
     Returns
@@ -41,18 +42,18 @@ def check_fraction(name: str, value: Any, allow_one: bool = False) -> float:
     return value
 
 
-def check_layer_names(argument: str, names: Any, known) -> list[str]:
+def check_layer_names(argument: str, names: Any, known: Iterable[str]) -> list[str]:
     """``names`` (a list of Dense layer names, each in ``known``) as a list, or a clear error.
 
     A single name given as a str is rejected, not read character by character.
 
     Parameters
     ----------
-    argument : str
+    argument
         The argument's name, for the message.
-    names : Any
+    names
         What the caller passed: a list, tuple or set of names.
-    known : collection of str
+    known
         The names of the model's Dense layers.
 
     Returns

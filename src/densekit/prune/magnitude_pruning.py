@@ -7,12 +7,17 @@ set to zero; the mask stays attached (:mod:`densekit.prune.masks`).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..errors import ArgumentError
 from ..layers import Dense
 from .checks import check_fraction, check_layer_names
 from .masks import attach
+
+if TYPE_CHECKING:
+    from ..model import Sequential
 
 SCOPES = ("layer", "global")
 
@@ -36,25 +41,25 @@ def _smallest_mask(magnitudes: np.ndarray, sparsity: float) -> np.ndarray:
 
 
 def magnitude(
-    model,
+    model: Sequential,
     sparsity: float,
     scope: str = "layer",
     layers: list[str] | None = None,
-):
+) -> Sequential:
     """Zero the fraction ``sparsity`` of Dense kernel weights with the smallest ``|w|``.
 
     The masks stay attached until :func:`~densekit.prune.strip`.
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model; changed in place.
-    sparsity : float
+    sparsity
         Fraction of the weights to zero, in [0, 1).
-    scope : {"layer", "global"}, default "layer"
+    scope
         ``"layer"`` prunes each kernel to that sparsity; ``"global"`` ranks all
         kernels together (wide layers then lose more).
-    layers : list of str, optional
+    layers
         Limits pruning to the named Dense layers (all by default).
 
     Returns

@@ -17,11 +17,16 @@ not copy hooks: call :func:`reattach` on the copy to keep pruning it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..errors import InputError
 from ..layers import Dense
 from ..serialization.model_file import EXTENSIONS
+
+if TYPE_CHECKING:
+    from ..model import Sequential
 
 METADATA_KEY = "pruning"
 
@@ -35,13 +40,13 @@ class PruningMasks:
 
     Parameters
     ----------
-    model : Sequential
+    model
         The built model whose Dense kernels are masked.
-    masks : dict of str to ndarray
+    masks
         Per Dense layer name, 1 where a weight is kept and 0 where it is pruned.
     """
 
-    def __init__(self, model, masks: dict[str, np.ndarray]):
+    def __init__(self, model: Sequential, masks: dict[str, np.ndarray]):
         self.model = model
         self.masks = masks
 
@@ -74,12 +79,12 @@ class PruningMasks:
         return {name: 1.0 - float(mask.mean()) for name, mask in self.masks.items()}
 
 
-def masks_of(model) -> PruningMasks | None:
+def masks_of(model: Sequential) -> PruningMasks | None:
     """The masks attached to ``model``.
 
     Parameters
     ----------
-    model : Sequential
+    model
         Any model.
 
     Returns
@@ -93,7 +98,7 @@ def masks_of(model) -> PruningMasks | None:
     return None
 
 
-def attach(model, masks: dict[str, np.ndarray], scope: str) -> PruningMasks:
+def attach(model: Sequential, masks: dict[str, np.ndarray], scope: str) -> PruningMasks:
     """Attach ``masks`` to ``model`` (or replace the attached ones) and apply them now.
 
     Also records the masked layers and ``scope`` in ``model.metadata["pruning"]``,
@@ -101,11 +106,11 @@ def attach(model, masks: dict[str, np.ndarray], scope: str) -> PruningMasks:
 
     Parameters
     ----------
-    model : Sequential
+    model
         The built model.
-    masks : dict of str to ndarray
+    masks
         Per Dense layer name, a 0/1 array shaped like its kernel, in the model's dtype.
-    scope : str
+    scope
         ``"layer"`` or ``"global"``, as recorded in the metadata.
 
     Returns
@@ -125,12 +130,12 @@ def attach(model, masks: dict[str, np.ndarray], scope: str) -> PruningMasks:
     return pruning
 
 
-def strip(model):
+def strip(model: Sequential) -> Sequential:
     """Remove the masks (hooks, constraint and metadata); the zeros stay.
 
     Parameters
     ----------
-    model : Sequential
+    model
         A pruned model (or any model: then nothing changes).
 
     Returns
@@ -146,12 +151,12 @@ def strip(model):
     return model
 
 
-def reattach(model) -> PruningMasks | None:
+def reattach(model: Sequential) -> PruningMasks | None:
     """Re-create the masks of a loaded model from its zeros (``mask = kernel != 0``).
 
     Parameters
     ----------
-    model : Sequential
+    model
         A model whose ``metadata["pruning"]`` names its masked layers.
 
     Returns
@@ -178,12 +183,12 @@ def reattach(model) -> PruningMasks | None:
     return attach(model, masks, entry.get("scope", "layer"))
 
 
-def sparsity(model) -> dict[str, float]:
+def sparsity(model: Sequential) -> dict[str, float]:
     """Fraction of exactly-zero entries in each Dense kernel.
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model.
 
     Returns

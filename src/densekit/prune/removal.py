@@ -9,7 +9,7 @@ go is decided by a criterion (``CRITERIA``, or one added with
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,6 +17,9 @@ from ..errors import ArgumentError, ArgumentTypeError, InputError
 from ..layers import Dense
 from .checks import check_fraction
 from .masks import METADATA_KEY
+
+if TYPE_CHECKING:
+    from ..model import Sequential
 
 
 def _hidden_dense(model) -> list[int]:
@@ -36,16 +39,16 @@ def _signal_into_next(model, index: int, x: np.ndarray) -> np.ndarray:
     raise AssertionError("unreachable: a hidden Dense layer is followed by a Dense layer")
 
 
-def l2_scores(model, index: int, x=None) -> np.ndarray:
+def l2_scores(model: Sequential, index: int, x: Any = None) -> np.ndarray:
     """L2 norm of each unit's kernel column (its incoming weights): criterion ``"l2"``.
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model.
-    index : int
+    index
         Position of a Dense layer in ``model.layers``.
-    x : ndarray, optional
+    x
         Unused (the criterion signature).
 
     Returns
@@ -57,18 +60,18 @@ def l2_scores(model, index: int, x=None) -> np.ndarray:
     return np.sqrt((kernel**2).sum(axis=0))
 
 
-def activation_scores(model, index: int, x) -> np.ndarray:
+def activation_scores(model: Sequential, index: int, x: Any) -> np.ndarray:
     """Mean ``|signal|`` each unit hands the next Dense layer on ``x``: criterion ``"activation"``.
 
     The signal is taken after any BatchNormalization or Dropout in between.
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model.
-    index : int
+    index
         Position of a hidden Dense layer in ``model.layers``.
-    x : ndarray
+    x
         Sample inputs.
 
     Returns
@@ -96,9 +99,9 @@ def register_criterion(name: str, criterion: Callable) -> None:
 
     Parameters
     ----------
-    name : str
+    name
         The name to use.
-    criterion : callable
+    criterion
         ``criterion(model, layer_index, x) -> scores``, one per unit, higher = keep.
 
     Raises
@@ -178,7 +181,7 @@ def _check_between(model, hidden: list[int]) -> None:
 
 
 def neurons(
-    model,
+    model: Sequential,
     amount: float | list[int] | dict[str, int],
     criterion: str | Callable = "l2",
     x: Any = None,
@@ -191,20 +194,20 @@ def neurons(
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model; not changed.
-    amount : float, list of int or dict of str to int
+    amount
         A fraction of each hidden layer's units, a list of counts (one per hidden
         Dense layer) or ``{layer name: count}``.
-    criterion : str or callable, default "l2"
+    criterion
         ``"l2"`` (norm of the unit's kernel column, its incoming weights),
         ``"activation"`` (mean ``|a|`` on ``x`` of what the unit feeds the next
         Dense layer, after BatchNormalization), a name added with
         :func:`register_criterion` (the hook for ``"importance"``), or a callable
         ``criterion(model, layer_index, x) -> scores`` (higher = keep).
-    x : array-like, optional
+    x
         Sample inputs, needed by ``"activation"`` and by ``compensate``.
-    compensate : bool, default True
+    compensate
         With ``x``, fold the mean signal of each removed unit into the next
         layer's bias (``b' = b + mean(a_removed) @ W_removed_rows``).
 

@@ -13,11 +13,11 @@ class PruningSchedule:
 
     Parameters
     ----------
-    begin_step : int
+    begin_step
         First optimizer step that prunes, >= 0.
-    end_step : int
+    end_step
         Last one, or -1 for no end.
-    frequency : int
+    frequency
         Prune every ``frequency`` steps, >= 1.
 
     Raises
@@ -55,10 +55,14 @@ class ConstantSparsity(PruningSchedule):
 
     Parameters
     ----------
-    target_sparsity : float
+    target_sparsity
         Fraction of weights to zero, in [0, 1).
-    begin_step, end_step, frequency : int
-        As :class:`PruningSchedule`; defaults 0, -1 (no end), 100.
+    begin_step
+        The first step that prunes.
+    end_step
+        The last step that prunes, or -1 for no end.
+    frequency
+        Prune every ``frequency`` steps.
     """
 
     def __init__(
@@ -73,19 +77,23 @@ class ConstantSparsity(PruningSchedule):
 
 
 class PolynomialDecay(PruningSchedule):
-    """Sparsity rising from ``initial`` to ``final`` between ``begin_step`` and ``end_step``:
+    """Sparsity rising from ``initial`` to ``final`` between ``begin_step`` and ``end_step``.
 
         s(t) = s_f + (s_i - s_f) * (1 - (t - t_0) / (t_1 - t_0))^power      (TF-MOT, power 3)
 
     Parameters
     ----------
-    initial_sparsity, final_sparsity : float
-        ``s_i`` and ``s_f``, each in [0, 1).
-    begin_step, end_step : int
-        ``t_0`` and ``t_1``, with ``end_step > begin_step``.
-    power : float, default 3
+    initial_sparsity
+        ``s_i``, in [0, 1).
+    final_sparsity
+        ``s_f``, in [0, 1).
+    begin_step
+        ``t_0``.
+    end_step
+        ``t_1``, > ``begin_step``.
+    power
         The exponent.
-    frequency : int, default 100
+    frequency
         Prune every ``frequency`` steps (and always at ``end_step``).
 
     Raises
@@ -134,11 +142,11 @@ class PruningCallback(Callback):
 
     Parameters
     ----------
-    schedule : PruningSchedule
+    schedule
         When and how much.
-    scope : {"layer", "global"}, default "layer"
+    scope
         As :func:`~densekit.prune.magnitude`.
-    layers : list of str, optional
+    layers
         The Dense layers to prune (all by default).
 
     Raises
@@ -149,7 +157,9 @@ class PruningCallback(Callback):
         If ``scope`` is unknown.
     """
 
-    def __init__(self, schedule: PruningSchedule, scope: str = "layer", layers=None):
+    def __init__(
+        self, schedule: PruningSchedule, scope: str = "layer", layers: list[str] | None = None
+    ):
         super().__init__()
         if not isinstance(schedule, PruningSchedule):
             raise ArgumentTypeError(f"schedule must be a PruningSchedule, got {schedule!r}")

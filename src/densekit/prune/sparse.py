@@ -12,7 +12,7 @@ is measured per layer and machine, not guessed.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,22 +21,25 @@ from ..layers import Dense
 from .checks import check_fraction
 from .timing import check_repeats, time_products
 
+if TYPE_CHECKING:
+    from ..model import Sequential
+
 
 class SparseInference:
     """Inference for a pruned model: each Dense product dense or CSR, as measured.
 
     Parameters
     ----------
-    model : Sequential
+    model
         The pruned model (CPU backend).
-    sparse_kernels : dict of str to scipy.sparse.csr_matrix
+    sparse_kernels
         Per Dense layer that uses CSR, its kernel transposed ``(units, inputs)``.
-    choices : list of dict
+    choices
         Per Dense layer: its sparsity, the measured dense and sparse times
         (seconds per call on the sample) and whether CSR is used.
     """
 
-    def __init__(self, model, sparse_kernels: dict[str, Any], choices: list[dict]):
+    def __init__(self, model: Sequential, sparse_kernels: dict[str, Any], choices: list[dict]):
         self.model = model
         self.sparse_kernels = sparse_kernels  # layer name -> CSR of kernel.T (units, inputs)
         self.choices = choices
@@ -56,9 +59,9 @@ class SparseInference:
 
         Parameters
         ----------
-        x : array-like
+        x
             Inputs ``(rows, features)``.
-        batch_size : int, optional
+        batch_size
             Rows per batch (1024 by default).
 
         Returns
@@ -84,19 +87,19 @@ class SparseInference:
 
 
 def sparse_inference(
-    model, x_sample: Any, repeats: int = 5, min_sparsity: float = 0.5
+    model: Sequential, x_sample: Any, repeats: int = 5, min_sparsity: float = 0.5
 ) -> SparseInference:
     """Time dense vs CSR products per Dense layer on ``x_sample``; use CSR where faster.
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model on the CPU backend.
-    x_sample : array-like
+    x_sample
         A typical batch of inputs.
-    repeats : int, default 5
+    repeats
         Timed runs of each product.
-    min_sparsity : float, default 0.5
+    min_sparsity
         Layers below this sparsity are not timed (CSR cannot win there).
 
     Returns

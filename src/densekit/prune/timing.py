@@ -17,7 +17,7 @@ def check_repeats(repeats: Any) -> int:
 
     Parameters
     ----------
-    repeats : Any
+    repeats
         What the caller passed.
 
     Returns
@@ -44,9 +44,9 @@ def best_time(function: Callable[[], Any], repeats: int) -> float:
 
     Parameters
     ----------
-    function : callable
+    function
         Called with no arguments.
-    repeats : int
+    repeats
         Timed calls, at least 1.
 
     Returns
@@ -69,11 +69,11 @@ def time_products(kernel: np.ndarray, x: np.ndarray, repeats: int = 5) -> tuple[
 
     Parameters
     ----------
-    kernel : ndarray
+    kernel
         A Dense kernel ``(inputs, units)``.
-    x : ndarray
+    x
         A batch ``(rows, inputs)``.
-    repeats : int, default 5
+    repeats
         Timed runs of each product.
 
     Returns

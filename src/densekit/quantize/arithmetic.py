@@ -54,9 +54,9 @@ def weight_scales(kernel: np.ndarray, weight_max: int = WEIGHT_MAX) -> np.ndarra
 
     Parameters
     ----------
-    kernel : ndarray
+    kernel
         A Dense kernel ``(inputs, units)``.
-    weight_max : int, default WEIGHT_MAX
+    weight_max
         The largest integer of a quantized weight.
 
     Returns
@@ -75,11 +75,11 @@ def quantize_weights(
 
     Parameters
     ----------
-    kernel : ndarray
+    kernel
         A Dense kernel ``(inputs, units)``.
-    scales : ndarray
+    scales
         Per-column scales, as :func:`weight_scales` makes them.
-    weight_max : int, default WEIGHT_MAX
+    weight_max
         The largest integer of a quantized weight.
 
     Returns
@@ -91,15 +91,17 @@ def quantize_weights(
     return np.clip(q, -weight_max, weight_max).astype(np.int8)
 
 
-def quantize_activations(x: np.ndarray, scale, zero_point) -> np.ndarray:
+def quantize_activations(x: np.ndarray, scale: float, zero_point: float) -> np.ndarray:
     """ONNX QuantizeLinear to uint8: ``clip(rint(x / s) + zp, 0, 255)`` (half to even).
 
     Parameters
     ----------
-    x : ndarray
+    x
         Float inputs.
-    scale, zero_point : float
-        As :func:`activation_params` makes them.
+    scale
+        The scale ``s``, as :func:`activation_params` makes it.
+    zero_point
+        The zero point ``zp``, likewise.
 
     Returns
     -------
@@ -115,9 +117,9 @@ def fake_quantize(kernel: np.ndarray, weight_max: int = WEIGHT_MAX) -> np.ndarra
 
     Parameters
     ----------
-    kernel : ndarray
+    kernel
         A Dense kernel ``(inputs, units)``.
-    weight_max : int, default WEIGHT_MAX
+    weight_max
         The largest integer of a quantized weight.
 
     Returns
@@ -135,7 +137,7 @@ def check_weight_max(weight_max: Any) -> int:
 
     Parameters
     ----------
-    weight_max : Any
+    weight_max
         What the caller passed.
 
     Returns

@@ -13,6 +13,8 @@ before the next step a gradient hook restores the float kernels, so the update
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..errors import ArgumentError
@@ -21,19 +23,22 @@ from ..layers.fake_quant import FakeQuant
 from ..prune.checks import check_layer_names
 from .arithmetic import fake_quantize
 
+if TYPE_CHECKING:
+    from ..model import Sequential
+
 
 class FakeQuantization:
     """Hooks that train a Sequential against int8 kernels (straight-through estimator).
 
     Parameters
     ----------
-    model : Sequential
+    model
         The model trained.
-    layers : list of Dense
+    layers
         Its Dense layers whose kernels are fake-quantized.
     """
 
-    def __init__(self, model, layers: list[Dense]):
+    def __init__(self, model: Sequential, layers: list[Dense]):
         self.model = model
         self.layers = layers
         self.shadow = {layer.name: np.array(layer.kernel, copy=True) for layer in layers}
@@ -72,11 +77,11 @@ def _with_input_quantizers(model, names: set[str], momentum: float):
 
 
 def qat(
-    model,
+    model: Sequential,
     layers: list[str] | None = None,
     activations: bool = True,
     momentum: float = 0.99,
-):
+) -> Sequential:
     """A copy of ``model`` set up for quantization-aware training.
 
     Every later ``fit`` runs the named Dense layers with int8 kernels
@@ -89,13 +94,13 @@ def qat(
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model on the CPU backend; not changed.
-    layers : list of str, optional
+    layers
         The Dense layers to train quantized (all by default).
-    activations : bool, default True
+    activations
         Add FakeQuant layers (not added again to a model that has them).
-    momentum : float, default 0.99
+    momentum
         The FakeQuant layers' range momentum.
 
     Returns
@@ -129,12 +134,12 @@ def qat(
     return trained
 
 
-def fake_quantization_of(model) -> FakeQuantization | None:
+def fake_quantization_of(model: Sequential) -> FakeQuantization | None:
     """The QAT kernel hooks attached to ``model``.
 
     Parameters
     ----------
-    model : Sequential
+    model
         Any model.
 
     Returns
@@ -149,12 +154,12 @@ def fake_quantization_of(model) -> FakeQuantization | None:
     return None
 
 
-def strip_qat(model):
+def strip_qat(model: Sequential) -> Sequential:
     """Remove the QAT kernel hooks; the kernels keep their int8 images.
 
     Parameters
     ----------
-    model : Sequential
+    model
         A model made by :func:`qat` (or any model: then nothing changes).
 
     Returns

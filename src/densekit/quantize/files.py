@@ -8,6 +8,7 @@ kernels, float32 scales and biases, and the ops as JSON in the metadata;
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -30,12 +31,12 @@ def _expect(path, tensors: dict, name: str, dtype, shape: tuple) -> np.ndarray:
     return array
 
 
-def load(path) -> QuantizedModel:
+def load(path: str | Path) -> QuantizedModel:
     """Read a file written by :func:`save`, validating every field.
 
     Parameters
     ----------
-    path : str or PathLike
+    path
         A densekit quantized model file.
 
     Returns
@@ -54,16 +55,20 @@ def load(path) -> QuantizedModel:
     return load_contents(path, tensors, metadata)
 
 
-def load_contents(path, tensors: dict, metadata: dict, compile: bool = True) -> QuantizedModel:
+def load_contents(
+    path: str | Path, tensors: dict, metadata: dict, compile: bool = True
+) -> QuantizedModel:
     """A quantized model from the contents of its file, as ``densekit.load_model`` read them.
 
     Parameters
     ----------
-    path : str or PathLike
+    path
         The file the contents came from (named in error messages).
-    tensors, metadata : dict
-        What ``read_safetensors`` read from it.
-    compile : bool
+    tensors
+        The tensors ``read_safetensors`` read from it.
+    metadata
+        The metadata it read.
+    compile
         Ignored: a quantized model is for inference and has no compile settings. It is
         here because every loader in ``densekit.serialization.model_file.FORMATS`` takes it.
 

@@ -10,12 +10,17 @@ removed; a FakeQuant layer hands its learned range to the next Dense op.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..errors import ArgumentError
 from ..layers import Dense, Dropout
 from ..layers.fake_quant import FakeQuant
 from .model import Affine, QuantizedDense
+
+if TYPE_CHECKING:
+    from ..model import Sequential
 
 AFFINE_LAYERS = ("BatchNormalization", "Normalization")
 
@@ -33,12 +38,12 @@ def _affine_of(layer) -> tuple[np.ndarray, np.ndarray]:
     return a, -w["mean"] * a
 
 
-def float_ops(model) -> list:
+def float_ops(model: Sequential) -> list:
     """The model as inference ops in float32: Dropout removed, BN/Normalization folded.
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model of Dense, Dropout, BatchNormalization, Normalization and
         FakeQuant layers.
 

@@ -1,5 +1,6 @@
-"""The int8 inference model: :class:`QuantizedModel`, a list of :class:`Affine` and
-:class:`QuantizedDense` ops.
+"""The int8 inference model: :class:`QuantizedModel`, a list of ops.
+
+The ops are :class:`Affine` and :class:`QuantizedDense`.
 
 The quantized model is a :class:`QuantizedModel` (its own ``predict``, ``save``,
 ``count_params``), not a Sequential: it is for inference.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,9 +25,9 @@ class Affine:
 
     Parameters
     ----------
-    name : str
+    name
         The folded layer's name.
-    scale, shift : ndarray
+    scale, shift
         float32 ``(features,)``.
     """
 
@@ -44,21 +46,21 @@ class QuantizedDense:
 
     Parameters
     ----------
-    name : str
+    name
         The Dense layer's name.
-    kernel : ndarray
+    kernel
         int8, float16 or float32, ``(inputs, units)``.
-    bias : ndarray
+    bias
         float32 ``(units,)``.
-    activation : Activation
+    activation
         The layer's activation.
-    storage : {"int8", "float16", "float32"}, default "float32"
-        How ``kernel`` is stored.
-    kernel_scale : ndarray, optional
+    storage
+        How ``kernel`` is stored: ``"int8"``, ``"float16"`` or ``"float32"``.
+    kernel_scale
         float32 ``(units,)`` per-channel scales (int8 only).
-    input_scale, input_zero_point : optional
+    input_scale, input_zero_point
         The uint8 quantization of the input (int8 only).
-    qat_range : tuple of float, optional
+    qat_range
         The input range a FakeQuant layer learned, used instead of calibrating.
     """
 
@@ -80,8 +82,11 @@ class QuantizedDense:
         return self.kernel.astype(np.float32)
 
     def compute_kernel(self) -> np.ndarray:
-        """The kernel the product runs with, made once, float32 (float16 upcast; int8
-        as integers, exact while ``inputs * 255 * 127 < 2^24``, else float64)."""
+        """The kernel the product runs with, made once, float32.
+
+        float16 is upcast; int8 kept as integers, exact while ``inputs * 255 * 127 < 2^24``,
+        else float64.
+        """
         if self._compute is None:
             kind = np.float32
             if self.storage == "int8" and self.kernel.shape[0] * UINT8_MAX * INT8_MAX >= 2**24:
@@ -116,11 +121,11 @@ class QuantizedModel:
 
     Parameters
     ----------
-    ops : list
+    ops
         :class:`Affine` and :class:`QuantizedDense` ops, in order.
-    input_dim : int
+    input_dim
         Features per input row.
-    metadata : dict, optional
+    metadata
         The model's metadata (saved with it).
     """
 
@@ -148,11 +153,11 @@ class QuantizedModel:
 
         Parameters
         ----------
-        x : array-like
+        x
             Inputs ``(rows, input_dim)``.
-        batch_size : int, optional
+        batch_size
             Rows per batch (1024 by default).
-        verbose : int, default 0
+        verbose
             Accepted for Sequential compatibility; unused.
 
         Returns
@@ -170,6 +175,7 @@ class QuantizedModel:
         return result
 
     def __call__(self, x: Any) -> np.ndarray:
+        """:meth:`predict` with the default batch size."""
         return self.predict(x)
 
     def count_params(self) -> int:
@@ -222,14 +228,14 @@ FORMAT_VERSION = 1
 STORAGES = ("int8", "float16", "float32")
 
 
-def save(qmodel: QuantizedModel, path) -> None:
+def save(qmodel: QuantizedModel, path: str | Path) -> None:
     """Write a quantized model: int8/float16 kernels, float32 scales and biases, JSON ops.
 
     Parameters
     ----------
-    qmodel : QuantizedModel
+    qmodel
         The model.
-    path : str or PathLike
+    path
         The file to write (atomically).
     """
     tensors: dict[str, np.ndarray] = {}

@@ -9,6 +9,9 @@ the kernel is written as is set by the saturation rule of
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..errors import ArgumentError, ArgumentTypeError, require
@@ -16,6 +19,9 @@ from ..onnx import MIN_OPSET
 from ..serialization.safetensors import atomic_write
 from .arithmetic import WEIGHT_MAX
 from .model import Affine, QuantizedModel
+
+if TYPE_CHECKING:
+    from ..model import Sequential
 
 ONNX_UINT8_WEIGHT_ZERO_POINT = 128
 
@@ -29,7 +35,7 @@ def onnx_weight_operand(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     Parameters
     ----------
-    kernel : ndarray
+    kernel
         An int8 kernel ``(inputs, units)``.
 
     Returns
@@ -44,7 +50,7 @@ def onnx_weight_operand(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return shifted.astype(np.uint8), np.full(units, ONNX_UINT8_WEIGHT_ZERO_POINT, np.uint8)
 
 
-def export_onnx(model, path, opset: int = MIN_OPSET) -> None:
+def export_onnx(model: Sequential, path: str | Path, opset: int = MIN_OPSET) -> None:
     """Write ``model`` (a QuantizedModel, or a Sequential) as ONNX.
 
     A Sequential goes to :func:`densekit.onnx.export_onnx` (the float exporter).
@@ -58,11 +64,11 @@ def export_onnx(model, path, opset: int = MIN_OPSET) -> None:
 
     Parameters
     ----------
-    model : QuantizedModel or Sequential
+    model
         The model.
-    path : str or PathLike
+    path
         The file to write (atomically).
-    opset : int, default MIN_OPSET
+    opset
         The ONNX opset, at least ``MIN_OPSET``.
 
     Raises

@@ -10,7 +10,7 @@ validation data an accuracy guard keeps the most sensitive layers in float32.
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from .arithmetic import (
 from .folding import float_ops
 from .model import QuantizedDense, QuantizedModel
 
+if TYPE_CHECKING:
+    from ..model import Sequential
+
 
 def _classification_accuracy(output: np.ndarray, y: np.ndarray) -> float:
     from ..validation import check_same_length
@@ -41,16 +44,16 @@ def _classification_accuracy(output: np.ndarray, y: np.ndarray) -> float:
     return float((predicted.astype(np.int64) == labels.astype(np.int64)).mean())
 
 
-def accuracy(model, x, y) -> float:
+def accuracy(model: Sequential | QuantizedModel, x: Any, y: Any) -> float:
     """Classification accuracy of a Sequential or a QuantizedModel on ``(x, y)``.
 
     Parameters
     ----------
-    model : Sequential or QuantizedModel
+    model
         The model.
-    x : array-like
+    x
         Inputs.
-    y : array-like
+    y
         Class labels, or one-hot rows.
 
     Returns
@@ -67,7 +70,7 @@ def accuracy(model, x, y) -> float:
 
 
 def _calibrate(ops: list, x: np.ndarray) -> dict[int, tuple[float, float]]:
-    """min and max of the input of every Dense op on ``x``."""
+    """Minimum and maximum of the input of every Dense op on ``x``."""
     ranges: dict[int, tuple[float, float]] = {}
     for position, op in enumerate(ops):
         if isinstance(op, QuantizedDense):
@@ -107,7 +110,7 @@ def _assign(ops: list, ranges: dict, storage: dict[int, str], weight_max: int = 
 
 
 def int8(
-    model,
+    model: Sequential,
     calibration_data: Any,
     validation: tuple | None = None,
     max_drop: float | None = None,
@@ -124,19 +127,19 @@ def int8(
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model (see :func:`~densekit.quantize.float_ops` for the layers).
-    calibration_data : array-like
+    calibration_data
         A few hundred typical rows; they fix each activation range (a range a
         FakeQuant layer learned is used instead).
-    validation : tuple, optional
+    validation
         ``(x, y)`` with class labels: runs the accuracy guard.
-    max_drop : float, optional
+    max_drop
         The accuracy the guard may lose (default 0.005, half a point); needs
         ``validation``.
-    keep_float : list of str, optional
+    keep_float
         Dense layers to leave float32 from the start.
-    weight_max : int, default WEIGHT_MAX
+    weight_max
         The largest integer of a quantized weight: 64 keeps onnxruntime's fast
         u8 x s8 kernels exact on every CPU; 127 halves the weight rounding error,
         and its ONNX export runs the slower u8 x u8 kernels.
@@ -214,12 +217,12 @@ def int8(
     return quantized
 
 
-def float16(model) -> QuantizedModel:
+def float16(model: Sequential) -> QuantizedModel:
     """Dense kernels stored as float16 (half the file); compute stays float32.
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model.
 
     Returns

@@ -45,7 +45,7 @@ def compile_arguments(config: dict) -> dict:
 
     Parameters
     ----------
-    config : dict
+    config
         What ``model.compile_config()`` returned: ``optimizer`` and ``loss`` configs,
         and the ``metrics`` names.
 
@@ -68,7 +68,7 @@ def compile_arguments(config: dict) -> dict:
     }
 
 
-def model_tensors(model, include_optimizer: bool = True) -> tuple[dict, dict]:
+def model_tensors(model: Any, include_optimizer: bool = True) -> tuple[dict, dict]:
     """The tensors and metadata that describe ``model`` completely."""
     tensors = {name: weight for name, weight in zip(model.weight_names(), model.get_weights())}
     metadata = {
@@ -102,7 +102,7 @@ FOREIGN_SUFFIXES = {
 }
 
 
-def save_model(model, path, include_optimizer: bool = True) -> None:
+def save_model(model: Any, path: str | Path, include_optimizer: bool = True) -> None:
     """Save weights, architecture, compile settings and (optionally) optimizer state."""
     model.require_built("save")
     suffix = Path(path).suffix.lower()
@@ -124,7 +124,7 @@ def _format_text(metadata: dict) -> str:
     return f"format {metadata['format']!r}, expected {FORMAT!r}"
 
 
-def load_model(path, compile: bool = True):
+def load_model(path: str | Path, compile: bool = True) -> Any:
     """Rebuild a model from a file written by :func:`save_model`, checking every field.
 
     The file is read once and handed to the loader registered in :data:`FORMATS` for its
@@ -134,9 +134,9 @@ def load_model(path, compile: bool = True):
 
     Parameters
     ----------
-    path : str or path-like
+    path
         The model file.
-    compile : bool
+    compile
         Whether to compile the model with the saved settings and optimizer state.
 
     Returns
@@ -158,16 +158,18 @@ def load_model(path, compile: bool = True):
     return FORMATS.get(name)(path, tensors, metadata, compile=compile)
 
 
-def load_densekit(path, tensors: dict, metadata: dict, compile: bool = True):
+def load_densekit(path: str | Path, tensors: dict, metadata: dict, compile: bool = True) -> Any:
     """Rebuild a model from the contents of a ``"densekit"`` model file.
 
     Parameters
     ----------
-    path : str or path-like
+    path
         The file the contents came from (named in error messages).
-    tensors, metadata : dict
-        What :func:`~densekit.serialization.safetensors.read_safetensors` read.
-    compile : bool
+    tensors
+        The tensors :func:`~densekit.serialization.safetensors.read_safetensors` read.
+    metadata
+        The metadata it read.
+    compile
         Whether to compile the model with the saved settings and optimizer state.
 
     Returns
@@ -217,8 +219,15 @@ def load_densekit(path, tensors: dict, metadata: dict, compile: bool = True):
 
 
 def _check_size(path, config: Any, tensors: dict) -> None:
-    """Count the weights the configuration asks for before allocating any of them, so a
-    tampered ``units`` cannot make loading reserve gigabytes: it must match the file."""
+    """Count the weights the configuration asks for before allocating any of them.
+
+    So a tampered ``units`` cannot make loading reserve gigabytes: it must match the file.
+
+    Raises
+    ------
+    ModelFileError
+        If the configuration needs more weights than the file holds.
+    """
     from ..layers import from_config as layer_from_config
 
     if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
@@ -241,7 +250,7 @@ def _check_size(path, config: Any, tensors: dict) -> None:
         )
 
 
-def set_weights_from_tensors(model, path, tensors: dict[str, np.ndarray]) -> None:
+def set_weights_from_tensors(model: Any, path: str | Path, tensors: dict[str, np.ndarray]) -> None:
     """Load the model's weights from a file's tensors by name; any mismatch is a file error."""
     names = model.weight_names()
     missing = [name for name in names if name not in tensors]

@@ -155,8 +155,10 @@ def standardize(numbers: np.ndarray, mean: float, std: float, where: str) -> np.
     ----------
     numbers
         1-D float array.
-    mean, std
-        The training statistics.
+    mean
+        The training mean.
+    std
+        The training standard deviation, > 0.
     where
         What the numbers are ("column 'age'"), to name in the error.
 
