@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ArgumentError, ArgumentTypeError
-from .validation import check_count, check_number
+from ..errors import ArgumentError, ArgumentTypeError
+from ..validation import check_count, check_number
 
 
 class Callback:
@@ -425,7 +425,7 @@ class ModelCheckpoint(Callback):
 
     def _save(self, path: str) -> None:
         if self.save_weights_only:
-            from .serialization.checkpoint import save_weights
+            from ..serialization.checkpoint import save_weights
 
             save_weights(self.model, path)
         else:
@@ -745,7 +745,7 @@ class BackupAndRestore(Callback):
 
     def on_train_begin(self, logs=None):
         """Remove killed writes; restore the backup if there is one."""
-        from .serialization.checkpoint import restore_checkpoint
+        from ..serialization.checkpoint import restore_checkpoint
 
         self._finished = False
         self.backup_dir.mkdir(parents=True, exist_ok=True)
@@ -761,7 +761,7 @@ class BackupAndRestore(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         """Write the backup for the epoch just finished."""
-        from .serialization.checkpoint import save_checkpoint
+        from ..serialization.checkpoint import save_checkpoint
 
         save_checkpoint(self.model, self.path, epoch + 1)
         if epoch + 1 >= self.params.get("epochs", math.inf) or self.model.stop_training:

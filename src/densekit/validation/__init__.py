@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ArgumentError, ArgumentTypeError, InputError
+from ..errors import ArgumentError, ArgumentTypeError, InputError
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _SMALL = 1 << 14
