@@ -36,7 +36,7 @@ import time
 import uuid
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -46,6 +46,11 @@ from .errors import ArgumentError, InputError, TrainingError, require
 from .training.epoch import print_epoch, run_epoch
 from .training.rounds import GlobalEpoch, LocalEpoch, Partitions, RoundRunner
 from .validation import check_batch_size, check_count
+
+if TYPE_CHECKING:
+    import optuna
+
+    from .model import Sequential
 
 #: Models a worker process keeps between the rounds of one ``fit`` (keyed by run id),
 #: so a round costs a copy of the weights, not a rebuild; ``fit`` clears it at the end.
@@ -83,8 +88,30 @@ def _series_pair(frame, series):
 
 
 def partitions(x: Any, y: Any, client: Any) -> tuple[list, list[int], int, list]:
-    """One lazy ``(x, y)`` pair per partition, their row counts, the feature count,
-    and the key of each partition's data (to find the worker that holds it)."""
+    """One lazy ``(x, y)`` pair per partition, their row counts, the feature count, the keys.
+
+    The key of each partition's data finds the worker that holds it.
+
+    Parameters
+    ----------
+    x
+        A Dask array (samples, features) or DataFrame.
+    y
+        A Dask array or Series partitioned as ``x``, or the name of a column of ``x``.
+    client
+        The cluster's client.
+
+    Returns
+    -------
+    tuple
+        ``(pairs, lengths, n_features, keys)``.
+
+    Raises
+    ------
+    InputError
+        If ``x`` is not 2-D, the lengths or partitions of ``x`` and ``y`` differ, ``y``
+        names no column, or either is not a Dask collection.
+    """
     dask = require("dask", "dask", "densekit.dask")
     da = require("dask.array", "dask", "densekit.dask")
     delayed = dask.delayed
@@ -151,7 +178,7 @@ def _holders(dask_scheduler=None, keys=()):
 
 
 def _worker_model(run: str, spec: dict):
-    """This run's model on this worker process, built once and reused every round."""
+    """The run's model on this worker process, built once and reused every round."""
     model = _WORKER_MODELS.get(run)
     if model is None:
         from .model import Sequential, compile_arguments
@@ -179,7 +206,7 @@ def _load(model, payload: dict) -> None:
 
 
 def _batch_rows(n: int, seed: list[int] | None) -> np.ndarray:
-    """This partition's row order for the epoch: shuffled from (seed, epoch, partition)."""
+    """The partition's row order for the epoch: shuffled from (seed, epoch, partition)."""
     return np.arange(n) if seed is None else np.random.default_rng(seed).permutation(n)
 
 
@@ -188,7 +215,9 @@ def _metric_sums(model, metrics: list, yb, output) -> list[float]:
     return [float(metric.per_sample(xp, yb, output).sum()) for metric in metrics]
 
 
-def gradient_part(run: str, spec: dict, weights: dict, segments: list, ids: list[int], *parts):
+def gradient_part(
+    run: str, spec: dict, weights: dict, segments: list, ids: list[int], *parts: Any
+) -> dict:
     """``sync_every=1``, on one worker: the gradient *sum* over its rows of one global batch.
 
     ``segments`` is a list of ``(partition, rows)`` (``rows`` a slice or an index
@@ -215,7 +244,9 @@ def gradient_part(run: str, spec: dict, weights: dict, segments: list, ids: list
     return {"totals": totals, "grad_sum": model.grads * rows}
 
 
-def local_steps(run: str, spec: dict, payload: dict, batches: list, ids: list[int], *parts):
+def local_steps(
+    run: str, spec: dict, payload: dict, batches: list, ids: list[int], *parts: Any
+) -> dict:
     """``sync_every=k``, on one worker: ``k`` optimizer steps on its own rows.
 
     ``batches`` is a list of ``(partition, start, stop, seed)``; ``parts`` are the
@@ -247,7 +278,7 @@ def local_steps(run: str, spec: dict, payload: dict, batches: list, ids: list[in
 
 
 def fit(
-    model,
+    model: Sequential,
     x: Any,
     y: Any = None,
     client: Any = None,
@@ -283,7 +314,47 @@ def fit(
     sees only its own rows, and an average of models is not a model trained on the
     union (see docs/scaling.md).
 
-    Returns a History whose ``step_seconds`` is the mean wall time of one round.
+    Parameters
+    ----------
+    model
+        A compiled model (built here from ``x`` if it is not).
+    x
+        A Dask array (samples, features) or DataFrame.
+    y
+        A Dask array or Series partitioned as ``x``, or the name of a column of ``x``.
+    client
+        The cluster's client (None: the current one).
+    sync_every
+        1: exact global batches; ``k > 1``: local SGD, averaging every ``k`` steps.
+    batch_size
+        The global batch.
+    epochs
+        Passes over the rows.
+    verbose
+        0, 1, 2 or 'auto', as ``model.fit``.
+    callbacks
+        Run on the client (no BackupAndRestore: use ``checkpoint``).
+    shuffle
+        Draw a new permutation every epoch.
+    seed
+        An integer every worker shuffles from.
+    checkpoint
+        Where the client writes the model after each epoch.
+    resume
+        Continue from ``checkpoint`` when it exists.
+
+    Returns
+    -------
+    History
+        Its ``step_seconds`` is the mean wall time of one round.
+
+    Raises
+    ------
+    ArgumentError
+        Without a seed, for ``sync_every < 1``, a cluster with no workers, or
+        BatchNormalization under ``sync_every=1``.
+    InputError
+        If ``x`` does not fit the model or ``y`` (see :func:`partitions`).
     """
     from .training.loop import DEFAULT_BATCH_SIZE, check_verbose
 
@@ -399,8 +470,11 @@ def _refuse_batch_statistics(model) -> None:
 
 
 def _without_regularizers(config: dict) -> dict:
-    """``config`` without weight penalties, for the workers: their gradients are the data's,
-    and the client adds the penalty's once a batch (not once per worker)."""
+    """``config`` without weight penalties, for the workers.
+
+    Their gradients are the data's; the client adds the penalty's once a batch (not once
+    per worker).
+    """
     layers = [
         {
             **entry,
@@ -415,9 +489,11 @@ def _without_regularizers(config: dict) -> dict:
 
 
 def _save_checkpoint(model, path: Path, epochs_done: int) -> None:
-    """The client writes the model and optimizer state (atomically); shuffling needs no
-    generator state (replayed from the seed, or drawn from seed, epoch and partition),
-    dropout's is the workers'."""
+    """The client writes the model and optimizer state (atomically).
+
+    Shuffling needs no generator state (replayed from the seed, or drawn from seed, epoch
+    and partition); dropout's is the workers'.
+    """
     from .serialization.checkpoint import save_checkpoint
 
     save_checkpoint(model, path, epochs_done, rngs={})
@@ -433,7 +509,7 @@ def _resume(model, path: Path) -> int:
 # --- tuning --------------------------------------------------------------------------------
 
 
-def default_objective(trial, x: np.ndarray, y: np.ndarray, settings: dict) -> float:
+def default_objective(trial: optuna.Trial, x: np.ndarray, y: np.ndarray, settings: dict) -> float:
     """Best validation loss of the network ``dk.tune``'s search space draws for ``trial``.
 
     The space, the task (output layer and loss, from ``y``) and the model are
@@ -484,7 +560,7 @@ def tune(
     validation_split: float = 0.2,
     seed: int = 0,
     direction: str = "minimize",
-):
+) -> optuna.Study:
     """Run an Optuna search with each trial a Dask task; resumable through the storage.
 
     ``storage`` is None (the study lives on the scheduler for as long as the
@@ -494,7 +570,47 @@ def tune(
     ``n_trials``; trials left RUNNING by a lost worker or client are marked FAIL
     first. ``objective(trial, x, y, settings)`` defaults to :func:`default_objective`,
     which searches ``space`` (``dk.tune``'s format; its ``DEFAULT_SPACE`` when None).
-    Returns the ``optuna.Study``.
+
+    Parameters
+    ----------
+    x
+        Features (samples, features), in memory: each trial's task receives them.
+    y
+        Targets, as many as ``x``'s rows.
+    n_trials
+        The trials the study should have.
+    client
+        The cluster's client (None: the current one).
+    storage
+        None, an Optuna storage URL or a ``DaskStorage``.
+    study_name
+        The study's name in the storage.
+    objective
+        ``objective(trial, x, y, settings)`` (None: :func:`default_objective`).
+    space
+        The search space for :func:`default_objective`.
+    epochs
+        Epochs per trial.
+    batch_size
+        Rows per batch (a space's ``batch_size`` overrides it).
+    validation_split
+        The held-out fraction each trial scores on.
+    seed
+        Seeds the sampler and each trial's model.
+    direction
+        'minimize' or 'maximize'.
+
+    Returns
+    -------
+    optuna.Study
+        The study, with every trial.
+
+    Raises
+    ------
+    InputError
+        If ``x`` is not 2-D or ``y`` is not as long.
+    TrainingError
+        If a trial failed on the cluster.
     """
     optuna = require("optuna", "tune", "densekit.dask.tune")
     dask_storage = require("optuna_integration.dask", "tune", "densekit.dask.tune")

@@ -22,7 +22,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -60,6 +60,9 @@ from .validation import (
     validation_split_indices,
 )
 
+if TYPE_CHECKING:
+    from .model import Sequential
+
 
 def world(comm: Any = None) -> Any:
     """``comm``, or MPI's COMM_WORLD when it is None."""
@@ -71,7 +74,7 @@ def is_root(comm: Any = None) -> bool:
     return world(comm).Get_rank() == 0
 
 
-def broadcast_weights(model, comm: Any) -> None:
+def broadcast_weights(model: Sequential, comm: Any) -> None:
     """Give every rank rank 0's weights (trainable and not)."""
     comm.Bcast(model.params, root=0)
     if model.state.size:
@@ -79,7 +82,7 @@ def broadcast_weights(model, comm: Any) -> None:
 
 
 def fit(
-    model,
+    model: Sequential,
     x: Any,
     y: Any,
     comm: Any = None,
@@ -160,12 +163,10 @@ def fit(
 
 
 def _fit(model, x, y, comm, **kw) -> History:
-    """:func:`fit` on this rank: check every argument and the data, then change the model.
-
-    What can fail only once training is set up (a checkpoint to resume from, a memory
-    map's held-out rows, a callback's ``on_train_begin``) puts back what was changed, as
-    ``model.fit`` does; on several ranks :func:`fit` then ends every rank anyway.
-    """
+    """:func:`fit` on this rank: check every argument and the data, then change the model."""
+    # What can fail only once training is set up (a checkpoint to resume from, a memory
+    # map's held-out rows, a callback's on_train_begin) puts back what was changed, as
+    # model.fit does; on several ranks fit then ends every rank anyway.
     from .training.loop import (
         DEFAULT_BATCH_SIZE,
         apply_class_weight,
@@ -322,8 +323,10 @@ def _rank_stream(seed: int | None, comm) -> np.random.Generator:
 
 
 def _generators(model, rng, comm) -> dict[str, np.random.Generator]:
-    """This rank's generators by name: the shared shuffling stream ``"fit"`` and the layers'
-    (on several ranks each rank draws dropout from its own, saved under its rank)."""
+    """The rank's generators by name: the shared shuffling stream ``"fit"`` and the layers'.
+
+    On several ranks each rank draws dropout from its own, saved under its rank.
+    """
     from .serialization.checkpoint import generators
 
     prefix = f"rank{comm.Get_rank()}/" if comm.Get_size() > 1 else ""
@@ -372,7 +375,11 @@ def _resume(model, rng, path: Path, comm) -> int:
 
 
 def open_rows(
-    x: Any, y: Any, dtype: Any = np.float32, comm: Any = None, cache_dir=None
+    x: Any,
+    y: Any,
+    dtype: Any = np.float32,
+    comm: Any = None,
+    cache_dir: str | os.PathLike | None = None,
 ) -> tuple[Any, np.ndarray]:
     """Features and targets, each either checked in memory or a memory map read on demand.
 
@@ -382,6 +389,29 @@ def open_rows(
     are checked here, which reads no row; its rows are checked and converted as a rank
     reads them, so a rank reads only its own rows and never copies the whole file. An
     ``x`` in memory is checked and converted to ``dtype`` at once, as ``model.fit`` does.
+
+    Parameters
+    ----------
+    x
+        An array, a memory map, or a ``.npy`` or Parquet path.
+    y
+        An array, a memory map, a ``.npy`` path, or a column of the Parquet file.
+    dtype
+        The dtype rows are converted to.
+    comm
+        The MPI communicator (None: a single process).
+    cache_dir
+        Where rank 0 writes the Parquet file's ``.npy`` cache.
+
+    Returns
+    -------
+    tuple
+        ``(rows, targets)``: ``rows`` an array or a memory map.
+
+    Raises
+    ------
+    InputError
+        If a path names no file, or not a ``.npy`` or Parquet one, or ``y`` is None.
     """
     if isinstance(x, (str, os.PathLike)):
         path = Path(x)
@@ -426,7 +456,7 @@ def _parquet_rows(path: Path, y: Any, comm: Any, cache_dir) -> tuple[np.ndarray,
     return rows, y
 
 
-def parquet_to_npy(path, out, columns: list[str]) -> None:
+def parquet_to_npy(path: str | os.PathLike, out: str | os.PathLike, columns: list[str]) -> None:
     """Decode numeric ``columns`` of a Parquet file into a ``.npy``, a row group at a time."""
     pq = require("pyarrow.parquet", "parquet", "reading Parquet files")
     source = pq.ParquetFile(path)

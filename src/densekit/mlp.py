@@ -61,12 +61,12 @@ def output_head(units: int, *, task: str | None = None, loss: str | None = None)
 
     Parameters
     ----------
-    units : int
+    units
         Output units (see :class:`Head`).
-    task : str, optional
+    task
         'binary', 'multiclass', 'multilabel' or 'regression': its loss is
         :data:`TASK_LOSSES`' entry. Give ``task`` or ``loss``, not both.
-    loss : str, optional
+    loss
         A loss name: softmax for the categorical cross-entropies, sigmoid for
         binary cross-entropy, linear for anything else.
 
@@ -110,32 +110,34 @@ def build_mlp(
 
     Parameters
     ----------
-    n_features : int
+    n_features
         Input width.
-    hidden : sequence of int
+    hidden
         Units of each hidden layer (empty: the output layer alone).
-    units : int
+    units
         Output units.
-    activation : str
+    activation
         The hidden layers' activation (a densekit name).
-    output_activation : str
+    output_activation
         The output layer's activation (see :func:`output_head`).
-    dropout : float
+    dropout
         A ``Dropout`` of this rate after each hidden layer when > 0.
-    batch_norm : bool
+    batch_norm
         A ``BatchNormalization`` after each hidden layer (before its dropout).
-    l2 : float
+    l2
         An ``l2(l2)`` kernel regularizer on each hidden layer unless 0.
-    init : str
+    init
         'keras': Dense's defaults (glorot_uniform kernels, zero biases);
         'sklearn': scikit-learn MLP's ``U(-r, r)`` for kernels and biases,
         ``r = sqrt(k / (fan_in + fan_out))``, k = 2 for sigmoid hidden units, else 6.
-    declare_input_dim : bool
+    declare_input_dim
         Record ``n_features`` as the first layer's ``input_dim`` (in its config);
         False builds the model with ``model.build(n_features)`` instead.
-    seed : int, optional
+    seed
         The model's seed (weights and dropout).
-    dtype, device, precision : str
+    dtype
+    device
+    precision
         Passed to :class:`~densekit.model.Sequential`.
 
     Returns

@@ -9,6 +9,7 @@ over the whole buffer.
 from __future__ import annotations
 
 import copy
+import os
 import warnings
 import weakref
 from collections.abc import Callable
@@ -52,6 +53,28 @@ class Sequential:
     weights, gradients and optimizer state on a CUDA device (CuPy);
     ``precision`` ('fp32', 'tf32', 'bf16') picks how its float32 matrix
     products are computed there.
+
+    Parameters
+    ----------
+    layers
+        The layers, added in order (see :meth:`add`).
+    name
+        The model's name.
+    seed
+        Seeds the initial weights (and fit's shuffling and dropout without its own seed).
+    dtype
+        'float32' or 'float64': the weights' and the computation's dtype.
+    device
+        'cpu' or 'gpu'.
+    precision
+        'fp32', 'tf32' or 'bf16': how float32 matrix products are computed on a GPU.
+
+    Raises
+    ------
+    ArgumentTypeError
+        If ``layers`` is not a list of layers.
+    ArgumentError
+        For a bad setting or a layer :meth:`add` refuses.
     """
 
     def __init__(
@@ -107,6 +130,19 @@ class Sequential:
 
         On a built model the layer is sized (on a copy) before it is appended, so a layer
         that does not fit raises and leaves the model, and the layer, as they were.
+
+        Parameters
+        ----------
+        layer
+            A densekit layer, in no other model.
+
+        Raises
+        ------
+        ArgumentTypeError
+            If ``layer`` is not a densekit layer.
+        ArgumentError
+            If the layer is already in a model, its name is taken, or its declared
+            ``input_dim`` is not what the previous layer outputs.
         """
         if not isinstance(layer, Layer):
             raise ArgumentTypeError(f"Sequential takes densekit layers, got {layer!r}")
@@ -161,14 +197,17 @@ class Sequential:
 
     @property
     def built(self) -> bool:
+        """Whether the weights are allocated (the input width is fixed)."""
         return self.params is not None
 
     @property
     def input_dim(self) -> int | None:
+        """The input width, or None before the model is built."""
         return self._input_dim
 
     @property
     def output_dim(self) -> int | None:
+        """The last layer's output width, or None before the model is built."""
         return self.layers[-1].output_dim if self.built else None
 
     def build(self, input_dim: int) -> None:
@@ -176,6 +215,20 @@ class Sequential:
 
         A built model stays built: the same width again is a no-op (its trained weights
         are kept), another width is an error.
+
+        Parameters
+        ----------
+        input_dim
+            The number of input features.
+
+        Raises
+        ------
+        InputError
+            If the model is built for another width, or a layer declares another width.
+        ArgumentError
+            If the model has no layers or ``input_dim`` is below 1.
+        ArgumentTypeError
+            If ``input_dim`` is not an integer.
         """
         if self.built:
             if input_dim == self._input_dim:
@@ -198,8 +251,24 @@ class Sequential:
         self._allocate()
 
     def planned_output_dim(self, input_dim: int) -> int:
-        """The width the layers would output for ``input_dim`` features, checking each
-        layer's declared width on the way; nothing is built (each is sized on a copy)."""
+        """The width the layers would output for ``input_dim`` features; nothing is built.
+
+        Each layer's declared width is checked on the way, and each is sized on a copy.
+
+        Parameters
+        ----------
+        input_dim
+            The number of input features.
+
+        Returns
+        -------
+        int
+
+        Raises
+        ------
+        InputError
+            If a layer was declared with another input width than it would receive.
+        """
         dim = input_dim
         for layer in self.layers:
             declared = getattr(layer, "declared_input_dim", None)
@@ -258,6 +327,7 @@ class Sequential:
             self.optimizer.build(self.params, self.slices, backend=self.backend)
 
     def require_built(self, action: str) -> None:
+        """Raise :class:`~densekit.errors.NotBuiltError`, naming ``action``, unless built."""
         if not self.built:
             raise NotBuiltError(
                 f"cannot {action} before the model is built: give the first layer input_dim=... "
@@ -275,6 +345,22 @@ class Sequential:
 
         Every argument is resolved before the model changes: a bad one raises and leaves
         the previous optimizer (and its state), loss and metrics in place.
+
+        Parameters
+        ----------
+        optimizer
+            An optimizer or its name (see :func:`densekit.optimizers.get`).
+        loss
+            A loss or its name (see :func:`densekit.losses.get`); required.
+        metrics
+            Metric names to report.
+
+        Raises
+        ------
+        ArgumentError
+            Without a loss, or for an unknown optimizer, loss or metric.
+        ArgumentTypeError
+            If ``metrics`` is not a list of names.
         """
         if loss is None:
             raise ArgumentError(
@@ -312,9 +398,11 @@ class Sequential:
 
     @property
     def compiled(self) -> bool:
+        """Whether :meth:`compile` has set a loss."""
         return self.loss is not None
 
     def require_compiled(self, action: str) -> None:
+        """Raise :class:`~densekit.errors.NotCompiledError`, naming ``action``, unless compiled."""
         if not self.compiled:
             raise NotCompiledError(
                 f"cannot {action} before compile(optimizer=..., loss=...) is called"
@@ -332,6 +420,7 @@ class Sequential:
         )
 
     def compiled_metrics(self) -> list[metrics_module.Metric]:
+        """Fresh metric objects for the compiled names, sized for the output."""
         from_logits = getattr(self.loss, "from_logits", False)
         return [
             metrics_module.get(name, self.output_dim, self.loss.name, from_logits)
@@ -349,7 +438,9 @@ class Sequential:
             x = layer.forward(x, training)
         return x
 
-    def backward(self, grad: Any, through_last_activation: bool = True, input_grad=False):
+    def backward(
+        self, grad: Any, through_last_activation: bool = True, input_grad: bool = False
+    ) -> Any:
         """Backpropagate dL/d(output) through every layer, filling ``self.grads``."""
         last = len(self.layers) - 1
         stop = 0 if input_grad else self._first_trainable
@@ -363,10 +454,18 @@ class Sequential:
         return grad
 
     def regularization_penalty(self) -> float:
+        """The weight regularizers' penalties, summed."""
         xp = self.backend.xp
         return sum(reg.penalty(xp, weight) for weight, _, reg in self.regularized)
 
-    def compute_gradients(self, x, y, sample_weight=None, training=True, input_grad=False):
+    def compute_gradients(
+        self,
+        x: Any,
+        y: Any,
+        sample_weight: Any = None,
+        training: bool = True,
+        input_grad: bool = False,
+    ) -> tuple:
         """Loss (with penalties) and the flat gradient for one batch; returns (loss, output, dx)."""
         return step.loss_and_gradient(
             self, x, y, sample_weight, training=training, input_grad=input_grad
@@ -390,14 +489,18 @@ class Sequential:
         return inputs.batch_targets(self, y)
 
     def train_step(self, x: Any, y: Any, sample_weight: Any = None) -> float:
-        """:meth:`train_on_batch` on arrays already checked and prepared (fit's loops);
-        see :func:`densekit.training.step.train_step`."""
+        """:meth:`train_on_batch` on arrays already checked and prepared (fit's loops).
+
+        See :func:`densekit.training.step.train_step`.
+        """
         return step.train_step(self, x, y, sample_weight)
 
     def apply_gradients(self) -> None:
-        """One optimizer step from ``self.grads``: the gradient hooks first (an all-reduce,
-        pruning masks), then the update, then the constraints. Every training loop (fit,
-        the GPU's, MPI's, Dask's) steps through here."""
+        """One optimizer step from ``self.grads``: the gradient hooks, the update, the constraints.
+
+        The hooks are an all-reduce or pruning masks, say. Every training loop (fit, the
+        GPU's, MPI's, Dask's) steps through here.
+        """
         for hook in self.gradient_hooks:
             hook(self.grads)
         self.optimizer.apply_gradients(self.params, self.grads)
@@ -459,10 +562,18 @@ class Sequential:
         return prepared
 
     def check_inputs(
-        self, x, y, sample_weight, building=False, n_features=None, feature_names=None
-    ):
-        """x, y, sample_weight checked and converted, without changing the model
-        (see :func:`densekit.training.inputs.check_inputs`)."""
+        self,
+        x: Any,
+        y: Any,
+        sample_weight: Any,
+        building: bool = False,
+        n_features: int | None = None,
+        feature_names: list[str] | None = None,
+    ) -> tuple:
+        """x, y, sample_weight checked and converted, without changing the model.
+
+        See :func:`densekit.training.inputs.check_inputs`.
+        """
         return inputs.check_inputs(self, x, y, sample_weight, building, n_features, feature_names)
 
     def adopt_inputs(self, x: Any, n_features: int) -> None:
@@ -506,7 +617,9 @@ class Sequential:
         values = list(results.values())
         return values if len(values) > 1 else values[0]
 
-    def evaluate_arrays(self, x, y, sample_weight, batch_size) -> dict[str, float]:
+    def evaluate_arrays(
+        self, x: Any, y: Any, sample_weight: Any, batch_size: int | None
+    ) -> dict[str, float]:
         """:meth:`evaluate` on checked, prepared arrays (fit's validation)."""
         return inference.evaluate_arrays(self, x, y, sample_weight, batch_size)
 
@@ -520,6 +633,7 @@ class Sequential:
         return inference.predict(self, x, batch_size, threads)
 
     def __call__(self, x: Any) -> np.ndarray:
+        """:meth:`predict`."""
         return self.predict(x)
 
     # --- weights --------------------------------------------------------------------
@@ -588,6 +702,7 @@ class Sequential:
         return self
 
     def weight_names(self) -> list[str]:
+        """``layer/weight`` for every weight, in :meth:`get_weights` order."""
         return [f"{layer.name}/{spec.name}" for layer, spec, _ in self.weight_index]
 
     def count_params(self) -> int:
@@ -643,7 +758,7 @@ class Sequential:
         """
         return CONVERTERS.get("torch")(self)
 
-    def save(self, path, include_optimizer: bool = True) -> None:
+    def save(self, path: str | os.PathLike, include_optimizer: bool = True) -> None:
         """Write a safetensors file: weights as tensors, architecture as JSON metadata."""
         from .serialization.model_file import save_model
 

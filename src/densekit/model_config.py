@@ -25,7 +25,7 @@ def get_config(model: Sequential) -> dict:
 
     Parameters
     ----------
-    model : Sequential
+    model
         The model to describe.
 
     Returns
@@ -51,11 +51,11 @@ def from_config(cls: type, config: dict, dtype: str | None = None) -> Sequential
 
     Parameters
     ----------
-    cls : type
+    cls
         Sequential (or a subclass).
-    config : dict
+    config
         The architecture.
-    dtype : str or None
+    dtype
         Overrides the config's dtype.
 
     Returns
@@ -93,7 +93,7 @@ def compile_config(model: Sequential) -> dict | None:
 
     Parameters
     ----------
-    model : Sequential
+    model
         The model.
 
     Returns
@@ -115,11 +115,11 @@ def copy_model(cls: type, model: Sequential, dtype: str | None = None) -> Sequen
 
     Parameters
     ----------
-    cls : type
+    cls
         The class to build.
-    model : Sequential
+    model
         The model to copy.
-    dtype : str or None
+    dtype
         The copy's dtype (the model's by default).
 
     Returns
@@ -137,14 +137,15 @@ def copy_model(cls: type, model: Sequential, dtype: str | None = None) -> Sequen
 
 
 def settings_from(model: Sequential, source: Sequential) -> Sequential:
-    """Give ``model`` ``source``'s compile settings (fresh optimizer), metadata, feature
-    names, precision and backend: the tail of a copy.
+    """Give ``model`` ``source``'s compile settings, metadata, names, precision and backend.
+
+    The tail of a copy; the optimizer is a fresh one.
 
     Parameters
     ----------
-    model : Sequential
+    model
         The model that takes the settings.
-    source : Sequential
+    source
         The model they come from.
 
     Returns
@@ -165,7 +166,7 @@ def get_state(model: Sequential) -> dict:
 
     Parameters
     ----------
-    model : Sequential
+    model
         The model to pickle.
 
     Returns
@@ -209,11 +210,11 @@ def set_state(cls: type, target: Sequential, state: dict) -> None:
 
     Parameters
     ----------
-    cls : type
+    cls
         The class to rebuild with.
-    target : Sequential
+    target
         The (empty) object being unpickled.
-    state : dict
+    state
         What :func:`get_state` returned.
     """
     model = cls.from_config(state["config"], dtype=state["dtype"])
@@ -244,7 +245,7 @@ def summary_text(model: Sequential) -> str:
 
     Parameters
     ----------
-    model : Sequential
+    model
         The model to describe.
 
     Returns

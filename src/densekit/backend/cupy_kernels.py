@@ -83,7 +83,7 @@ class CupyKernels(Kernels):
 
     Parameters
     ----------
-    xp : module
+    xp
         ``cupy`` (or a stand-in with its names).
     """
 
@@ -187,7 +187,7 @@ class CupyKernels(Kernels):
         return _PlainForward(kernel, self.xp).call
 
     def _softmax_forward(self, use_bias: bool):
-        """z += b, then a = exp(z - max) / sum exp(z - max) row by row (one thread a row)."""
+        """Softmax rows: ``z += b``, then ``a = exp(z - max) / sum exp(z - max)`` (a thread a row)."""
         kernel = self._kernel(
             ("softmax_rows",),
             "raw T z, int64 width",
@@ -356,8 +356,10 @@ class CupyKernels(Kernels):
         kernel(grads, coef, beta_1, 1.0 - beta_1, beta_2, 1.0 - beta_2, eps, decay, params, m, v)
 
     def sgd_step(self, params, grads, velocity, scratch, lr, momentum, nesterov) -> None:
-        """SGD in one kernel: ``p -= lr g``; with momentum ``v = mu v - lr g; p += v``
-        (nesterov: ``p += mu v - lr g``); ``scratch`` is not used."""
+        """SGD in one kernel; ``scratch`` is not used.
+
+        ``p -= lr g``; with momentum ``v = mu v - lr g; p += v`` (nesterov: ``p += mu v - lr g``).
+        """
         if momentum:
             self._sgd_momentum(params, grads, velocity, lr, momentum, nesterov)
             return
@@ -440,10 +442,12 @@ class CaptureSafeCublas:
         self._lib.cublasGemmEx.restype = ctypes.c_int
 
     def setStream(self, handle, stream):  # noqa: N802 - cuBLAS' name, as CuPy's binding
+        """``cublasSetStream_v2``: run the handle's calls on ``stream``."""
         self._lib.cublasSetStream_v2(self._void(handle), self._void(stream))
 
     def gemmEx(self, handle, ta, tb, m, n, k, alpha, a, at, lda, b, bt, ldb, beta, c, ct, ldc,
                compute, algo):  # noqa: N802  # fmt: skip
+        """``cublasGemmEx``: ``c = alpha op(a) op(b) + beta c`` on raw device pointers."""
         v = self._void
         status = self._lib.cublasGemmEx(
             v(handle), ta, tb, m, n, k, v(alpha), v(a), at, lda, v(b), bt, ldb, v(beta), v(c),

@@ -33,7 +33,7 @@ class Kernels:
 
     Parameters
     ----------
-    xp : module
+    xp
         The array module the arrays belong to (``numpy``, or a CuPy-like module).
     """
 
@@ -53,9 +53,10 @@ class Kernels:
 
         Parameters
         ----------
-        a, b : array
+        a
+        b
             The factors, 2-D (or ``a`` 1-D: a row vector).
-        out : array
+        out
             Written with the product.
 
         Returns
@@ -70,9 +71,9 @@ class Kernels:
 
         Parameters
         ----------
-        a : array
+        a
             A 2-D array, ``(rows, columns)``.
-        out : array
+        out
             The ``(columns,)`` result, written.
 
         Returns
@@ -94,9 +95,9 @@ class Kernels:
 
         Parameters
         ----------
-        activation : densekit.activations.Activation
+        activation
             ``f``.
-        use_bias : bool
+        use_bias
             Whether there is a ``b`` to add.
 
         Returns
@@ -122,7 +123,7 @@ class Kernels:
 
         Parameters
         ----------
-        activation : densekit.activations.Activation
+        activation
             ``f``.
 
         Returns
@@ -143,9 +144,11 @@ class Kernels:
 
         Parameters
         ----------
-        loss : densekit.losses.CategoricalCrossentropy
+        loss
             The loss (a plain categorical or sparse categorical cross-entropy).
-        y, z, p : array
+        y
+        z
+        p
             Targets (one-hot or probabilities), logits and ``softmax(z)``, ``(n, k)``.
 
         Returns
@@ -161,9 +164,9 @@ class Kernels:
 
         Parameters
         ----------
-        grads : array
+        grads
             The gradient (or a part of it), overwritten.
-        limit : float
+        limit
             The largest magnitude an entry keeps.
         """
         self.xp.clip(grads, -limit, limit, out=grads)
@@ -173,9 +176,9 @@ class Kernels:
 
         Parameters
         ----------
-        grads : array
+        grads
             The gradient (or one weight's part of it), overwritten.
-        max_norm : float
+        max_norm
             The largest L2 norm it keeps.
         """
         xp = self.xp
@@ -194,7 +197,7 @@ class Kernels:
 
         Parameters
         ----------
-        size : int
+        size
             The parameter count.
 
         Returns
@@ -220,15 +223,17 @@ class Kernels:
 
         Parameters
         ----------
-        params, grads : array
+        params
+        grads
             The flat parameters (updated) and gradients (may be overwritten).
-        velocity : array or None
+        velocity
             ``v`` (updated); None without momentum.
-        scratch : array
+        scratch
             Work array the size of ``params`` (Nesterov only).
-        lr, momentum : float
+        lr
+        momentum
             ``lr`` and ``mu``.
-        nesterov : bool
+        nesterov
             Whether to take Nesterov's look-ahead step.
         """
         grads *= lr
@@ -269,17 +274,22 @@ class Kernels:
 
         Parameters
         ----------
-        params, grads, m, v : array
+        params
+        grads
+        m
+        v
             The flat parameters and moments (updated) and the gradients.
-        scratch : array
+        scratch
             Work array of :meth:`chunk_size` elements.
-        lr : float
+        lr
             The learning rate of this step.
-        t : int
+        t
             The step number, from 1.
-        beta_1, beta_2, epsilon : float
+        beta_1
+        beta_2
+        epsilon
             The moments' decay rates and the denominator's epsilon.
-        weight_decay : float
+        weight_decay
             AdamW's decoupled decay ``wd`` (0 for Adam).
         """
         correction = math.sqrt(1.0 - beta_2**t)
@@ -321,13 +331,19 @@ class Kernels:
 
         Parameters
         ----------
-        params, grads, v : array
+        params
+        grads
+        v
             The flat parameters and mean square (updated) and the gradients.
-        mean_grad, velocity : array or None
+        mean_grad
+        velocity
             The mean gradient (centered only) and ``u`` (momentum only), updated.
-        scratch : array
+        scratch
             Work array the size of ``params``.
-        lr, rho, momentum, epsilon : float
+        lr
+        rho
+        momentum
+        epsilon
             The step's hyperparameters.
         """
         xp, tmp = self.xp, scratch
@@ -360,11 +376,14 @@ class Kernels:
 
         Parameters
         ----------
-        params, grads, accumulator : array
+        params
+        grads
+        accumulator
             The flat parameters and ``acc`` (updated) and the gradients.
-        scratch : array
+        scratch
             Work array the size of ``params``.
-        lr, epsilon : float
+        lr
+        epsilon
             The learning rate and the denominator's epsilon.
         """
         xp, tmp = self.xp, scratch
@@ -378,8 +397,11 @@ class Kernels:
 
 
 def _adam(xp, p, g, m, v, tmp, beta_1, beta_2, step, epsilon) -> None:
-    """In place, no temporaries: m += (1 - b1)(g - m); v += (1 - b2)(g^2 - v);
-    p -= step * m / (sqrt(v) + epsilon)  (``step`` and ``epsilon`` carry the bias corrections)."""
+    """Adam's update in place, with no temporaries.
+
+    m += (1 - b1)(g - m);  v += (1 - b2)(g^2 - v);  p -= step * m / (sqrt(v) + epsilon)
+    (``step`` and ``epsilon`` carry the bias corrections).
+    """
     xp.subtract(g, m, out=tmp)
     tmp *= 1.0 - beta_1
     m += tmp
@@ -404,7 +426,7 @@ def reference(xp: Any) -> Kernels:
 
     Parameters
     ----------
-    xp : module
+    xp
         ``numpy`` or a CuPy-like module.
 
     Returns

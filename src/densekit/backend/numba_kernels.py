@@ -85,7 +85,7 @@ class NumbaKernels(Kernels):
 
     Parameters
     ----------
-    numba : module
+    numba
         The imported ``numba``.
     """
 
@@ -138,8 +138,11 @@ class NumbaKernels(Kernels):
         return backward
 
     def cross_entropy_from_logits(self, loss, y, z, p) -> tuple[float, Any]:
-        """Mean cross-entropy of ``p = softmax(z)`` against ``y`` and its gradient in ``z``,
-        ``(p sum_k y_k - y) / n``, in one pass (as a new array); ``loss`` is not asked."""
+        """Mean cross-entropy of ``p = softmax(z)`` against ``y``, and its gradient in ``z``.
+
+        The gradient, ``(p sum_k y_k - y) / n``, in one pass (as a new array); ``loss`` is
+        not asked.
+        """
         grad = np.empty_like(p)
         total = self._cross_entropy(y, z, p, grad, p.dtype.type(1.0 / p.shape[0]))
         return total / p.shape[0], grad

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import activations, initializers, regularizers
+from ..backend import Backend
 from ..backend import choice as kernel_choice
 from ..backend import kernels as kernels_module
 from ..errors import ArgumentError, ArgumentTypeError
@@ -51,11 +52,13 @@ class Dense(Layer):
         self.ops: kernels_module.Kernels | None = None  # the kernels, chosen when bound
 
     def build(self, input_dim: int) -> int:
+        """Fix the input width; the output width is ``units``."""
         self.input_dim = int(input_dim)
         self.output_dim = self.units
         return self.units
 
     def weight_specs(self) -> list[WeightSpec]:
+        """The kernel ``(n, m)`` and, with ``use_bias``, the bias ``(m,)``."""
         specs = [
             WeightSpec(
                 "kernel",
@@ -73,14 +76,17 @@ class Dense(Layer):
         return specs
 
     @property
-    def kernel(self):
+    def kernel(self) -> Any:
+        """``W``, ``(inputs, units)``."""
         return self.weights["kernel"]
 
     @property
-    def bias(self):
+    def bias(self) -> Any:
+        """``b``, ``(units,)``, or None without ``use_bias``."""
         return self.weights.get("bias")
 
-    def bind(self, weights, grads, backend) -> None:
+    def bind(self, weights: dict[str, Any], grads: dict[str, Any], backend: Backend) -> None:
+        """Take the weight and gradient views and the backend's kernels (fused where they can)."""
         super().bind(weights, grads, backend)
         # the backend's kernels (DENSEKIT_KERNELS is read here, not per batch): the
         # product, z += b; a = f(z) and dz = g * f'(z), fused where the kernels can
@@ -90,6 +96,7 @@ class Dense(Layer):
         self._activation_backward = ops.activation_backward(self.activation)
 
     def forward(self, x: Any, training: bool) -> Any:
+        """``A = f(X @ W + b)``, keeping ``X``, ``Z`` and ``A`` for the backward pass."""
         z = self.buffer("z", (x.shape[0], self.units), x.dtype)
         self._matmul(x, self.kernel, out=z)
         a = self._bias_activation(z, self.bias, self.buffer("a", z.shape, z.dtype))
@@ -113,6 +120,7 @@ class Dense(Layer):
         return self._matmul(dz, self.kernel.T, out=dx)
 
     def get_config(self) -> dict:
+        """The constructor's arguments, as JSON."""
         return {
             "name": self.name,
             "units": self.units,

@@ -37,7 +37,7 @@ def get(identifier: str | dict | Optimizer) -> Optimizer:
 
     Parameters
     ----------
-    identifier : str, dict or Optimizer
+    identifier
         A name (any case), ``{"name": ..., **parameters}`` as ``get_config()`` writes
         it (a schedule as its config), or an optimizer, returned as it is.
 
@@ -51,6 +51,8 @@ def get(identifier: str | dict | Optimizer) -> Optimizer:
         If ``identifier`` is none of these.
     ArgumentError
         For an unknown name (the message lists :data:`NAMES`) or bad parameters.
+    DensekitError
+        Any other error of the optimizer's constructor, as it is.
     """
     if isinstance(identifier, Optimizer):
         return identifier

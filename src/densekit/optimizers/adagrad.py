@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ..validation import check_number
 from .base import Optimizer
+
+if TYPE_CHECKING:
+    from .. import schedules
 
 
 class Adagrad(Optimizer):
@@ -11,11 +16,11 @@ class Adagrad(Optimizer):
 
     Parameters
     ----------
-    learning_rate : float or LearningRateSchedule
+    learning_rate
         ``lr`` (default 1e-3).
-    initial_accumulator_value : float
+    initial_accumulator_value
         ``acc``'s starting value (Keras' 0.1).
-    epsilon : float
+    epsilon
         Added to the root (default 1e-7).
     **kw
         :class:`Optimizer`'s clipping arguments.
@@ -23,7 +28,13 @@ class Adagrad(Optimizer):
 
     slots = ("accumulator",)
 
-    def __init__(self, learning_rate=1e-3, initial_accumulator_value=0.1, epsilon=1e-7, **kw):
+    def __init__(
+        self,
+        learning_rate: float | schedules.LearningRateSchedule = 1e-3,
+        initial_accumulator_value: float = 0.1,
+        epsilon: float = 1e-7,
+        **kw: Any,
+    ):
         super().__init__(learning_rate, **kw)
         self.initial_accumulator_value = check_number(
             "initial_accumulator_value", initial_accumulator_value, 0.0

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ..validation import check_number
 from .base import Optimizer
 
+if TYPE_CHECKING:
+    from .. import schedules
+
 
 class Adam(Optimizer):
-    """Adam, Algorithm 1 of Kingma & Ba (as PyTorch):
+    """Adam, Algorithm 1 of Kingma & Ba (as PyTorch).
 
     m = b1 m + (1 - b1) g          v = b2 v + (1 - b2) g^2
     p -= lr * m_hat / (sqrt(v_hat) + eps),   m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t)
 
     Parameters
     ----------
-    learning_rate : float or LearningRateSchedule
+    learning_rate
         ``lr`` (default 1e-3).
-    beta_1, beta_2 : float
+    beta_1
+    beta_2
         The moments' decay rates, in ``[0, 1)``.
-    epsilon : float
+    epsilon
         Added to ``sqrt(v_hat)`` (Keras' default 1e-7).
     **kw
         :class:`Optimizer`'s clipping arguments.
@@ -30,7 +36,12 @@ class Adam(Optimizer):
     weight_decay = 0.0
 
     def __init__(
-        self, learning_rate=1e-3, beta_1: float = 0.9, beta_2: float = 0.999, epsilon=1e-7, **kw
+        self,
+        learning_rate: float | schedules.LearningRateSchedule = 1e-3,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        **kw: Any,
     ):
         super().__init__(learning_rate, **kw)
         self.beta_1 = check_number("beta_1", beta_1, 0.0, 1.0, open_high=True)
@@ -56,15 +67,20 @@ class AdamW(Adam):
 
     Parameters
     ----------
-    learning_rate : float or LearningRateSchedule
+    learning_rate
         ``lr`` (default 1e-3).
-    weight_decay : float
+    weight_decay
         ``wd`` (Keras' default 0.004).
     **kw
         :class:`Adam`'s arguments.
     """
 
-    def __init__(self, learning_rate=1e-3, weight_decay: float = 0.004, **kw):
+    def __init__(
+        self,
+        learning_rate: float | schedules.LearningRateSchedule = 1e-3,
+        weight_decay: float = 0.004,
+        **kw: Any,
+    ):
         super().__init__(learning_rate, **kw)
         self.weight_decay = check_number("weight_decay", weight_decay, 0.0)
 

@@ -30,14 +30,16 @@ class Optimizer:
 
     Parameters
     ----------
-    learning_rate : float or LearningRateSchedule
+    learning_rate
         The step size, or a schedule evaluated at :attr:`iterations`.
-    clipnorm : float, optional
+    clipnorm
         Each weight's gradient is scaled to at most this L2 norm.
-    clipvalue : float, optional
+    clipvalue
         Each gradient entry is clipped to ``[-clipvalue, clipvalue]``.
-    global_clipnorm : float, optional
+    global_clipnorm
         The whole gradient is scaled to at most this L2 norm.
+    **unknown
+        Refused: only here to name Keras 2's arguments in the error.
 
     Raises
     ------
@@ -94,11 +96,11 @@ class Optimizer:
 
         Parameters
         ----------
-        params : array
+        params
             The model's flat parameter buffer.
-        slices : list of slice
+        slices
             Each weight's part of ``params`` (for per-weight clipping).
-        backend : densekit.backend.Backend, optional
+        backend
             The model's: brings its kernels (a GPU's fused ones; on the CPU numba's or
             NumPy's, as ``DENSEKIT_KERNELS`` says).
         """
@@ -122,9 +124,9 @@ class Optimizer:
 
         Parameters
         ----------
-        params : array
+        params
             The flat parameter buffer the optimizer was built for.
-        grads : array
+        grads
             Its gradient, same shape; clipping and the update may overwrite it.
 
         Raises

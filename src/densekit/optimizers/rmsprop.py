@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ..validation import check_bool, check_number
 from .base import Optimizer
+
+if TYPE_CHECKING:
+    from .. import schedules
 
 
 class RMSprop(Optimizer):
@@ -11,22 +16,28 @@ class RMSprop(Optimizer):
 
     Parameters
     ----------
-    learning_rate : float or LearningRateSchedule
+    learning_rate
         ``lr`` (default 1e-3).
-    rho : float
+    rho
         The mean square's decay rate.
-    momentum : float
+    momentum
         ``mu``: with it, ``u = mu u + lr g / (...); p -= u``.
-    epsilon : float
+    epsilon
         Added to the root (default 1e-7).
-    centered : bool
+    centered
         Whether to divide by the root of the variance rather than the mean square.
     **kw
         :class:`Optimizer`'s clipping arguments.
     """
 
     def __init__(
-        self, learning_rate=1e-3, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, **kw
+        self,
+        learning_rate: float | schedules.LearningRateSchedule = 1e-3,
+        rho: float = 0.9,
+        momentum: float = 0.0,
+        epsilon: float = 1e-7,
+        centered: bool = False,
+        **kw: Any,
     ):
         super().__init__(learning_rate, **kw)
         self.rho = check_number("rho", rho, 0.0, 1.0)

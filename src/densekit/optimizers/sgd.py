@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ..validation import check_bool, check_number
 from .base import Optimizer
+
+if TYPE_CHECKING:
+    from .. import schedules
 
 
 class SGD(Optimizer):
@@ -11,11 +16,11 @@ class SGD(Optimizer):
 
     Parameters
     ----------
-    learning_rate : float or LearningRateSchedule
+    learning_rate
         ``lr`` (Keras' default 0.01).
-    momentum : float
+    momentum
         ``mu`` in ``[0, 1]``; 0 keeps no velocity.
-    nesterov : bool
+    nesterov
         Whether to take Nesterov's look-ahead step.
     **kw
         :class:`Optimizer`'s clipping arguments.
@@ -23,7 +28,13 @@ class SGD(Optimizer):
 
     slots = ("velocity",)
 
-    def __init__(self, learning_rate=0.01, momentum: float = 0.0, nesterov: bool = False, **kw):
+    def __init__(
+        self,
+        learning_rate: float | schedules.LearningRateSchedule = 0.01,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        **kw: Any,
+    ):
         super().__init__(learning_rate, **kw)
         self.momentum = check_number("momentum", momentum, 0.0, 1.0)
         self.nesterov = check_bool("nesterov", nesterov)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numbers
 import time
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -27,6 +28,9 @@ from ..mlp import build_mlp
 from .checks import ACTIVATIONS, LEARNING_RATES, SOLVERS, check_choice, check_integer, check_number
 from .training import MLPTraining
 
+if TYPE_CHECKING:
+    from ..optimizers import Optimizer
+
 
 class DenseBase(BaseEstimator):
     """What both estimators share: parameters, building, fitting, pickling.
@@ -38,33 +42,33 @@ class DenseBase(BaseEstimator):
 
     def __init__(
         self,
-        hidden_layer_sizes=(100,),
-        activation="relu",
+        hidden_layer_sizes: int | tuple[int, ...] = (100,),
+        activation: str = "relu",
         *,
-        solver="adam",
-        alpha=0.0001,
-        batch_size="auto",
-        learning_rate="constant",
-        learning_rate_init=0.001,
-        power_t=0.5,
-        max_iter=200,
-        shuffle=True,
-        random_state=None,
-        tol=1e-4,
-        verbose=False,
-        warm_start=False,
-        momentum=0.9,
-        nesterovs_momentum=True,
-        early_stopping=False,
-        validation_fraction=0.1,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-8,
-        n_iter_no_change=10,
-        dropout=0.0,
-        batch_norm=False,
-        optimizer=None,
-        dtype=None,
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: int | str = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: int | np.random.RandomState | None = None,
+        tol: float = 1e-4,
+        verbose: bool = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int = 10,
+        dropout: float = 0.0,
+        batch_norm: bool = False,
+        optimizer: str | dict | Optimizer | None = None,
+        dtype: str | None = None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -167,8 +171,10 @@ class DenseBase(BaseEstimator):
     def _build_model(
         self, sizes, n_features: int, n_outputs: int, output_activation: str, seed, dtype
     ):
-        """MLP's architecture and initialization: W, b ~ U(-r, r), r = sqrt(k / (n + m)),
-        k = 2 for logistic hidden units and 6 otherwise."""
+        """MLP's architecture and initialization.
+
+        W, b ~ U(-r, r), r = sqrt(k / (n + m)), k = 2 for logistic hidden units and 6 otherwise.
+        """
         return build_mlp(
             n_features,
             sizes,
@@ -212,8 +218,8 @@ class DenseBase(BaseEstimator):
 
     # --- fitting ----------------------------------------------------------------------
     def _fit(self, x, targets, y_original, sample_weight, incremental: bool):
-        """Train ``self.model_`` with ``Sequential.fit`` under MLP's rule; ``targets`` are
-        the network's targets, ``y_original`` what ``score`` compares with."""
+        """Train ``self.model_`` with ``Sequential.fit`` under MLP's rule."""
+        # targets: the network's targets; y_original: what score compares with
         sizes = self._check_params()
         if self.early_stopping and incremental:
             raise ArgumentError("partial_fit does not support early_stopping=True")

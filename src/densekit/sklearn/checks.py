@@ -24,11 +24,11 @@ def check_choice(name: str, value: Any, options: tuple) -> None:
 
     Parameters
     ----------
-    name : str
+    name
         The parameter, for the message.
-    value : Any
+    value
         Its value.
-    options : tuple
+    options
         The allowed values.
 
     Raises
@@ -40,18 +40,21 @@ def check_choice(name: str, value: Any, options: tuple) -> None:
         raise ArgumentError(f"{name} must be one of {', '.join(map(repr, options))}, got {value!r}")
 
 
-def check_number(name, value, low, high=np.inf, open_low=False) -> None:
+def check_number(
+    name: str, value: Any, low: float, high: float = np.inf, open_low: bool = False
+) -> None:
     """Raise unless ``value`` is a finite real number in ``[low, high]`` (``(low, high]``).
 
     Parameters
     ----------
-    name : str
+    name
         The parameter, for the message.
-    value : Any
+    value
         Its value.
-    low, high : float
+    low
+    high
         The range's ends.
-    open_low : bool
+    open_low
         Exclude ``low`` itself.
 
     Raises
@@ -67,16 +70,16 @@ def check_number(name, value, low, high=np.inf, open_low=False) -> None:
         )
 
 
-def check_integer(name, value, low) -> None:
+def check_integer(name: str, value: Any, low: int) -> None:
     """Raise unless ``value`` is an integer >= ``low``.
 
     Parameters
     ----------
-    name : str
+    name
         The parameter, for the message.
-    value : Any
+    value
         Its value.
-    low : int
+    low
         The least allowed value.
 
     Raises

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
@@ -17,13 +19,20 @@ from ..mlp import output_head
 from .base import DenseBase
 from .losses import SummedBinaryCrossentropy
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from ..optimizers import Optimizer
+
 #: LabelBinarizer's target types -> densekit.mlp's tasks
 TASKS = {"multiclass": "multiclass", "multilabel-indicator": "multilabel", "binary": "binary"}
 
 
 class DenseClassifier(ClassifierMixin, DenseBase):
-    """``MLPClassifier`` on densekit: softmax for multiclass, one logistic output for
-    binary, independent logistic outputs for multi-label ``y`` (2-D 0/1).
+    """``MLPClassifier`` on densekit (multiclass, binary, multi-label).
+
+    Softmax for multiclass, one logistic output for binary, independent logistic
+    outputs for multi-label ``y`` (2-D 0/1).
 
     Adds ``dropout`` (a Dropout of that rate after each hidden layer),
     ``batch_norm`` (a BatchNormalization after each hidden layer's activation),
@@ -36,53 +45,71 @@ class DenseClassifier(ClassifierMixin, DenseBase):
 
     Parameters
     ----------
-    hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate, \
-learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, warm_start, \
-momentum, nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2, \
-epsilon, n_iter_no_change
+    hidden_layer_sizes
+    activation
+    solver
+    alpha
+    batch_size
+    learning_rate
+    learning_rate_init
+    power_t
+    max_iter
+    shuffle
+    random_state
+    tol
+    verbose
+    warm_start
+    momentum
+    nesterovs_momentum
+    early_stopping
+    validation_fraction
+    beta_1
+    beta_2
+    epsilon
+    n_iter_no_change
         As ``sklearn.neural_network.MLPClassifier``'s.
-    dropout : float
+    dropout
         The rate of a Dropout after each hidden layer (0: none).
-    batch_norm : bool
+    batch_norm
         A BatchNormalization after each hidden layer's activation.
-    class_weight : dict or 'balanced', optional
+    class_weight
         Class weights, multiplied into ``sample_weight``.
-    optimizer : str or densekit Optimizer, optional
+    optimizer
         Overrides ``solver`` (and its rate settings).
-    dtype : str, optional
+    dtype
         None (the input's float dtype), 'float32' or 'float64'.
     """
 
     def __init__(
         self,
-        hidden_layer_sizes=(100,),
-        activation="relu",
+        hidden_layer_sizes: int | tuple[int, ...] = (100,),
+        activation: str = "relu",
         *,
-        solver="adam",
-        alpha=0.0001,
-        batch_size="auto",
-        learning_rate="constant",
-        learning_rate_init=0.001,
-        power_t=0.5,
-        max_iter=200,
-        shuffle=True,
-        random_state=None,
-        tol=1e-4,
-        verbose=False,
-        warm_start=False,
-        momentum=0.9,
-        nesterovs_momentum=True,
-        early_stopping=False,
-        validation_fraction=0.1,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-8,
-        n_iter_no_change=10,
-        dropout=0.0,
-        batch_norm=False,
-        class_weight=None,
-        optimizer=None,
-        dtype=None,
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: int | str = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: int | np.random.RandomState | None = None,
+        tol: float = 1e-4,
+        verbose: bool = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int = 10,
+        dropout: float = 0.0,
+        batch_norm: bool = False,
+        class_weight: dict | str | None = None,
+        optimizer: str | dict | Optimizer | None = None,
+        dtype: str | None = None,
     ):
         super().__init__(
             hidden_layer_sizes,
@@ -156,16 +183,18 @@ epsilon, n_iter_no_change
     def _targets(self, y) -> np.ndarray:
         return self._label_binarizer.transform(y)
 
-    def fit(self, X, y, sample_weight=None) -> DenseClassifier:
+    def fit(
+        self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
+    ) -> DenseClassifier:
         """Fit to ``X`` (n, features) and labels ``y`` (n,) or a 0/1 indicator (n, labels).
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X
             The input rows.
-        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        y
             Labels, or a multi-label 0/1 indicator.
-        sample_weight : array-like of shape (n_samples,), optional
+        sample_weight
             Per-row weights.
 
         Returns
@@ -188,18 +217,24 @@ epsilon, n_iter_no_change
             )
         return self._fit(x, self._targets(y), y, sample_weight, incremental=False)
 
-    def partial_fit(self, X, y, sample_weight=None, classes=None) -> DenseClassifier:
+    def partial_fit(
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        sample_weight: ArrayLike | None = None,
+        classes: ArrayLike | None = None,
+    ) -> DenseClassifier:
         """One epoch over ``(X, y)``; the first call needs ``classes`` (all labels).
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X
             The input rows.
-        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        y
             Labels, or a multi-label 0/1 indicator.
-        sample_weight : array-like of shape (n_samples,), optional
+        sample_weight
             Per-row weights.
-        classes : array-like, optional
+        classes
             Every label (required on the first call, the same after).
 
         Returns
@@ -239,12 +274,12 @@ epsilon, n_iter_no_change
         self._label_binarizer = binarizer
         self.classes_ = binarizer.classes_
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """The most probable class (multi-label: every label with probability > 0.5).
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X
             The input rows.
 
         Returns
@@ -260,12 +295,12 @@ epsilon, n_iter_no_change
             output = output.ravel()
         return self._label_binarizer.inverse_transform(output)
 
-    def predict_proba(self, X) -> np.ndarray:
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Class probabilities (n, classes); binary: ``[1 - p, p]`` from the one output.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X
             The input rows.
 
         Returns
@@ -278,12 +313,12 @@ epsilon, n_iter_no_change
             return np.hstack([1.0 - output, output])
         return output
 
-    def predict_log_proba(self, X) -> np.ndarray:
+    def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
         """``log(predict_proba(X))``.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X
             The input rows.
 
         Returns

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
+if TYPE_CHECKING:
+    from .base import DenseBase
 
-def expected_failed_checks(estimator) -> dict[str, str]:
+
+def expected_failed_checks(estimator: DenseBase) -> dict[str, str]:
     """The ``check_estimator`` checks this estimator is expected to fail, with reasons.
 
     Pass it as ``check_estimator(est, expected_failed_checks=expected_failed_checks(est))``
@@ -13,7 +18,7 @@ def expected_failed_checks(estimator) -> dict[str, str]:
 
     Parameters
     ----------
-    estimator : DenseClassifier or DenseRegressor
+    estimator
         The estimator to be checked.
 
     Returns

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from .. import losses as dk_losses
 
@@ -17,10 +18,12 @@ class HalfSquaredError(dk_losses.MeanSquaredError):
     mean_squared_error (densekit's own loss), so any densekit can load it.
     """
 
-    def per_sample(self, xp, y, p):
+    def per_sample(self, xp: Any, y: Any, p: Any) -> Any:
+        """``0.5 * mean_k (p_k - y_k)^2`` per row."""
         return 0.5 * super().per_sample(xp, y, p)
 
-    def gradient(self, xp, y, p):
+    def gradient(self, xp: Any, y: Any, p: Any) -> Any:
+        """``p - y``: the sum's gradient, as MLP steps."""
         return p - y
 
 
@@ -31,14 +34,18 @@ class SummedBinaryCrossentropy(dk_losses.BinaryCrossentropy):
     A saved model records it as binary_crossentropy (densekit's own loss).
     """
 
-    def per_sample(self, xp, y, p):
+    def per_sample(self, xp: Any, y: Any, p: Any) -> Any:
+        """Binary cross-entropy summed over the labels, per row."""
         return super().per_sample(xp, y, p) * p.shape[1]
 
-    def gradient(self, xp, y, p):
+    def gradient(self, xp: Any, y: Any, p: Any) -> Any:
+        """The summed loss's gradient in ``p``."""
         return super().gradient(xp, y, p) * p.shape[1]
 
-    def per_sample_from_logits(self, xp, y, z):
+    def per_sample_from_logits(self, xp: Any, y: Any, z: Any) -> Any:
+        """The summed loss per row, from the logits ``z``."""
         return super().per_sample_from_logits(xp, y, z) * z.shape[1]
 
-    def gradient_from_logits(self, xp, y, z, p):
+    def gradient_from_logits(self, xp: Any, y: Any, z: Any, p: Any) -> Any:
+        """``p - y``: the summed loss's gradient in the logits."""
         return p - y

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
@@ -14,10 +16,16 @@ from .base import DenseBase
 from .checks import REGRESSION_LOSSES, check_choice
 from .losses import HalfSquaredError
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from ..optimizers import Optimizer
+
 
 class DenseRegressor(RegressorMixin, DenseBase):
-    """``MLPRegressor`` on densekit: a linear output (``exp`` of it with
-    ``loss='poisson'``), one column per target, MLP's half squared error by default.
+    """``MLPRegressor`` on densekit, with MLP's half squared error by default.
+
+    A linear output (``exp`` of it with ``loss='poisson'``), one column per target.
 
     ``loss`` is 'squared_error' (reported as ``0.5 * mean((p - y)^2)``, MLP's),
     'absolute_error', 'huber' (delta 1) or 'poisson'. Adds ``dropout``,
@@ -26,47 +34,69 @@ class DenseRegressor(RegressorMixin, DenseBase):
 
     Parameters
     ----------
-    hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate, \
-learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose, warm_start, \
-momentum, nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2, \
-epsilon, n_iter_no_change
+    hidden_layer_sizes
+    activation
         As ``sklearn.neural_network.MLPRegressor``'s.
-    loss : str
+    loss
         'squared_error', 'absolute_error', 'huber' or 'poisson'.
-    dropout, batch_norm, optimizer, dtype
+    solver
+    alpha
+    batch_size
+    learning_rate
+    learning_rate_init
+    power_t
+    max_iter
+    shuffle
+    random_state
+    tol
+    verbose
+    warm_start
+    momentum
+    nesterovs_momentum
+    early_stopping
+    validation_fraction
+    beta_1
+    beta_2
+    epsilon
+    n_iter_no_change
+        As ``sklearn.neural_network.MLPRegressor``'s.
+    dropout
+    batch_norm
+    optimizer
+    dtype
         As :class:`~densekit.sklearn.DenseClassifier`'s.
     """
 
     def __init__(
         self,
-        hidden_layer_sizes=(100,),
-        activation="relu",
+        hidden_layer_sizes: int | tuple[int, ...] = (100,),
+        activation: str = "relu",
         *,
-        loss="squared_error",
-        solver="adam",
-        alpha=0.0001,
-        batch_size="auto",
-        learning_rate="constant",
-        learning_rate_init=0.001,
-        power_t=0.5,
-        max_iter=200,
-        shuffle=True,
-        random_state=None,
-        tol=1e-4,
-        verbose=False,
-        warm_start=False,
-        momentum=0.9,
-        nesterovs_momentum=True,
-        early_stopping=False,
-        validation_fraction=0.1,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-8,
-        n_iter_no_change=10,
-        dropout=0.0,
-        batch_norm=False,
-        optimizer=None,
-        dtype=None,
+        loss: str = "squared_error",
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: int | str = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: int | np.random.RandomState | None = None,
+        tol: float = 1e-4,
+        verbose: bool = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int = 10,
+        dropout: float = 0.0,
+        batch_norm: bool = False,
+        optimizer: str | dict | Optimizer | None = None,
+        dtype: str | None = None,
     ):
         super().__init__(
             hidden_layer_sizes,
@@ -140,16 +170,18 @@ epsilon, n_iter_no_change
     def _targets(self, y) -> np.ndarray:
         return y.reshape(-1, 1) if y.ndim == 1 else y
 
-    def fit(self, X, y, sample_weight=None) -> DenseRegressor:
+    def fit(
+        self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
+    ) -> DenseRegressor:
         """Fit to ``X`` (n, features) and targets ``y`` (n,) or (n, outputs).
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X
             The input rows.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        y
             Targets.
-        sample_weight : array-like of shape (n_samples,), optional
+        sample_weight
             Per-row weights.
 
         Returns
@@ -167,16 +199,18 @@ epsilon, n_iter_no_change
         self._y_ndim = y.ndim
         return self._fit(x, self._targets(y), y, sample_weight, incremental=False)
 
-    def partial_fit(self, X, y, sample_weight=None) -> DenseRegressor:
+    def partial_fit(
+        self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
+    ) -> DenseRegressor:
         """One epoch over ``(X, y)``, keeping the weights and optimizer state.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X
             The input rows.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        y
             Targets.
-        sample_weight : array-like of shape (n_samples,), optional
+        sample_weight
             Per-row weights.
 
         Returns
@@ -190,12 +224,12 @@ epsilon, n_iter_no_change
             self._y_ndim = y.ndim
         return self._fit(x, self._targets(y), y, sample_weight, incremental=True)
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Predicted targets: (n,) for a 1-D ``y`` at fit, else (n, outputs).
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X
             The input rows.
 
         Returns

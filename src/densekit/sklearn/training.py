@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from .. import layers as dk_layers
 from ..callbacks import Callback
+
+if TYPE_CHECKING:
+    from ..model import Sequential
+    from .base import DenseBase
 
 
 class MLPTraining(Callback):
@@ -18,21 +24,29 @@ class MLPTraining(Callback):
 
     Parameters
     ----------
-    estimator : DenseClassifier or DenseRegressor
+    estimator
         The estimator being fitted (its parameters and fitted attributes).
-    n_train : int
+    n_train
         Training rows.
-    batch_size : int
+    batch_size
         Rows per batch.
-    validation : tuple or None
+    validation
         ``(x, y, targets, sample_weight)`` held out under early stopping.
-    incremental : bool
+    incremental
         A ``partial_fit`` epoch (no stopping).
-    weight_scale : float
+    weight_scale
         The mean of the raw sample weights.
     """
 
-    def __init__(self, estimator, n_train, batch_size, validation, incremental, weight_scale=1.0):
+    def __init__(
+        self,
+        estimator: DenseBase,
+        n_train: int,
+        batch_size: int,
+        validation: tuple | None,
+        incremental: bool,
+        weight_scale: float = 1.0,
+    ):
         super().__init__()
         self.estimator = estimator
         self.n_train = n_train
@@ -46,17 +60,18 @@ class MLPTraining(Callback):
         self.stopped = False
         self.best_weights = None
 
-    def set_model(self, model) -> None:
+    def set_model(self, model: Sequential) -> None:
+        """Attach to ``model`` and keep its Dense kernels and their gradient views."""
         super().set_model(model)
         dense = [layer for layer in model.layers if isinstance(layer, dk_layers.Dense)]
         self.kernels = [(layer.kernel, layer.grads["kernel"]) for layer in dense]
 
-    def add_penalty_gradient(self, grads) -> None:
+    def add_penalty_gradient(self, grads: Any) -> None:
         """Add ``alpha * W / (n_batch * weight_scale)`` to each kernel's gradient (a hook).
 
         Parameters
         ----------
-        grads : numpy.ndarray
+        grads
             The model's flat gradient buffer (the kernels' views are used).
         """
         if not self.alpha:
@@ -68,14 +83,17 @@ class MLPTraining(Callback):
             grad_kernel += scale * kernel
         self.penalty_total += 0.5 * self.alpha * squares / self.weight_scale
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        """Start the epoch's penalty sum at 0."""
         self.penalty_total = 0.0
 
-    def on_train_batch_begin(self, batch, logs=None):
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        """Note the batch's rows (the last batch may be short) for the penalty's scale."""
         start = batch * self.batch_size
         self.batch_rows = min(self.n_train, start + self.batch_size) - start
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        """Record the loss (with the penalty), score the held-out rows and apply MLP's stop."""
         est = self.estimator
         loss = float(logs["loss"]) + self.penalty_total / self.n_train
         est.n_iter_ += 1
@@ -131,7 +149,8 @@ class MLPTraining(Callback):
             est.best_validation_score_ = score
             self.best_weights = (self.model.get_weights(), self.model.state.copy())
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: dict | None = None) -> None:
+        """Restore the best weights under early stopping."""
         if self.best_weights is not None:
             weights, state = self.best_weights
             self.model.set_weights(weights)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,17 +17,21 @@ class CpuRunner(Runner):
 
     Parameters
     ----------
-    model : Sequential
+    model
         The model (its ``train_step`` checks each batch's loss and steps).
-    x, y, w : numpy.ndarray
+    x
+    y
+    w
         Checked training rows, targets and optional per-row weights.
-    batch_size : int
+    batch_size
         Rows a batch (the last may be short).
-    order : numpy.ndarray or None
+    order
         The epoch's row permutation; None keeps the stored order.
     """
 
-    def __init__(self, model: Sequential, x, y, w, batch_size: int, order):
+    def __init__(
+        self, model: Sequential, x: Any, y: Any, w: Any, batch_size: int, order: np.ndarray | None
+    ):
         self.model, self.x, self.y, self.w = model, x, y, w
         self.batch_size, self.order = batch_size, order
         self.n = len(x)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import sys
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from ..callbacks import Callback, CallbackList
@@ -43,13 +43,18 @@ class Runner:
     checks_loss = False
     stops_mid_epoch = True
 
-    def running(self, metrics: list):
+    def running(self, metrics: list) -> AbstractContextManager:
         """A context for the epoch's steps (the GPU's stream and precision); resets totals.
 
         Parameters
         ----------
-        metrics : list
+        metrics
             The model's compiled metrics, whose sums the runner keeps.
+
+        Returns
+        -------
+        contextlib.AbstractContextManager
+            Entered around the epoch's steps.
         """
         self.metrics = metrics
         return nullcontext()
@@ -59,7 +64,7 @@ class Runner:
 
         Parameters
         ----------
-        batch : int
+        batch
             The batch's index in the epoch.
         """
         raise NotImplementedError
@@ -89,7 +94,7 @@ class Runner:
 
         Parameters
         ----------
-        loss : float
+        loss
             The running mean loss read back.
 
         Returns
@@ -100,20 +105,20 @@ class Runner:
         return TrainingError(f"the loss became {loss}; training stopped.")
 
 
-def run_epoch(model: Sequential, runner: Runner, callbacks, verbose: int, title: str) -> dict:
+def run_epoch(model: Sequential, runner: Runner, callbacks: Any, verbose: int, title: str) -> dict:
     """One pass over the runner's batches; the epoch's mean loss and metrics.
 
     Parameters
     ----------
-    model : Sequential
+    model
         The model being trained (its ``stop_training`` is read after each batch).
-    runner : Runner
+    runner
         Fetches and trains each batch, keeps the sums.
-    callbacks : CallbackList
+    callbacks
         Their batch hooks hear of every batch, when one of them overrides a hook.
-    verbose : int
+    verbose
         1 draws a progress bar titled ``title``.
-    title : str
+    title
         The progress bar's title.
 
     Returns
@@ -158,16 +163,16 @@ def run_epoch(model: Sequential, runner: Runner, callbacks, verbose: int, title:
     return mean_logs(sums, rows, metrics) if rows else {}
 
 
-def mean_logs(sums, rows, metrics: list) -> dict:
+def mean_logs(sums: Any, rows: float, metrics: list) -> dict:
     """The means ``{"loss": ..., metric: ...}`` from sums over ``rows`` rows.
 
     Parameters
     ----------
-    sums : sequence
+    sums
         The loss sum, then each metric's.
-    rows : int or float
+    rows
         The rows summed over (at least 1).
-    metrics : list
+    metrics
         The compiled metrics, in the order of ``sums[1:]``.
 
     Returns
@@ -186,7 +191,7 @@ def calls_batch_hooks(callbacks: CallbackList) -> bool:
 
     Parameters
     ----------
-    callbacks : CallbackList
+    callbacks
         The callbacks of the fit.
 
     Returns
@@ -210,7 +215,7 @@ def format_logs(logs: dict) -> str:
 
     Parameters
     ----------
-    logs : dict
+    logs
         Values by name.
 
     Returns
@@ -226,11 +231,12 @@ def print_epoch(epoch: int, epochs: int, logs: dict, seconds: float) -> None:
 
     Parameters
     ----------
-    epoch, epochs : int
+    epoch
+    epochs
         The epoch (0-based) and how many there are.
-    logs : dict
+    logs
         The epoch's logs.
-    seconds : float
+    seconds
         Its wall time.
     """
     print(f"Epoch {epoch + 1}/{epochs} - {seconds:.2f}s - {format_logs(logs)}", flush=True)
@@ -241,11 +247,11 @@ def progress_bar(total: int, title: str, verbose: int):
 
     Parameters
     ----------
-    total : int
+    total
         The batches of the epoch.
-    title : str
+    title
         The bar's description.
-    verbose : int
+    verbose
         Only 1 draws a bar.
 
     Returns

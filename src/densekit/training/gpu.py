@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,6 +31,10 @@ from ..backend import matmul_precision
 from ..errors import TrainingError
 from .epoch import Runner
 from .step import loss_and_gradient
+
+if TYPE_CHECKING:
+    from ..backend import Backend
+    from ..model import Sequential
 
 #: 'auto' (resident when it fits, else sync), 'resident', 'stream' or 'sync'; on an H100
 #: the overlapped 'stream' copy measured slower than 'sync' (benchmarks/RESULTS-gpu.md)
@@ -44,7 +49,17 @@ RESIDENT_FRACTION = 0.25
 class BatchFeeder:
     """Yields ``(x, y, w)`` device batches of one epoch, in ``order`` (or as stored)."""
 
-    def __init__(self, backend, x, y, w, batch_size, order, mode: str | None = None, cache=None):
+    def __init__(
+        self,
+        backend: Backend,
+        x: Any,
+        y: Any,
+        w: Any,
+        batch_size: int,
+        order: np.ndarray | None,
+        mode: str | None = None,
+        cache: dict | None = None,
+    ):
         self.backend, self.xp = backend, backend.xp
         #: {id(host array): (host array, device copy)}: the epochs of one fit upload once
         self.cache = {} if cache is None else cache
@@ -169,25 +184,30 @@ class BatchFeeder:
 
 
 class GpuRunner(Runner):
-    """Device batches from a :class:`BatchFeeder`, each a captured graph's replay or an
-    eager step; the loss and metric sums stay on the device and are read every
-    ``sync_every`` batches (about 20 times an epoch), when the loop checks the loss.
+    """Device batches from a :class:`BatchFeeder`, each a captured graph's replay or an eager step.
+
+    The loss and metric sums stay on the device and are read every ``sync_every``
+    batches (about 20 times an epoch), when the loop checks the loss.
 
     Parameters
     ----------
-    model : Sequential
+    model
         A model on a device backend.
-    x, y, w : numpy.ndarray
+    x
+    y
+    w
         Checked training rows, targets and optional per-row weights (on the host).
-    batch_size : int
+    batch_size
         Rows a batch.
-    order : numpy.ndarray or None
+    order
         The epoch's row permutation; None keeps the stored order.
     """
 
     checks_loss = True
 
-    def __init__(self, model, x, y, w, batch_size: int, order):
+    def __init__(
+        self, model: Sequential, x: Any, y: Any, w: Any, batch_size: int, order: np.ndarray | None
+    ):
         self.model = model
         self.n_batches = -(-len(x) // batch_size)
         self.sync_every = max(1, self.n_batches // 20)
@@ -303,13 +323,17 @@ class CapturedStep:
         kernels, lr = self.kernels, self.model.optimizer.learning_rate
         kernels.step_counter = (self.counter, self.coef, lr)
 
-    def start_epoch(self):
+    def start_epoch(self) -> None:
+        """Zero the device sums and set the step counter to the optimizer's."""
         self.totals.fill(0)
         self.counter.fill(self.model.optimizer.iterations)
 
     def first(self) -> None:
-        """The first full batch: run it for real (allocating from the private pool), then
-        capture the same step; if CUDA refuses the capture, the steps stay eager."""
+        """The first full batch: run it for real, then capture the same step.
+
+        The real run allocates from the private pool; if CUDA refuses the capture, the
+        steps stay eager.
+        """
         xp, kernels, optimizer = self.xp, self.kernels, self.model.optimizer
         saved_cublas = kernels._cublas
         with xp.cuda.using_allocator(self.pool.malloc):

@@ -17,16 +17,20 @@ if TYPE_CHECKING:
 DEFAULT_PREDICT_BATCH_SIZE = 1024  # large enough for BLAS, small enough to bound memory
 
 
-def evaluate_arrays(model: Sequential, x, y, sample_weight, batch_size) -> dict[str, float]:
+def evaluate_arrays(
+    model: Sequential, x: Any, y: Any, sample_weight: Any, batch_size: int | None
+) -> dict[str, float]:
     """Loss (with weight penalties) and metrics over checked, prepared arrays.
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built, compiled model.
-    x, y, sample_weight : numpy.ndarray
+    x
+    y
+    sample_weight
         Checked rows, targets shaped like the output, optional per-row weights.
-    batch_size : int or None
+    batch_size
         Rows a forward pass (:data:`DEFAULT_PREDICT_BATCH_SIZE` when None).
 
     Returns
@@ -65,13 +69,13 @@ def predict(model: Sequential, x: Any, batch_size: int | None, threads: int | No
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built model.
-    x : array-like
+    x
         Inputs ``(samples, features)``.
-    batch_size : int or None
+    batch_size
         Rows a forward pass (:data:`DEFAULT_PREDICT_BATCH_SIZE` when None).
-    threads : int or None
+    threads
         A BLAS thread limit for this call.
 
     Returns

@@ -20,7 +20,13 @@ if TYPE_CHECKING:
 
 
 def check_inputs(
-    model: Sequential, x, y, sample_weight, building=False, n_features=None, feature_names=None
+    model: Sequential,
+    x: Any,
+    y: Any,
+    sample_weight: Any,
+    building: bool = False,
+    n_features: int | None = None,
+    feature_names: list[str] | None = None,
 ):
     """x, y, sample_weight checked and converted, without changing the model.
 
@@ -30,15 +36,17 @@ def check_inputs(
 
     Parameters
     ----------
-    model : Sequential
+    model
         A compiled model.
-    x, y, sample_weight : array-like
+    x
+    y
+    sample_weight
         The data as the user gave it (``sample_weight`` may be None).
-    building : bool
+    building
         Whether an unbuilt model may be checked as built for ``x``.
-    n_features : int or None
+    n_features
         The width to check ``x`` against when the model is unbuilt.
-    feature_names : list of str or None
+    feature_names
         The columns to check a DataFrame against instead of the model's.
 
     Returns
@@ -71,16 +79,17 @@ def check_inputs(
 
 
 def adopt_inputs(model: Sequential, x: Any, n_features: int) -> None:
-    """What fit takes from checked inputs: the input width (building an unbuilt
-    model) and a DataFrame's column names, when the model has none yet.
+    """What fit takes from checked inputs: the input width and a DataFrame's column names.
+
+    The width builds an unbuilt model; the names are kept when the model has none yet.
 
     Parameters
     ----------
-    model : Sequential
+    model
         The model to build and name the columns of.
-    x : array-like
+    x
         The inputs as given (a DataFrame's columns are recorded).
-    n_features : int
+    n_features
         The checked input width.
     """
     check_feature_names(model, x, record=True)
@@ -90,18 +99,19 @@ def adopt_inputs(model: Sequential, x: Any, n_features: int) -> None:
 def check_feature_names(
     model: Sequential, x: Any, record: bool = False, fitted: list[str] | None = None
 ) -> None:
-    """A DataFrame's columns must be the ones the model was fitted on (``fitted``,
-    by default its ``feature_names``), in that order.
+    """A DataFrame's columns must be the ones the model was fitted on, in that order.
+
+    Those are ``fitted``, by default the model's ``feature_names``.
 
     Parameters
     ----------
-    model : Sequential
+    model
         The model whose ``feature_names`` to check against.
-    x : array-like
+    x
         The inputs; only a DataFrame has column names to check.
-    record : bool
+    record
         Record ``x``'s columns when the model has none yet.
-    fitted : list of str or None
+    fitted
         The columns to check against instead of the model's.
 
     Raises
@@ -137,9 +147,9 @@ def class_labels(model: Sequential, y: np.ndarray) -> np.ndarray | None:
 
     Parameters
     ----------
-    model : Sequential
+    model
         A compiled model (its loss says whether it classifies).
-    y : numpy.ndarray
+    y
         Prepared targets, shaped like the output.
 
     Returns
@@ -159,9 +169,9 @@ def batch_targets(model: Sequential, y: Any) -> np.ndarray:
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built, compiled model.
-    y : array-like
+    y
         Targets as the user gives them, or one-hot rows for a sparse loss.
 
     Returns

@@ -68,13 +68,11 @@ def fit(
     threads: int | None,
     unknown: dict,
 ) -> History:
-    """``Sequential.fit``: check the arguments, then run the epochs (see its docstring).
-
-    Every argument is checked before the model changes, so a bad one raises and leaves
-    the model, its optimizer and its generators as they were. What can only fail once
-    training is set up (a callback's ``on_train_begin``: a backup of another model, a
-    schedule where a callback sets the rate) puts back what fit changed before raising.
-    """
+    """``Sequential.fit``: check the arguments, then run the epochs (see its docstring)."""
+    # Every argument is checked before the model changes, so a bad one raises and leaves
+    # the model, its optimizer and its generators as they were. What can only fail once
+    # training is set up (a callback's on_train_begin: a backup of another model, a
+    # schedule where a callback sets the rate) puts back what fit changed before raising.
     refuse_unknown("fit", unknown, KERAS_UNSUPPORTED)
     model.require_compiled("fit")
     threads = threads_module.check_threads(threads)
@@ -193,8 +191,10 @@ def _train_epoch(
 
 
 def _snapshot(model: Sequential) -> tuple | None:
-    """Copies of the weights and optimizer state (once per epoch, for a rollback), or
-    None when they exceed :data:`ROLLBACK_COPY_LIMIT`."""
+    """Copies of the weights and optimizer state (once per epoch, for a rollback).
+
+    None when they exceed :data:`ROLLBACK_COPY_LIMIT`.
+    """
     xp = model.backend.xp
     arrays = [model.params, model.state, *model.optimizer.state.values()]
     if sum(array.nbytes for array in arrays) > ROLLBACK_COPY_LIMIT:
@@ -204,8 +204,10 @@ def _snapshot(model: Sequential) -> tuple | None:
 
 
 def _roll_back_if_not_finite(model: Sequential, snapshot: tuple | None) -> str:
-    """'finite' if every weight is; else restore ``snapshot``: 'restored', or 'lost'
-    when there was none to restore."""
+    """'finite' if every weight is; else restore ``snapshot``: 'restored', or 'lost'.
+
+    'lost' when there was no snapshot to restore.
+    """
     xp = model.backend.xp
     if bool(xp.isfinite(model.params).all()) and bool(xp.isfinite(model.state).all()):
         return "finite"
@@ -237,9 +239,39 @@ def _largest_product(model: Sequential, batch_size: int) -> int:
     return batch_size * max(sizes, default=0)
 
 
-def prepare_validation(model: Sequential, validation_data, n_features: int, feature_names):
-    """``validation_data`` checked as the training data was (its width, its columns),
-    before fit builds the model from that data."""
+def prepare_validation(
+    model: Sequential,
+    validation_data: tuple | list,
+    n_features: int,
+    feature_names: list[str] | None,
+) -> tuple:
+    """``validation_data`` checked as the training data was (its width, its columns).
+
+    Checked before fit builds the model from the training data.
+
+    Parameters
+    ----------
+    model
+        The model being fitted (maybe not built yet).
+    validation_data
+        ``(x_val, y_val)`` or ``(x_val, y_val, weights)``.
+    n_features
+        The training data's width.
+    feature_names
+        The training data's column names (None: none).
+
+    Returns
+    -------
+    tuple
+        ``(x_val, y_val, weights)`` checked and converted.
+
+    Raises
+    ------
+    ArgumentError
+        If ``validation_data`` is not a pair or a triple.
+    InputError
+        If the validation arrays fail the training data's checks.
+    """
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
         raise ArgumentError("validation_data must be (x_val, y_val) or (x_val, y_val, weights)")
     x_val, y_val, *rest = validation_data
@@ -256,11 +288,28 @@ def prepare_validation(model: Sequential, validation_data, n_features: int, feat
         raise InputError(f"validation_data: {exc}") from exc
 
 
-def check_split(model: Sequential, x, y, validation_split: float) -> None:
-    """Raise now what the validation split would raise once fit has built the model and
-    drawn from its generator: too few rows, or classes of one row each. The split's
-    failure depends on the labels, not on the draw, so a spare generator finds it; that
-    is run only when every class has a single row, the one case that fails."""
+def check_split(model: Sequential, x: Any, y: Any, validation_split: float) -> None:
+    """Raise now what the validation split would raise once fit has built the model.
+
+    That is too few rows, or classes of one row each. The split's failure depends on
+    the labels, not on the draw, so a spare generator finds it; that is run only when
+    every class has a single row, the one case that fails.
+
+    Parameters
+    ----------
+    model
+        The model being fitted (its loss says whether there are classes).
+    x
+    y
+        The checked training rows and targets.
+    validation_split
+        The held-out fraction.
+
+    Raises
+    ------
+    InputError
+        If there are fewer than 2 rows, or the classes cannot be split.
+    """
     if len(x) < 2:
         raise InputError("validation_split needs at least 2 samples")
     labels = model.class_labels(y)
@@ -268,7 +317,9 @@ def check_split(model: Sequential, x, y, validation_split: float) -> None:
         validation_split_indices(len(x), validation_split, np.random.default_rng(0), labels)
 
 
-def epoch_log_keys(model: Sequential, validation_data, validation_split: float) -> set[str]:
+def epoch_log_keys(
+    model: Sequential, validation_data: tuple | list | None, validation_split: float
+) -> set[str]:
     """The names in every epoch's logs: the loss and metrics, and their val_ twins."""
     keys = {"loss", *model.metric_names}
     if validation_data is not None or validation_split > 0:
@@ -303,7 +354,35 @@ def undo_point(model: Sequential, rng: np.random.Generator) -> Callable[[], None
     return undo
 
 
-def apply_class_weight(model: Sequential, class_weight, y, sample_weight):
+def apply_class_weight(
+    model: Sequential, class_weight: dict | None, y: Any, sample_weight: Any
+) -> Any:
+    """``sample_weight`` times each row's class weight (``sample_weight`` as is without one).
+
+    Parameters
+    ----------
+    model
+        The model (a classification loss gives the rows' labels).
+    class_weight
+        ``{class index: weight}``, or None.
+    y
+        The checked targets.
+    sample_weight
+        Checked per-row weights, or None.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        The per-row weights.
+
+    Raises
+    ------
+    ArgumentError
+        Without a classification loss, or for a key that is not a class or a weight
+        that is not a finite number >= 0.
+    ArgumentTypeError
+        If ``class_weight`` is not a dict.
+    """
     if class_weight is None:
         return sample_weight
     labels = model.class_labels(y)
@@ -326,6 +405,22 @@ def apply_class_weight(model: Sequential, class_weight, y, sample_weight):
 
 
 def check_verbose(verbose: Any) -> int:
+    """``verbose`` as 0, 1 or 2 ('auto' is 1).
+
+    Parameters
+    ----------
+    verbose
+        0, 1, 2 or 'auto'.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ArgumentError
+        For any other value.
+    """
     if verbose == "auto":
         return 1
     if verbose not in (0, 1, 2):

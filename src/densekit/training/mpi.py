@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import mmap
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import InputError, require
 from ..validation import check_x_rows
 from .epoch import Runner
+
+if TYPE_CHECKING:
+    from ..model import Sequential
 
 
 def mpi_module():
@@ -34,7 +37,7 @@ class GradientAllreduce:
 
     Parameters
     ----------
-    comm : mpi4py.MPI.Comm
+    comm
         The ranks to sum over.
     """
 
@@ -60,9 +63,9 @@ def average(comm: Any, buffer: Any) -> None:
 
     Parameters
     ----------
-    comm : mpi4py.MPI.Comm
+    comm
         The ranks.
-    buffer : numpy.ndarray
+    buffer
         Changed in place.
     """
     size = comm.Get_size()
@@ -78,23 +81,30 @@ class EpochData:
 
     Parameters
     ----------
-    rows : numpy.ndarray
+    rows
         The features (in memory, checked, or a memory map).
-    targets : Targets
+    targets
         The targets.
-    weights : numpy.ndarray or None
+    weights
         Per-row weights.
-    train_index : numpy.ndarray
+    train_index
         The rows trained on (the rest are held out).
-    batch_size : int
+    batch_size
         The global batch.
     """
 
-    def __init__(self, rows, targets: Targets, weights, train_index, batch_size):
+    def __init__(
+        self,
+        rows: Any,
+        targets: Targets,
+        weights: np.ndarray | None,
+        train_index: np.ndarray,
+        batch_size: int,
+    ):
         self.rows, self.targets, self.weights = rows, targets, weights
         self.train_index, self.batch_size = train_index, batch_size
 
-    def batch(self, model, positions: np.ndarray):
+    def batch(self, model: Sequential, positions: np.ndarray):
         """``(x, y, w)`` of the training rows at ``positions``, read and checked."""
         index = self.train_index[positions]
         xb = read_rows(self.rows, index, model.dtype)
@@ -104,15 +114,17 @@ class EpochData:
 
 
 def memory_mapped(array: Any) -> bool:
-    """True when ``array`` reads a file on demand: an ``np.memmap`` (what
-    ``np.load(path, mmap_mode="r")`` returns) or any view of one.
+    """True when ``array`` reads a file on demand.
+
+    That is an ``np.memmap`` (what ``np.load(path, mmap_mode="r")`` returns) or any view
+    of one.
 
     A view's ``.base`` chain ends at the ``mmap.mmap`` object; a copy (``np.take``,
     fancy indexing, arithmetic) owns its memory, even when NumPy still types it memmap.
 
     Parameters
     ----------
-    array : object
+    array
         Anything; only arrays can be memory maps.
 
     Returns
@@ -125,16 +137,16 @@ def memory_mapped(array: Any) -> bool:
     return isinstance(array, mmap.mmap)
 
 
-def read_rows(rows, index: np.ndarray, dtype) -> np.ndarray:
+def read_rows(rows: Any, index: np.ndarray, dtype: Any) -> np.ndarray:
     """Rows ``index`` of ``x`` as ``dtype``; a memory map's are checked as they are read.
 
     Parameters
     ----------
-    rows : numpy.ndarray
+    rows
         The features (in memory and checked, or a memory map).
-    index : numpy.ndarray
+    index
         The rows to read.
-    dtype : numpy.dtype
+    dtype
         The model's dtype.
 
     Returns
@@ -162,17 +174,17 @@ class Targets:
 
     Parameters
     ----------
-    model : Sequential
+    model
         The model whose loss prepares the targets.
-    y : numpy.ndarray
+    y
         The targets as given (in memory or a memory map).
-    n_outputs : int
+    n_outputs
         The model's output width (known before an unbuilt model is built).
-    read_whole : bool
+    read_whole
         Prepare a memory map's targets whole (class weights, a stratified split).
     """
 
-    def __init__(self, model, y, n_outputs: int, read_whole: bool):
+    def __init__(self, model: Sequential, y: np.ndarray, n_outputs: int, read_whole: bool):
         # n_outputs: the model's output width, known before an unbuilt model is built
         self.model, self.n_outputs, self.mapped = model, n_outputs, None
         if not memory_mapped(y):
@@ -210,7 +222,7 @@ class Targets:
 
 
 class RankRunner(Runner):
-    """This rank's share of each global batch: its positions ``r, r+N, ...``.
+    """The rank's share of each global batch: its positions ``r, r+N, ...``.
 
     With ``reducer`` (``sync_every=1``) each step's gradient is summed over the ranks by
     that gradient hook; without, the ranks step on their own rows and average their
@@ -219,23 +231,31 @@ class RankRunner(Runner):
 
     Parameters
     ----------
-    model : Sequential
+    model
         This rank's model.
-    data : EpochData
+    data
         The training rows.
-    order : numpy.ndarray or None
+    order
         The epoch's permutation (the same on every rank); None keeps the stored order.
-    comm : mpi4py.MPI.Comm
+    comm
         The ranks.
-    reducer : GradientAllreduce or None
+    reducer
         The gradient hook (``sync_every=1``), told each batch's row counts.
-    sync_every : int
+    sync_every
         Without a reducer, average the parameters every this many batches.
     """
 
     stops_mid_epoch = False
 
-    def __init__(self, model, data: EpochData, order, comm, reducer, sync_every: int):
+    def __init__(
+        self,
+        model: Sequential,
+        data: EpochData,
+        order: np.ndarray | None,
+        comm: Any,
+        reducer: Any,
+        sync_every: int,
+    ):
         self.model, self.data, self.comm = model, data, comm
         self.reducer, self.average_every = reducer, sync_every
         n = len(data.train_index)
@@ -274,7 +294,7 @@ class RankRunner(Runner):
             average(comm, model.params)
 
     def totals(self):
-        """This rank's sums so far (its batch logs are its own)."""
+        """The rank's sums so far (its batch logs are its own)."""
         return self.sums[:-1], max(self.sums[-1], 1)
 
     def epoch_totals(self):
@@ -287,12 +307,12 @@ class RankRunner(Runner):
         return sums[:-1], sums[-1]
 
 
-def step_without_rows(model) -> None:
-    """This rank has no rows in a short last batch: contribute zero, take the same step.
+def step_without_rows(model: Sequential) -> None:
+    """A rank with no rows in a short last batch: contribute zero, take the same step.
 
     Parameters
     ----------
-    model : Sequential
+    model
         This rank's model.
     """
     model.grads[...] = 0

@@ -10,12 +10,15 @@ schedules say which rows each worker trains on, round by round.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import TrainingError, require
 from .epoch import Runner
+
+if TYPE_CHECKING:
+    from ..model import Sequential
 
 POLL_SECONDS = 0.25
 SCATTER_BYTES = 4 * 2**20
@@ -30,19 +33,22 @@ class LocalEpoch:
 
     Parameters
     ----------
-    plan : dict
+    plan
         Partitions per worker.
-    lengths : list of int
+    lengths
         Rows per partition.
-    local_batch : int
+    local_batch
         Rows a worker's step.
-    seed, epoch : int
+    seed
+    epoch
         Shuffle the partitions and their rows from ``(seed, epoch[, partition])``.
-    shuffle : bool
+    shuffle
         Whether to shuffle.
     """
 
-    def __init__(self, plan, lengths, local_batch, seed, epoch, shuffle):
+    def __init__(
+        self, plan: dict, lengths: list[int], local_batch: int, seed: int, epoch: int, shuffle: bool
+    ):
         rng = np.random.default_rng([seed, epoch]) if shuffle else None
         self.queues: dict[str, list] = {}
         for worker, parts in plan.items():
@@ -62,23 +68,24 @@ class LocalEpoch:
 
 
 class GlobalEpoch:
-    """``sync_every=1``: global batch ``b`` is positions ``[b*B, (b+1)*B)`` of ``order``
-    (None: the collection's own order), each of its rows computed by the worker that
-    holds its partition.
+    """``sync_every=1``: global batch ``b`` is positions ``[b*B, (b+1)*B)`` of ``order``.
+
+    ``order`` None is the collection's own order; each row of a batch is computed by
+    the worker that holds its partition.
 
     Parameters
     ----------
-    plan : dict
+    plan
         Partitions per worker.
-    lengths : list of int
+    lengths
         Rows per partition.
-    batch_size : int
+    batch_size
         The global batch.
-    order : numpy.ndarray or None
+    order
         The epoch's permutation of every row.
     """
 
-    def __init__(self, plan, lengths, batch_size, order):
+    def __init__(self, plan: dict, lengths: list[int], batch_size: int, order: np.ndarray | None):
         self.offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
         self.owner = {part: worker for worker, parts in plan.items() for part in parts}
         self.rows = int(self.offsets[-1])
@@ -86,8 +93,10 @@ class GlobalEpoch:
         self.steps = -(-self.rows // batch_size)
 
     def round(self, step: int, k: int = 1) -> dict[str, list]:
-        """``{worker: [(partition, rows), ...]}`` for global batch ``step``; ``rows`` is a
-        slice of the partition (in order) or an index array (shuffled)."""
+        """``{worker: [(partition, rows), ...]}`` for global batch ``step``.
+
+        ``rows`` is a slice of the partition (in order) or an index array (shuffled).
+        """
         if step >= self.steps:
             return {}
         start = step * self.batch_size
@@ -112,18 +121,19 @@ class GlobalEpoch:
 
 
 class Partitions:
-    """Partition futures on their workers: computed just before use, released right after
-    (for a shuffled ``sync_every=1``, kept for the whole fit).
+    """Partition futures on their workers: computed just before use, released right after.
+
+    For a shuffled ``sync_every=1`` they are kept for the whole fit.
 
     Parameters
     ----------
-    client : distributed.Client
+    client
         The cluster's client.
-    pairs : list
+    pairs
         One lazy ``(x, y)`` pair per partition.
     """
 
-    def __init__(self, client, pairs):
+    def __init__(self, client: Any, pairs: list):
         self.client, self.pairs = client, pairs
         self.futures: dict[tuple[str, int], Any] = {}
 
@@ -142,12 +152,12 @@ class Partitions:
             del self.futures[key]
 
 
-def payload(model) -> dict:
+def payload(model: Sequential) -> dict:
     """What local SGD sends a worker: weights, state, optimizer slots, step, constant rate.
 
     Parameters
     ----------
-    model : Sequential
+    model
         The client's model.
 
     Returns
@@ -165,16 +175,16 @@ def payload(model) -> dict:
     }
 
 
-def wait_round(client, futures: dict, where: str) -> dict:
+def wait_round(client: Any, futures: dict, where: str) -> dict:
     """Results of one round's futures.
 
     Parameters
     ----------
-    client : distributed.Client
+    client
         The cluster's client (asked who is alive when a round is late).
-    futures : dict
+    futures
         One future per worker.
-    where : str
+    where
         The round, for errors.
 
     Returns
@@ -226,25 +236,40 @@ class RoundRunner(Runner):
 
     Parameters
     ----------
-    model : Sequential
+    model
         The client's model.
-    client, run, spec, store
+    client
+    run
+    spec
+    store
         The cluster's client, the fit's id, the workers' model spec, the partitions.
-    schedule : GlobalEpoch or LocalEpoch
+    schedule
         Which rows each worker takes, round by round.
-    k : int
+    k
         Steps a round (``sync_every``).
-    keep_all : bool
+    keep_all
         Whether every partition stays on its worker (no prefetch, no release).
-    epoch : int
+    epoch
         The epoch (0-based), for errors.
-    tasks : tuple
+    tasks
         The worker functions ``(gradient_part, local_steps)``.
     """
 
     stops_mid_epoch = False
 
-    def __init__(self, model, client, run, spec, store, schedule, k, keep_all, epoch, tasks):
+    def __init__(
+        self,
+        model: Sequential,
+        client: Any,
+        run: str,
+        spec: dict,
+        store: Partitions,
+        schedule: GlobalEpoch | LocalEpoch,
+        k: int,
+        keep_all: bool,
+        epoch: int,
+        tasks: tuple,
+    ):
         self.model, self.client, self.run, self.spec, self.store = model, client, run, spec, store
         self.tasks = (tasks[0], None) if k == 1 else (None, tasks[1])
         self.schedule, self.k, self.keep_all, self.epoch = schedule, k, keep_all, epoch
@@ -290,24 +315,34 @@ class RoundRunner(Runner):
         return self.sums[:-1], self.sums[-1]
 
 
-def send_round(client, model, run, spec, store, batches: dict, tasks, where: str) -> dict:
+def send_round(
+    client: Any,
+    model: Sequential,
+    run: str,
+    spec: dict,
+    store: Partitions,
+    batches: dict,
+    tasks: tuple,
+    where: str,
+) -> dict:
     """Send the weights and each worker's share of the round; the workers' results.
 
     Parameters
     ----------
-    client : distributed.Client
+    client
         The cluster's client.
-    model : Sequential
+    model
         The client's model (its weights are sent).
-    run, spec : str, dict
+    run
+    spec
         The fit's id and the workers' model spec.
-    store : Partitions
+    store
         The partitions' futures.
-    batches : dict
+    batches
         Each worker's share of the round.
-    tasks : tuple
+    tasks
         ``(gradient_part, None)`` for exact rounds, ``(None, local_steps)`` for local SGD.
-    where : str
+    where
         The round, for errors.
 
     Returns
@@ -340,12 +375,12 @@ def send_round(client, model, run, spec, store, batches: dict, tasks, where: str
     return wait_round(client, futures, where)
 
 
-def add_penalty_gradients(model) -> None:
+def add_penalty_gradients(model: Sequential) -> None:
     """``grads += d penalty / dw`` for every regularized weight, as compute_gradients does.
 
     Parameters
     ----------
-    model : Sequential
+    model
         The client's model, its gradient filled.
     """
     xp = model.backend.xp
@@ -355,17 +390,19 @@ def add_penalty_gradients(model) -> None:
                 spec.regularizer.add_gradient(xp, layer.weights[spec.name], layer.grads[spec.name])
 
 
-def combine(model, results: dict, exact: bool) -> None:
-    """Exact: the batch's gradient from the workers' sums, then one step; else average the
+def combine(model: Sequential, results: dict, exact: bool) -> None:
+    """Apply a round's results to the client's model.
+
+    Exact: the batch's gradient from the workers' sums, then one step; else average the
     workers' models (weights, optimizer state, moving statistics), weighted by rows.
 
     Parameters
     ----------
-    model : Sequential
+    model
         The client's model, changed in place.
-    results : dict
+    results
         Each worker's result of the round.
-    exact : bool
+    exact
         Whether the round was a gradient part (``sync_every=1``).
     """
     if exact:

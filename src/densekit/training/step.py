@@ -34,15 +34,17 @@ def loss_and_gradient(
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built, compiled model.
-    x, y, sample_weight : arrays
+    x
+    y
+    sample_weight
         The batch, on the model's backend and prepared (targets shaped like the output).
-    training : bool
+    training
         Whether the forward pass trains (dropout, batch statistics).
-    input_grad : bool
+    input_grad
         Whether to backpropagate to the input too (returned as ``dx``).
-    summed : bool
+    summed
         False: the loss is the batch mean, a float. True: the sum over the rows, plus
         rows x penalty, left on the device (the GPU's loop reads it back seldom).
 
@@ -69,16 +71,18 @@ def loss_and_gradient(
     return value, output, dx
 
 
-def mean_loss_and_gradient(model: Sequential, y, output, sample_weight, fused: bool):
+def mean_loss_and_gradient(model: Sequential, y: Any, output: Any, sample_weight: Any, fused: bool):
     """The batch's mean loss (a float) and dL/d(output), or dL/dz when ``fused``.
 
     Parameters
     ----------
-    model : Sequential
+    model
         The model whose loss (and CPU kernels) to use.
-    y, output, sample_weight : arrays
+    y
+    output
+    sample_weight
         Targets, the forward pass's output and optional per-row weights.
-    fused : bool
+    fused
         Whether the gradient is taken from the last layer's logits.
 
     Returns
@@ -105,7 +109,9 @@ def mean_loss_and_gradient(model: Sequential, y, output, sample_weight, fused: b
     return value, grad
 
 
-def summed_loss_and_gradient(model: Sequential, output, y, sample_weight, fused: bool):
+def summed_loss_and_gradient(
+    model: Sequential, output: Any, y: Any, sample_weight: Any, fused: bool
+):
     """The batch's loss *sum* (on the device) and dL/d(output), or dL/dz when ``fused``.
 
     Softmax + categorical cross-entropy and mean squared error without sample weights
@@ -114,11 +120,13 @@ def summed_loss_and_gradient(model: Sequential, output, y, sample_weight, fused:
 
     Parameters
     ----------
-    model : Sequential
+    model
         The model whose loss and backend kernels to use.
-    output, y, sample_weight : arrays
+    output
+    y
+    sample_weight
         The forward pass's output, the targets and optional per-row weights.
-    fused : bool
+    fused
         Whether the gradient is taken from the last layer's logits.
 
     Returns
@@ -144,7 +152,7 @@ def summed_loss_and_gradient(model: Sequential, output, y, sample_weight, fused:
     return (per_sample * sample_weight).sum(), grad
 
 
-def device_fused_loss(model: Sequential, output, y, sample_weight):
+def device_fused_loss(model: Sequential, output: Any, y: Any, sample_weight: Any):
     """(loss sum, dL/d(output or logits)) from one fused device kernel, or None.
 
     Softmax + categorical cross-entropy (from the logits, the fused gradient
@@ -153,9 +161,11 @@ def device_fused_loss(model: Sequential, output, y, sample_weight):
 
     Parameters
     ----------
-    model : Sequential
+    model
         The model; its backend's kernels (None on the CPU) do the work.
-    output, y, sample_weight : arrays
+    output
+    y
+    sample_weight
         The forward pass's output, the targets and optional per-row weights.
 
     Returns
@@ -188,9 +198,11 @@ def train_step(model: Sequential, x: Any, y: Any, sample_weight: Any = None) -> 
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built, compiled model.
-    x, y, sample_weight : arrays
+    x
+    y
+    sample_weight
         The batch on the model's backend, targets shaped like the output.
 
     Returns
@@ -237,9 +249,11 @@ def train_on_batch(model: Sequential, x: Any, y: Any, sample_weight: Any = None)
 
     Parameters
     ----------
-    model : Sequential
+    model
         A built, compiled model.
-    x, y, sample_weight : array-like
+    x
+    y
+    sample_weight
         The batch as the user gives it (``y`` may be shaped like the output already).
 
     Returns

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,6 +19,9 @@ from ..model import Sequential
 from .settings import Job
 from .space import suggest_config
 from .task import build_model
+
+if TYPE_CHECKING:
+    import optuna
 
 
 class TrialPruning(Callback):
@@ -29,22 +33,25 @@ class TrialPruning(Callback):
 
     Parameters
     ----------
-    trial : optuna.trial.Trial
+    trial
         The trial to report to.
-    monitor : str
+    monitor
         The logged metric reported.
-    step_offset : int
+    step_offset
         Added to the epoch (folds after the first continue the curve).
-    every : int
+    every
         Report every so many epochs.
     """
 
-    def __init__(self, trial, monitor: str = "val_loss", step_offset: int = 0, every: int = 1):
+    def __init__(
+        self, trial: optuna.Trial, monitor: str = "val_loss", step_offset: int = 0, every: int = 1
+    ):
         super().__init__()
         self.trial, self.monitor, self.step_offset = trial, monitor, step_offset
         self.every = every
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        """Report ``monitor`` (every ``every`` epochs) and prune when the pruner says so."""
         logs = logs or {}
         if (epoch + 1) % self.every:
             return
@@ -65,9 +72,9 @@ class KeepBest(Callback):
 
     Parameters
     ----------
-    monitor : str
+    monitor
         The logged metric compared.
-    direction : str
+    direction
         'minimize' or 'maximize'.
     """
 
@@ -75,15 +82,18 @@ class KeepBest(Callback):
         super().__init__()
         self.monitor, self.sign = monitor, 1.0 if direction == "minimize" else -1.0
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        """Forget the best epoch of a previous fit."""
         self.best, self.weights = math.inf, None
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        """Keep this epoch's weights if ``monitor`` is the best yet."""
         value = self.sign * float(logs[self.monitor])
         if value < self.best:
             self.best, self.weights = value, self.model.get_weights()
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: dict | None = None) -> None:
+        """Restore the best epoch's weights."""
         if self.weights is not None:
             self.model.set_weights(self.weights)
 
@@ -93,9 +103,9 @@ def trial_seed(job: Job, number: int) -> int:
 
     Parameters
     ----------
-    job : Job
+    job
         The search's job.
-    number : int
+    number
         The trial's number.
 
     Returns
@@ -107,16 +117,16 @@ def trial_seed(job: Job, number: int) -> int:
     return int(np.random.SeedSequence([job.settings.seed, number]).generate_state(1)[0])
 
 
-def make_model(job: Job, trial, seed: int) -> tuple[Sequential, int | None]:
+def make_model(job: Job, trial: optuna.Trial, seed: int) -> tuple[Sequential, int | None]:
     """The trial's compiled model and the batch size to fit it with.
 
     Parameters
     ----------
-    job : Job
+    job
         The search's job.
-    trial : optuna.trial.Trial
+    trial
         The trial (its ``config`` user attribute, or ``build_fn(trial)``).
-    seed : int
+    seed
         The model's seed (space-built models).
 
     Returns
@@ -146,7 +156,7 @@ def stopping_callbacks(job: Job) -> list:
 
     Parameters
     ----------
-    job : Job
+    job
         The search's job.
 
     Returns
@@ -178,14 +188,14 @@ def _fit_fold(job: Job, model: Sequential, batch_size, fold: int, seed: int, cal
     return history.history[settings.monitor]
 
 
-def objective(job: Job, trial) -> float:
+def objective(job: Job, trial: optuna.Trial) -> float:
     """Train the trial's network on every fold; its score is the mean best-epoch ``monitor``.
 
     Parameters
     ----------
-    job : Job
+    job
         The search's job.
-    trial : optuna.trial.Trial
+    trial
         The trial to run.
 
     Returns

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..callbacks import History
 from ..model import Sequential
 from .space import DEFAULTS
+
+if TYPE_CHECKING:
+    import optuna
 
 
 @dataclass
@@ -70,12 +73,12 @@ class SearchResult:
         )
 
 
-def trial_rows(study) -> list[dict]:
+def trial_rows(study: optuna.Study) -> list[dict]:
     """One dict per trial: number, state, value, the settings, parameter count, seconds.
 
     Parameters
     ----------
-    study : optuna.study.Study
+    study
         The study.
 
     Returns
@@ -117,7 +120,7 @@ def as_table(rows: list[dict]):
 
     Parameters
     ----------
-    rows : list of dict
+    rows
         The rows.
 
     Returns

@@ -61,19 +61,45 @@ def search(
 
     Parameters
     ----------
-    build_fn_or_space : dict or callable, optional
+    build_fn_or_space
         A search-space dict (None: ``DEFAULT_SPACE``) or ``build_fn(trial)``.
-    x, y : array-like
+    x
+    y
         Features (n, features) and targets.
-    storage : str or os.PathLike, optional
+    validation_split
+        The held-out fraction of rows (without ``cv``).
+    cv
+        Folds of cross-validation instead of one split.
+    n_trials
+        Trials to run (None: until ``timeout``, or the whole grid).
+    timeout
+        Seconds to run trials for.
+    sampler
+        'tpe', 'random' or 'grid'.
+    n_jobs
+        Worker processes.
+    seed
+        Seeds the folds, the samplers and each trial's model.
+    storage
         Where the study lives (:func:`~densekit.tune.storage.storage_url`).
-    study_name : str
+    study_name
         The study's name in the storage.
-    refit : bool
+    epochs
+        Epochs per trial (per fold).
+    batch_size
+        Batch size (a space's ``batch_size`` overrides it).
+    pruning
+        Stop trials whose validation curve falls behind (median pruner).
+    patience
+        Early stopping after this many epochs without improvement.
+    monitor
+        The metric scored; minimized unless it ends in accuracy, acc or auc.
+    task
+        'auto', 'classification' or 'regression'.
+    refit
         Train the best configuration again and return it.
-    validation_split, cv, n_trials, timeout, sampler, n_jobs, seed, epochs, batch_size, \
-pruning, patience, monitor, task, verbose
-        The search's settings: see :class:`~densekit.tune.settings.SearchSettings`.
+    verbose
+        0 silences Optuna's log.
 
     Returns
     -------

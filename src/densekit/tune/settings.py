@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -146,17 +147,18 @@ class Job:
     extra_callbacks: list = field(default_factory=list)
 
 
-def make_job(space, x, y, settings: SearchSettings) -> Job:
+def make_job(space: dict | Callable | None, x: Any, y: Any, settings: SearchSettings) -> Job:
     """Check the space and the data and make the :class:`Job` the trials run from.
 
     Parameters
     ----------
-    space : dict or callable or None
+    space
         A search-space dict (None: :data:`~densekit.tune.space.DEFAULT_SPACE`)
         or ``build_fn(trial)``.
-    x, y : array-like
+    x
+    y
         Features (n, features) and targets.
-    settings : SearchSettings
+    settings
         The search's settings.
 
     Returns
@@ -208,20 +210,26 @@ def make_job(space, x, y, settings: SearchSettings) -> Job:
     )
 
 
-def make_folds(n: int, validation_split: float, cv: int | None, seed, labels) -> list:
+def make_folds(
+    n: int,
+    validation_split: float,
+    cv: int | None,
+    seed: int | None,
+    labels: np.ndarray | None,
+) -> list:
     """(train, validation) row indices: one random split, or ``cv`` folds (stratified for classes).
 
     Parameters
     ----------
-    n : int
+    n
         Rows.
-    validation_split : float
+    validation_split
         The held-out fraction, in (0, 1) (without ``cv``).
-    cv : int, optional
+    cv
         Folds, from 2 to ``n``.
-    seed : int, optional
+    seed
         Seeds the shuffle.
-    labels : numpy.ndarray, optional
+    labels
         Class labels to stratify by (None for regression).
 
     Returns

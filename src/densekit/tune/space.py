@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import ArgumentError, ArgumentTypeError
+
+if TYPE_CHECKING:
+    import optuna
 
 #: the space :func:`densekit.tune.search` searches when given none
 DEFAULT_SPACE: dict[str, Any] = {
@@ -64,14 +67,14 @@ class Dimension:
     step: Any = None
     choices: tuple = ()
 
-    def suggest(self, trial, name: str | None = None) -> Any:
+    def suggest(self, trial: optuna.Trial, name: str | None = None) -> Any:
         """A value drawn by an Optuna ``trial``.
 
         Parameters
         ----------
-        trial : optuna.trial.Trial
+        trial
             The trial that draws it.
-        name : str, optional
+        name
             The parameter's name in the trial (default: the dimension's).
 
         Returns
@@ -93,7 +96,7 @@ class Dimension:
 
         Parameters
         ----------
-        points : int
+        points
             How many evenly spaced points a float range becomes.
 
         Returns
@@ -126,7 +129,7 @@ def parse_space(space: dict) -> dict[str, Dimension]:
 
     Parameters
     ----------
-    space : dict
+    space
         The search space (keys from :data:`SPACE_KEYS`; missing ones take :data:`DEFAULTS`).
 
     Returns
@@ -194,7 +197,7 @@ def is_int(value: Any) -> bool:
 
     Parameters
     ----------
-    value : Any
+    value
         The value to test.
 
     Returns
@@ -209,7 +212,7 @@ def is_number(value: Any) -> bool:
 
     Parameters
     ----------
-    value : Any
+    value
         The value to test.
 
     Returns
@@ -219,18 +222,20 @@ def is_number(value: Any) -> bool:
     return is_int(value) or (isinstance(value, (float, np.floating)) and math.isfinite(value))
 
 
-def suggest_config(trial, dims: dict[str, Dimension], grid: bool = False, shared: bool = False):
+def suggest_config(
+    trial: optuna.Trial, dims: dict[str, Dimension], grid: bool = False, shared: bool = False
+) -> dict:
     """Draw one network configuration from the space for ``trial``.
 
     Parameters
     ----------
-    trial : optuna.trial.Trial
+    trial
         The trial that draws it.
-    dims : dict of str to Dimension
+    dims
         The parsed space.
-    grid : bool
+    grid
         For the grid sampler: one ``units`` for every layer.
-    shared : bool
+    shared
         One ``units`` for every layer (the space's ``shared_units``).
 
     Returns
@@ -255,9 +260,9 @@ def grid_space(dims: dict[str, Dimension], points: int = 3) -> dict[str, list]:
 
     Parameters
     ----------
-    dims : dict of str to Dimension
+    dims
         The parsed space.
-    points : int
+    points
         How many points a float range becomes.
 
     Returns

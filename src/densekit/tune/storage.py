@@ -26,7 +26,7 @@ def storage_url(storage: str | os.PathLike | None) -> str:
 
     Parameters
     ----------
-    storage : str or os.PathLike or None
+    storage
         A URL, a file or folder path, or None.
 
     Returns
@@ -67,7 +67,7 @@ def open_storage(url: str):
 
     Parameters
     ----------
-    url : str
+    url
         What :func:`storage_url` returned.
 
     Returns
@@ -100,13 +100,13 @@ def make_sampler(kind: str, seed: int | None, job: Job, n_trials: int | None):
 
     Parameters
     ----------
-    kind : str
+    kind
         'tpe' (its startup trials: a third of ``n_trials``, 2 to 10), 'random' or 'grid'.
-    seed : int, optional
+    seed
         The sampler's seed.
-    job : Job
+    job
         The search's job (the grid sampler's space).
-    n_trials : int, optional
+    n_trials
         Trials this sampler will draw.
 
     Returns
@@ -127,9 +127,9 @@ def make_pruner(pruning: bool, epochs: int):
 
     Parameters
     ----------
-    pruning : bool
+    pruning
         Whether to prune.
-    epochs : int
+    epochs
         Steps a trial reports (epochs times folds).
 
     Returns

@@ -55,9 +55,9 @@ def infer_task(y: np.ndarray, task: str = "auto") -> Task:
 
     Parameters
     ----------
-    y : array-like
+    y
         The targets: labels 0..k-1 (n,), or values (n,) or (n, outputs).
-    task : str
+    task
         'auto' (from ``y``'s dtype; more than :data:`MAX_CLASSES` labels is
         regression), 'classification' or 'regression'.
 
@@ -108,13 +108,13 @@ def build_model(config: dict, input_dim: int, task: Task, seed: int | None = Non
 
     Parameters
     ----------
-    config : dict
+    config
         A configuration (:func:`~densekit.tune.space.suggest_config`'s form).
-    input_dim : int
+    input_dim
         Input width.
-    task : Task
+    task
         The output layer, loss and metrics.
-    seed : int, optional
+    seed
         The model's seed.
 
     Returns

@@ -21,13 +21,13 @@ def run_search(job: Job, url: str, study_name: str, n_existing: int) -> None:
 
     Parameters
     ----------
-    job : Job
+    job
         The search's job (its settings say how many trials, how many jobs, what sampler).
-    url : str
+    url
         The study's storage (:func:`~densekit.tune.storage.storage_url`).
-    study_name : str
+    study_name
         The study, already created in the storage.
-    n_existing : int
+    n_existing
         Trials the study had before: a resumed study's samplers get new seeds, so it
         does not repeat its first trials.
 
@@ -57,20 +57,22 @@ def run_search(job: Job, url: str, study_name: str, n_existing: int) -> None:
     run_processes(job, url, study_name, seeds, shares)
 
 
-def run_trials(job: Job, url: str, study_name: str, sampler_seed, n_trials) -> None:
+def run_trials(
+    job: Job, url: str, study_name: str, sampler_seed: int | None, n_trials: int | None
+) -> None:
     """Load the shared study and run ``n_trials`` of it here (in this process).
 
     Parameters
     ----------
-    job : Job
+    job
         The search's job.
-    url : str
+    url
         The study's storage.
-    study_name : str
+    study_name
         The study.
-    sampler_seed : int, optional
+    sampler_seed
         This process's sampler seed.
-    n_trials : int, optional
+    n_trials
         Trials to run here (None: until the settings' timeout).
     """
     optuna = require("optuna", "tune", "densekit.tune")
@@ -101,15 +103,15 @@ def run_processes(job: Job, url: str, study_name: str, seeds: list, shares: list
 
     Parameters
     ----------
-    job : Job
+    job
         The search's job.
-    url : str
+    url
         The study's storage.
-    study_name : str
+    study_name
         The study.
-    seeds : list
+    seeds
         Each process's sampler seed.
-    shares : list
+    shares
         Each process's trial count (None: until the timeout).
 
     Raises
