@@ -97,7 +97,7 @@ class CupyKernels(Kernels):
         #: (t, coefficients, lr) device arrays while a training step is captured, else None
         self.step_counter = None
         cuda = getattr(xp, "cuda", None)
-        self._cublas = getattr(cuda, "cublas", None)
+        self.cublas = getattr(cuda, "cublas", None)
         self._scalars = {
             np.dtype(np.float32): (np.ones(1, np.float32), np.zeros(1, np.float32)),
             np.dtype(np.float64): (np.ones(1, np.float64), np.zeros(1, np.float64)),
@@ -112,7 +112,7 @@ class CupyKernels(Kernels):
         model asked for: float32 in and out, products in fp32, TF32 or BF16. Anything
         else (other layouts, no cuBLAS) goes to ``xp.matmul``.
         """
-        cublas = self._cublas
+        cublas = self.cublas
         dtype = out.dtype
         if (
             cublas is None
@@ -263,7 +263,7 @@ class CupyKernels(Kernels):
     def column_sums(self, a, out):
         """``out = a.sum(axis=0)`` as a product with a vector of ones (one cuBLAS call)."""
         if (
-            self._cublas is None
+            self.cublas is None
             or a.size < 1 << 20  # small: CuPy's own reduction launches faster
             or not a.flags.c_contiguous
             or a.dtype not in self._scalars

@@ -106,10 +106,10 @@ class ReduceLROnPlateau(Callback):
 
 
 def _require_constant_rate(model, owner: str) -> None:
-    if not isinstance(model.optimizer._learning_rate, float):
+    if model.optimizer.schedule is not None:
         raise ArgumentError(
             f"{owner} sets the learning rate, but the optimizer follows a schedule "
-            f"({type(model.optimizer._learning_rate).__name__}); use one or the other"
+            f"({type(model.optimizer.schedule).__name__}); use one or the other"
         )
 
 

@@ -86,9 +86,10 @@ class Optimizer:
             self._learning_rate = check_number("learning_rate", value, 0.0, open_low=True)
 
     @property
-    def _kernels(self) -> kernels_module.Kernels | None:
-        # what training/gpu.py reads (before the kernels interface: the GPU's, else None)
-        return self.ops
+    def schedule(self) -> schedules.LearningRateSchedule | None:
+        """The schedule that sets the rate at each step, or None for a constant rate."""
+        rate = self._learning_rate
+        return rate if isinstance(rate, schedules.LearningRateSchedule) else None
 
     # --- the step ---------------------------------------------------------------
     def build(self, params: Any, slices: list[slice], backend: Any = None) -> None:

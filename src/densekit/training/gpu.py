@@ -335,7 +335,7 @@ class CapturedStep:
         steps stay eager.
         """
         xp, kernels, optimizer = self.xp, self.kernels, self.model.optimizer
-        saved_cublas = kernels._cublas
+        saved_cublas = kernels.cublas
         with xp.cuda.using_allocator(self.pool.malloc):
             self._counting()
             try:
@@ -344,7 +344,7 @@ class CapturedStep:
                 kernels.step_counter = None
             iterations = optimizer.iterations
             self._counting()
-            kernels._cublas = self.cublas
+            kernels.cublas = self.cublas
             try:
                 self.stream.begin_capture()
                 try:
@@ -356,7 +356,7 @@ class CapturedStep:
                 self.failed = True
             finally:
                 optimizer.iterations = iterations  # the captured step did not run
-                kernels._cublas = saved_cublas
+                kernels.cublas = saved_cublas
                 kernels.step_counter = None
 
     def _eager(self, start: int, stop: int, order) -> None:
@@ -391,12 +391,11 @@ def _captured_step(model, feeder, metrics):
     """The model's captured step for this epoch, built on first use; None where not possible."""
     from ..layers import Dense
     from ..optimizers import SGD, Adam, AdamW
-    from ..schedules import LearningRateSchedule
 
     kernels, optimizer = model.backend.kernels, model.optimizer
     eligible = (
         kernels is not None
-        and kernels._cublas is not None
+        and kernels.cublas is not None
         and feeder.mode == "resident"
         and not feeder.has_w
         and feeder.n >= feeder.batch_size
@@ -404,8 +403,8 @@ def _captured_step(model, feeder, metrics):
         and not model.gradient_hooks
         and not model.constraints
         and type(optimizer) in (Adam, AdamW, SGD)
-        and optimizer._kernels is not None
-        and not isinstance(optimizer._learning_rate, LearningRateSchedule)
+        and optimizer.ops is not None
+        and optimizer.schedule is None
         and optimizer.clipnorm is None
         and optimizer.global_clipnorm is None
         and optimizer.clipvalue is None

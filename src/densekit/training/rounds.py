@@ -165,7 +165,9 @@ def payload(model: Sequential) -> dict:
     dict
         Copies of the arrays; ``learning_rate`` None when a schedule sets it.
     """
-    rate = model.optimizer._learning_rate  # a schedule follows the iterations
+    optimizer = model.optimizer
+    # a schedule travels as itself: it follows the iterations on the worker too
+    rate = optimizer.schedule if optimizer.schedule is not None else optimizer.learning_rate
     return {
         "params": model.params.copy(),
         "state": model.state.copy(),
