@@ -252,7 +252,7 @@ def test_fused_gradient_equals_the_unfused_chain_rule(activation, units, loss_na
     x, y = rng.normal(size=(10, 3)), make_y(rng)
     model = _model(activation, units, loss_name)
     assert model.fuses_loss
-    x, yp, _ = model._prepare(x, y, None)
+    x, yp, _ = model.prepare_inputs(x, y, None)
     fused_value, output, _ = model.compute_gradients(x, yp)
     fused = model.grads.copy()
     # the same step without fusing: dL/dp from the loss, then through the activation
@@ -270,7 +270,7 @@ def test_fused_loss_matches_torch_logits_loss_at_extreme_logits(
     rng = np.random.default_rng(1)
     x, y = rng.normal(size=(10, 3)), make_y(rng)
     model = _model(activation, units, loss_name, kernel_scale=2000.0)  # saturates the output
-    x, yp, _ = model._prepare(x, y, None)
+    x, yp, _ = model.prepare_inputs(x, y, None)
     value, _, _ = model.compute_gradients(x, yp)
     assert np.all(np.isfinite(model.grads))
     z = torch.tensor(model.layers[-1].pre_activation.copy())
@@ -288,8 +288,8 @@ def test_from_logits_with_a_linear_output_is_not_fused_but_agrees():
     fused = _model("softmax", 4, "sparse_categorical_crossentropy")
     logits = _model(None, 4, losses.SparseCategoricalCrossentropy(from_logits=True))
     assert not logits.fuses_loss
-    value_fused, _, _ = fused.compute_gradients(*fused._prepare(x, y, None)[:2])
-    value_logits, _, _ = logits.compute_gradients(*logits._prepare(x, y, None)[:2])
+    value_fused, _, _ = fused.compute_gradients(*fused.prepare_inputs(x, y, None)[:2])
+    value_logits, _, _ = logits.compute_gradients(*logits.prepare_inputs(x, y, None)[:2])
     np.testing.assert_allclose(value_fused, value_logits, rtol=1e-12)
     np.testing.assert_allclose(fused.grads, logits.grads, rtol=1e-9, atol=1e-15)
 

@@ -45,7 +45,7 @@ def test_shuffled_sample_weights_reach_each_batch_as_the_rows_they_belong_to():
     fitted = _classifier()
     fitted.fit(x, y, sample_weight=w, batch_size=32, epochs=2, seed=3, verbose=0)
     by_hand = _classifier()
-    xs, ys, ws = by_hand._prepare(x, y, w)
+    xs, ys, ws = by_hand.prepare_inputs(x, y, w)
     rng = np.random.default_rng(3)  # fit's shuffling: one permutation per epoch
     for _ in range(2):
         order = rng.permutation(len(x))
@@ -722,7 +722,7 @@ def test_train_on_batch_outside_fit_works_with_dropout():
         seed=0,
     )
     model.compile("adam", dk.losses.SparseCategoricalCrossentropy(from_logits=True))
-    xb, yb, _ = model._prepare(x, y, None)
+    xb, yb, _ = model.prepare_inputs(x, y, None)
     first = model.train_on_batch(xb, yb)
     assert np.isfinite(first) and model.optimizer.iterations == 1
 

@@ -135,7 +135,7 @@ def test_outputs_loss_and_gradients_match_torch(
     x, y = _iris()
     model, net = _pair(hidden, outputs, output_activation)
     model.compile("sgd", loss)
-    xp, yp, _ = model._prepare(x, _targets(case_id, y), None)
+    xp, yp, _ = model.prepare_inputs(x, _targets(case_id, y), None)
     value, output, dx = model.compute_gradients(xp, yp, input_grad=True)
 
     xt = torch.tensor(x, requires_grad=True)

@@ -116,7 +116,7 @@ def check_gradients(
     ):  # 0 would check nothing and still report a pass
         raise ArgumentError(f"max_params must be an integer >= 1 or None, got {max_params!r}")
     probe = model.copy(dtype="float64")
-    x, y, sample_weight = probe._prepare(x, y, sample_weight, building=True)
+    x, y, sample_weight = probe.prepare_inputs(x, y, sample_weight, building=True)
     x = x.copy()  # perturbed in place below; never the caller's own array
 
     def loss_and_grads():

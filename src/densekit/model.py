@@ -121,7 +121,7 @@ class Sequential:
                     self.add(layer)
             except BaseException:
                 for layer in self.layers:  # this model is not made: its layers are free again
-                    layer._owner = None
+                    layer.owner = None
                 raise
 
     # --- building ---------------------------------------------------------------
@@ -148,7 +148,7 @@ class Sequential:
             raise ArgumentTypeError(f"Sequential takes densekit layers, got {layer!r}")
         if any(existing is layer for existing in self.layers):
             raise ArgumentError(f"layer {layer.name!r} is already in this model")
-        owner = getattr(layer, "_owner", None)
+        owner = getattr(layer, "owner", None)
         other = None if owner is None else owner()
         if other is not None and other is not self:
             # it holds views of the other model's weights: sharing it would train one
@@ -178,7 +178,7 @@ class Sequential:
         if width is not None:
             copy.copy(layer).build(width)  # raises here if the layer cannot take that width
         layer.name = name
-        layer._owner = weakref.ref(self)
+        layer.owner = weakref.ref(self)
         self.layers.append(layer)
         if self.built:
             layer.build(self.layers[-2].output_dim)
@@ -554,7 +554,7 @@ class Sequential:
         )
 
     # --- inputs -----------------------------------------------------------------------
-    def _prepare(self, x, y, sample_weight, building=False):
+    def prepare_inputs(self, x, y, sample_weight, building=False):
         """Check and convert x, y, sample_weight (building the model from x if needed)."""
         prepared = self.check_inputs(x, y, sample_weight, building)
         if building:
@@ -610,7 +610,7 @@ class Sequential:
         """
         self.require_compiled("evaluate")
         self.require_built("evaluate")
-        x, y, sample_weight = self._prepare(x, y, sample_weight)
+        x, y, sample_weight = self.prepare_inputs(x, y, sample_weight)
         results = self.evaluate_arrays(x, y, sample_weight, batch_size)
         if return_dict:
             return results
@@ -736,7 +736,7 @@ class Sequential:
         """A new model with the same layers, weights and compile settings (fresh optimizer)."""
         return model_config.copy_model(Sequential, self, dtype)
 
-    def _settings_from(self, source: Sequential) -> Sequential:
+    def settings_from(self, source: Sequential) -> Sequential:
         """Take ``source``'s compile settings, metadata, feature names, precision, backend."""
         return model_config.settings_from(self, source)
 

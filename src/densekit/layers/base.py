@@ -78,7 +78,7 @@ class Layer:
         self._buffers: dict[tuple[str, tuple], Any] = {}
         #: a weak reference to the model this layer is in, set by ``Sequential.add``: the
         #: layer holds views of that model's weights, so it can be in one model only
-        self._owner: Any = None
+        self.owner: Any = None  # a weak reference to the model that holds the layer
 
     @property
     def trainable(self) -> bool:

@@ -256,7 +256,7 @@ def neurons(
         smaller.build(model.input_dim)
     weights = _sliced_weights(model, keep, bias_shift)
     smaller.set_weights(weights)
-    smaller = smaller._settings_from(model)
+    smaller = smaller.settings_from(model)
     smaller.metadata.pop(METADATA_KEY, None)
     return smaller
 

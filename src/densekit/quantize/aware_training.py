@@ -73,7 +73,7 @@ def _with_input_quantizers(model, names: set[str], momentum: float):
     for layer, spec, weight in copy.weight_index:
         if (layer.name, spec.name) in old:
             weight[...] = old[(layer.name, spec.name)]
-    return copy._settings_from(model)
+    return copy.settings_from(model)
 
 
 def qat(

@@ -92,7 +92,8 @@ def save_checkpoint(
     model.require_built("save a checkpoint")
     model.require_compiled("save a checkpoint")
     tensors, metadata = model_tensors(model, include_optimizer=True)
-    rate = model.optimizer._learning_rate  # a schedule needs only the step count
+    optimizer = model.optimizer  # a schedule needs only the step count
+    rate = optimizer.schedule if optimizer.schedule is not None else optimizer.learning_rate
     rngs = generators(model) if rngs is None else rngs
     metadata[CHECKPOINT_KEY] = json.dumps(
         {
