@@ -116,6 +116,9 @@ class Kernels:
                 return activation.forward(xp, z, out=out)
             return activation.forward(xp, z)
 
+        # an activation that makes its own result (or is z itself, linear) needs no ``out``:
+        # the layer then skips that buffer (a kernel without the attribute gets one)
+        forward.needs_out = writes_out
         return forward
 
     def activation_backward(self, activation: Any) -> Callable[..., Any]:

@@ -93,13 +93,15 @@ class Dense(Layer):
         self.ops = ops = kernel_choice.for_backend(backend)
         self._matmul, self._column_sums = ops.matmul, ops.column_sums
         self._bias_activation = ops.bias_activation(self.activation, self.use_bias)
+        self._forward_needs_out = getattr(self._bias_activation, "needs_out", True)
         self._activation_backward = ops.activation_backward(self.activation)
 
     def forward(self, x: Any, training: bool) -> Any:
         """``A = f(X @ W + b)``, keeping ``X``, ``Z`` and ``A`` for the backward pass."""
         z = self.buffer("z", (x.shape[0], self.units), x.dtype)
         self._matmul(x, self.kernel, out=z)
-        a = self._bias_activation(z, self.bias, self.buffer("a", z.shape, z.dtype))
+        out = self.buffer("a", z.shape, z.dtype) if self._forward_needs_out else None
+        a = self._bias_activation(z, self.bias, out)
         self._x, self._z, self._a = x, z, a
         return a
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .epoch import Runner
+from .step import train_step
 
 if TYPE_CHECKING:
     from ..model import Sequential
@@ -69,7 +70,7 @@ class CpuRunner(Runner):
         to_device = model.backend.asarray
         xb, yb = to_device(xb), to_device(yb)
         wb = None if wb is None else to_device(wb)
-        value = model.train_step(xb, yb, wb)
+        value = train_step(model, xb, yb, wb)
         rows = stop - start
         sums = self.sums
         sums[0] += value * rows

@@ -119,9 +119,9 @@ def check_feature_names(
     InputError
         When the columns differ or come in another order.
     """
-    names = column_names(x)
-    if names is None:
+    if getattr(x, "columns", None) is None:  # not a DataFrame (predict's common case)
         return
+    names = column_names(x)
     fitted = model.feature_names if fitted is None else fitted
     if fitted is None:
         if record:

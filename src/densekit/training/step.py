@@ -218,7 +218,7 @@ def train_step(model: Sequential, x: Any, y: Any, sample_weight: Any = None) -> 
     state = model.state
     if state.size:
         model.backend.xp.copyto(model.state_before_step, state)
-    value, output, _ = model.compute_gradients(x, y, sample_weight)
+    value, output, _ = loss_and_gradient(model, x, y, sample_weight)
     if not math.isfinite(value):
         if state.size:
             state[...] = model.state_before_step
