@@ -13,6 +13,9 @@ import json
 import numpy as np
 import pytest
 
+from densekit.errors import ArgumentError, ArgumentTypeError
+from densekit.mlp import build_mlp
+
 CLI_CASES = {
     "cli-multiclass": dict(n_features=5, units=3, loss="sparse_categorical_crossentropy",
                            hidden=[8, 4], activation="relu", dropout=0.0, l2=0.0, seed=0),
@@ -214,3 +217,26 @@ def test_bad_arguments_raise():
         build_mlp(2, [3], 1, init="he")
     with pytest.raises(ArgumentError):
         build_mlp(2, [3], 1, l2=-1.0)
+
+
+@pytest.mark.parametrize(
+    "hidden, error, words",
+    [
+        ("16", ArgumentTypeError, "sequence of layer widths"),
+        (16, ArgumentTypeError, "sequence of layer widths"),
+        ([16, 2.5], ArgumentTypeError, "hidden\\[1\\]"),
+        ([16, 0], ArgumentError, "hidden\\[1\\]"),
+    ],
+    ids=["text", "one-int", "float-width", "zero-width"],
+)
+def test_hidden_widths_are_checked_not_coerced(hidden, error, words):
+    # int("16") per character would build layers of 1 and 6 units without a word
+    with pytest.raises(error, match=words):
+        build_mlp(4, hidden, 1)
+
+
+def test_numpy_integer_widths_build_the_same_network():
+    plain = build_mlp(4, [8, 3], 2, seed=0)
+    from_numpy = build_mlp(np.int64(4), np.array([8, 3]), np.int32(2), seed=0)
+    for a, b in zip(plain.get_weights(), from_numpy.get_weights()):
+        np.testing.assert_array_equal(a, b)

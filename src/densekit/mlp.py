@@ -16,9 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import initializers, regularizers
-from .errors import ArgumentError
+from .errors import ArgumentError, ArgumentTypeError
 from .layers import BatchNormalization, Dense, Dropout
 from .model import Sequential
+from .validation import check_positive_int
 
 #: the output activation each loss is computed on (any other loss: a linear output)
 OUTPUT_ACTIVATIONS: dict[str, str] = {
@@ -148,11 +149,23 @@ def build_mlp(
     Raises
     ------
     ArgumentError
-        If ``init`` is unknown or ``l2`` is negative (layers and the model check the rest).
+        If ``init`` is unknown, a width is below 1, or ``l2`` is negative (layers and the
+        model check the rest).
+    ArgumentTypeError
+        If ``hidden`` is not a sequence of integers (a string or a float width, say).
     """
     if init not in INITS:
         raise ArgumentError(f"init must be one of {', '.join(INITS)}, got {init!r}")
-    widths = [int(n_features), *(int(w) for w in hidden), int(units)]
+    if isinstance(hidden, (str, bytes)) or not isinstance(hidden, Sequence | np.ndarray):
+        raise ArgumentTypeError(
+            f"hidden must be a sequence of layer widths, e.g. [64, 32] (empty for none), "
+            f"got {hidden!r}"
+        )
+    widths = [
+        check_positive_int("n_features", n_features),
+        *(check_positive_int(f"hidden[{i}]", width) for i, width in enumerate(hidden)),
+        check_positive_int("units", units),
+    ]
     factor = 2.0 if activation == "sigmoid" else 6.0
     stack: list = []
     for index, width in enumerate(widths[1:]):
