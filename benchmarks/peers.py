@@ -9,6 +9,7 @@ Libraries are imported when a runner is made, so a peer that is missing costs no
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import warnings
 from collections.abc import Iterator
@@ -64,10 +65,19 @@ class DensekitTrainer:
         if dk is None:
             raise ImportError(f"densekit: not importable ({reason})")
         self.workload, self.x, self.y = workload, x, y
-        self.model = build_densekit(dk, workload.sizes, workload.task)
-        self.model.compile(optimizer=dk.optimizers.Adam(LEARNING_RATE), loss=_keras_loss(workload))
+        # one epoch stands for a long training, which DENSEKIT_KERNELS=auto (the default)
+        # runs on numba's kernels where installed: ask for them, as such a fit would get
+        with kernels(self.kernel_choice()):  # the choice is made at build and compile
+            self.model = build_densekit(dk, workload.sizes, workload.task)
+            self.model.compile(
+                optimizer=dk.optimizers.Adam(LEARNING_RATE), loss=_keras_loss(workload)
+            )
         self.model.set_weights(weights)
         self.note = f"Sequential {workload.shape}, {_keras_loss(workload)}"
+
+    def kernel_choice(self) -> str:
+        """``numba`` where it is installed (the ``[fast]`` extra), else ``numpy``."""
+        return "numba" if importlib.util.find_spec("numba") is not None else "numpy"
 
     def threads(self, t: int):
         return blas_threads(t)
@@ -92,9 +102,12 @@ class DensekitNumpyTrainer(DensekitTrainer):
     name = "densekit-numpy"
 
     def __init__(self, workload: Workload, x, y, weights) -> None:
-        with kernels("numpy"):  # the choice is made when the model is built and compiled
-            super().__init__(workload, x, y, weights)
+        super().__init__(workload, x, y, weights)
         self.note += " (DENSEKIT_KERNELS=numpy)"
+
+    def kernel_choice(self) -> str:
+        """Always ``numpy``."""
+        return "numpy"
 
 
 @contextlib.contextmanager

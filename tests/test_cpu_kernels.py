@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 
 import numpy as np
@@ -10,6 +12,7 @@ from sklearn.datasets import load_diabetes
 
 import densekit as dk
 from densekit import optimizers
+from densekit.backend import choice
 from densekit.backend import numba_kernels as cpu_kernels
 from densekit.errors import ArgumentError, MissingDependencyError
 
@@ -202,3 +205,83 @@ def test_without_a_writable_cache_folder_the_kernels_still_compile(monkeypatch):
     a = np.empty_like(z)
     kernels.bias_activation(dk.activations.get("relu"), True)(z, np.zeros(2, np.float32), a)
     np.testing.assert_array_equal(a, [[0.0, 2.0]])
+
+
+# --- DENSEKIT_KERNELS=auto: numba is loaded only for a fit that repays it ---------------
+
+
+def test_a_small_job_never_imports_numba(tmp_path):
+    """Training and predicting a small table under the default choice leaves numba unloaded."""
+    script = (
+        "import sys\n"
+        "import numpy as np\n"
+        "from sklearn.datasets import load_wine\n"
+        "import densekit as dk\n"
+        "x, y = load_wine(return_X_y=True)\n"
+        "model = dk.Sequential([dk.layers.Dense(16, activation='relu'),"
+        " dk.layers.Dense(3, activation='softmax')], seed=0)\n"
+        "model.compile('adam', 'sparse_categorical_crossentropy')\n"
+        "model.fit(x, y, epochs=5, verbose=0)\n"
+        "model.predict(x)\n"
+        "print(model.ops.name, 'numba' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != cpu_kernels.ENV_VAR}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
+    )
+    assert done.stdout.split() == ["numpy", "False"]
+
+
+@pytest.mark.parametrize(
+    ("n_params", "steps", "worth"),
+    [(3_000, 1_000, False), (3_000, 100_000, True), (235_000, 1_000, False),
+     (235_000, 5_000, True), (1_000_000, 1_000, True)],
+)  # fmt: skip
+def test_the_saving_must_repay_the_load_twice(n_params, steps, worth):
+    assert choice.worth_compiling(n_params, steps) is worth
+
+
+def fit_diabetes_auto(monkeypatch, load_seconds):
+    monkeypatch.delenv(cpu_kernels.ENV_VAR, raising=False)
+    monkeypatch.setattr(choice, "LOAD_SECONDS", load_seconds)
+    return fit_diabetes("auto", monkeypatch, OPTIMIZERS["adam"]())
+
+
+def test_a_fit_that_repays_the_load_moves_layers_and_optimizer_to_numba(monkeypatch):
+    moved, moved_history = fit_diabetes_auto(monkeypatch, load_seconds=0.0)
+    assert moved.ops.name == "numba"
+    assert moved.layers[0].ops is moved.ops and moved.optimizer.ops is moved.ops
+    stayed, stayed_history = fit_diabetes_auto(monkeypatch, load_seconds=1e9)
+    assert stayed.ops.name == stayed.layers[0].ops.name == stayed.optimizer.ops.name == "numpy"
+    # ReLU, MSE and Adam are bit-identical on both kernels, so the move changes nothing
+    assert moved_history.history["loss"] == stayed_history.history["loss"]
+    for a, b in zip(moved.get_weights(), stayed.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_moving_mid_training_keeps_the_optimizer_state(monkeypatch):
+    """A second fit that moves to numba continues the first fit's moments, bit for bit."""
+    monkeypatch.delenv(cpu_kernels.ENV_VAR, raising=False)
+    x, y = load_diabetes(return_X_y=True)
+    x = (x - x.mean(0)) / x.std(0)
+    runs = []
+    for load_seconds in (0.0, 1e9):
+        monkeypatch.setattr(choice, "LOAD_SECONDS", 1e9)
+        model = dk.Sequential(
+            [dk.layers.Dense(16, activation="relu", input_dim=10), dk.layers.Dense(1)], seed=3
+        )
+        model.compile(optimizer=optimizers.Adam(0.01), loss="mse")
+        model.fit(x, y / 100, epochs=2, batch_size=32, seed=0, verbose=0)
+        monkeypatch.setattr(choice, "LOAD_SECONDS", load_seconds)
+        model.fit(x, y / 100, epochs=2, batch_size=32, seed=1, verbose=0)
+        runs.append(model)
+    assert runs[0].optimizer.ops.name == "numba" and runs[1].optimizer.ops.name == "numpy"
+    assert runs[0].optimizer.iterations == runs[1].optimizer.iterations
+    for a, b in zip(runs[0].get_weights(), runs[1].get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_an_explicit_choice_is_never_overruled(monkeypatch):
+    monkeypatch.setattr(choice, "LOAD_SECONDS", 0.0)
+    model, _ = fit_diabetes("numpy", monkeypatch, OPTIMIZERS["adam"]())
+    assert model.ops.name == "numpy"

@@ -182,6 +182,7 @@ def _fit(model, x, y, comm, **kw) -> History:
     batch_size = check_batch_size(kw["batch_size"], DEFAULT_BATCH_SIZE)
     epochs = check_count("epochs", kw["epochs"])
     initial_epoch = check_count("initial_epoch", kw["initial_epoch"])
+    planned_epochs = epochs - initial_epoch  # the caller's, before a resume moves the start
     sync_every = check_positive_int("sync_every", kw["sync_every"])
     checkpoint_every = check_positive_int("checkpoint_every", kw["checkpoint_every"])
     verbose = check_verbose(kw["verbose"])  # on every rank, though only rank 0 prints
@@ -258,6 +259,8 @@ def _fit(model, x, y, comm, **kw) -> History:
             _put_weights(model, weights_before)
         undo()
         raise
+    # every rank plans the same global steps, so every rank chooses the same kernels
+    model.choose_kernels(planned_epochs * -(-len(train_index) // batch_size))
     reducer = GradientAllreduce(comm) if sync_every == 1 else None
     if reducer is not None:
         model.gradient_hooks.insert(0, reducer)

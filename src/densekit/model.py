@@ -326,6 +326,29 @@ class Sequential:
         if self.optimizer is not None:
             self.optimizer.build(self.params, self.slices, backend=self.backend)
 
+    def choose_kernels(self, steps: int) -> None:
+        """Move to the compiled CPU kernels when a fit of ``steps`` steps repays loading them.
+
+        Under ``DENSEKIT_KERNELS=auto`` (the default) a model starts on NumPy's kernels;
+        ``fit`` calls this once it knows its steps (:func:`densekit.backend.choice.for_work`).
+        The layers and the optimizer move together; weights and optimizer state stay.
+
+        Parameters
+        ----------
+        steps
+            The optimizer steps the fit will take.
+        """
+        if not self.built:
+            return
+        compiled = kernel_choice.for_work(self.backend, int(self.params.size), steps)
+        if compiled is None or compiled is self.ops:
+            return
+        self.ops = compiled
+        for layer in self.layers:
+            layer.use_kernels(compiled)
+        if self.optimizer is not None and self.optimizer.ops is not None:
+            self.optimizer.use_kernels(compiled, self.params)
+
     def require_built(self, action: str) -> None:
         """Raise :class:`~densekit.errors.NotBuiltError`, naming ``action``, unless built."""
         if not self.built:

@@ -13,8 +13,9 @@ same dtype, with no fused multiply-adds, so both paths give bit-identical weight
 check that). Softmax uses the C library's ``exp``, which differs from NumPy's vectorized
 one in the last bit of some entries: softmax networks agree to float rounding, not bits.
 
-``DENSEKIT_KERNELS`` chooses: ``numba`` (the default when numba is installed) or
-``numpy`` (always the plain NumPy path).
+``DENSEKIT_KERNELS`` chooses: ``numba``, ``numpy`` (always the plain NumPy path) or
+``auto`` (the default: numba's for a fit large enough to repay loading them, see
+:mod:`densekit.backend.choice`).
 """
 
 from __future__ import annotations
@@ -30,40 +31,62 @@ from ..errors import ArgumentError, MissingDependencyError
 from .kernels import Kernels
 
 ENV_VAR = "DENSEKIT_KERNELS"
-CHOICES = ("numba", "numpy")
+CHOICES = ("auto", "numba", "numpy")
 
-_loaded: dict[str, Any] = {}  # the chosen kernels, looked up once per process
+_loaded: dict[str, Any] = {}  # "numba": the compiled kernels, loaded once per process
+
+
+def requested() -> str:
+    """``DENSEKIT_KERNELS`` as read now: ``"auto"`` (also when unset), ``"numba"`` or ``"numpy"``.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ArgumentError
+        If ``DENSEKIT_KERNELS`` is none of them.
+    """
+    choice = os.environ.get(ENV_VAR, "").strip().lower() or "auto"
+    if choice not in CHOICES:
+        raise ArgumentError(
+            f"{ENV_VAR}={os.environ.get(ENV_VAR)!r} is not a kernel choice; "
+            f"expected one of {', '.join(CHOICES)}"
+        )
+    return choice
 
 
 def get() -> NumbaKernels | None:
     """The compiled kernels, or None for the plain NumPy path (see ``DENSEKIT_KERNELS``).
 
+    Under ``auto`` and ``numba`` this loads numba (once a process, about 0.8 s); callers
+    decide first whether that pays (:mod:`densekit.backend.choice`).
+
     Returns
     -------
     NumbaKernels or None
-        Loaded once per process and choice.
+        None under ``numpy``, or under ``auto`` without numba installed.
 
     Raises
     ------
     ArgumentError
-        If ``DENSEKIT_KERNELS`` is neither ``numba`` nor ``numpy``.
+        If ``DENSEKIT_KERNELS`` is none of ``auto``, ``numba``, ``numpy``.
     MissingDependencyError
         If ``DENSEKIT_KERNELS=numba`` and numba is not installed.
     """
-    choice = os.environ.get(ENV_VAR, "").strip().lower()
-    if choice not in _loaded:
-        _loaded[choice] = _load(choice)
-    return _loaded[choice]
+    choice = requested()
+    if choice == "numpy":
+        return None
+    if "numba" not in _loaded:
+        compiled = _load(choice)
+        if compiled is None:
+            return None
+        _loaded["numba"] = compiled
+    return _loaded["numba"]
 
 
 def _load(choice: str) -> NumbaKernels | None:
-    if choice not in ("", *CHOICES):
-        raise ArgumentError(
-            f"{ENV_VAR}={os.environ.get(ENV_VAR)!r} is not a kernel choice; "
-            f"expected one of {', '.join(CHOICES)}"
-        )
-    if choice == "numpy":
-        return None
     try:
         import numba
     except ImportError as exc:

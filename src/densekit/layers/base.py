@@ -137,6 +137,15 @@ class Layer:
         self.weights, self.grads, self.backend = weights, grads, backend
         self._buffers.clear()
 
+    def use_kernels(self, ops: Any) -> None:
+        """Compute with ``ops`` from now on; a layer that calls no kernels ignores it.
+
+        Parameters
+        ----------
+        ops
+            The kernels (:mod:`densekit.backend.kernels`) a fit moved the model to.
+        """
+
     # --- computing ------------------------------------------------------------
     def forward(self, x: Any, training: bool) -> Any:
         """The layer's output for a batch, keeping what :meth:`backward` needs.

@@ -88,9 +88,21 @@ class Dense(Layer):
     def bind(self, weights: dict[str, Any], grads: dict[str, Any], backend: Backend) -> None:
         """Take the weight and gradient views and the backend's kernels (fused where they can)."""
         super().bind(weights, grads, backend)
-        # the backend's kernels (DENSEKIT_KERNELS is read here, not per batch): the
-        # product, z += b; a = f(z) and dz = g * f'(z), fused where the kernels can
-        self.ops = ops = kernel_choice.for_backend(backend)
+        # the backend's kernels (DENSEKIT_KERNELS is read here, not per batch)
+        self.use_kernels(kernel_choice.for_backend(backend))
+
+    def use_kernels(self, ops: kernels_module.Kernels) -> None:
+        """Compute with ``ops``: the product, ``z += b; a = f(z)`` and ``dz = g * f'(z)``.
+
+        Fused where the kernels can. Called when the layer is bound, and when a fit moves
+        the model to compiled kernels (:meth:`densekit.Sequential.choose_kernels`).
+
+        Parameters
+        ----------
+        ops
+            The kernels, of the backend the layer is bound to.
+        """
+        self.ops = ops
         self._matmul, self._column_sums = ops.matmul, ops.column_sums
         self._bias_activation = ops.bias_activation(self.activation, self.use_bias)
         self._forward_needs_out = getattr(self._bias_activation, "needs_out", True)

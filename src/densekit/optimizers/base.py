@@ -116,6 +116,22 @@ class Optimizer:
             xp.empty_like(params) if scratch == size else xp.empty(scratch, dtype=params.dtype)
         )
 
+    def use_kernels(self, ops: kernels_module.Kernels, params: Any) -> None:
+        """Run the update on ``ops`` from now on; the state (moments, step count) stays.
+
+        Parameters
+        ----------
+        ops
+            Kernels for the same array module, e.g. the compiled CPU ones a large fit
+            moves to (:meth:`densekit.Sequential.choose_kernels`).
+        params
+            The flat parameter buffer the optimizer was built for.
+        """
+        self.ops = ops
+        scratch = self._scratch_size(int(params.size))
+        if self._scratch.size != scratch:
+            self._scratch = ops.xp.empty(scratch, dtype=params.dtype)
+
     def _scratch_size(self, size: int) -> int:
         """Elements of work array the update needs (``size``: the parameter count)."""
         return size
