@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import os
 import platform
+import sys
 import time
 from importlib import metadata
 
@@ -83,11 +84,47 @@ def versions() -> dict[str, str]:
 
 
 def blas_info() -> list[dict]:
-    """The thread pools NumPy and the peers loaded: BLAS library, version, threading layer."""
+    """The thread pools NumPy and the peers loaded: BLAS library, version, threading layer,
+    and the kernel family OpenBLAS chose for this CPU (``architecture``)."""
     from threadpoolctl import threadpool_info
 
-    keys = ("user_api", "internal_api", "version", "num_threads", "threading_layer", "filepath")
+    keys = (
+        "user_api", "internal_api", "version", "architecture", "num_threads",
+        "threading_layer", "filepath",
+    )  # fmt: skip
     return [{k: pool.get(k) for k in keys if k in pool} for pool in threadpool_info()]
+
+
+# Set on some machines of this project's workplace (older OpenBLAS builds crash or compute
+# wrong results on their CPUs without them); a user's machine does not set them, and they
+# pin a current OpenBLAS to an older, slower kernel. A benchmark measures without them.
+OPENBLAS_PINS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+UNPINNED = "DENSEKIT_BENCH_UNPINNED"  # what the re-executed run was started without
+
+
+def run_unpinned(keep: bool) -> None:
+    """Re-execute this process without ``OPENBLAS_PINS`` unless ``keep`` (never returns then).
+
+    OpenBLAS reads them when it is loaded, so they must be gone before NumPy is imported
+    by the process that measures; the removed values are passed on for the report.
+    """
+    found = {name: os.environ[name] for name in OPENBLAS_PINS if name in os.environ}
+    if keep or not found:
+        return
+    env = {k: v for k, v in os.environ.items() if k not in OPENBLAS_PINS}
+    env[UNPINNED] = ",".join(f"{k}={v}" for k, v in found.items())
+    os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
+
+def openblas_environment() -> str:
+    """How this run treated ``OPENBLAS_PINS``, in words for the report."""
+    pinned = [f"{k}={os.environ[k]}" for k in OPENBLAS_PINS if k in os.environ]
+    if pinned:
+        return "kept: " + ", ".join(pinned) + " (run with --keep-openblas-env)"
+    removed = os.environ.get(UNPINNED)
+    if removed:
+        return f"unset for this run (the environment had {removed})"
+    return "none set"
 
 
 def describe() -> dict:

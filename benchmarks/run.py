@@ -48,6 +48,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", default=None, metavar="PATH", help="write raw results here")
     parser.add_argument("--markdown", default=None, metavar="PATH", help="write the tables here")
     parser.add_argument(
+        "--keep-openblas-env",
+        action="store_true",
+        help="keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE if set (by default the run unsets them)",
+    )
+    parser.add_argument(
         "--memory-child", nargs=2, metavar=("PEER", "WORKLOAD"), help=argparse.SUPPRESS
     )
     args = parser.parse_args(argv)
@@ -230,7 +235,10 @@ def main(argv: list[str] | None = None) -> int:
         memory.child(peer, args.all_workloads[name])
         return 0
 
+    # only a run from the command line re-executes itself; a caller's process is left alone
+    machine.run_unpinned(args.keep_openblas_env or argv is not None)
     info = machine.describe()
+    info["openblas_env"] = machine.openblas_environment()
     dk, reason = peers.import_densekit()
     if dk is None:
         say(f"densekit: not importable ({reason}); skipping it")
@@ -238,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     say(" · ".join(f"{k} {v}" for k, v in info["versions"].items()))
     info["densekit_kernels"] = peers.kernel_description()
     say(f"densekit CPU kernels: {info['densekit_kernels']}")
+    say(f"OpenBLAS environment: {info['openblas_env']}")
+    say("OpenBLAS kernel: " + openblas_kernels(machine.blas_info()))
 
     gemm = measure_gemm(args.threads, args.quick)
     gemm_header = ["GEMM float32", "shape"] + [f"GFLOP/s, {t} thr" for t in args.threads]
@@ -297,6 +307,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def openblas_kernels(pools: list[dict]) -> str:
+    """The kernel family each loaded OpenBLAS runs (threadpoolctl's ``architecture``)."""
+    found = [
+        f"{p.get('architecture')} ({os.path.basename(p.get('filepath', ''))})"
+        for p in pools
+        if p.get("internal_api") == "openblas"
+    ]
+    return "; ".join(found) or "no OpenBLAS loaded"
+
+
 def markdown(results: dict) -> str:
     info, threads = results["machine"], results["threads"]
     lines = [
@@ -313,6 +333,8 @@ def markdown(results: dict) -> str:
             f"{os.path.basename(p.get('filepath', ''))})"
             for p in results["blas"]
         ),
+        f"- OpenBLAS environment: {info.get('openblas_env', 'not recorded')}; kernel: "
+        + openblas_kernels(results["blas"]),
         f"- command: `{results['command']}`; {results['repeats']} interleaved repeats; "
         f"threads tried: {threads}",
         "",

@@ -29,6 +29,7 @@ def quick_run(tmp_path_factory):
         sys.executable,
         str(ROOT / "benchmarks" / "run.py"),
         "--quick",
+        "--keep-openblas-env",  # tests never change the machine's OpenBLAS settings
         "--json",
         str(out / "results.json"),
         "--markdown",
@@ -77,3 +78,10 @@ def test_quick_run_writes_json_and_markdown(quick_run):
     markdown = (out / "results.md").read_text()
     assert "| mnist-shape | pytorch |" in markdown
     assert "BLAS" in markdown
+
+
+def test_quick_run_names_the_openblas_kernel_and_environment(quick_run):
+    stdout, out = quick_run
+    assert "OpenBLAS environment: " in stdout
+    assert "OpenBLAS kernel: " in stdout
+    assert "- OpenBLAS environment: " in (out / "results.md").read_text()
