@@ -35,6 +35,7 @@ OPTIONS = {
     "cv": "--cv",
     "storage": "--storage",
     "study_name": "--study-name",
+    "opset": "--opset",
 }
 _NAMES = "|".join(sorted(OPTIONS, key=len, reverse=True))
 #: " (fill_missing=...)" after the option's own spelling

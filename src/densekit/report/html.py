@@ -613,7 +613,8 @@ def _tuning(tuning: Any) -> str:
     if best is not None:
         note = (
             f'<p class="note">Best: trial {best}, {_e(tuning.monitor)} = {tuning.best_value:.4g} '
-            f"({_e(tuning.best_params)}); study {_e(tuning.study_name)} in {_e(tuning.storage)}.</p>"
+            f"({_e(tuning.best_params)}); study {_e(tuning.study_name)} "
+            + (f"in {_e(tuning.storage)}.</p>" if tuning.storage else "(temporary, not kept).</p>")
         )
     more = f'<p class="note">First {MAX_TABLE_ROWS} trials shown.</p>' if cut else ""
     return f"<h2>Tuning</h2>{note}{_table(rows, best_row)}{more}"
