@@ -402,7 +402,7 @@ def _per_class(truth, probabilities, names) -> str:
         if isinstance(row["class"], (int, np.integer)):
             row["class"] = names[row["class"]]
         for key in ("precision", "recall", "F1"):
-            row[key] = f"{row[key]:.3f}"
+            row[key] = round(row[key], 3)
     return (
         "<h2>Per-class scores</h2>"
         '<p class="note">Precision: of the rows predicted as the class, the share that are. '
@@ -447,7 +447,8 @@ def _roc_and_precision_recall(truth, probabilities, names) -> str:
         fpr, tpr, area = roc_curve(positive, probabilities[:, c])
         precision, recall, average = precision_recall_curve(positive, probabilities[:, c])
         roc.plot(fpr, tpr, color=colour, label=f"{names[c]} (AUC {area:.3f})")
-        pr.step(recall, precision, where="post", color=colour,
+        # AP sums (R_n - R_n-1) * P_n: each recall step is drawn at its right point's precision
+        pr.step(recall, precision, where="pre", color=colour,
                 label=f"{names[c]} (AP {average:.3f})")  # fmt: skip
     roc.plot([0, 1], [0, 1], color="#999", linestyle="--", linewidth=0.8, label="chance")
     roc.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC",
@@ -487,8 +488,9 @@ def _calibration(truth, probabilities) -> str:
     grid = figure.add_gridspec(2, 1, height_ratios=(3, 1))
     ax = figure.add_subplot(grid[0])
     ax.plot([0, 1], [0, 1], color="#999", linestyle="--", linewidth=0.8, label="perfect")
-    ax.plot(predicted, observed, marker="o", color="#4c72b0", label=f"model (ECE {ece:.3f})")
-    ax.set(ylabel="observed frequency", xlim=(0, 1), ylim=(0, 1), title="Calibration")
+    ax.plot(predicted, observed, marker="o", color="#4c72b0", label=f"model (ECE {ece:.3f})",
+            clip_on=False)  # fmt: skip
+    ax.set(ylabel="observed frequency", xlim=(0, 1), ylim=(0, 1.02), title="Calibration")
     ax.legend(fontsize=8, loc="upper left")
     ax.grid(alpha=0.3)
     bars = figure.add_subplot(grid[1], sharex=ax)

@@ -183,13 +183,17 @@ def precision_recall_curve(
     -------
     precision, recall : numpy.ndarray
         One point per distinct score threshold, highest threshold first, starting at
-        recall 0 with precision 1 (scikit-learn's convention).
+        recall 0 with precision 1 and ending where recall first reaches 1: scikit-learn's
+        points in the reverse order, without those past full recall (which only drop
+        the precision at recall 1).
     average_precision : float
         sum_n (R_n - R_{n-1}) P_n; NaN when no row is of the class.
     """
     tp, fp = _ranked_counts(positive, score)
     if tp.size == 0 or tp[-1] == 0:
         return np.array([1.0, 0.0]), np.array([0.0, 1.0]), float("nan")
+    full = int(np.searchsorted(tp, tp[-1])) + 1  # stop where recall first reaches 1
+    tp, fp = tp[:full], fp[:full]
     precision = tp / (tp + fp)
     recall = tp / tp[-1]
     average = float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
