@@ -236,3 +236,14 @@ def test_the_job_carries_one_settings_object_and_pickles():
     assert job.n_trials == 4  # the whole grid
     restored = pickle.loads(pickle.dumps(job))
     assert restored.settings == settings and restored.task == job.task
+
+
+def test_a_temporary_study_is_kept_in_memory_and_its_folder_removed(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    x, y = ridge_task(100)
+    result = tune.search(RIDGE_SPACE, x, y, n_trials=2, epochs=2, seed=0, refit=False)
+    assert list(tmp_path.iterdir()) == [] and result.storage is None
+    assert result.summary().startswith("2 trials (2 complete")
+    assert len(result.trials) == 2

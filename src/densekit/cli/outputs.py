@@ -20,7 +20,7 @@ from ..errors import ArgumentError
 from .wording import command_line_words
 
 
-def refuse_overwrite(output: str, what: str, **inputs: str) -> None:
+def refuse_overwrite(output: str, what: str, option: str = "-o", **inputs: str) -> None:
     """Stop before writing ``what`` over one of the command's own input files.
 
     Parameters
@@ -29,6 +29,8 @@ def refuse_overwrite(output: str, what: str, **inputs: str) -> None:
         The path the command will write.
     what
         What it writes there ("the model"), for the message.
+    option
+        The option that named ``output``, for the message.
     **inputs
         The files the command reads, by role (``data=...``, ``model=...``).
 
@@ -45,7 +47,7 @@ def refuse_overwrite(output: str, what: str, **inputs: str) -> None:
         )
         if same:
             raise ArgumentError(
-                f"-o {output} is the {role} file this command reads; writing {what} there "
+                f"{option} {output} is the {role} file this command reads; writing {what} there "
                 "would destroy it: choose another output path"
             )
 

@@ -251,7 +251,7 @@ def _check_paths(args: argparse.Namespace) -> None:
     refuse_overwrite(args.output, "the model", **inputs)
     if args.report:
         check_output_path(args.report, "--report")
-        refuse_overwrite(args.report, "the report", **inputs, model=args.output)
+        refuse_overwrite(args.report, "the report", "--report", **inputs, model=args.output)
 
 
 def _read_test(path: str, preprocessor: Any) -> tuple[np.ndarray, np.ndarray]:

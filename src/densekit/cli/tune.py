@@ -97,7 +97,9 @@ def _check_paths(args: argparse.Namespace) -> None:
         refuse_overwrite(args.output, "the model", data=args.data)
     if args.report:
         check_output_path(args.report, "--report")
-        refuse_overwrite(args.report, "the report", data=args.data, model=args.output or "")
+        refuse_overwrite(
+            args.report, "the report", "--report", data=args.data, model=args.output or ""
+        )
 
 
 def add_command(commands: Any) -> None:
