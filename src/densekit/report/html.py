@@ -177,7 +177,7 @@ def report(
         _facts("Data", data),
         _facts("Settings", settings),
         *results[1:],
-        _importance(model, x_val, y_val, names, columns, seed),
+        _importance(model, x_val, y_val, names, columns, seed, target_scale is not None),
         _curves(curves, None if classification else target_scale),
         _summary(model),
         _weights(model),
@@ -554,7 +554,7 @@ def _residuals(truth, predicted, unit: str) -> str:
     )
 
 
-def _importance(model, x_val, y_val, names, columns, seed) -> str:
+def _importance(model, x_val, y_val, names, columns, seed, standardized: bool) -> str:
     if columns is not None:
         groups = group_features(names, columns)
         result = grouped_permutation_importance(model, x_val, y_val, groups, seed=seed)
@@ -573,7 +573,8 @@ def _importance(model, x_val, y_val, names, columns, seed) -> str:
         f"{_png(result.plot(top=20), 'permutation feature importance')}"
         f'<p class="note">Increase in the loss on the evaluated rows when a {what[0]} is '
         f"shuffled ({what[1]}; mean and standard deviation over 5 shuffles; baseline loss "
-        f"{result.baseline_score:.4g}). Top {len(rows)} of {len(result.names)} {what[0]}s:</p>"
+        f"{result.baseline_score:.4g}{', MSE on the standardized target' if standardized else ''}"
+        f"). Top {len(rows)} of {len(result.names)} {what[0]}s:</p>"
         f"{_table(rows)}"
     )
 
