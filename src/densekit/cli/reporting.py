@@ -225,7 +225,10 @@ def tune_settings(args: argparse.Namespace, result: Any) -> dict:
         "epochs per trial": args.epochs,
         "batch size": args.batch_size,
         "best trial": f"{result.best_trial}: {result.monitor} {result.best_value:.4g}",
-        "best settings": [f"{key}: {value}" for key, value in result.best_params.items()],
+        "best settings": [
+            f"{key}: {value:.4g}" if isinstance(value, float) else f"{key}: {value}"
+            for key, value in result.best_params.items()
+        ],
         "seed": args.seed,
     }
 

@@ -248,7 +248,16 @@ def _table(rows: list[dict], best: int | None = None) -> str:
 
 
 def _is_text(rows: list[dict], column: str) -> bool:
-    return any(isinstance(row.get(column), str) for row in rows)
+    """Whether a column holds text (left-aligned); numbers, and numbers given as text, are not."""
+    return any(isinstance(row.get(column), str) and not _numeric(row[column]) for row in rows)
+
+
+def _numeric(text: str) -> bool:
+    try:
+        float(text.replace(",", ""))
+    except ValueError:
+        return False
+    return True
 
 
 def _records(table: Any) -> list[dict]:
@@ -402,7 +411,7 @@ def _per_class(truth, probabilities, names) -> str:
         if isinstance(row["class"], (int, np.integer)):
             row["class"] = names[row["class"]]
         for key in ("precision", "recall", "F1"):
-            row[key] = round(row[key], 3)
+            row[key] = f"{row[key]:.3f}"
     return (
         "<h2>Per-class scores</h2>"
         '<p class="note">Precision: of the rows predicted as the class, the share that are. '
