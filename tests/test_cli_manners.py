@@ -225,3 +225,21 @@ def test_tune_keeps_its_temporary_study_when_asked_and_names_the_flags_that_cont
     assert f"continue it with --storage {storage} --study-name densekit" in kept.stderr
     continued = run(*args, "--storage", storage, env=env)
     assert "2 trials (2 complete" in continued.stdout, continued.stderr
+
+
+@pytest.mark.parametrize(
+    "library, command_line",
+    [
+        ("use task='classification' for labels", "use --task classification for labels"),
+        ("fill them with --fill-missing {mean,zero} (fill_missing=...) or clean the data",
+         "fill them with --fill-missing {mean,zero} or clean the data"),
+        ("or validation_split=0 to train on all", "or --validation-split 0 to train on all"),
+        ("opset must be an integer from 17 to 28, got 3", "--opset must be an integer from 17 to 28, got 3"),
+        ("column 'epochs must be' is absent", "column 'epochs must be' is absent"),  # a name: kept
+        ("my_task=3 is not an option", "my_task=3 is not an option"),
+    ],
+)  # fmt: skip
+def test_library_words_become_command_line_words(library, command_line):
+    from densekit.cli.wording import command_line_words
+
+    assert command_line_words(library) == command_line

@@ -3,8 +3,9 @@
 An error raised by the library says ``fill_missing='mean'`` or ``task='classification'``;
 a person at the command line typed ``--fill-missing mean`` and ``--task classification``.
 :func:`command_line_words` rewrites the library's spelling of the arguments the command
-line exposes into the options' spelling, and drops a Python spelling given beside an
-option's (``--fill-missing {mean,...} (fill_missing=...)``).
+line exposes into the options' spelling (also at the head of "opset must be ..."), and
+drops a Python spelling given beside an option's (``--fill-missing {mean,...}
+(fill_missing=...)``).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ OPTIONS = {
 _NAMES = "|".join(sorted(OPTIONS, key=len, reverse=True))
 #: " (fill_missing=...)" after the option's own spelling
 _ASIDE = re.compile(rf" \((?:{_NAMES})=\.\.\.\)")
+#: "opset must be ...": an argument named at the head of the library's check
+_SUBJECT = re.compile(rf"(?<![\w.'\"-])({_NAMES})(?= must be\b)")
 #: fill_missing='mean', task="classification", epochs=-1
 _KEYWORD = re.compile(rf"(?<![\w.-])({_NAMES})=(?:'([^']*)'|\"([^\"]*)\"|([^\s,;)]+))")
 
@@ -61,8 +64,11 @@ def command_line_words(message: str) -> str:
     --------
     >>> command_line_words("regression needs numbers (use task='classification' for labels)")
     'regression needs numbers (use --task classification for labels)'
+    >>> command_line_words("opset must be an integer from 17 to 28, got 3")
+    '--opset must be an integer from 17 to 28, got 3'
     """
     message = _ASIDE.sub("", message)
+    message = _SUBJECT.sub(lambda match: OPTIONS[match.group(1)], message)
 
     def option(match: re.Match) -> str:
         value = next(group for group in match.groups()[1:] if group is not None)
