@@ -105,7 +105,7 @@ def data_facts(
     if getattr(args, "test", None):
         facts["test file"] = str(args.test)
     facts["target"] = f"{preprocessor.target} ({preprocessor.task})"
-    facts["rows"] = f"{len(y):,}"
+    facts["rows read"] = f"{len(y):,}"
     if preprocessor.task == "classification":
         facts["class balance"] = class_balance(y, preprocessor.classes_)
     else:
