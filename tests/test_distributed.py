@@ -322,7 +322,7 @@ def test_cli_trains_a_multiclass_table_on_two_ranks_with_a_validation_split(tmp_
                "--checkpoint", str(tmp_path / "ck.safetensors")]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "val_accuracy" in result.stdout
+    assert "val_accuracy" in result.stderr  # the epochs are messages: on stderr
     model = dk.load_model(model_path)
     x = frame.drop(columns="species").to_numpy(np.float32)
     assert model.input_dim == 4 and model.output_dim == 3

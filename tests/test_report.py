@@ -252,5 +252,151 @@ def test_command_line_train_reports_on_the_rows_fit_held_out(tmp_path, capsys):
         ["train", str(tmp_path / "iris.csv"), "--target", "target", "-o", str(tmp_path / "m.st"),
          "--epochs", "3", "-q", "--report", str(tmp_path / "train.html")]
     )  # fmt: skip
-    assert code == 0 and "wrote the report to" in capsys.readouterr().out
-    assert "evaluated on 30 held-out rows" in (tmp_path / "train.html").read_text()
+    assert code == 0 and capsys.readouterr() == ("", "")  # -q: nothing but errors
+    page = (tmp_path / "train.html").read_text()
+    assert "the validation split (20% of the rows, not used for training): 30 rows" in page
+
+
+# --- the command line's report: the user's units, honest rows, data and settings -------
+
+
+@pytest.fixture(scope="module")
+def cli_reports(tmp_path_factory):
+    """Reports ``densekit train --test`` writes on a regression and a multi-class table."""
+    from sklearn.datasets import load_diabetes, load_wine
+
+    from densekit.cli import main
+
+    folder = tmp_path_factory.mktemp("cli-reports")
+    diabetes = load_diabetes(as_frame=True, scaled=False).frame.rename(
+        columns={"target": "progression"}
+    )
+    diabetes["sex"] = diabetes["sex"].map({1.0: "s1", 2.0: "s2"})  # a text column: one-hot
+    wine = load_wine(as_frame=True).frame
+    wine["cultivar"] = wine.pop("target").map(dict(enumerate(load_wine().target_names)))
+    pages = {}
+    for name, frame, target in (("diabetes", diabetes, "progression"), ("wine", wine, "cultivar")):
+        shuffled = frame.sample(frac=1.0, random_state=0)
+        test_rows = len(frame) // 5
+        shuffled[test_rows:].to_csv(folder / f"{name}.csv", index=False)
+        shuffled[:test_rows].to_csv(folder / f"{name}-test.csv", index=False)
+        code = main(["train", str(folder / f"{name}.csv"), "--target", target,
+                     "-o", str(folder / f"{name}.safetensors"), "--epochs", "8", "-q",
+                     "--test", str(folder / f"{name}-test.csv"),
+                     "--report", str(folder / f"{name}.html")])  # fmt: skip
+        assert code == 0
+        pages[name] = folder / f"{name}.html"
+    return folder, pages
+
+
+def card(page: str, name: str) -> float:
+    value = re.search(rf'<div class="card">{re.escape(name)}<b>([^<]+)</b>', page)
+    assert value is not None, f"no card {name!r}"
+    return float(value.group(1).replace(",", ""))
+
+
+def test_regression_report_speaks_the_targets_units(cli_reports):
+    import pandas as pd
+    from sklearn import metrics
+
+    folder, pages = cli_reports
+    page = pages["diabetes"].read_text()
+    model = dk.load_model(folder / "diabetes.safetensors")
+    from densekit.cli.tables import stored_preprocessor
+    from densekit.tabular import read_table
+
+    preprocessor = stored_preprocessor(model, "diabetes")
+    test = read_table(str(folder / "diabetes-test.csv"))
+    predicted = np.asarray(preprocessor.decode_target(model.predict(preprocessor.transform(test))))
+    truth = pd.read_csv(folder / "diabetes-test.csv")["progression"].to_numpy()
+    # the cards show 4 significant digits: within half a unit of the 4th of the exact value
+    for name, value in (("MAE (progression)", metrics.mean_absolute_error(truth, predicted)),
+                        ("RMSE (progression)", metrics.root_mean_squared_error(truth, predicted))):  # fmt: skip
+        assert card(page, name) == pytest.approx(value, rel=5e-4)
+    assert card(page, "R²") == pytest.approx(metrics.r2_score(truth, predicted), abs=6e-5)
+    assert "<title>densekit: &#x27;progression&#x27; from diabetes.csv</title>" in page
+    assert f"the test file {folder / 'diabetes-test.csv'} (not used for training)" in page
+    for heading in ("Data", "Settings", "Predicted against actual", "Residuals",
+                    "Feature importance", "Training curves"):  # fmt: skip
+        assert f"<h2>{heading}</h2>" in page
+    assert "sex (text, 2 categories, one-hot)" in page
+    importance = page[page.index("<h2>Feature importance</h2>") : page.index("<h2>Training")]
+    assert '<td class="text">sex</td>' in importance and "sex=s1" not in importance
+
+
+def test_multi_class_report_has_per_class_scores_curves_and_calibration(cli_reports):
+    import pandas as pd
+    from sklearn import metrics
+
+    folder, pages = cli_reports
+    page = pages["wine"].read_text()
+    model = dk.load_model(folder / "wine.safetensors")
+    from densekit.cli.tables import stored_preprocessor
+    from densekit.tabular import read_table
+
+    preprocessor = stored_preprocessor(model, "wine")
+    probabilities = model.predict(preprocessor.transform(read_table(str(folder / "wine-test.csv"))))
+    truth = pd.read_csv(folder / "wine-test.csv")["cultivar"].map(
+        {name: k for k, name in enumerate(preprocessor.classes_)}
+    )
+    predicted = probabilities.argmax(axis=1)
+    assert card(page, "accuracy") == pytest.approx(
+        metrics.accuracy_score(truth, predicted), abs=5e-5
+    )
+    assert card(page, "macro F1") == pytest.approx(
+        metrics.f1_score(truth, predicted, average="macro"), abs=5e-5
+    )
+    auc = metrics.roc_auc_score(truth, probabilities, multi_class="ovr", average="macro")
+    assert card(page, "ROC AUC (macro, one-vs-rest)") == pytest.approx(auc, abs=5e-5)
+    for heading in ("Per-class scores", "Confusion matrix", "ROC and precision–recall curves",
+                    "Calibration", "Data", "Settings"):  # fmt: skip
+        assert f"<h2>{heading}</h2>" in page
+    for name in ("class_0", "class_1", "class_2"):  # the class balance of the training file
+        assert re.search(rf"{name}: \d+ \(\d+\.\d%\)", page)
+
+
+def test_report_names_the_rows_it_evaluated_on(tmp_path):
+    from sklearn.datasets import load_iris
+
+    from densekit.cli import main
+
+    load_iris(as_frame=True).frame.to_csv(tmp_path / "iris.csv", index=False)
+    args = ["train", str(tmp_path / "iris.csv"), "--target", "target", "-o", str(tmp_path / "m"),
+            "--epochs", "1", "-q", "--report", str(tmp_path / "r.html")]  # fmt: skip
+    assert main([*args, "--validation-split", "0"]) == 0
+    page = (tmp_path / "r.html").read_text()
+    assert "the training rows (no held-out data: --validation-split 0): 150 rows" in page
+    assert main([*args, "--patience", "2"]) == 0
+    assert (
+        "not used for training; early stopping (--patience) watched them)"
+        in (tmp_path / "r.html").read_text()
+    )
+
+
+def test_binary_report_draws_one_curve_for_the_second_class(tmp_path):
+    from sklearn import metrics
+    from sklearn.datasets import load_breast_cancer
+
+    data = load_breast_cancer()
+    x = ((data.data - data.data.mean(0)) / data.data.std(0)).astype(np.float32)
+    model = dk.Sequential([dk.layers.Dense(1, "sigmoid", input_dim=30)], seed=0)
+    model.compile("adam", "binary_crossentropy", ["accuracy"])
+    model.fit(x[:400], data.target[:400], epochs=2, verbose=0, seed=0)
+    page = dk.report(model, None, x[400:], data.target[400:], tmp_path / "b.html",
+                     class_names=list(data.target_names)).read_text()  # fmt: skip
+    auc = metrics.roc_auc_score(data.target[400:], model.predict(x[400:])[:, 0])
+    assert card(page, "ROC AUC") == pytest.approx(auc, abs=5e-5)
+    assert "for class &#x27;benign&#x27;" in page and "the 169 rows given as x_val" in page
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
+@pytest.mark.parametrize("name", ["diabetes", "wine"])
+def test_command_line_reports_render_in_headless_chromium(cli_reports, name, tmp_path):
+    _, pages = cli_reports
+    screenshot = tmp_path / f"{name}.png"
+    seen = open_page(pages[name], screenshot, tmp_path / "profile")
+    print(f"\n{name} report screenshot: {screenshot}")
+    assert seen["errors"] == []
+    assert len(seen["images"]) == pages[name].read_text().count("<img ") >= 7
+    assert all(image["done"] and image["width"] > 0 for image in seen["images"]), seen["images"]
+    assert all(url.startswith(("file:", "data:")) for url in seen["requests"]), seen["requests"]

@@ -169,12 +169,14 @@ def test_command_line_tune_saves_the_best_model_and_a_report(tmp_path, capsys):
     code = main(
         ["tune", str(tmp_path / "iris.csv"), "--target", "target", "--trials", "3",
          "--epochs", "3", "--storage", str(tmp_path / "s.log"), "-o", str(tmp_path / "m.safetensors"),
-         "--report", str(tmp_path / "tune.html"), "-q"]
+         "--report", str(tmp_path / "tune.html")]
     )  # fmt: skip
-    out = capsys.readouterr().out
-    assert code == 0 and "3 trials" in out and "wrote the report to" in out
+    printed = capsys.readouterr()
+    assert code == 0 and "3 trials" in printed.out  # the result, on stdout
+    assert "wrote the report to" in printed.err and f"--storage {tmp_path / 's.log'}" in printed.err
     assert dk.load_model(tmp_path / "m.safetensors").metadata["preprocessing"]
-    assert "<h2>Tuning</h2>" in (tmp_path / "tune.html").read_text()
+    page = (tmp_path / "tune.html").read_text()
+    assert "<h2>Tuning</h2>" in page and "used to choose the best trial" in page
 
 
 def test_tune_size_example_compares_the_rule_of_thumb_with_the_search():
@@ -234,3 +236,14 @@ def test_the_job_carries_one_settings_object_and_pickles():
     assert job.n_trials == 4  # the whole grid
     restored = pickle.loads(pickle.dumps(job))
     assert restored.settings == settings and restored.task == job.task
+
+
+def test_a_temporary_study_is_kept_in_memory_and_its_folder_removed(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    x, y = ridge_task(100)
+    result = tune.search(RIDGE_SPACE, x, y, n_trials=2, epochs=2, seed=0, refit=False)
+    assert list(tmp_path.iterdir()) == [] and result.storage is None
+    assert result.summary().startswith("2 trials (2 complete")
+    assert len(result.trials) == 2

@@ -115,9 +115,9 @@ def test_training_log_has_no_progress_bar_redraws_when_not_a_terminal(iris_csv, 
     model = iris_csv.parent / "log.safetensors"
     args = ["train", str(iris_csv), "--target", "target", "-o", str(model), "--epochs", "2"]
     assert main(args) == 0
-    out = capsys.readouterr().out
-    assert "\r" not in out and "batch/s" not in out
-    assert "Epoch 2/2" in out
+    out, err = capsys.readouterr()
+    assert "\r" not in out + err and "batch/s" not in out + err
+    assert "Epoch 2/2" in err  # the epochs are messages: on stderr
 
 
 def test_regression_reports_the_error_in_the_targets_own_units(tmp_path, capsys):
@@ -126,10 +126,9 @@ def test_regression_reports_the_error_in_the_targets_own_units(tmp_path, capsys)
     frame.to_csv(path, index=False)
     model = tmp_path / "d.safetensors"
     assert main(["train", str(path), "--target", "target", "-o", str(model), "--epochs", "2"]) == 0
-    out = capsys.readouterr().out
-    assert "in 'target' units" in out
-    line = next(text for text in out.splitlines() if "in 'target' units" in text)
-    mae = float(line.split("'mae': ")[1].split(",")[0])
+    out = capsys.readouterr().out  # the result: one line, in the target's units
+    assert out.startswith("MAE ") and "(MAE and RMSE in 'target' units)" in out
+    mae = float(out.split("MAE ")[1].split(",")[0])
     assert 20 < mae < 200  # disease progression is ~25..346; standardized mae would be < 2
 
 
@@ -216,7 +215,7 @@ def test_a_validation_split_with_no_rows_to_hold_out_is_refused_not_nan(tmp_path
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert main([*args, "-q"]) == 2
-    assert "validation_split=0" in one_line_error(capsys)
+    assert "--validation-split 0 to train" in one_line_error(capsys)  # command-line words
     assert main([*args, "-q", "--validation-split", "0"]) == 0
 
 

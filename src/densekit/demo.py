@@ -7,7 +7,6 @@ and the test metrics, and saves the model.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -104,7 +103,7 @@ def run_demo(epochs: int = 30, output: str | Path = "out", seed: int = 0, verbos
         batch_size=32,
         validation_split=0.2,
         seed=seed,
-        verbose=(1 if sys.stdout.isatty() else 2) if verbose else 0,
+        verbose="auto" if verbose else 0,  # a bar on a terminal, else a line per epoch
         callbacks=[dk.callbacks.EarlyStopping(patience=5, restore_best_weights=True)],
     )
     results = model.evaluate(x_test, y_test)

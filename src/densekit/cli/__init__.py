@@ -8,14 +8,16 @@
 
 The preprocessing learned by ``train`` (standardization, one-hot vocabularies,
 class names) is stored inside the model file, so ``predict`` takes raw rows.
-Errors print one line and exit with status 2; no traceback. A reader that leaves early
+Results go to stdout and messages (progress, warnings, "wrote ...") to stderr, for every
+command; ``-q`` silences all but errors. Errors print one line, in command-line words
+(``--fill-missing``, not ``fill_missing=``), and exit with status 2; no traceback. A reader that leaves early
 (``densekit train ... | head -1``) stops the printing, never the work: the command still
 writes its files, then exits with status 141, as a Unix tool stopped by SIGPIPE does.
 
 This module holds ``main``; each command lives in its own module (``train``, ``tune``,
 ``predict``, ``summary``, ``export``, ``demo``), which adds its options to the parser
 (``parser``); the pieces they share are ``argument_types``, ``tables``, ``devices``,
-``outputs``, ``reporting`` and ``streams`` (the closed-pipe guard).
+``outputs``, ``reporting``, ``wording`` and ``streams`` (the closed-pipe guard).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from .summary import cmd_summary
 from .tables import PREPROCESSING_KEY
 from .train import build_model, cmd_train
 from .tune import cmd_tune
+from .wording import command_line_words, one_line_warnings
 
 __all__ = [
     "EXIT_BROKEN_PIPE",
@@ -90,9 +93,10 @@ def _run(argv: Sequence[str] | None) -> int:
     parser = make_parser()
     args = parser.parse_args(argv)
     try:
-        return args.handler(args)
+        with one_line_warnings(getattr(args, "quiet", False)):
+            return args.handler(args)
     except DensekitError as exc:
-        print(f"densekit: error: {exc}", file=sys.stderr)
+        print(f"densekit: error: {command_line_words(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
     except BrokenPipeError:
         # A write that bypassed the guard (to sys.stdout.buffer, say) met a closed reader.

@@ -7,10 +7,11 @@ Each takes the option's text and returns its value, or raises
 from __future__ import annotations
 
 import argparse
+import math
 
 
 def hidden_sizes(text: str) -> list[int]:
-    """``--hidden``: comma-separated layer widths; "", "none" or "0" mean no hidden layer.
+    """``--hidden``: comma-separated layer widths; "none" means no hidden layer.
 
     Parameters
     ----------
@@ -27,7 +28,7 @@ def hidden_sizes(text: str) -> list[int]:
     argparse.ArgumentTypeError
         If a part is not an integer >= 1.
     """
-    if text.strip() in ("", "none", "0"):
+    if text.strip().lower() == "none":
         return []
     try:
         sizes = [int(part) for part in text.split(",")]
@@ -36,7 +37,10 @@ def hidden_sizes(text: str) -> list[int]:
             f"--hidden must be comma-separated positive integers such as 64,32; got {text!r}"
         ) from None
     if any(size < 1 for size in sizes):
-        raise argparse.ArgumentTypeError(f"--hidden sizes must be >= 1, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"every layer needs at least 1 unit, got {text!r}; for no hidden layer "
+            "give --hidden none"
+        )
     return sizes
 
 
@@ -138,3 +142,136 @@ def non_negative_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text}")
     return value
+
+
+def _finite(text: str, expected: str) -> float:
+    value = _parsed(text, float, expected)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text}")
+    return value
+
+
+def positive_number(text: str) -> float:
+    """A finite number > 0: a learning rate.
+
+    Parameters
+    ----------
+    text
+        The option's text.
+
+    Returns
+    -------
+    float
+        The number.
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        If the text is not a finite number > 0.
+    """
+    value = _finite(text, "a number > 0")
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
+    return value
+
+
+def non_negative_number(text: str) -> float:
+    """A finite number >= 0: a penalty.
+
+    Parameters
+    ----------
+    text
+        The option's text.
+
+    Returns
+    -------
+    float
+        The number.
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        If the text is not a finite number >= 0.
+    """
+    value = _finite(text, "a number >= 0")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
+    return value
+
+
+def at_least(minimum: int):
+    """An argument type for an integer >= ``minimum`` (``--cv`` needs 2 folds).
+
+    Parameters
+    ----------
+    minimum
+        The smallest value taken.
+
+    Returns
+    -------
+    callable
+        ``type(text) -> int``, raising argparse.ArgumentTypeError below ``minimum``.
+    """
+
+    def integer(text: str) -> int:
+        value = _parsed(text, int, f"an integer >= {minimum}")
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text}")
+        return value
+
+    integer.__name__ = f"integer >= {minimum}"
+    return integer
+
+
+def activation_name(text: str) -> str:
+    """An activation densekit knows (``relu``, ``tanh``, ...).
+
+    Parameters
+    ----------
+    text
+        The option's text.
+
+    Returns
+    -------
+    str
+        The name.
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        If densekit has no activation of that name; the message lists those it has.
+    """
+    from ..activations import ACTIVATIONS
+
+    if text not in ACTIVATIONS:
+        raise argparse.ArgumentTypeError(
+            f"unknown activation {text!r}; expected one of {', '.join(ACTIVATIONS.names)}"
+        )
+    return text
+
+
+def optimizer_name(text: str) -> str:
+    """An optimizer densekit knows (``adam``, ``sgd``, ...).
+
+    Parameters
+    ----------
+    text
+        The option's text.
+
+    Returns
+    -------
+    str
+        The name.
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        If densekit has no optimizer of that name; the message lists those it has.
+    """
+    from ..optimizers import REGISTRY
+
+    if text not in REGISTRY:
+        raise argparse.ArgumentTypeError(
+            f"unknown optimizer {text!r}; expected one of {', '.join(REGISTRY.names)}"
+        )
+    return text

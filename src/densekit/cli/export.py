@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .outputs import refuse_overwrite
+from .outputs import refuse_overwrite, say
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -31,8 +31,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     refuse_overwrite(args.output, "the ONNX graph", model=args.model)
     export_onnx(load_model(args.model), args.output, opset=args.opset)
-    if not args.quiet:
-        print(f"wrote {args.output} (ONNX opset {args.opset})")
+    say(f"wrote {args.output} (ONNX opset {args.opset})", args.quiet)
     return 0
 
 
@@ -52,5 +51,5 @@ def add_command(commands: Any) -> None:
     export.add_argument("model", help="densekit model file")
     export.add_argument("output", help="the .onnx file to write")
     export.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
-    export.add_argument("-q", "--quiet", action="store_true")
+    export.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     export.set_defaults(handler=cmd_export)

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 import numpy as np
 
 from ..errors import ArgumentError
 from .argument_types import positive_int
-from .devices import add_device_arguments
-from .outputs import refuse_overwrite, write_csv
+from .devices import add_device_arguments, check_device_arguments
+from .outputs import check_output_path, refuse_overwrite, say, write_csv
 from .tables import stored_preprocessor
 
 
@@ -38,7 +37,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from ..serialization.model_file import load_model
     from ..tabular import read_table
 
+    check_device_arguments(args)
     if args.output is not None:
+        check_output_path(args.output, "-o")
         refuse_overwrite(args.output, "the predictions", data=args.data, model=args.model)
     model = load_model(args.model).to(args.device)
     model.precision = args.precision
@@ -56,8 +57,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         header += [f"proba_{label}" for label in preprocessor.classes_]
         columns += [list(column) for column in probabilities.T]
     write_csv(args.output, header, columns)
-    if args.output is not None and not args.quiet:
-        print(f"wrote {len(labels)} predictions to {args.output}", file=sys.stderr)
+    if args.output is not None:
+        say(f"wrote {len(labels)} predictions to {args.output}", args.quiet)
     return 0
 
 
@@ -80,7 +81,8 @@ def add_command(commands: Any) -> None:
     predict.add_argument("--proba", action="store_true", help="add class probability columns")
     predict.add_argument("--batch-size", type=positive_int, default=None)
     add_device_arguments(predict)
-    predict.add_argument("-q", "--quiet", action="store_true")
+    predict.add_argument("-q", "--quiet", action="store_true",
+                         help="print nothing but errors (and the predictions, without -o)")  # fmt: skip
     predict.set_defaults(handler=cmd_predict)
 
 

@@ -9,7 +9,7 @@ preprocessing goes into the model file's metadata under PREPROCESSING_KEY, where
 from __future__ import annotations
 
 import argparse
-import sys
+import warnings
 from typing import Any
 
 import numpy as np
@@ -67,8 +67,7 @@ def read_training_table(args: argparse.Namespace) -> tuple[Any, np.ndarray, np.n
     from ..tabular import TabularPreprocessor, read_table
 
     table = _drop_columns(read_table(args.data), args.drop or [], args.target)
-    if not args.quiet:
-        _warn_identifiers(table, args.target)
+    _warn_identifiers(table, args.target)
     preprocessor = TabularPreprocessor(
         target=args.target,
         task=None if args.task == "auto" else args.task,
@@ -130,8 +129,8 @@ def _warn_identifiers(table, target: str) -> None:
 
     features = [name for name in table.columns if name != target]
     for name in identifier_columns(table, features):
-        print(
-            f"densekit: warning: column {name!r} has a different value in every row, like an "
+        warnings.warn(
+            f"column {name!r} has a different value in every row, like an "
             f"ID; it gives the model nothing to learn (drop it with --drop {name!r})",
-            file=sys.stderr,
+            stacklevel=2,
         )

@@ -6,22 +6,46 @@ The model file holds the fitted preprocessing too, so ``densekit predict`` takes
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import ArgumentError
-from .argument_types import fraction, hidden_sizes, non_negative_int, number, positive_int
-from .devices import add_device_arguments
-from .outputs import refuse_overwrite
-from .reporting import write_report
+from .argument_types import (
+    activation_name,
+    fraction,
+    hidden_sizes,
+    non_negative_int,
+    non_negative_number,
+    optimizer_name,
+    positive_int,
+    positive_number,
+)
+from .devices import add_device_arguments, check_device_arguments
+from .outputs import (
+    check_output_path,
+    messages_to_stderr,
+    refuse_overwrite,
+    reported_warnings,
+    say,
+    show,
+)
+from .reporting import (
+    data_facts,
+    evaluated_on,
+    evaluation,
+    held_out_rows,
+    train_settings,
+    write_report,
+)
 from .tables import PREPROCESSING_KEY, add_table_arguments, read_training_table
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train a network on a table and save it, with its preprocessing, as a model file.
+
+    The result, the model's scores on the evaluated rows (in the target's units), goes to
+    stdout; the table's shape, the layers, the epochs and "saved ..." go to stderr.
 
     Parameters
     ----------
@@ -40,7 +64,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     DensekitError
         On bad options, data or model files; ``main`` prints it as one line.
     """
-    refuse_overwrite(args.output, "the model", data=args.data)
+    _check_paths(args)
+    check_device_arguments(args)
     if args.checkpoint is not None and not args.distributed:
         raise ArgumentError("--checkpoint is for --distributed runs (rank 0 writes it)")
     root = True
@@ -49,7 +74,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         root = distributed.is_root()
         args.quiet = args.quiet or not root
-    preprocessor, x, y = read_training_table(args)
+    with reported_warnings(args.quiet) as raised:
+        preprocessor, x, y = read_training_table(args)
+        test = _read_test(args.test, preprocessor) if args.test else None
     loss, units = preprocessor.suggest_loss()
     model = build_model(
         x.shape[1],
@@ -69,17 +96,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     optimizer = optimizers.get({"name": args.optimizer, "learning_rate": args.learning_rate})
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
     model.metadata[PREPROCESSING_KEY] = preprocessor.get_config()
-    if not args.quiet:
-        print(
-            f"{preprocessor.task}: {len(x)} rows, {x.shape[1]} features "
-            f"({len(preprocessor.feature_names)} after encoding), target {args.target!r}"
-            + (
-                f" with classes {preprocessor.classes_}"
-                if preprocessor.task == "classification"
-                else ""
-            )
-        )
-        model.summary()
+    columns = len(preprocessor.get_config()["features"])
+    say(
+        f"{preprocessor.task}: {len(x)} rows, {columns} feature columns "
+        f"({x.shape[1]} features after encoding), target {args.target!r}"
+        + (
+            f" with classes {preprocessor.classes_}"
+            if preprocessor.task == "classification"
+            else ""
+        ),
+        args.quiet,
+    )
     callbacks = []
     if args.patience is not None:
         from ..callbacks import EarlyStopping
@@ -93,39 +120,39 @@ def cmd_train(args: argparse.Namespace) -> int:
         "epochs": args.epochs,
         "validation_split": args.validation_split,
         "seed": args.seed,
-        "verbose": 0 if args.quiet else (1 if sys.stdout.isatty() else 2),
+        "verbose": 0 if args.quiet else "auto",  # on stderr: a bar on a terminal, else lines
         "callbacks": callbacks,
     }
-    if args.distributed:
-        history = distributed.fit(
-            model,
-            x,
-            y,
-            checkpoint=args.checkpoint,
-            resume=args.checkpoint is not None,
-            **fit_kwargs,
-        )
-        if not root:
-            return 0  # rank 0 alone writes the model and the report
-    else:
-        history = model.fit(x, y, **fit_kwargs)
-    model.save(args.output)
-    report = _train_report(args, model, history, x, y, preprocessor) if args.report else None
-    if not args.quiet:
-        final = {key: round(values[-1], 4) for key, values in history.history.items()}
-        print(f"final: {final}")
-        if preprocessor.task == "regression":
-            units = {
-                key: round(values[-1] * preprocessor.target_std, 4)
-                for key, values in history.history.items()
-                if key.endswith("mae")
-            }
-            print(
-                f"(loss and mae are on the standardized target; in {args.target!r} units: {units})"
+    with messages_to_stderr():
+        if not args.quiet:
+            model.summary()
+        if args.distributed:
+            history = distributed.fit(
+                model,
+                x,
+                y,
+                checkpoint=args.checkpoint,
+                resume=args.checkpoint is not None,
+                **fit_kwargs,
             )
-        print(f"saved the model to {args.output}")
+        else:
+            history = model.fit(x, y, **fit_kwargs)
+    if not root:
+        return 0  # rank 0 alone writes the model and the report
+    model.save(args.output)
+    x_eval, y_eval = test if test is not None else _held_out(args, model, x, y)
+    evaluated = evaluated_on(args, "train")
+    report = None
+    if args.report:
+        report = write_report(
+            args.report, model, history, x_eval, y_eval, preprocessor, evaluated=evaluated,
+            data=data_facts(args, preprocessor, y, raised), settings=train_settings(args, history),
+            source=args.data,
+        )  # fmt: skip
+    say(f"saved the model to {args.output}", args.quiet)
     if report is not None:
-        print(f"wrote the report to {report}")
+        say(f"wrote the report to {report}", args.quiet)
+    show(f"{evaluation(model, x_eval, y_eval, preprocessor)} on {evaluated}", args.quiet)
     return 0
 
 
@@ -147,19 +174,28 @@ def add_command(commands: Any) -> None:
     add_table_arguments(train)
     train.add_argument("-o", "--output", required=True, help="where to write the model file")
     train.add_argument(
+        "--test",
+        default=None,
+        metavar="FILE",
+        help="a table with the same columns, held out from training: the result and the "
+        "report are computed on it",
+    )
+    train.add_argument(
         "--hidden",
         type=hidden_sizes,
         default=[64, 32],
-        help="hidden layer sizes, comma-separated (default 64,32)",
+        help="hidden layer sizes, comma-separated, or none (default 64,32)",
     )
-    train.add_argument("--activation", default="relu", help="hidden activation (default relu)")
+    train.add_argument("--activation", type=activation_name, default="relu",
+                       help="hidden activation (default relu)")  # fmt: skip
     train.add_argument("--epochs", type=non_negative_int, default=20)
     train.add_argument("--batch-size", type=positive_int, default=32)
-    train.add_argument("--learning-rate", type=number, default=1e-3)
-    train.add_argument("--optimizer", default="adam", help="adam, sgd, rmsprop, adamw, adagrad")
+    train.add_argument("--learning-rate", type=positive_number, default=1e-3)
+    train.add_argument("--optimizer", type=optimizer_name, default="adam",
+                       help="adam, sgd, rmsprop, adamw, adagrad")  # fmt: skip
     train.add_argument("--validation-split", type=fraction, default=0.2)
     train.add_argument("--dropout", type=fraction, default=0.0)
-    train.add_argument("--l2", type=number, default=0.0, help="L2 penalty on kernels")
+    train.add_argument("--l2", type=non_negative_number, default=0.0, help="L2 penalty on kernels")
     train.add_argument(
         "--patience",
         type=non_negative_int,
@@ -208,15 +244,25 @@ def build_model(
     )  # fmt: skip
 
 
-def _train_report(args, model, history, x, y, preprocessor) -> Path:
-    """The report on the rows ``fit`` held out (the same seeded split), else on all rows."""
-    rows = slice(None)
-    if args.validation_split > 0:
-        from ..backend import make_rng
-        from ..validation import validation_split_indices
+def _check_paths(args: argparse.Namespace) -> None:
+    """Stop before reading or training when an output cannot be written or would destroy an input."""
+    inputs = {"data": args.data, **({"test": args.test} if args.test else {})}
+    check_output_path(args.output, "-o")
+    refuse_overwrite(args.output, "the model", **inputs)
+    if args.report:
+        check_output_path(args.report, "--report")
+        refuse_overwrite(args.report, "the report", "--report", **inputs, model=args.output)
 
-        labels = y.reshape(len(y), -1)[:, 0].astype(np.int64) if model.loss.fuses_with else None
-        _, rows = validation_split_indices(
-            len(x), args.validation_split, make_rng(args.seed), labels
-        )
-    return write_report(args.report, model, history, x[rows], y[rows], preprocessor)
+
+def _read_test(path: str, preprocessor: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The ``--test`` file's rows, encoded with the preprocessing fitted on the training file."""
+    from ..tabular import read_table
+
+    table = read_table(path)
+    return preprocessor.transform(table), preprocessor.encode_target(table)
+
+
+def _held_out(args: argparse.Namespace, model: Any, x: np.ndarray, y: np.ndarray):
+    """The rows ``fit`` held out (the same seeded split), else all rows."""
+    rows = held_out_rows(args, model, y)
+    return x[rows], y[rows]

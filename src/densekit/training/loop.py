@@ -4,12 +4,14 @@ Each epoch is one pass over the rows in shuffled minibatches (gathered into reus
 buffers), one optimizer step per batch. The weights and optimizer state are copied at
 each epoch's start, so that weights which turn NaN or infinite are rolled back. Callbacks
 hear of every epoch (and of every batch when one of them overrides a batch hook);
-``verbose=1`` draws a progress bar, ``verbose=2`` prints a line per epoch.
+``verbose=1`` draws a progress bar, ``verbose=2`` prints a line per epoch, ``"auto"`` the
+bar on a terminal and the lines elsewhere.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -408,7 +410,12 @@ def apply_class_weight(
 
 
 def check_verbose(verbose: Any) -> int:
-    """``verbose`` as 0, 1 or 2 ('auto' is 1).
+    """``verbose`` as 0, 1 or 2; 'auto' is 1 on a terminal and 2 elsewhere.
+
+    Keras' meanings: 0 silent, 1 a progress bar, 2 one line per epoch. 'auto' asks
+    whether stdout is a terminal: a bar redrawn in place (carriage returns) belongs on
+    a screen, not in a log file or a pipe, which get one line per epoch. An explicit 1
+    or 2 is kept.
 
     Parameters
     ----------
@@ -424,8 +431,22 @@ def check_verbose(verbose: Any) -> int:
     ArgumentError
         For any other value.
     """
-    if verbose == "auto":
-        return 1
+    if isinstance(verbose, str) and verbose == "auto":
+        return 1 if stdout_is_terminal() else 2
     if verbose not in (0, 1, 2):
         raise ArgumentError(f"verbose must be 0, 1, 2 or 'auto', got {verbose!r}")
     return int(verbose)
+
+
+def stdout_is_terminal() -> bool:
+    """Whether ``sys.stdout`` is a terminal (False for a file, a pipe, a capture or None).
+
+    Returns
+    -------
+    bool
+    """
+    isatty = getattr(sys.stdout, "isatty", None)
+    try:
+        return bool(isatty()) if isatty is not None else False
+    except (ValueError, OSError):  # a closed stream
+        return False

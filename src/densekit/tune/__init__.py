@@ -60,7 +60,14 @@ from .space import (
     parse_space,
     suggest_config,
 )
-from .storage import JOURNAL_SUFFIXES, make_pruner, make_sampler, open_storage, storage_url
+from .storage import (
+    JOURNAL_SUFFIXES,
+    make_pruner,
+    make_sampler,
+    open_storage,
+    remove_temporary_storage,
+    storage_url,
+)
 from .task import MAX_CLASSES, Task, build_model, infer_task
 from .workers import THREAD_VARIABLES, run_processes, run_search, run_trials
 
@@ -93,6 +100,7 @@ __all__ = [
     "objective",
     "open_storage",
     "parse_space",
+    "remove_temporary_storage",
     "run_processes",
     "run_search",
     "run_trials",

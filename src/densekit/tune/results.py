@@ -33,8 +33,11 @@ class SearchResult:
         What was scored, and which way is better.
     trials : pandas.DataFrame or list of dict
         :func:`trial_rows`, as a table.
-    storage, study_name : str
-        Where the study is stored (run again to continue it).
+    storage : str or None
+        Where the study is stored (run again with it to continue the study); None when
+        the search made a temporary storage and removed it (the study is in memory).
+    study_name : str
+        The study's name.
     study : optuna.study.Study
         The study.
     history : History or None
@@ -50,7 +53,7 @@ class SearchResult:
     monitor: str
     direction: str
     trials: Any  # a pandas DataFrame when pandas is installed, else a list of dicts
-    storage: str
+    storage: str | None
     study_name: str
     study: Any = field(repr=False, default=None)
     history: History | None = field(repr=False, default=None)

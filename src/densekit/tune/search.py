@@ -16,7 +16,7 @@ from ..model import Sequential
 from .objective import KeepBest, make_model, stopping_callbacks
 from .results import SearchResult, as_table, trial_rows
 from .settings import Job, SearchSettings, make_job
-from .storage import open_storage, storage_url
+from .storage import in_memory_copy, open_storage, remove_temporary_storage, storage_url
 from .workers import run_search
 
 
@@ -131,9 +131,10 @@ def search(
         verbose=verbose,
     )
     job = make_job(build_fn_or_space, x, y, settings)
-    url = storage_url(storage)
     if not isinstance(study_name, str) or not study_name:
         raise ArgumentError(f"study_name must be a non-empty string, got {study_name!r}")
+    url = storage_url(storage)
+    temporary = storage is None
     level = optuna.logging.get_verbosity()
     if not verbose:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -150,20 +151,24 @@ def search(
                 f"but monitor {monitor!r} needs {settings.direction}"
             )
         run_search(job, url, study_name, len(study.trials))
-        study = optuna.load_study(study_name=study_name, storage=open_storage(url))
+        if temporary:  # nobody can continue it: keep it in memory, remove its folder
+            study = in_memory_copy(url, study_name)
+        else:
+            study = optuna.load_study(study_name=study_name, storage=open_storage(url))
     finally:
         optuna.logging.set_verbosity(level)
-    return _result(job, study, url, study_name, refit)
+        if temporary:
+            remove_temporary_storage(url)
+    return _result(job, study, None if temporary else url, study_name, refit)
 
 
-def _result(job: Job, study, url: str, study_name: str, refit: bool) -> SearchResult:
+def _result(job: Job, study, url: str | None, study_name: str, refit: bool) -> SearchResult:
     optuna = require("optuna", "tune", "densekit.tune")
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     complete = [t for t in complete if t.value is not None and math.isfinite(t.value)]
     if not complete:
-        raise TrainingError(
-            f"no trial of study {study_name!r} completed; see the trial table in {url}"
-        )
+        where = f"see the trial table in {url}" if url else "pass storage= to keep the study"
+        raise TrainingError(f"no trial of study {study_name!r} completed; {where}")
     best = study.best_trial
     params = best.user_attrs.get("config", dict(best.params))
     model, history = _refit(job, best) if refit else (None, None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -13,12 +14,16 @@ from .space import grid_space
 
 #: file suffixes taken for an Optuna journal file (anything else: SQLite)
 JOURNAL_SUFFIXES = (".log", ".journal", ".jsonl")
+#: the name of a temporary study folder starts with this (in the system's temporary folder)
+TEMPORARY_PREFIX = "densekit-tune-"
 
 
 def storage_url(storage: str | os.PathLike | None) -> str:
     """Where the study lives: an Optuna RDB URL, or the path of an Optuna journal file.
 
-    None makes a fresh SQLite file in a temporary folder; a file path becomes a
+    None makes a fresh SQLite file in a temporary folder (:func:`remove_temporary_storage`
+    removes it; :func:`~densekit.tune.search` does, once the study is copied into memory);
+    a file path becomes a
     SQLite URL (``.db``, ``.sqlite``, a folder, anything else) or a journal file
     (``.log``, ``.journal``, ``.jsonl``: Optuna's append-only log, several times
     faster per trial than SQLite). A URL (``sqlite:///...``, ``postgresql://...``)
@@ -42,7 +47,7 @@ def storage_url(storage: str | os.PathLike | None) -> str:
         If the file's folder does not exist.
     """
     if storage is None:
-        folder = tempfile.mkdtemp(prefix="densekit-tune-")
+        folder = tempfile.mkdtemp(prefix=TEMPORARY_PREFIX)
         return f"sqlite:///{Path(folder) / 'study.db'}"
     if not isinstance(storage, (str, os.PathLike)):
         raise ArgumentTypeError(f"storage must be a URL or a file path, got {storage!r}")
@@ -57,6 +62,54 @@ def storage_url(storage: str | os.PathLike | None) -> str:
     if path.suffix in JOURNAL_SUFFIXES:
         return str(path.resolve())
     return f"sqlite:///{path.resolve()}"
+
+
+def remove_temporary_storage(url: str) -> None:
+    """Remove the temporary folder :func:`storage_url` made for ``url`` (None's storage).
+
+    Only a folder named ``densekit-tune-*`` directly in the system's temporary folder is
+    removed; any other URL is left alone.
+
+    Parameters
+    ----------
+    url
+        What ``storage_url(None)`` returned.
+    """
+    if not url.startswith("sqlite:///"):
+        return
+    folder = Path(url[len("sqlite:///") :]).parent
+    temporary = Path(tempfile.gettempdir()).resolve()
+    if folder.name.startswith(TEMPORARY_PREFIX) and folder.resolve().parent == temporary:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def in_memory_copy(url: str, study_name: str):
+    """The study, copied into Optuna's in-memory storage (so its file can be removed).
+
+    Parameters
+    ----------
+    url
+        The study's storage (:func:`storage_url`).
+    study_name
+        The study.
+
+    Returns
+    -------
+    optuna.study.Study
+        The copy: the same trials, attributes and times, in memory.
+    """
+    optuna = require("optuna", "tune", "densekit.tune")
+    memory = optuna.storages.InMemoryStorage()
+    source = open_storage(url)
+    level = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "study created in memory"
+    try:
+        optuna.copy_study(from_study_name=study_name, from_storage=source, to_storage=memory)
+    finally:
+        optuna.logging.set_verbosity(level)
+    if hasattr(source, "engine"):  # let go of the SQLite file before it is removed
+        source.engine.dispose()
+    return optuna.load_study(study_name=study_name, storage=memory)
 
 
 def open_storage(url: str):
