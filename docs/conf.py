@@ -16,6 +16,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import densekit  # noqa: E402
+from api_pages import write_pages  # noqa: E402
+
+write_pages(DOCS / "api")  # the API reference's pages, from the package as it is
 
 project = "densekit"
 author = "the densekit authors"
@@ -53,6 +56,19 @@ napoleon_google_docstring = False
 napoleon_numpy_docstring = True
 napoleon_use_rtype = False
 napoleon_use_ivar = True
+
+
+
+def skip_member(app, what, name, obj, skip, options):
+    """Leave out scikit-learn's generated metadata-routing setters (its docs, not ours)."""
+    if name.startswith("set_") and name.endswith("_request"):
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", skip_member)
+
 
 # --- the gallery: examples/ run at build time, their output and figures in the page ---
 GALLERY_ARGS = {
