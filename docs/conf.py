@@ -15,8 +15,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-import densekit  # noqa: E402
 from api_pages import write_pages  # noqa: E402
+
+import densekit  # noqa: E402
 
 write_pages(DOCS / "api")  # the API reference's pages, from the package as it is
 
@@ -58,7 +59,6 @@ napoleon_use_rtype = False
 napoleon_use_ivar = True
 
 
-
 def skip_member(app, what, name, obj, skip, options):
     """Leave out scikit-learn's generated metadata-routing setters (its docs, not ours)."""
     if name.startswith("set_") and name.endswith("_request"):
@@ -67,6 +67,7 @@ def skip_member(app, what, name, obj, skip, options):
 
 
 def setup(app):
+    """Connect the hook above."""
     app.connect("autodoc-skip-member", skip_member)
 
 

@@ -65,7 +65,15 @@ def write_pages(folder: Path) -> list[str]:
         for part in public.split(".")[1:]:  # dk.checkpoint is an alias of a module
             module = getattr(module, part)
         namespace = module.__name__
-        lines = [f"# {title}", "", f"```{{eval-rst}}", f".. automodule:: {namespace}", "   :no-members:", "```", ""]
+        lines = [
+            f"# {title}",
+            "",
+            "```{eval-rst}",
+            f".. automodule:: {namespace}",
+            "   :no-members:",
+            "```",
+            "",
+        ]
         also = []
         for name in public_names(module):
             obj = getattr(module, name)

@@ -29,6 +29,7 @@ class DensekitSource(SphinxDirective):
     }
 
     def run(self):
+        """The lines, numbered as in the file, under a caption naming the file and range."""
         qualname = self.arguments[0]
         try:
             source = source_refs.source_of(
@@ -63,6 +64,7 @@ class DensekitTrace(SphinxDirective):
     option_spec = {"no-table": directives.flag}
 
     def run(self):
+        """The body's code, the diagram and the table of the trace it sets up."""
         import densekit as dk
 
         code = "\n".join(self.content)
@@ -78,11 +80,14 @@ class DensekitTrace(SphinxDirective):
         out = [source, svg]
         if "no-table" not in self.options:
             table = result.table()
-            out.append(nodes.literal_block(table, table))
+            block = nodes.literal_block(table, table)
+            block["language"] = "text"
+            out.append(block)
         return out
 
 
 def setup(app):
+    """Register the two directives."""
     app.add_directive("densekit-source", DensekitSource)
     app.add_directive("densekit-trace", DensekitTrace)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

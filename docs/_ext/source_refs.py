@@ -73,8 +73,11 @@ def source_of(
 ) -> Source:
     """The source lines of ``qualname`` (or the part from ``start_at`` to ``end_at``).
 
-    Raises ReferenceError when the object is gone, a marker is missing, or a string of
-    ``contains`` is not in the lines shown.
+    Raises
+    ------
+    ReferenceError
+        When the object is gone, a marker is missing, or a string of ``contains`` is not
+        in the lines shown.
     """
     obj = inspect.unwrap(resolve(qualname))
     if isinstance(obj, property):
