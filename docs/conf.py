@@ -41,7 +41,6 @@ extensions = [
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 exclude_patterns = ["_build", "**.ipynb_checkpoints", "auto_examples/*.ipynb", "auto_examples/*.py"]
-suppress_warnings = ["config.cache"]  # sphinx-gallery's reset_argv is a function
 
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
@@ -72,26 +71,11 @@ def setup(app):
 
 
 # --- the gallery: examples/ run at build time, their output and figures in the page ---
-GALLERY_ARGS = {
-    # a few epochs and trials keep the build within its time budget; the scripts'
-    # defaults (in their docstrings) give the numbers the guides quote
-    "overfitting.py": ["--epochs", "40"],
-    "tune_size.py": ["--trials", "6", "--epochs", "15"],
-    "pipeline_vs_mlp.py": ["--repeats", "1", "--threads", "1"],
-}
-
-
-def gallery_argv(script, config):
-    """The arguments the gallery runs an example with."""
-    return GALLERY_ARGS.get(Path(str(script)).name, [])
-
-
 sphinx_gallery_conf = {
     "examples_dirs": str(ROOT / "examples"),
     "gallery_dirs": "auto_examples",
     "filename_pattern": r".*\.py$",
     "ignore_pattern": r"__init__\.py",
-    "reset_argv": gallery_argv,
     "abort_on_example_error": True,
     "download_all_examples": False,
     "show_memory": False,
