@@ -80,7 +80,7 @@ sphinx_gallery_conf = {
     "download_all_examples": False,
     "show_memory": False,
     "remove_config_comments": True,
-    "within_subsection_order": "FileNameSortKey",
+    "within_subsection_order": "gallery_order.ExampleOrder",  # docs/_ext/gallery_order.py
     "min_reported_time": 1,
     "image_scrapers": ("matplotlib",),
     "capture_repr": ("__repr__",),

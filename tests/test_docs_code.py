@@ -39,7 +39,7 @@ def pages():
     return sorted(
         page
         for page in DOCS.rglob("*.md")
-        if not {"_build", "auto_examples"} & set(page.relative_to(DOCS).parts)
+        if not {"_build", "auto_examples", "api"} & set(page.relative_to(DOCS).parts)
     )
 
 

@@ -124,7 +124,7 @@ def split_contains(value: str | None) -> list[str]:
 def references(docs: Path = DOCS):
     """Every (page, qualified name, options) of the docs' densekit-source directives."""
     for page in sorted(docs.rglob("*.md")):
-        if "_build" in page.parts:
-            continue
+        if {"_build", "auto_examples", "api"} & set(page.relative_to(docs).parts):
+            continue  # generated pages
         for match in DIRECTIVE.finditer(page.read_text(encoding="utf-8")):
             yield page, match.group(2), parse_options(match.group(3))
