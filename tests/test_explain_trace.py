@@ -196,3 +196,34 @@ def test_training_mode_applies_dropout_as_fit_does():
     np.testing.assert_allclose(
         training.layers[1].a[kept], 2.0 * training.layers[1].inputs[kept], rtol=1e-6
     )
+
+
+def test_normalization_batch_norm_activation_layers_and_pruning_masks():
+    x = np.random.default_rng(0).normal(size=(32, 3))
+    norm = dk.layers.Normalization()
+    norm.adapt(x)
+    model = dk.Sequential(
+        [
+            norm,
+            dk.layers.Dense(4, use_bias=False, input_dim=3),
+            dk.layers.BatchNormalization(),
+            dk.layers.Activation("relu"),
+            dk.layers.Dense(2),
+            dk.layers.Activation("softmax"),
+        ],
+        seed=0,
+        dtype="float64",
+    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x, (x[:, 0] > 0).astype(int), epochs=2, verbose=0, seed=0)
+    dk.prune.magnitude(model, 0.5)
+    # in training mode, as check_gradients differentiates (batch statistics of the one row)
+    t = dk.explain.trace(model, x[0], 1, training=True)
+    assert t.fused  # the last Activation layer's softmax fuses with the cross-entropy
+    assert set(t.layers[2].weights) == {"gamma", "beta"}  # moving statistics are state
+    check = dk.check_gradients(model, x[:1], np.array([1]), max_params=None)
+    scale = np.abs(check.analytic).max()
+    np.testing.assert_allclose(t.gradient, check.analytic, rtol=0, atol=64 * 2.2e-16 * scale)
+    pruned = model.layers[1].kernel == 0
+    assert pruned.any() and np.all(t.layers[1].updates["kernel"][pruned] == 0)
+    assert "batch_normalization (BatchNormalization)" in t.table()

@@ -52,7 +52,8 @@ class LayerTrace:
     grad_z
         ``dL/dz`` (None for a layer without a pre-activation).
     weights
-        The weights before the step, by name (``kernel`` ``(n, m)``, ``bias`` ``(m,)``).
+        The trainable weights before the step, by name (``kernel`` ``(n, m)``, ``bias``
+        ``(m,)``, BatchNormalization's ``gamma`` and ``beta``).
     grads
         ``dL/d(weight)`` by name, weight penalties included.
     updates
@@ -283,7 +284,8 @@ def trace(model: Sequential, x: Any, y: Any, training: bool = False) -> Trace:
         regularizer.add_gradient(np, weight, grad_weight)
     penalty = float(probe.regularization_penalty()) if probe.regularized else 0.0
     for record, layer in zip(records, probe.layers):
-        record.weights = {name: np.array(w, copy=True) for name, w in layer.weights.items()}
+        # the trainable weights (those with a gradient); moving statistics are state
+        record.weights = {name: np.array(layer.weights[name], copy=True) for name in layer.grads}
         record.grads = {name: np.array(g, copy=True) for name, g in layer.grads.items()}
     gradient = np.array(probe.grads, copy=True)
     before = np.array(probe.params, copy=True)
@@ -291,7 +293,7 @@ def trace(model: Sequential, x: Any, y: Any, training: bool = False) -> Trace:
     update = probe.params - before
     for record, layer in zip(records, probe.layers):
         record.updates = {
-            name: np.asarray(w) - record.weights[name] for name, w in layer.weights.items()
+            name: np.asarray(layer.weights[name]) - record.weights[name] for name in record.weights
         }
     return Trace(
         x=np.array(xb, copy=True),
