@@ -17,7 +17,8 @@
 
 One module per concern: :mod:`~densekit.explain.importance`,
 :mod:`~densekit.explain.attributions`, :mod:`~densekit.explain.units`,
-:mod:`~densekit.explain.plots`, :mod:`~densekit.explain.trace`, and :mod:`~densekit.explain.results` (tables and figures).
+:mod:`~densekit.explain.plots`, :mod:`~densekit.explain.trace`, and
+:mod:`~densekit.explain.results` (tables and figures).
 
 Results are NumPy arrays, tables (pandas DataFrames when pandas is installed,
 else lists of dicts) and matplotlib figures (the ``plot`` extra). Figures are
