@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 TORCH  ?= torch==2.13.0
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test lint format bench clean docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,5 +43,15 @@ format: $(VENV)/.test
 bench: $(VENV)/.bench
 	$(BIN)/python benchmarks/run.py
 
+$(VENV)/.docs: $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q -e ".[docs]"
+	touch $@
+
+# The site, into docs/_build/html: the gallery runs examples/, warnings are errors.
+docs: $(VENV)/.docs
+	rm -rf docs/_build docs/auto_examples
+	$(BIN)/python -m sphinx -W --keep-going -q -b html docs docs/_build/html
+	@echo "docs: open docs/_build/html/index.html"
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache docs/_build docs/auto_examples

@@ -1,4 +1,10 @@
-"""A dense layer from n inputs to m units has n*m weights and m biases: n*m + m."""
+"""
+Parameter counts: n * m + m
+===========================
+
+A dense layer from ``n`` inputs to ``m`` units has ``n * m`` weights and ``m`` biases:
+``n * m + m`` parameters, which ``summary()`` and ``count_params()`` report.
+"""
 
 import densekit as dk
 

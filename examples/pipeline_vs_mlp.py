@@ -1,8 +1,14 @@
-"""DenseClassifier as a drop-in for MLPClassifier in a scikit-learn Pipeline.
+"""
+DenseClassifier against MLPClassifier
+=====================================
+
+DenseClassifier as a drop-in for MLPClassifier in a scikit-learn Pipeline.
 
 Both get the same parameters on the digits dataset (bundled with
 scikit-learn); the script prints test accuracy and fit time (best of
 ``--repeats`` fits, as other processes on the machine make single timings noisy).
+
+::
 
     python examples/pipeline_vs_mlp.py [--repeats 3] [--threads 1] [--max-iter 200]
 """
@@ -38,7 +44,7 @@ def best_fit(make, x, y, repeats: int):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="DenseClassifier against MLPClassifier.")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="BLAS threads (threadpoolctl)")
     parser.add_argument("--max-iter", type=int, default=PARAMS["max_iter"])

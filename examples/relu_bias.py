@@ -1,6 +1,9 @@
-"""Why a neuron needs a bias: a ReLU neuron without one cannot output 2 at x = 0.
+"""
+Why a neuron needs a bias
+=========================
 
-Without a bias, y = relu(w * 0) = 0 whatever w is. With a bias, y = relu(w*0 + b)
+A ReLU neuron without a bias cannot output 2 at x = 0: without a bias,
+``y = relu(w * 0) = 0`` whatever ``w`` is. With a bias, ``y = relu(w * 0 + b)``
 can be anything >= 0, so it learns to output 2 there.
 """
 

@@ -1,4 +1,8 @@
-"""How many hidden units? The rule of thumb against a search on a validation set.
+"""
+How many hidden units? A rule of thumb against a search
+=======================================================
+
+How many hidden units? The rule of thumb against a search on a validation set.
 
 The seed's rule of thumb puts the hidden layer's size between the input and the
 output size; its advice for the real answer is to try sizes and keep the one
@@ -7,6 +11,8 @@ scikit-learn's 8x8 digits (64 inputs, 10 classes): it trains the rule-of-thumb
 network (the midpoint, (64 + 10) / 2 = 37 units), lets dk.tune.search try sizes
 from 2 to 512 units with everything else fixed, and compares them on the same
 validation split and on a test set neither has seen.
+
+::
 
     python examples/tune_size.py [--trials 20] [--epochs 30]
 """
@@ -24,7 +30,7 @@ FIXED = {"layers": 1, "activation": "relu", "learning_rate": 3e-3}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="Hidden units: a rule of thumb against a search.")
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--epochs", type=int, default=30)
     args = parser.parse_args()
@@ -58,6 +64,22 @@ def main() -> None:
     rows = table.to_dict("records") if hasattr(table, "to_dict") else table
     tried = sorted((int(r["units"]), r["value"]) for r in rows if r["value"] is not None)
     print("sizes tried (units: val_loss): " + ", ".join(f"{u}: {v:.3f}" for u, v in tried))
+    plot(tried, rule_units, rule.best_value)
+
+
+def plot(tried: list[tuple[int, float]], rule_units: int, rule_loss: float) -> None:
+    """Validation loss against the number of hidden units (when matplotlib is installed)."""
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    figure, axes = plt.subplots(figsize=(7, 4))
+    axes.semilogx([u for u, _ in tried], [v for _, v in tried], "o", label="search trials")
+    axes.semilogx([rule_units], [rule_loss], "s", color="C1", label="rule of thumb")
+    axes.set_xlabel("hidden units")
+    axes.set_ylabel("validation loss")
+    axes.legend()
+    figure.tight_layout()
 
 
 if __name__ == "__main__":

@@ -42,3 +42,13 @@ def test_parameter_counts_are_n_times_m_plus_m():
 def test_quickstart_runs():
     pytest.importorskip("sklearn")
     assert "val_accuracy" in run_example("quickstart.py")
+
+
+def test_pruning_and_int8_keep_the_accuracy_and_shrink_the_file():
+    pytest.importorskip("sklearn")
+    out = run_example("pruning_int8.py")
+    float_accuracy = float(re.search(r"float32 model: .* test accuracy ([\d.]+)", out).group(1))
+    int8_accuracy = float(re.search(r"int8 model: test accuracy ([\d.]+)", out).group(1))
+    assert int8_accuracy >= float_accuracy - 0.02
+    assert float(re.search(r"\(([\d.]+)x smaller\)", out).group(1)) > 3
+    assert "pruned 90%: " in out

@@ -65,9 +65,9 @@ def from_torch(module: Any, dtype: str | None = None, name: str = "sequential") 
 
     Examples
     --------
-    >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))  # doctest: +SKIP
-    >>> model = dk.from_torch(net)  # doctest: +SKIP
-    >>> [layer.activation.name for layer in model.layers]  # doctest: +SKIP
+    >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+    >>> model = dk.from_torch(net)
+    >>> [layer.activation.name for layer in model.layers]
     ['relu', 'linear']
     """
     torch = _torch()

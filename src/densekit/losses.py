@@ -161,7 +161,7 @@ class MeanSquaredError(Loss):
 
 @dataclass(frozen=True)
 class MeanAbsoluteError(Loss):
-    """Mean absolute error: l = mean_k |p_k - y_k|."""
+    """Mean absolute error: ``l = mean_k |p_k - y_k|``."""
 
     name: ClassVar[str] = "mean_absolute_error"
 
@@ -176,7 +176,7 @@ class MeanAbsoluteError(Loss):
 
 @dataclass(frozen=True)
 class Huber(Loss):
-    """Huber loss: l = mean_k (e^2/2 if |e| <= delta else delta (|e| - delta/2)), e = p - y."""
+    """Huber loss: ``l = mean_k (e^2/2 if |e| <= delta else delta (|e| - delta/2))``, ``e = p - y``."""
 
     name: ClassVar[str] = "huber"
     delta: float = 1.0

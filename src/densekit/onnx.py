@@ -51,10 +51,12 @@ def export_onnx(model: Sequential, path: str | Path, opset: int = MIN_OPSET) -> 
 
     Examples
     --------
-    >>> dk.export_onnx(model, "model.onnx")  # doctest: +SKIP
-    >>> import onnxruntime  # doctest: +SKIP
-    >>> session = onnxruntime.InferenceSession("model.onnx")  # doctest: +SKIP
-    >>> session.run(None, {"input": x.astype("float32")})[0]  # doctest: +SKIP
+    >>> dk.export_onnx(model, "model.onnx")
+    >>> import onnxruntime
+    >>> session = onnxruntime.InferenceSession("model.onnx")
+    >>> outputs = session.run(None, {"input": x.astype("float32")})[0]
+    >>> bool(np.allclose(outputs, model.predict(x), atol=1e-5))
+    True
     """
     onnx = require("onnx", "onnx", "ONNX export")
     proto = to_onnx(model, opset=opset)

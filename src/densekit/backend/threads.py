@@ -81,10 +81,10 @@ def set_threads(threads: int | None) -> None:
     Examples
     --------
     >>> import densekit as dk
-    >>> dk.set_threads(1)  # doctest: +SKIP
-    >>> dk.get_threads()  # doctest: +SKIP
+    >>> dk.set_threads(1)
+    >>> dk.get_threads()
     1
-    >>> dk.set_threads(None)  # doctest: +SKIP
+    >>> dk.set_threads(None)
     """
     global _process_limit, _process_threads
     threads = check_threads(threads)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from . import demo, export, predict, summary, train, tune
+from . import demo, explain, export, predict, summary, train, tune
 
 EXIT_ERROR = 2
 #: the commands in the order ``densekit --help`` lists them
-COMMANDS = (train, tune, predict, summary, export, demo)
+COMMANDS = (train, tune, predict, summary, export, explain, demo)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -11,10 +11,14 @@
   :func:`plot_activation_histograms`, :func:`unit_health` (dead ReLU units and
   saturated sigmoid/tanh units per layer) and :func:`neuron_importance`, the
   per-unit score ``dk.prune.neurons(..., criterion=neuron_importance)`` can use.
+- :func:`trace`: one row's forward pass, backward pass and optimizer step, every number
+  of every layer (``z``, ``a``, ``dL/dz``, ``dL/dW``, ``dL/db``, the step), as a table
+  or a page with the network drawn.
 
 One module per concern: :mod:`~densekit.explain.importance`,
 :mod:`~densekit.explain.attributions`, :mod:`~densekit.explain.units`,
-:mod:`~densekit.explain.plots`, and :mod:`~densekit.explain.results` (tables and figures).
+:mod:`~densekit.explain.plots`, :mod:`~densekit.explain.trace`, and
+:mod:`~densekit.explain.results` (tables and figures).
 
 Results are NumPy arrays, tables (pandas DataFrames when pandas is installed,
 else lists of dicts) and matplotlib figures (the ``plot`` extra). Figures are
@@ -35,6 +39,9 @@ from .importance import FeatureImportance as FeatureImportance
 from .importance import permutation_importance as permutation_importance
 from .plots import plot_activation_histograms as plot_activation_histograms
 from .plots import plot_weights as plot_weights
+from .trace import LayerTrace as LayerTrace
+from .trace import Trace as Trace
+from .trace import trace as trace
 from .units import dead_relu_units as dead_relu_units
 from .units import dense_layers as dense_layers
 from .units import layer_outputs as layer_outputs

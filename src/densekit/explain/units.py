@@ -177,7 +177,7 @@ def unit_health(model: Sequential, x: Any, threshold: float = 0.99, fraction: fl
 def neuron_importance(model: Sequential, layer_index: int, x: Any) -> np.ndarray:
     """A score per unit of Dense layer ``model.layers[layer_index]``: what it sends on.
 
-        score_j = mean_rows |s_j| * ||W_next[j, :]||_2
+        ``score_j = mean_rows |s_j| * ||W_next[j, :]||_2``
 
     where ``s_j`` is the signal unit j hands the next Dense layer over ``x`` (its
     activation, after any BatchNormalization or Dropout in between) and ``W_next``

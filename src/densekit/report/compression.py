@@ -182,8 +182,12 @@ def compression_report(
 
     Examples
     --------
-    >>> pruned = dk.prune.magnitude(model, sparsity=0.8)  # doctest: +SKIP
-    >>> print(dk.compression_report(model, pruned, x_test, y_test))  # doctest: +SKIP
+    >>> pruned = dk.prune.magnitude(model.copy(), sparsity=0.8)  # magnitude prunes in place
+    >>> print(dk.compression_report(model, pruned, x_test, y_test))  # doctest: +ELLIPSIS
+    batch size ...
+    ...before...after...after/before
+    parameters ...
+    ...accuracy...
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ArgumentError(f"batch_size must be a positive integer, got {batch_size!r}")

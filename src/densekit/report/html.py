@@ -135,8 +135,8 @@ def report(
 
     Examples
     --------
-    >>> history = model.fit(x, y, validation_split=0.2)  # doctest: +SKIP
-    >>> dk.report(model, history, x_val, y_val, "report.html")  # doctest: +SKIP
+    >>> history = model.fit(x, y, validation_split=0.2, verbose=0)
+    >>> dk.report(model, history, x_val, y_val, "report.html")
     PosixPath('report.html')
     """
     require("matplotlib", "plot", "densekit.report")
