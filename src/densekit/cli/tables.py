@@ -17,6 +17,7 @@ import numpy as np
 from ..errors import ArgumentError, ModelFileError
 
 PREPROCESSING_KEY = "preprocessing"
+READING_KEY = "reading"  # how the table was read ({"dates": "text" | "expand"}), for predict
 
 
 def add_table_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,6 +38,13 @@ def add_table_arguments(parser: argparse.ArgumentParser) -> None:
         help="how missing cells are filled: auto (the default: numbers take the median and "
         "a missing-indicator feature, text its own level), mean, median, most_frequent, "
         "zero, or none to stop with an error",
+    )
+    parser.add_argument(
+        "--dates",
+        choices=["text", "expand"],
+        default="text",
+        help="date columns: text (one category per date, the default) or expand (year, "
+        "month, day and weekday number columns)",
     )
     parser.add_argument(
         "--drop",
@@ -68,7 +76,7 @@ def read_training_table(args: argparse.Namespace) -> tuple[Any, np.ndarray, np.n
     """
     from ..tabular import TabularPreprocessor, read_table
 
-    table = _drop_columns(read_table(args.data), args.drop or [], args.target)
+    table = _drop_columns(read_table(args.data, dates=args.dates), args.drop or [], args.target)
     if not args.quiet:
         _warn_identifiers(table, args.target)
     preprocessor = TabularPreprocessor(
@@ -115,6 +123,30 @@ def stored_preprocessor(model: Any, path: str) -> Any:
     return TabularPreprocessor.from_config(model.metadata[PREPROCESSING_KEY])
 
 
+def reading_options(model: Any) -> dict:
+    """How ``densekit train`` read its table, so ``predict`` reads new rows alike.
+
+    Parameters
+    ----------
+    model
+        The loaded model.
+
+    Returns
+    -------
+    dict
+        Keyword arguments for :func:`~densekit.tabular.read_table`.
+
+    Raises
+    ------
+    ModelFileError
+        If the stored options are malformed.
+    """
+    options = model.metadata.get(READING_KEY, {})
+    if not isinstance(options, dict) or options.get("dates", "text") not in ("text", "expand"):
+        raise ModelFileError(f"model metadata {READING_KEY!r} is malformed: {options!r}")
+    return {"dates": options.get("dates", "text")}
+
+
 def _drop_columns(table, names: list[str], target: str):
     """The table without the columns named by --drop (each may list several, comma-separated)."""
     from ..tabular import Table, column
@@ -130,7 +162,7 @@ def _drop_columns(table, names: list[str], target: str):
     if not dropped:
         return table
     columns = [name for name in table.columns if name not in dropped]
-    return Table(columns, {name: table.data[name] for name in columns}, table.n_rows)
+    return Table(columns, {name: table.data[name] for name in columns}, table.n_rows, table.notes)
 
 
 def _warn_identifiers(table, target: str) -> None:
