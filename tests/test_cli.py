@@ -209,7 +209,7 @@ def test_export_writes_an_onnx_file_that_onnxruntime_runs(iris_csv, tmp_path):
             "-q",
         ]
     )
-    assert main(["export", str(model_path), str(onnx_path), "-q"]) == 0
+    assert main(["export", str(model_path), str(onnx_path), "-q", "--network-only"]) == 0
     import densekit as dk
 
     model = dk.load_model(model_path)
