@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import ArgumentError
 from .outputs import refuse_overwrite
-from .tables import PREPROCESSING_KEY, READING_KEY, reading_options, stored_preprocessor
+from .tables import PREPROCESSING_KEY, reading_options, stored_preprocessor
 
 CALIBRATION_ROWS = 1000
 
@@ -54,8 +54,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
         preprocessor = stored_preprocessor(model, args.model)
         network = model if args.int8 is None else _int8(model, preprocessor, args.int8)
-        reading = model.metadata.get(READING_KEY)
-        export_pipeline(network, preprocessor, args.output, opset=args.opset, reading=reading)
+        export_pipeline(network, preprocessor, args.output, opset=args.opset)
         what = "the pipeline" + (" (int8 network)" if args.int8 is not None else "")
     if not args.quiet:
         print(f"wrote {what} to {args.output} (ONNX opset {args.opset})")
@@ -67,7 +66,7 @@ def _int8(model: Any, preprocessor: Any, data: str) -> Any:
     from ..quantize import int8
     from ..tabular import read_table
 
-    table = read_table(data, **reading_options(model))
+    table = read_table(data, **reading_options(preprocessor))
     x = preprocessor.transform(table)[:CALIBRATION_ROWS]
     return int8(model, x)
 

@@ -43,7 +43,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     model = load_model(args.model).to(args.device)
     model.precision = args.precision
     preprocessor = stored_preprocessor(model, args.model)
-    table = read_table(args.data, **reading_options(model))
+    table = read_table(args.data, **reading_options(preprocessor))
     ids = _id_column(table, args.id)
     x = preprocessor.transform(table)
     if not args.quiet:

@@ -17,7 +17,6 @@ import numpy as np
 from ..errors import ArgumentError, ModelFileError
 
 PREPROCESSING_KEY = "preprocessing"
-READING_KEY = "reading"  # how the table was read ({"dates": "text" | "expand"}), for predict
 
 
 def add_table_arguments(parser: argparse.ArgumentParser) -> None:
@@ -84,6 +83,8 @@ def read_training_table(args: argparse.Namespace) -> tuple[Any, np.ndarray, np.n
         task=None if args.task == "auto" else args.task,
         fill_missing=None if args.fill_missing == "none" else args.fill_missing,
     ).fit(table)
+    if args.dates != "text":
+        preprocessor.reading = {"dates": args.dates}  # stored, so predict reads alike
     x, y = preprocessor.transform(table), preprocessor.encode_target(table)
     if not args.quiet:
         for line in [*table.notes, *preprocessor.warnings_]:
@@ -123,13 +124,13 @@ def stored_preprocessor(model: Any, path: str) -> Any:
     return TabularPreprocessor.from_config(model.metadata[PREPROCESSING_KEY])
 
 
-def reading_options(model: Any) -> dict:
+def reading_options(preprocessor: Any) -> dict:
     """How ``densekit train`` read its table, so ``predict`` reads new rows alike.
 
     Parameters
     ----------
-    model
-        The loaded model.
+    preprocessor
+        The stored preprocessing (its ``reading``).
 
     Returns
     -------
@@ -141,9 +142,9 @@ def reading_options(model: Any) -> dict:
     ModelFileError
         If the stored options are malformed.
     """
-    options = model.metadata.get(READING_KEY, {})
-    if not isinstance(options, dict) or options.get("dates", "text") not in ("text", "expand"):
-        raise ModelFileError(f"model metadata {READING_KEY!r} is malformed: {options!r}")
+    options = preprocessor.reading
+    if set(options) - {"dates"} or options.get("dates", "text") not in ("text", "expand"):
+        raise ModelFileError(f"the stored reading options {options!r} are not ones densekit knows")
     return {"dates": options.get("dates", "text")}
 
 

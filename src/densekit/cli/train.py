@@ -17,7 +17,7 @@ from .argument_types import fraction, hidden_sizes, non_negative_int, number, po
 from .devices import add_device_arguments
 from .outputs import refuse_overwrite
 from .reporting import write_report
-from .tables import PREPROCESSING_KEY, READING_KEY, add_table_arguments, read_training_table
+from .tables import PREPROCESSING_KEY, add_table_arguments, read_training_table
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -69,8 +69,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     optimizer = optimizers.get({"name": args.optimizer, "learning_rate": args.learning_rate})
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
     model.metadata[PREPROCESSING_KEY] = preprocessor.get_config()
-    if args.dates != "text":
-        model.metadata[READING_KEY] = {"dates": args.dates}
     if not args.quiet:
         print(
             f"{preprocessor.task}: {len(x)} rows, {len(preprocessor.input_names)} columns -> "

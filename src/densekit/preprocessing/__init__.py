@@ -25,6 +25,7 @@ The public API::
     prep = TabularPreprocessor(target="species").fit(table)    # both, for a table with
     X, y = prep.transform(table), prep.encode_target(table)    # its target column
     prep.get_config(); TabularPreprocessor.from_config(config) # JSON, in model files
+    prep.reading = {"dates": "expand"}   # how an app read the table: stored, never interpreted
 
 Conventions (the modules' docstrings say more):
 

@@ -40,7 +40,7 @@ _KEYS_V1 = (
     "features",
     "target_encoding",
 )
-_KEYS = (*_KEYS_V1, "settings")
+_KEYS = (*_KEYS_V1, "settings", "reading")
 
 
 @dataclass
@@ -59,6 +59,8 @@ class PreprocessorState:
         The target's standardization (regression), else None.
     settings
         The feature encoding settings (scaling, categorical, max_onehot, missing_values).
+    reading
+        How the application read the table (str -> str), opaque here; ``{}`` by default.
     """
 
     target: str
@@ -70,6 +72,7 @@ class PreprocessorState:
     target_mean: float | None
     target_std: float | None
     settings: dict
+    reading: dict
 
     def to_config(self) -> dict:
         """The state as plain JSON values, the format :meth:`from_config` reads.
@@ -93,6 +96,7 @@ class PreprocessorState:
             "features": [column.to_config() for column in self.columns],
             "target_encoding": target,
             "settings": {key: self.settings[key] for key in _SETTINGS},
+            "reading": dict(self.reading),
         }
 
     @classmethod
@@ -130,6 +134,11 @@ class PreprocessorState:
         max_classes = config["max_classes"]
         if isinstance(max_classes, bool) or not isinstance(max_classes, int) or max_classes < 2:
             raise _bad("['max_classes']", f"must be an int >= 2, got {max_classes!r}")
+        reading = config.get("reading", {})
+        if not isinstance(reading, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in reading.items()
+        ):
+            raise _bad("['reading']", f"must be an object of strings, got {reading!r}")
         if version == 1:
             settings = {"scaling": "standard", "categorical": "onehot", "max_onehot": 32}
             settings["missing_values"] = []
@@ -153,6 +162,7 @@ class PreprocessorState:
             target_mean,
             target_std,
             settings,
+            dict(reading),
         )
 
 

@@ -76,6 +76,7 @@ class TabularPreprocessor:
         )
         self.target_encoder = TargetEncoder(task, max_classes, name=target)
         self.warnings_: list[str] = []
+        self.reading: dict[str, str] = {}  # how an application read the table; stored as is
 
     # -- settings and fitted state, by their familiar names
 
@@ -313,6 +314,7 @@ class TabularPreprocessor:
             self.target_mean,
             self.target_std,
             self.features.get_config()["settings"],
+            self.reading,
         ).to_config()
 
     @classmethod
@@ -349,6 +351,7 @@ class TabularPreprocessor:
         target.task, target.classes_ = state.task, state.classes
         target.mean, target.std = state.target_mean, state.target_std
         prep.features.columns_ = state.columns
+        prep.reading = state.reading
         return prep
 
 

@@ -45,7 +45,6 @@ def export_pipeline(
     preprocessor: TabularPreprocessor,
     path: str | Path,
     opset: int = MIN_OPSET,
-    reading: dict | None = None,
 ) -> None:
     """Write the preprocessing, the network and the target decoding as one ONNX file.
 
@@ -59,8 +58,6 @@ def export_pipeline(
         The ``.onnx`` file to write (atomically).
     opset
         The default-domain ONNX opset, at least MIN_OPSET.
-    reading
-        How the CLI read the training table (``{"dates": "expand"}``), kept in metadata.
 
     Raises
     ------
@@ -70,7 +67,7 @@ def export_pipeline(
         If onnx is not installed.
     """
     onnx = require("onnx", "onnx", "ONNX export")
-    proto = pipeline_proto(model, preprocessor, opset, reading)
+    proto = pipeline_proto(model, preprocessor, opset)
     onnx.checker.check_model(proto, full_check=True)
     atomic_write(path, [proto.SerializeToString()])
 
@@ -79,7 +76,6 @@ def pipeline_proto(
     model: Any,
     preprocessor: TabularPreprocessor,
     opset: int = MIN_OPSET,
-    reading: dict | None = None,
 ) -> Any:
     """The ``onnx.ModelProto`` of the whole pipeline (see the module docstring).
 
@@ -91,8 +87,6 @@ def pipeline_proto(
         The fitted preprocessing.
     opset
         The default-domain opset.
-    reading
-        The CLI's reading options, for the metadata.
 
     Returns
     -------
@@ -153,7 +147,7 @@ def pipeline_proto(
         + ("labels and probabilities" if preprocessor.task == "classification" else "prediction"),
     )
     proto.ir_version = helper.find_min_ir_version_for(list(proto.opset_import))
-    onnx.helper.set_model_props(proto, _metadata(preprocessor, reading))
+    onnx.helper.set_model_props(proto, _metadata(preprocessor))
     return proto
 
 
@@ -327,7 +321,7 @@ def _decode(b: _Builder, prep: TabularPreprocessor, output: str) -> list:
     ]
 
 
-def _metadata(prep: TabularPreprocessor, reading: dict | None) -> dict[str, str]:
+def _metadata(prep: TabularPreprocessor) -> dict[str, str]:
     kinds = {
         column.name: "number" if isinstance(column, NumericColumn) else "text"
         for column in prep.columns_
@@ -340,5 +334,5 @@ def _metadata(prep: TabularPreprocessor, reading: dict | None) -> dict[str, str]
         "feature_names": json.dumps(prep.feature_names),
         "classes": json.dumps(prep.classes_),
         "missing": "numbers: NaN; text: an empty string",
-        "reading": json.dumps(reading or {}),
+        "reading": json.dumps(prep.reading),
     }
