@@ -119,7 +119,10 @@ class PreprocessorState:
             If a field is missing, unknown, of the wrong type or out of range.
         """
         version = config.get("version") if isinstance(config, dict) else None
-        config = _field(config, "config", _KEYS_V1 if version == 1 else _KEYS)
+        keys = _KEYS_V1 if version == 1 else _KEYS
+        if isinstance(config, dict) and "reading" not in config:
+            keys = tuple(key for key in keys if key != "reading")  # optional: {} by default
+        config = _field(config, "config", keys)
         if config["format"] != CONFIG_FORMAT:
             raise _bad("['format']", f"is {config['format']!r}; expected {CONFIG_FORMAT!r}")
         if version not in (1, CONFIG_VERSION) or isinstance(version, bool):
