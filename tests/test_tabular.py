@@ -645,3 +645,9 @@ def test_without_pyarrow_the_csv_module_reads_the_same_features(tmp_path, monkey
     prep = TabularPreprocessor("bought").fit(fast)
     np.testing.assert_array_equal(prep.transform(slow), prep.transform(fast))
     assert TabularPreprocessor("bought").fit(slow).get_config() == prep.get_config()
+
+
+def test_a_true_false_target_keeps_its_labels_as_written(tmp_path):
+    text = "x,ok\n" + "".join(f"{i},{'True' if i % 2 else 'False'}\n" for i in range(10))
+    prep = TabularPreprocessor("ok").fit(read_table(write(tmp_path, text)))
+    assert prep.classes_ == ["False", "True"]

@@ -133,8 +133,9 @@ def _read_csv_fast(path: Path, delimiter: str | None, dates: str) -> Table | Non
         strings_can_be_null=False,
         auto_dict_encode=True,
         auto_dict_max_cardinality=2**31 - 1,
-        true_values=_cases("true"),
-        false_values=_cases("false"),
+        # true/false stay text as written: a feature reads them as 1/0, a target as labels
+        true_values=["\x00true"],
+        false_values=["\x00false"],
     )
     read = pa_csv.ReadOptions(column_names=names, skip_rows=_lines_through_header(sample))
     parse = pa_csv.ParseOptions(
