@@ -4,7 +4,8 @@
 
 Generates two tables (never committed; in a temporary folder unless --workdir):
 ``numbers`` (5 numeric features, a text target) and ``mixed`` (25 numeric columns
-with 1% missing cells, 25 text columns of 10-130 levels, a text target). Each job
+with 1% missing cells, 25 text columns of 2-5 levels, a text target: 137 encoded
+features, so the dense float matrices stay within a shared machine's memory). Each job
 runs in its own process, one at a time, the jobs alternating within each repeat so
 that noise on a shared machine falls on all alike; the child reports its own peak
 RSS (VmHWM), the parent the wall time (interpreter start and imports included).
@@ -13,7 +14,8 @@ Jobs:
 
 - ``densekit``: ``read_table`` + ``TabularPreprocessor`` fit, transform and target.
 - ``pandas+sklearn``: ``pandas.read_csv`` + ``ColumnTransformer`` (numbers:
-  ``SimpleImputer(median)`` + ``StandardScaler``; text: ``SimpleImputer(most_frequent)``
+  ``SimpleImputer(median, add_indicator=True)`` + ``StandardScaler``, the features
+  densekit makes; text: ``SimpleImputer(most_frequent)``
   + ``OneHotEncoder(handle_unknown="ignore")``) ``fit_transform`` + ``LabelEncoder``.
 - ``predict``: ``densekit predict MODEL DATA -o OUT`` vs ``pandas.read_csv`` + the fitted
   ColumnTransformer's ``transform`` + the same densekit network's ``predict`` +
@@ -55,7 +57,7 @@ def generate(path: Path, rows: int, n_numbers: int, n_text: int, seed: int = 0) 
                     cells[rng.random(n) < 0.01] = ""
                 columns.append(cells)
             for i in range(n_text):
-                levels = np.array([f"level{j}" for j in range(10 + 5 * i)])
+                levels = np.array([f"level{j}" for j in range(2 + i % 4)])
                 columns.append(levels[rng.integers(0, len(levels), n)])
             columns.append(np.array(["no", "yes"])[rng.integers(0, 2, n)])
             block = np.stack(columns, axis=1)
@@ -85,7 +87,13 @@ def _sklearn_transformer(frame):
     text = [c for c in features if c not in numbers]
     return ColumnTransformer(
         [
-            ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numbers),
+            (
+                "num",
+                make_pipeline(
+                    SimpleImputer(strategy="median", add_indicator=True), StandardScaler()
+                ),
+                numbers,
+            ),
             (
                 "text",
                 make_pipeline(
