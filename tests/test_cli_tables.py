@@ -76,3 +76,16 @@ def test_predict_id_of_an_unknown_column_is_one_clear_error(shop, tmp_path, caps
     assert main(["predict", str(model), str(shop), "--id", "ID"]) == 2
     err = capsys.readouterr().err
     assert "--id column 'ID'" in err and "did you mean 'id'" in err
+
+
+def test_missing_values_names_text_that_counts_as_missing(tmp_path, capsys):
+    text = "veneer,y\n" + "".join(f"{v},{i % 2}\n" for i, v in enumerate(["None", "Stone"] * 10))
+    data = write(tmp_path / "houses.csv", text)
+    model = tmp_path / "m.safetensors"
+    assert train(data, "--target", "y", "-o", model, "-q") == 0
+    assert main(["summary", str(model)]) == 0
+    assert "veneer=None" in capsys.readouterr().out  # "None" is a real level by default
+    model.unlink()
+    assert train(data, "--target", "y", "-o", model, "--missing-values", "None") == 0
+    err = capsys.readouterr().err
+    assert "filled missing values: veneer 10 with their own level" in err

@@ -39,6 +39,14 @@ def add_table_arguments(parser: argparse.ArgumentParser) -> None:
         "zero, or none to stop with an error",
     )
     parser.add_argument(
+        "--missing-values",
+        default="",
+        metavar="TEXT",
+        help="text that counts as missing in every column, comma-separated (like 'NA,None'); "
+        "numeric columns always count NA, NaN, null, None, ? and blank cells, text columns "
+        "only blank ones",
+    )
+    parser.add_argument(
         "--dates",
         choices=["text", "expand"],
         default="text",
@@ -82,6 +90,7 @@ def read_training_table(args: argparse.Namespace) -> tuple[Any, np.ndarray, np.n
         target=args.target,
         task=None if args.task == "auto" else args.task,
         fill_missing=None if args.fill_missing == "none" else args.fill_missing,
+        missing_values=[text.strip() for text in args.missing_values.split(",") if text.strip()],
     ).fit(table)
     if args.dates != "text":
         preprocessor.reading = {"dates": args.dates}  # stored, so predict reads alike
