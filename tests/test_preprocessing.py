@@ -233,3 +233,13 @@ def test_model_files_written_by_the_first_tabular_format_predict_as_before(tmp_p
             [float(v) for v in want[name == "classifier" :]],
             rtol=1e-6,
         )
+
+
+def test_pandas_extension_dtypes_and_pd_na_read_as_nulls():
+    pd = pytest.importorskip("pandas")
+    text = as_column(pd.Series(["a", None, "b"], dtype="string"))[0]
+    assert text.tolist() == ["a", None, "b"]
+    assert as_column(pd.Series(["a", pd.NA], dtype=object))[0].tolist() == ["a", None]
+    numbers, integer = as_column(pd.Series([1, None, 3], dtype="Int64"))
+    np.testing.assert_array_equal(numbers, [1.0, np.nan, 3.0])
+    assert integer

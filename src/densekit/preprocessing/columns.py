@@ -165,14 +165,17 @@ def as_column(values: Any) -> tuple[np.ndarray | TextColumn, bool]:
     return _from_objects(array.astype(object))
 
 
-def _from_objects(array: np.ndarray) -> tuple[np.ndarray | TextColumn, bool]:
+def _from_objects(
+    array: np.ndarray, null: np.ndarray | None = None
+) -> tuple[np.ndarray | TextColumn, bool]:
     """Python objects: all numbers (or null) -> numbers; else text with nulls."""
     kinds = {type(value) for value in array[:1000]} - {type(None)}
     if kinds <= {str}:
-        fast = _arrow_codes(array, None)
+        fast = _arrow_codes(array, null)
         if fast is not None:
             return fast, False
-    null = (array == None) | (array != array)  # noqa: E711  (elementwise, in C)
+    if null is None:
+        null = (array == None) | (array != array)  # noqa: E711  (elementwise, in C)
     present = array[~null]
     kinds = {type(value) for value in present[:1000]}
     if kinds and kinds <= {int, float, bool, np.float64, np.int64}:
@@ -196,7 +199,8 @@ def _from_pandas(series: Any) -> tuple[np.ndarray | TextColumn, bool]:
     if kind in "biuf":
         numbers = series.to_numpy(dtype=np.float64, na_value=np.nan)
         return numbers, kind in "biu"
-    return as_column(series.to_numpy(dtype=object))
+    null = np.asarray(series.isna(), dtype=bool)  # None, NaN, pd.NA and NaT alike
+    return _from_objects(series.to_numpy(dtype=object, na_value=None), null)
 
 
 def _from_arrow(array: Any) -> tuple[np.ndarray | TextColumn, bool]:
