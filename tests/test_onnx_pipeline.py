@@ -189,3 +189,21 @@ def test_network_only_keeps_the_bare_network(penguins_csv, tmp_path):
     graph = tmp_path / "bare.onnx"
     assert main(["export", str(model), str(graph), "--network-only", "-q"]) == 0
     assert [i.name for i in onnx.load(graph).graph.input] == ["input"]
+
+
+def test_a_model_file_of_the_first_tabular_format_exports_its_pipeline(tmp_path):
+    """Written before densekit.preprocessing: 'NA' and '?' in text columns count as missing."""
+    old = Path(__file__).parent / "data" / "tabular_v1"
+    graph = tmp_path / "old.onnx"
+    assert main(["export", str(old / "classifier.safetensors"), str(graph), "-q"]) == 0
+    stored = TabularPreprocessor.from_config(
+        load_model(old / "classifier.safetensors").metadata["preprocessing"]
+    )
+    labels, probabilities = session(graph).run(
+        None, onnx_inputs(stored, read_table(old / "people_new.csv"))
+    )
+    with open(old / "classifier_predictions.csv", newline="") as file:
+        rows = list(csv.reader(file))[1:]
+    assert labels.tolist() == [row[0] for row in rows]
+    expected = np.array([[float(v) for v in row[1:]] for row in rows])
+    np.testing.assert_allclose(probabilities, expected, rtol=RTOL, atol=RTOL)
