@@ -50,7 +50,7 @@ def test_train_prints_its_result_on_stdout_and_its_messages_on_stderr(wine, tmp_
     lines = result.stdout.splitlines()
     assert len(lines) == 1 and lines[0].startswith("accuracy ")
     assert "on the validation split (20% of the rows, not used for training)" in lines[0]
-    for words in ("13 feature columns", "Total params", "Epoch 2/2", "saved the model to"):
+    for words in ("13 columns -> 13 features", "Total params", "Epoch 2/2", "saved the model to"):
         assert words in result.stderr
     # stderr is a pipe, not a terminal: one line per epoch, no progress bar redrawn with \r
     assert "\r" not in result.stderr and "\r" not in result.stdout
@@ -68,7 +68,7 @@ def test_predict_summary_and_export_keep_results_and_messages_apart(wine, tmp_pa
     pytest.importorskip("onnx")
     export = run("export", model, tmp_path / "m.onnx")
     assert (export.returncode, export.stdout) == (0, "")
-    assert export.stderr.startswith(f"wrote {tmp_path / 'm.onnx'}")
+    assert export.stderr.startswith(f"wrote the pipeline to {tmp_path / 'm.onnx'}")
 
 
 @pytest.mark.parametrize("command", ["train", "predict", "export", "tune", "demo"])
@@ -132,7 +132,8 @@ def test_errors_speak_in_command_line_words(wine, tmp_path):
     lines[3] = "," + lines[3].split(",", 1)[1]
     holes = tmp_path / "holes.csv"
     holes.write_text("\n".join(lines) + "\n")
-    missing = run("train", holes, "--target", "target", "-o", tmp_path / "m")
+    missing = run("train", holes, "--target", "target", "-o", tmp_path / "m",
+                  "--fill-missing", "none")  # fmt: skip
     assert missing.returncode == 2 and "--fill-missing" in missing.stderr
     assert "fill_missing" not in missing.stderr and len(missing.stderr.splitlines()) == 1
     words = tmp_path / "words.csv"

@@ -52,19 +52,20 @@ def fitted(**kwargs) -> tuple[TabularPreprocessor, Table]:
 # --------------------------------------------------------------------------- read_table
 
 
-def test_read_csv_gives_columns_rows_and_raw_string_cells(tmp_path):
+def test_read_csv_gives_columns_rows_and_typed_columns(tmp_path):
     table = read_table(write(tmp_path, PEOPLE))
     assert table.columns == ["age", "color", "income", "bought"]
     assert table.n_rows == 4
-    assert table.data["age"] == ["30", "40", "50", "20"]
-    assert table.data["income"][0] == "100.5"
+    assert table.data["age"].tolist() == [30, 40, 50, 20]
+    assert table.data["income"][0] == 100.5
+    assert table.data["color"].tolist() == ["red", "blue", "red", "green"]
 
 
 def test_read_tsv_uses_tabs_and_txt_sniffs_the_delimiter(tmp_path):
     tsv = read_table(write(tmp_path, "a\tb\n1\t2\n", "data.tsv"))
     txt = read_table(write(tmp_path, "a;b;c\n1;2;3\n4;5;6\n", "data.txt"))
-    assert tsv.columns == ["a", "b"] and tsv.data["b"] == ["2"]
-    assert txt.columns == ["a", "b", "c"] and txt.data["c"] == ["3", "6"]
+    assert tsv.columns == ["a", "b"] and tsv.data["b"].tolist() == [2]
+    assert txt.columns == ["a", "b", "c"] and txt.data["c"].tolist() == [3, 6]
 
 
 def test_read_csv_skips_blank_lines_and_a_utf8_byte_order_mark(tmp_path):
@@ -132,8 +133,8 @@ def test_parquet_round_trip_keeps_python_values_and_nulls(tmp_path):
     pq.write_table(source, tmp_path / "data.parquet")
     table = read_table(tmp_path / "data.parquet")
     assert table.columns == ["x", "kind", "y"] and table.n_rows == 3
-    assert table.data["x"] == [1.5, None, 3.0]
-    assert table.data["kind"] == ["a", "b", None]
+    np.testing.assert_array_equal(table.data["x"], [1.5, np.nan, 3.0])
+    assert table.data["kind"].tolist() == ["a", "b", None]
     prep = TabularPreprocessor("y", fill_missing="most_frequent").fit(table)
     assert prep.feature_names == ["x", "kind=a", "kind=b"]
     assert prep.classes_ == [0, 1]
@@ -392,7 +393,7 @@ def test_suggest_loss_matches_the_task(target, expected):
 
 HOLES = table_of(
     a=[1, "", 3, "NA", 5],
-    b=["x", "y", "?", "x", "x"],
+    b=["x", "y", "", "x", "x"],  # "?" would be a category in a text column
     c=[1, 2, 3, 4, 5],
     y=["p", "q", "p", "q", "p"],
 )
@@ -400,14 +401,14 @@ HOLES = table_of(
 
 def test_missing_values_raise_naming_columns_and_counts():
     with pytest.raises(InputError) as error:
-        TabularPreprocessor("y").fit(HOLES)
+        TabularPreprocessor("y", fill_missing=None).fit(HOLES)
     message = str(error.value)
     assert "'a': 2 of 5" in message and "'b': 1 of 5" in message and "'c'" not in message
     assert "--fill-missing" in message
 
 
 def test_missing_values_at_transform_raise_too():
-    prep, _ = fitted()
+    prep, _ = fitted(fill_missing=None)
     with pytest.raises(InputError, match=r"'age': 1 of 2"):
         prep.transform(table_of(age=[30, ""], color=["red", "red"]))
 
@@ -425,7 +426,7 @@ def test_fill_missing_modes(mode, a_fill, b_row):
     prep = TabularPreprocessor("y", fill_missing=mode).fit(HOLES)
     X = prep.transform(HOLES)
     assert prep.feature_names == ["a", "b=x", "b=y", "c"]
-    column = prep._columns[0]
+    column = prep.columns_[0]
     assert column.fill == a_fill
     np.testing.assert_allclose(X[1, 0], (a_fill - column.mean) / column.std, rtol=1e-6)
     np.testing.assert_array_equal(X[2, 1:3], b_row)
@@ -433,14 +434,14 @@ def test_fill_missing_modes(mode, a_fill, b_row):
 
 def test_standardization_statistics_come_from_observed_values_only():
     prep = TabularPreprocessor("y", fill_missing="zero").fit(HOLES)
-    assert prep._columns[0].mean == 3.0
-    assert prep._columns[0].std == pytest.approx(np.std([1, 3, 5]))
+    assert prep.columns_[0].mean == 3.0
+    assert prep.columns_[0].std == pytest.approx(np.std([1, 3, 5]))
 
 
 def test_median_fill_differs_from_mean_fill():
     table = table_of(a=[1, 2, 100, ""], y=["p", "q", "p", "q"])
-    assert TabularPreprocessor("y", fill_missing="median").fit(table)._columns[0].fill == 2.0
-    assert TabularPreprocessor("y", fill_missing="mean").fit(table)._columns[0].fill == 103 / 3
+    assert TabularPreprocessor("y", fill_missing="median").fit(table).columns_[0].fill == 2.0
+    assert TabularPreprocessor("y", fill_missing="mean").fit(table).columns_[0].fill == 103 / 3
 
 
 def test_missing_target_always_raises_naming_the_rows():
@@ -515,14 +516,14 @@ def _break(path, value):
     ("mutate", "message"),
     [
         (_break(["format"], "other"), "format"),
-        (_break(["version"], 2), "version"),
+        (_break(["version"], 3), "version"),
         (_break(["task"], "clustering"), "task"),
         (_break(["target"], ""), "target"),
         (_break(["max_classes"], 1), "max_classes"),
         (_break(["fill_missing"], "mode"), "fill_missing"),
         (_break(["features"], []), "features"),
-        (_break(["features", 0, "std"], 0.0), "std"),
-        (_break(["features", 0, "mean"], "NaN"), "mean"),
+        (_break(["features", 0, "scale"], 0.0), "scale"),
+        (_break(["features", 0, "center"], "NaN"), "center"),
         (_break(["features", 0, "kind"], "image"), "kind"),
         (_break(["features", 0, "extra"], 1), "unknown keys"),
         (_break(["features", 1, "categories"], ["red", "blue"]), "sorted"),
@@ -601,3 +602,52 @@ def test_diabetes_csv_is_a_regression_problem(tmp_path):
     assert prep.task == "regression" and prep.n_features_out == 10
     decoded = prep.decode_target(prep.encode_target(table))
     np.testing.assert_allclose(decoded, frame["target"].to_numpy(), rtol=1e-5)
+
+
+# --------------------------------------------------------------------------- the columnar reader
+
+
+def test_decimal_commas_in_a_semicolon_file_are_numbers_with_a_note(tmp_path):
+    table = read_table(write(tmp_path, "price;kind;y\n3,5;a;1\n4,25;b;0\nNA;a;1\n"))
+    assert any("decimal commas" in note and "'price'" in note for note in table.notes)
+    prep = TabularPreprocessor("y").fit(table)
+    assert prep.feature_names[:2] == ["price", "price:missing"]
+    assert prep.columns_[0].fill == pytest.approx(3.875)
+
+
+def test_date_columns_are_noted_and_can_be_expanded(tmp_path):
+    text = "day,x,y\n2024-01-31,1,a\n2024-02-01,2,b\n2024-02-03,3,a\n"
+    table = read_table(write(tmp_path, text))
+    assert any("'day' holds dates" in note and "--dates expand" in note for note in table.notes)
+    assert table.data["day"].tolist()[0] == "2024-01-31"
+    expanded = read_table(tmp_path / "data.csv", dates="expand")
+    assert expanded.columns[:4] == ["day_year", "day_month", "day_day", "day_weekday"]
+    assert expanded.data["day_month"].tolist() == [1, 2, 2]
+    assert expanded.data["day_weekday"].tolist() == [2, 3, 5]  # Wednesday, Thursday, Saturday
+
+
+def test_rows_of_only_delimiters_are_blank_rows(tmp_path):
+    table = read_table(write(tmp_path, "a,b\n1,x\n,\n2,y\n"))
+    assert table.n_rows == 2 and table.data["b"].tolist() == ["x", "y"]
+
+
+def test_quoted_cells_may_hold_delimiters_and_newlines(tmp_path):
+    table = read_table(write(tmp_path, 'a,b\n1,"x, and\nmore"\n2,y\n'))
+    assert table.data["b"].tolist() == ["x, and\nmore", "y"]
+
+
+def test_without_pyarrow_the_csv_module_reads_the_same_features(tmp_path, monkeypatch):
+    path = write(tmp_path, PEOPLE + "35,NA,,no\n")
+    fast = read_table(path)
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # makes `import pyarrow` fail
+    slow = read_table(path)
+    assert slow.columns == fast.columns and slow.n_rows == fast.n_rows == 5
+    prep = TabularPreprocessor("bought").fit(fast)
+    np.testing.assert_array_equal(prep.transform(slow), prep.transform(fast))
+    assert TabularPreprocessor("bought").fit(slow).get_config() == prep.get_config()
+
+
+def test_a_true_false_target_keeps_its_labels_as_written(tmp_path):
+    text = "x,ok\n" + "".join(f"{i},{'True' if i % 2 else 'False'}\n" for i in range(10))
+    prep = TabularPreprocessor("ok").fit(read_table(write(tmp_path, text)))
+    assert prep.classes_ == ["False", "True"]

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import ArgumentError, InputError
 from .outputs import refuse_overwrite
-from .tables import PREPROCESSING_KEY, stored_preprocessor
+from .tables import PREPROCESSING_KEY, reading_options, stored_preprocessor
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -98,13 +98,21 @@ def _row_index(args: argparse.Namespace, n_rows: int) -> int:
 
 def _row_of_file(model: Any, args: argparse.Namespace) -> tuple[np.ndarray, Any]:
     """Row ROW of ``--data``: through the stored preprocessing, or as numbers."""
+    from ..preprocessing import TextColumn
     from ..tabular import Table, column, read_table
 
-    table = read_table(args.data)
+    stored = PREPROCESSING_KEY in model.metadata
+    preprocessor = stored_preprocessor(model, args.model) if stored else None
+    options = reading_options(preprocessor) if stored else {}
+    table = read_table(args.data, **options)
     index = _row_index(args, table.n_rows)
-    row = Table(table.columns, {name: [table.data[name][index]] for name in table.columns}, 1)
-    if PREPROCESSING_KEY in model.metadata:
-        preprocessor = stored_preprocessor(model, args.model)
+    rows = np.array([index])
+
+    def one_row(cells: Any) -> Any:
+        return cells.take(rows) if isinstance(cells, TextColumn) else np.asarray(cells)[rows]
+
+    row = Table(table.columns, {name: one_row(table.data[name]) for name in table.columns}, 1)
+    if preprocessor is not None:
         x = preprocessor.transform(row)[0]
         if args.y is not None:
             return x, _numbers(args.y, "--y")
@@ -114,11 +122,11 @@ def _row_of_file(model: Any, args: argparse.Namespace) -> tuple[np.ndarray, Any]
             f"{args.model} has no stored preprocessing (it was not made by 'densekit train'): "
             "name the target column of the file with --target"
         )
-    target = column(row, args.target, "--target")[0]
+    target = column(row, args.target, "--target")
     features = [name for name in table.columns if name != args.target]
     try:
         x = np.array([float(row.data[name][0]) for name in features], dtype=np.float64)
-        y = float(target)
+        y = float(target[0])
     except (TypeError, ValueError):
         raise InputError(
             f"row {index} of {args.data} is not all numbers; a model without stored "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import warnings
 from typing import Any
 
 import numpy as np
@@ -11,7 +12,7 @@ from ..errors import ArgumentError
 from .argument_types import positive_int
 from .devices import add_device_arguments, check_device_arguments
 from .outputs import check_output_path, refuse_overwrite, say, write_csv
-from .tables import stored_preprocessor
+from .tables import reading_options, stored_preprocessor
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -44,12 +45,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
     model = load_model(args.model).to(args.device)
     model.precision = args.precision
     preprocessor = stored_preprocessor(model, args.model)
-    table = read_table(args.data)
+    table = read_table(args.data, **reading_options(preprocessor))
+    ids = _id_column(table, args.id)
     x = preprocessor.transform(table)
+    _warn_unseen(preprocessor.unseen(), table.n_rows)  # shown once, unless -q
     outputs = model.predict(x, batch_size=args.batch_size)
     labels = preprocessor.decode_target(outputs)
-    header = ["prediction"]
-    columns = [list(labels)]
+    header = ["prediction"] if ids is None else [args.id, "prediction"]
+    columns = [list(labels)] if ids is None else [ids, list(labels)]
     if args.proba:
         if preprocessor.task != "classification":
             raise ArgumentError("--proba needs a classification model")
@@ -80,6 +83,12 @@ def add_command(commands: Any) -> None:
     predict.add_argument("-o", "--output", default=None, help="CSV to write (default: stdout)")
     predict.add_argument("--proba", action="store_true", help="add class probability columns")
     predict.add_argument("--batch-size", type=positive_int, default=None)
+    predict.add_argument(
+        "--id",
+        default=None,
+        metavar="COLUMN",
+        help="copy this column (a row ID) into the output, before the predictions",
+    )
     add_device_arguments(predict)
     predict.add_argument("-q", "--quiet", action="store_true",
                          help="print nothing but errors (and the predictions, without -o)")  # fmt: skip
@@ -90,3 +99,29 @@ def _class_probabilities(outputs: np.ndarray, n_classes: int) -> np.ndarray:
     if outputs.shape[1] == 1 and n_classes == 2:
         return np.hstack([1.0 - outputs, outputs])
     return outputs
+
+
+def _id_column(table: Any, name: str | None) -> list | None:
+    """The --id column's cells as they read in the file (integers without '.0')."""
+    if name is None:
+        return None
+    from ..tabular import TextColumn, column
+
+    values = column(table, name, "--id")
+    if isinstance(values, TextColumn):
+        return ["" if value is None else value for value in values.tolist()]
+    values = np.asarray(values)
+    if values.dtype.kind == "f" and np.all(np.isnan(values) | (values == np.round(values))):
+        return ["" if np.isnan(v) else str(int(v)) for v in values.tolist()]
+    return values.tolist()
+
+
+def _warn_unseen(unseen: dict[str, int], n_rows: int) -> None:
+    """One line: how many cells held categories the model never saw (they encode as zeros)."""
+    if unseen:
+        listed = ", ".join(f"{name!r}: {count}" for name, count in unseen.items())
+        warnings.warn(
+            f"{sum(unseen.values())} cells of {n_rows} rows hold categories "
+            f"not seen in training ({listed}); they encode as no known category",
+            stacklevel=2,
+        )

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ArgumentError, ModelFileError
+from .outputs import say
 
 PREPROCESSING_KEY = "preprocessing"
 
@@ -32,9 +33,26 @@ def add_table_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", choices=["auto", "classification", "regression"], default="auto")
     parser.add_argument(
         "--fill-missing",
-        choices=["mean", "median", "most_frequent", "zero"],
-        default=None,
-        help="fill missing cells instead of stopping with an error",
+        choices=["auto", "mean", "median", "most_frequent", "zero", "none"],
+        default="auto",
+        help="how missing cells are filled: auto (the default: numbers take the median and "
+        "a missing-indicator feature, text its own level), mean, median, most_frequent, "
+        "zero, or none to stop with an error",
+    )
+    parser.add_argument(
+        "--missing-values",
+        default="",
+        metavar="TEXT",
+        help="text that counts as missing in every column, comma-separated (like 'NA,None'); "
+        "numeric columns always count NA, NaN, null, None, ? and blank cells, text columns "
+        "only blank ones",
+    )
+    parser.add_argument(
+        "--dates",
+        choices=["text", "expand"],
+        default="text",
+        help="date columns: text (one category per date, the default) or expand (year, "
+        "month, day and weekday number columns)",
     )
     parser.add_argument(
         "--drop",
@@ -66,14 +84,24 @@ def read_training_table(args: argparse.Namespace) -> tuple[Any, np.ndarray, np.n
     """
     from ..tabular import TabularPreprocessor, read_table
 
-    table = _drop_columns(read_table(args.data), args.drop or [], args.target)
+    table = _drop_columns(read_table(args.data, dates=args.dates), args.drop or [], args.target)
     _warn_identifiers(table, args.target)
     preprocessor = TabularPreprocessor(
         target=args.target,
         task=None if args.task == "auto" else args.task,
-        fill_missing=args.fill_missing,
+        fill_missing=None if args.fill_missing == "none" else args.fill_missing,
+        missing_values=[text.strip() for text in args.missing_values.split(",") if text.strip()],
     ).fit(table)
-    return preprocessor, preprocessor.transform(table), preprocessor.encode_target(table)
+    if args.dates != "text":
+        preprocessor.reading = {"dates": args.dates}  # stored, so predict reads alike
+    x, y = preprocessor.transform(table), preprocessor.encode_target(table)
+    for line in [*table.notes, *preprocessor.warnings_]:
+        # raised, not printed: the command prints each once (unless -q) and the report
+        # lists them (cli.outputs.reported_warnings)
+        warnings.warn(line, stacklevel=2)
+    if preprocessor.filled_summary():
+        say(preprocessor.filled_summary(), args.quiet)
+    return preprocessor, x, y
 
 
 def stored_preprocessor(model: Any, path: str) -> Any:
@@ -106,6 +134,30 @@ def stored_preprocessor(model: Any, path: str) -> Any:
     return TabularPreprocessor.from_config(model.metadata[PREPROCESSING_KEY])
 
 
+def reading_options(preprocessor: Any) -> dict:
+    """How ``densekit train`` read its table, so ``predict`` reads new rows alike.
+
+    Parameters
+    ----------
+    preprocessor
+        The stored preprocessing (its ``reading``).
+
+    Returns
+    -------
+    dict
+        Keyword arguments for :func:`~densekit.tabular.read_table`.
+
+    Raises
+    ------
+    ModelFileError
+        If the stored options are malformed.
+    """
+    options = preprocessor.reading
+    if set(options) - {"dates"} or options.get("dates", "text") not in ("text", "expand"):
+        raise ModelFileError(f"the stored reading options {options!r} are not ones densekit knows")
+    return {"dates": options.get("dates", "text")}
+
+
 def _drop_columns(table, names: list[str], target: str):
     """The table without the columns named by --drop (each may list several, comma-separated)."""
     from ..tabular import Table, column
@@ -121,7 +173,7 @@ def _drop_columns(table, names: list[str], target: str):
     if not dropped:
         return table
     columns = [name for name in table.columns if name not in dropped]
-    return Table(columns, {name: table.data[name] for name in columns}, table.n_rows)
+    return Table(columns, {name: table.data[name] for name in columns}, table.n_rows, table.notes)
 
 
 def _warn_identifiers(table, target: str) -> None:

@@ -96,10 +96,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     optimizer = optimizers.get({"name": args.optimizer, "learning_rate": args.learning_rate})
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
     model.metadata[PREPROCESSING_KEY] = preprocessor.get_config()
-    columns = len(preprocessor.get_config()["features"])
     say(
-        f"{preprocessor.task}: {len(x)} rows, {columns} feature columns "
-        f"({x.shape[1]} features after encoding), target {args.target!r}"
+        f"{preprocessor.task}: {len(x)} rows, {len(preprocessor.input_names)} columns -> "
+        f"{x.shape[1]} features after encoding, target {args.target!r}"
         + (
             f" with classes {preprocessor.classes_}"
             if preprocessor.task == "classification"
