@@ -74,7 +74,7 @@ def check_inputs(
             model.require_built("evaluate")
         n_outputs = model.planned_output_dim(x.shape[1])
     y = model.loss.prepare_targets(y, n_outputs, model.dtype)
-    sample_weight = check_sample_weight(sample_weight, len(x), model.dtype)
+    sample_weight = check_sample_weight(sample_weight, x.shape[0], model.dtype)
     return x, y, sample_weight
 
 
