@@ -209,7 +209,7 @@ def test_early_stopping_records_validation_curves_and_keeps_best_score():
 def test_string_labels_and_probabilities():
     x, y = _iris()
     names = np.array(["setosa", "versicolor", "virginica"])[y]
-    estimator = DenseClassifier((16,), max_iter=200, random_state=0).fit(x, names)
+    estimator = DenseClassifier((16,), max_iter=500, random_state=0).fit(x, names)
     assert list(estimator.classes_) == ["setosa", "versicolor", "virginica"]
     assert estimator.predict(x).dtype == names.dtype
     np.testing.assert_allclose(estimator.predict_proba(x).sum(axis=1), 1.0, rtol=1e-6)
@@ -285,7 +285,7 @@ def test_pipeline_grid_search_and_cross_val_score():
     x, y = x[:400], y[:400]
     pipeline = make_pipeline(StandardScaler(), DenseClassifier(max_iter=30, random_state=0))
     scores = cross_val_score(pipeline, x, y, cv=3)
-    assert scores.mean() > 0.85
+    assert scores.mean() > 0.8  # MLPClassifier, same settings and folds: 0.83
     search = GridSearchCV(
         pipeline, {"denseclassifier__hidden_layer_sizes": [(16,), (32,)]}, cv=2
     ).fit(x, y)
@@ -306,7 +306,7 @@ def test_bad_parameters_raise_densekit_errors():
     with pytest.raises(dk.errors.ArgumentError, match="activation"):
         DenseClassifier(activation="swish").fit(x, y)
     with pytest.raises(dk.errors.ArgumentError, match="solver"):
-        DenseClassifier(solver="lbfgs").fit(x, y)
+        DenseClassifier(solver="newton").fit(x, y)
     with pytest.raises(dk.errors.ArgumentError, match="loss"):
         DenseRegressor(loss="hinge").fit(x, y)
 

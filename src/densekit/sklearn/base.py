@@ -107,6 +107,11 @@ class DenseBase(BaseEstimator):
         self.optimizer = optimizer
         self.dtype = dtype
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # CSR/CSC through the first layer's product
+        return tags
+
     # --- parameters -----------------------------------------------------------------
     def _check_params(self) -> tuple[int, ...]:
         sizes = self.hidden_layer_sizes
@@ -200,6 +205,20 @@ class DenseBase(BaseEstimator):
             dtype=dtype.name,
         )
 
+    def _mlp_initial_weights(self, sizes, n_features: int, n_outputs: int, state) -> tuple:
+        """MLP's draws: per layer, W then b ~ U(-r, r), r = sqrt(k / (n + m)), from ``state``.
+
+        k = 2 for logistic hidden units, else 6; float64, as MLP draws them.
+        """
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        widths = [n_features, *sizes, n_outputs]
+        kernels, biases = [], []
+        for fan_in, fan_out in zip(widths[:-1], widths[1:]):
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            kernels.append(state.uniform(-bound, bound, (fan_in, fan_out)))
+            biases.append(state.uniform(-bound, bound, fan_out))
+        return kernels, biases
+
     def _initialize(self, sizes, n_features: int, n_outputs: int, rng, dtype) -> None:
         self.model_ = self._build_model(
             sizes,
@@ -209,7 +228,6 @@ class DenseBase(BaseEstimator):
             int(rng.integers(2**31)),
             dtype,
         )
-        self._apply_assigned_weights()
         self.n_outputs_ = n_outputs
         self.n_layers_ = len(sizes) + 2
         self.out_activation_ = self._out_activation_name()
@@ -235,14 +253,21 @@ class DenseBase(BaseEstimator):
         sizes = self._check_params()
         if self.early_stopping and incremental:
             raise ArgumentError("partial_fit does not support early_stopping=True")
-        rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31))
+        state = check_random_state(self.random_state)
         fresh = not hasattr(self, "model_") or not (self.warm_start or incremental)
+        if fresh:
+            # MLP's initial weights first, from the same stream as MLP's (so the same
+            # random_state starts both from the same point); then densekit's generator
+            initial = self._mlp_initial_weights(sizes, x.shape[1], targets.shape[1], state)
+        rng = np.random.default_rng(state.randint(2**31))
         if fresh:
             # MLP's rule: weights in the input's float dtype (validate_data gave float32
             # or float64), unless the dtype parameter fixes it
             fixed = self._fixed_dtype()
             dtype = x.dtype if fixed is None else fixed
             self._initialize(sizes, x.shape[1], targets.shape[1], rng, dtype)
+            if not self._apply_assigned_weights():
+                self.coefs_, self.intercepts_ = initial
         # a fitted network keeps its dtype (warm_start, partial_fit): the data follows it
         x = x.astype(self.model_.dtype, copy=False)
         targets = targets.astype(self.model_.dtype, copy=False)
@@ -455,8 +480,14 @@ class DenseBase(BaseEstimator):
         for target, array in zip(current, arrays):
             target[...] = array
 
-    def _apply_assigned_weights(self) -> None:
-        """Start the new network from ``coefs_`` / ``intercepts_`` assigned before it existed."""
+    def _apply_assigned_weights(self) -> bool:
+        """Start the new network from ``coefs_`` / ``intercepts_`` assigned before it existed.
+
+        Returns
+        -------
+        bool
+            Whether any were assigned.
+        """
         assigned = {
             name: self.__dict__.pop(f"_assigned_{name}", None) for name in ("kernel", "bias")
         }
@@ -470,6 +501,7 @@ class DenseBase(BaseEstimator):
             ):
                 for target, array in zip(current, arrays):
                     target[...] = array
+        return any(values is not None for values in assigned.values())
 
     @property
     def coefs_(self) -> list[np.ndarray]:

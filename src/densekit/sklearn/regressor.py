@@ -251,4 +251,7 @@ class DenseRegressor(RegressorMixin, DenseBase):
         return output.ravel() if self._y_ndim == 1 else output
 
     def _score_output(self, output, y, sample_weight) -> float:
-        return float(r2_score(y, self._prediction(output), sample_weight=sample_weight))
+        prediction = self._prediction(output)
+        if not np.isfinite(prediction).all():  # a diverging network: MLP scores it NaN
+            return float("nan")
+        return float(r2_score(y, prediction, sample_weight=sample_weight))
