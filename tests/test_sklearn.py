@@ -25,6 +25,10 @@ from densekit.sklearn import DenseClassifier, DenseRegressor, expected_failed_ch
 CHECKED = [
     DenseClassifier(hidden_layer_sizes=(16,), max_iter=60, learning_rate_init=0.01, random_state=0),
     DenseRegressor(hidden_layer_sizes=(16,), max_iter=60, learning_rate_init=0.01, random_state=0),
+    DenseClassifier((16,), max_iter=60, learning_rate_init=0.01, random_state=0, dtype="float32"),
+    DenseRegressor((16,), max_iter=60, learning_rate_init=0.01, random_state=0, dtype="float32"),
+    DenseClassifier((16,), solver="lbfgs", max_iter=60, random_state=0),
+    DenseRegressor((16,), solver="lbfgs", max_iter=60, random_state=0),
 ]
 
 
@@ -69,7 +73,7 @@ def test_dtype_parameter_fixes_the_dtype_whatever_the_input(cls):
     assert method(x).dtype == np.float64  # float32 weights, float64 X: promoted, as MLP
     assert set(expected_failed_checks(estimator)) == {
         "check_sample_weight_equivalence_on_dense_data",
-        "check_methods_subset_invariance",
+        "check_sample_weight_equivalence_on_sparse_data",
     }
     assert expected_failed_checks(cls()) == {}
     with pytest.raises(dk.errors.ArgumentError, match="dtype must be None .* got 'int8'"):

@@ -21,7 +21,9 @@ import pytest
 sklearn = pytest.importorskip("sklearn")
 
 IMPORT = "from sklearn.neural_network import MLPClassifier, MLPRegressor"
-OURS = "from densekit.sklearn import DenseClassifier as MLPClassifier, DenseRegressor as MLPRegressor"
+OURS = (
+    "from densekit.sklearn import DenseClassifier as MLPClassifier, DenseRegressor as MLPRegressor"
+)
 
 #: tests of scikit-learn's file that densekit does not pass, and why
 KNOWN_DIFFERENCES = {

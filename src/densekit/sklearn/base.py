@@ -430,10 +430,13 @@ class DenseBase(BaseEstimator):
         x = validate_data(
             self, x, reset=False, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32]
         )
-        # computed in the model's dtype; returned in the wider of it and the input's, as
-        # MLP's X @ coefs_ promotes (float32 fit, float64 X: float64 out)
-        output = self.model_.predict(x)
-        return output.astype(np.result_type(output.dtype, x.dtype), copy=False)
+        # computed in the wider of the model's dtype and the input's, as MLP's X @ coefs_
+        # promotes (float32 weights, float64 X: float64 arithmetic and output); so a
+        # float32 network's predictions do not depend on which rows share a product
+        model = self.model_
+        if np.result_type(model.dtype, x.dtype) != model.dtype:
+            model = model.copy(dtype=np.result_type(model.dtype, x.dtype).name)
+        return model.predict(x)
 
     # --- MLP's fitted attributes, read from the model ---------------------------------
     def _dense_weights(self, name: str) -> list:
