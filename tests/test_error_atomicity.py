@@ -506,9 +506,9 @@ CASES = [
     ),
     Case("adapt-1d", with_normalization, lambda m, p: m.layers[0].adapt(X[:, 0]), InputError),
     Case(
-        "trainable-false",
+        "trainable-not-a-bool",
         trained,
-        lambda m, p: setattr(m.layers[0], "trainable", False),
+        lambda m, p: setattr(m.layers[0], "trainable", "no"),
         ArgumentError,
     ),
     # files: a failing save keeps the existing file, a failing load creates nothing

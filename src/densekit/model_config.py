@@ -40,7 +40,13 @@ def get_config(model: Sequential) -> dict:
         "input_dim": model.input_dim,
         "feature_names": model.feature_names,
         "layers": [
-            {"class_name": type(layer).__name__, "config": layer.get_config()}
+            {
+                "class_name": type(layer).__name__,
+                # a frozen layer says so (unfrozen ones are written as before)
+                "config": layer.get_config()
+                if layer.trainable
+                else {**layer.get_config(), "trainable": False},
+            }
             for layer in model.layers
         ],
     }

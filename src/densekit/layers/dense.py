@@ -120,11 +120,13 @@ class Dense(Layer):
     def backward(self, grad: Any, need_input_grad: bool = True, through_activation: bool = True):
         """``grad`` is dL/dA (or dL/dZ when ``through_activation`` is False, the fused case)."""
         dz = self._activation_backward(self._z, self._a, grad) if through_activation else grad
-        if isinstance(self._x, self.backend.xp.ndarray):
+        if "kernel" not in self.grads:  # frozen (trainable=False): no weight gradients
+            pass
+        elif isinstance(self._x, self.backend.xp.ndarray):
             self._matmul(self._x.T, dz, out=self.grads["kernel"])
         else:
             self.grads["kernel"][...] = self._x.T @ dz
-        if self.use_bias:
+        if self.use_bias and "bias" in self.grads:
             self._column_sums(dz, self.grads["bias"])
         if not need_input_grad:
             return None

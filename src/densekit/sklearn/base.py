@@ -568,7 +568,8 @@ class DenseBase(BaseEstimator):
         model = self.model_
         parts = {}
         for (layer, spec, _), part in zip(
-            [entry for entry in model.weight_index if entry[1].trainable], model.slices
+            [entry for entry in model.weight_index if model.trains(entry[0], entry[1])],
+            model.slices,
         ):
             if isinstance(layer, dk_layers.Dense):
                 parts.setdefault(spec.name, []).append(np.arange(part.start, part.stop))
