@@ -256,3 +256,51 @@ def test_model_history_is_the_last_fits_history():
     assert model.history is None
     history = model.fit(*_data(), epochs=2, verbose=0)
     assert model.history is history and len(history.history["loss"]) == 2
+
+
+def _binary(rows=300):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((rows, 5))
+    return x, (x[:, 0] + 0.5 * rng.standard_normal(rows) > 0).astype(int)
+
+
+def test_precision_recall_and_auc_are_ratios_over_all_rows():
+    metrics_module = pytest.importorskip("sklearn.metrics")
+    x, y = _binary()
+    model = dk.Sequential([dk.layers.Dense(1, "sigmoid", input_dim=5)], seed=0)
+    model.compile("adam", "binary_crossentropy", metrics=["precision", "recall", "auc"])
+    history = model.fit(x, y, epochs=2, batch_size=32, verbose=0)
+    assert set(history.history) == {"loss", "precision", "recall", "auc"}
+    results = model.evaluate(x, y, batch_size=64)  # counts summed over 5 batches
+    p = model.predict(x).ravel().astype(np.float64)
+    assert results["precision"] == pytest.approx(metrics_module.precision_score(y, p > 0.5))
+    assert results["recall"] == pytest.approx(metrics_module.recall_score(y, p > 0.5))
+    # Keras' AUC: the ROC curve through 200 thresholds, trapezoids; the same, brute force
+    thresholds = dk.metrics.AUC_THRESHOLDS
+    tp = np.array([((p > t) & (y == 1)).sum() for t in thresholds])
+    fp = np.array([((p > t) & (y == 0)).sum() for t in thresholds])
+    tpr, fpr = tp / tp[0], fp / fp[0]
+    expected = np.sum((fpr[:-1] - fpr[1:]) * (tpr[:-1] + tpr[1:]) / 2)
+    assert results["auc"] == pytest.approx(expected, rel=1e-12)
+    # the exact AUC differs by the scores that share a threshold bucket (width 1/199)
+    assert abs(results["auc"] - metrics_module.roc_auc_score(y, p)) < 1e-2
+
+
+def test_string_class_labels_in_fit_map_to_sorted_class_indices(tmp_path):
+    x, _ = _data(60)
+    names = np.array(["cat", "dog", "emu"])[np.arange(60) % 3]
+    model = _frozen_first()
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, names, epochs=2, verbose=0, validation_data=(x, names))
+    assert model.class_names == ["cat", "dog", "emu"]
+    same = model.evaluate(x, np.arange(60) % 3)
+    assert model.evaluate(x, names) == same  # the same labels, as indices
+    model.save(tmp_path / "m.safetensors")
+    assert dk.load_model(tmp_path / "m.safetensors").class_names == ["cat", "dog", "emu"]
+    with pytest.raises(dk.errors.InputError, match=r"\['fox'\] not among"):
+        model.evaluate(x, np.where(names == "emu", "fox", names))
+    regression = dk.Sequential([dk.layers.Dense(1, input_dim=4)])
+    regression.compile("sgd", "mse")
+    with pytest.raises(dk.errors.InputError, match="classification loss"):
+        regression.fit(x, names, verbose=0)
+    assert regression.class_names is None

@@ -96,6 +96,8 @@ class Sequential:
         self.metadata: dict[str, Any] = {}
         #: a DataFrame's column names, recorded by the first fit on one, checked after
         self.feature_names: list[str] | None = None
+        #: text class labels, sorted, recorded by the first fit on them: label i is class i
+        self.class_names: list[str] | None = None
         self.optimizer: optimizers_module.Optimizer | None = None
         self.loss: losses_module.Loss | None = None
         self.metric_names: list[str] = []

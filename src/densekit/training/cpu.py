@@ -81,7 +81,7 @@ class CpuRunner(Runner):
         if self.metrics:
             xp, output = model.backend.xp, model.last_output
             for k, metric in enumerate(self.metrics, start=1):
-                sums[k] += float(metric.per_sample(xp, yb, output).sum())
+                sums[k] = sums[k] + metric.batch_total(xp, yb, output)
         self.seen += rows
 
     def totals(self):

@@ -41,7 +41,7 @@ def evaluate_arrays(
     xp = model.backend.xp
     batch_size = check_batch_size(batch_size, DEFAULT_PREDICT_BATCH_SIZE)
     metrics = model.compiled_metrics()
-    totals = np.zeros(1 + len(metrics))
+    totals = [0.0] * (1 + len(metrics))
     with matmul_precision(model.backend, model.precision):
         for start in range(0, x.shape[0], batch_size):
             stop = min(x.shape[0], start + batch_size)
@@ -57,10 +57,10 @@ def evaluate_arrays(
                 per_sample = per_sample * model.backend.asarray(sample_weight[start:stop])
             totals[0] += float(per_sample.sum())
             for k, metric in enumerate(metrics, start=1):
-                totals[k] += float(metric.per_sample(xp, yb, output).sum())
+                totals[k] = totals[k] + metric.batch_total(xp, yb, output)
     results = {"loss": float(totals[0] / x.shape[0] + model.regularization_penalty())}
     for k, metric in enumerate(metrics, start=1):
-        results[metric.name] = float(totals[k] / x.shape[0])
+        results[metric.name] = metric.value(totals[k], x.shape[0])
     return results
 
 

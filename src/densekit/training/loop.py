@@ -32,6 +32,7 @@ from ..validation import (
     validation_split_indices,
 )
 from . import full_batch
+from . import inputs
 from .cpu import CpuRunner
 from .epoch import print_epoch, run_epoch
 
@@ -78,7 +79,13 @@ def fit(
     model.require_compiled("fit")
     threads = threads_module.check_threads(threads)
     given_x = x
-    x, y, sample_weight = model.check_inputs(x, y, sample_weight, building=True)
+    had_class_names = model.class_names
+    y = inputs.encode_labels(model, y, record=True)  # text labels: model.class_names
+    try:
+        x, y, sample_weight = model.check_inputs(x, y, sample_weight, building=True)
+    except BaseException:
+        model.class_names = had_class_names
+        raise
     batch_size = check_batch_size(batch_size, DEFAULT_BATCH_SIZE)
     epochs = check_count("epochs", epochs)
     initial_epoch = check_count("initial_epoch", initial_epoch)
