@@ -15,6 +15,7 @@ under the ROC curve by the trapezoid rule over Keras' 200 thresholds.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,7 +44,7 @@ class Metric:
     #: and the value from the counts summed over all batches
     result: Callable | None = None
 
-    def batch_total(self, xp, y, p) -> float | np.ndarray:
+    def batch_total(self, xp: Any, y: Any, p: Any) -> float | np.ndarray:
         """What one batch adds to the metric's total: the per-sample sum, or the counts.
 
         Parameters

@@ -31,8 +31,7 @@ from ..validation import (
     refuse_unknown,
     validation_split_indices,
 )
-from . import full_batch
-from . import inputs
+from . import full_batch, inputs
 from .cpu import CpuRunner
 from .epoch import print_epoch, run_epoch
 
