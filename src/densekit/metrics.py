@@ -15,8 +15,8 @@ under the ROC curve by the trapezoid rule over Keras' 200 thresholds.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
