@@ -267,18 +267,21 @@ def _weights_with(model: dk.Sequential, index: int, value: Any) -> list:
 CASES = [
     # compile: names, types and the metric the issue reports
     Case(
-        "compile-auc-metric", trained, lambda m, p: m.compile("adam", "mse", ["auc"]), ArgumentError
-    ),
-    Case(
-        "compile-auc-metric-unbuilt",
-        unbuilt,
-        lambda m, p: m.compile("adam", "mse", ["auc"]),
+        "compile-unknown-metric",
+        trained,
+        lambda m, p: m.compile("adam", "mse", ["f1_score"]),
         ArgumentError,
     ),
     Case(
-        "compile-auc-metric-uncompiled",
+        "compile-unknown-metric-unbuilt",
+        unbuilt,
+        lambda m, p: m.compile("adam", "mse", ["f1_score"]),
+        ArgumentError,
+    ),
+    Case(
+        "compile-unknown-metric-uncompiled",
         uncompiled,
-        lambda m, p: m.compile("adam", "mse", ["auc"]),
+        lambda m, p: m.compile("adam", "mse", ["f1_score"]),
         ArgumentError,
     ),
     Case(

@@ -54,6 +54,8 @@ class LBFGS(Optimizer):
         ``maxcor``).
     max_line_search
         The most evaluations in one line search (scipy's ``maxls``).
+    **unknown
+        Refused (Keras 2's ``lr`` is named in the error).
 
     Raises
     ------
@@ -74,7 +76,7 @@ class LBFGS(Optimizer):
     >>> model = dk.Sequential([dk.layers.Dense(1, input_dim=1)], dtype="float64", seed=0)
     >>> model.compile(dk.optimizers.LBFGS(), "mse")
     >>> _ = model.fit(x, 3 * x + 1, epochs=50, verbose=0)
-    >>> np.round(model.get_weights()[0].ravel(), 6)
+    >>> np.round(model.get_weights()[0].ravel(), 3)
     array([3.])
     """
 
@@ -87,8 +89,9 @@ class LBFGS(Optimizer):
         ftol: float = 2.220446049250313e-09,
         history_size: int = 10,
         max_line_search: int = 20,
+        **unknown: Any,
     ):
-        super().__init__(learning_rate=1.0)
+        super().__init__(learning_rate=1.0, **unknown)  # refuses Keras 2's lr=, naming the fix
         self.max_fun = _positive_int("max_fun", max_fun)
         self.tol = check_number("tol", tol, 0.0)
         self.ftol = check_number("ftol", ftol, 0.0)
@@ -135,12 +138,14 @@ class LBFGS(Optimizer):
         self.evaluations = 0
         last = {"loss": np.nan, "x": None}
 
+        xp = self.ops.xp if self.ops is not None else np  # the buffer's array module
+
         def fun(point: np.ndarray) -> tuple[float, np.ndarray]:
-            params[...] = point  # into the buffer the layers' weights view: no other copy
+            params[...] = xp.asarray(point)  # into the buffer the layers' weights view
             loss, grad = loss_and_gradient()
             self.evaluations += 1
             last["loss"] = float(loss)
-            return float(loss), np.asarray(grad, dtype=np.float64).copy()
+            return float(loss), _host_float64(grad)  # the one copy scipy keeps
 
         iteration = [0]
 
@@ -153,7 +158,7 @@ class LBFGS(Optimizer):
                     raise _Stop from None
             iteration[0] += 1
 
-        start = np.asarray(params, dtype=np.float64).copy()
+        start = _host_float64(params)
         options = {
             "maxfun": self.max_fun,
             "maxiter": max_iter,
@@ -168,7 +173,7 @@ class LBFGS(Optimizer):
             )
         except _Stop:
             stopped = np.array(last["x"], dtype=np.float64)
-            params[...] = stopped
+            params[...] = xp.asarray(stopped)
             loss = float(loss_and_gradient()[0])
             result = optimize.OptimizeResult(
                 x=stopped,
@@ -179,7 +184,7 @@ class LBFGS(Optimizer):
                 success=True,
                 message="stopped by a callback",
             )
-        params[...] = result.x
+        params[...] = xp.asarray(result.x)
         self.iterations += int(result.nit)
         return result
 
@@ -221,6 +226,11 @@ class LBFGS(Optimizer):
             "history_size": self.history_size,
             "max_line_search": self.max_line_search,
         }
+
+
+def _host_float64(array: Any) -> np.ndarray:
+    """A new float64 NumPy copy of ``array`` (from the GPU too), what scipy works on."""
+    return np.array(array.get() if hasattr(array, "get") else array, dtype=np.float64)
 
 
 def _positive_int(name: str, value: Any) -> int:
