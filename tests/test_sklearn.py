@@ -27,8 +27,8 @@ CHECKED = [
     DenseRegressor(hidden_layer_sizes=(16,), max_iter=60, learning_rate_init=0.01, random_state=0),
     DenseClassifier((16,), max_iter=60, learning_rate_init=0.01, random_state=0, dtype="float32"),
     DenseRegressor((16,), max_iter=60, learning_rate_init=0.01, random_state=0, dtype="float32"),
-    DenseClassifier((16,), solver="lbfgs", max_iter=60, random_state=0),
-    DenseRegressor((16,), solver="lbfgs", max_iter=60, random_state=0),
+    DenseClassifier((16,), solver="lbfgs", max_iter=20, random_state=0),
+    DenseRegressor((16,), solver="lbfgs", max_iter=20, random_state=0),
 ]
 
 
