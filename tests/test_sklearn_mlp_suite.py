@@ -4,8 +4,8 @@ The file ``sklearn/neural_network/tests/test_mlp.py`` ships inside the scikit-le
 wheel. It is copied (with scikit-learn's ``conftest.py``, which makes the
 ``global_random_seed`` fixture) into a temporary folder with one line changed, the
 import, and run by pytest in a subprocess, so that scikit-learn's conftest is not
-mixed into this suite's. Every test must pass except the ones in
-:data:`KNOWN_DIFFERENCES`, each with the reason (the README lists them too).
+mixed into this suite's. Every test must pass; :data:`TOLERATED` names the one whose
+margin depends on float32 rounding, with the reason (the README says it too).
 """
 
 from __future__ import annotations
@@ -25,16 +25,13 @@ OURS = (
     "from densekit.sklearn import DenseClassifier as MLPClassifier, DenseRegressor as MLPRegressor"
 )
 
-#: tests of scikit-learn's file that densekit does not pass, and why
-KNOWN_DIFFERENCES = {
+#: tests of scikit-learn's file allowed to fail, and why (all 59 passed when this was written)
+TOLERATED = {
     "test_mlp_regressor_dtypes_casting": (
-        "the minibatch order: densekit's estimator shuffles with its own generator (seeded "
-        "from random_state), MLP with its RandomState. The test's fits (300 rows, batches of "
-        "200, about 110 Adam epochs) amplify float32 rounding differently along different "
-        "orders: with random_state=1 densekit's float32 and float64 fits end 1.4e-3 apart "
-        "(relative), above the test's rtol=5e-4 (MLP: 9.9e-5). With shuffle=False the two "
-        "libraries take the same path and agree (6.3e-5 densekit, 5.6e-5 MLP); with "
-        "random_state=2 or 3 densekit's drift is 7.4e-8 and 6.8e-6 (MLP 1.8e-6, 6.4e-5)."
+        "it compares a float32 fit with a float64 fit after about 110 Adam epochs at "
+        "rtol=5e-4: the float32 rounding drift along the path measured 2.5e-4 here (MLP: "
+        "9.9e-5; densekit's Adam adds epsilon to sqrt(v_hat), MLP to sqrt(v), so the paths "
+        "are not bit-identical); a BLAS summing float32 in another order may move it"
     ),
 }
 
@@ -69,6 +66,6 @@ def test_scikit_learns_mlp_tests_pass_on_densekit(tmp_path):
             failed.add(case.get("name").split("[")[0])
         elif "skipped" not in outcome:
             passed += 1
-    unexpected = failed - set(KNOWN_DIFFERENCES)
+    unexpected = failed - set(TOLERATED)
     assert not unexpected, completed.stdout[-6000:]
-    assert passed >= 57, completed.stdout[-3000:]
+    assert passed >= 58, completed.stdout[-3000:]

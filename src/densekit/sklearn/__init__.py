@@ -27,8 +27,11 @@ loop; this module only translates). MLP's math, and how it is kept here:
   L-BFGS-B over the network's flat parameter buffer: ``max_iter`` iterations at most,
   ``max_fun`` evaluations, ``tol`` as scipy's ``gtol``; ``n_iter_`` is the iteration count
   and a run that stops on a limit warns (ConvergenceWarning), as MLP. No ``partial_fit``.
-- **Initial weights.** Drawn as MLP draws them, from the same ``random_state`` stream,
-  so both estimators start from the same point.
+- **Randomness.** The initial weights, the early-stopping split (stratified for binary
+  ``y`` only, as MLP) and each epoch's row order are drawn as MLP draws them, from the
+  same ``random_state`` stream, so both estimators take the same path (up to rounding
+  and Adam's epsilon convention). Each epoch is one ``Sequential.fit`` call on the rows
+  in that order.
 - **Sparse X.** CSR/CSC input goes to the first Dense layer's product as it is.
 - **Sample weights.** MLP divides each batch's weighted loss and its penalty by
   the batch's weight sum; densekit divides by the batch length. Weights are

@@ -18,6 +18,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
+from sklearn.utils import shuffle as shuffle_rows
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import layers as dk_layers
@@ -259,7 +260,10 @@ class DenseBase(BaseEstimator):
             # MLP's initial weights first, from the same stream as MLP's (so the same
             # random_state starts both from the same point); then densekit's generator
             initial = self._mlp_initial_weights(sizes, x.shape[1], targets.shape[1], state)
-        rng = np.random.default_rng(state.randint(2**31))
+        # densekit's own generator (dropout, the network's build seed), seeded from the
+        # stream's position without drawing from it: MLP's later draws (the early-stopping
+        # split, each epoch's shuffle) come from ``state`` exactly as MLP takes them
+        rng = np.random.default_rng(state.get_state()[1])
         if fresh:
             # MLP's rule: weights in the input's float dtype (validate_data gave float32
             # or float64), unless the dtype parameter fixes it
@@ -290,7 +294,7 @@ class DenseBase(BaseEstimator):
             parts = [x, targets, y_original] + ([] if sample_weight is None else [sample_weight])
             split = train_test_split(
                 *parts,
-                random_state=int(rng.integers(2**31)),
+                random_state=state,
                 test_size=self.validation_fraction,
                 stratify=stratify,
             )
@@ -310,23 +314,37 @@ class DenseBase(BaseEstimator):
         training.set_model(self.model_)
         self.model_.gradient_hooks.append(training.add_penalty_gradient)
         started = time.perf_counter()
+        order = np.arange(n)
         try:
-            self.model_.fit(
-                x,
-                targets,
-                batch_size=batch_size,
-                epochs=1 if incremental else self.max_iter,
-                verbose=0,
-                callbacks=[training],
-                shuffle=bool(self.shuffle),
-                sample_weight=sample_weight,
-                seed=int(rng.integers(2**31)),
-            )
+            for _ in range(1 if incremental else self.max_iter):
+                if self.shuffle:
+                    # MLP's order: its sample index shuffled again each epoch, from its
+                    # RandomState; the epoch then runs in that order (one fit call)
+                    order = shuffle_rows(order, random_state=state)
+                rows = (
+                    x[order],
+                    targets[order],
+                    None if sample_weight is None else sample_weight[order],
+                )
+                self.model_.fit(
+                    rows[0],
+                    rows[1],
+                    batch_size=batch_size,
+                    epochs=1,
+                    verbose=0,
+                    callbacks=[training],
+                    shuffle=False,
+                    sample_weight=rows[2],
+                    seed=int(rng.integers(2**31)),
+                )
+                if training.stopped:
+                    break
         except TrainingError as exc:
             self._diverged(exc, validation is not None)
             return self
         finally:
             self.model_.gradient_hooks.remove(training.add_penalty_gradient)
+            training.restore_best()
             self.fit_time_ = time.perf_counter() - started
         if not incremental and not training.stopped and self.n_iter_ == self.max_iter:
             warnings.warn(

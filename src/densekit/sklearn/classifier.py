@@ -166,12 +166,9 @@ class DenseClassifier(ClassifierMixin, DenseBase):
         return dk_losses.BinaryCrossentropy()
 
     def _stratify(self, targets, y_original):
-        # MLP stratifies the binary split on its 0/1 column (as bools: the split's
-        # error names the class 'True'); densekit also stratifies multiclass splits
-        kind = self._label_binarizer.y_type_
-        if kind == "multilabel-indicator":
-            return None
-        return targets.astype(bool) if targets.shape[1] == 1 else y_original
+        # MLP's rule: only a one-column target (binary) is stratified, on its 0/1 column
+        # as bools (the split's error names the class 'True')
+        return targets.astype(bool) if targets.shape[1] == 1 else None
 
     def _validate(self, x, y, sample_weight, reset: bool):
         x, y = validate_data(
