@@ -18,7 +18,6 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils import shuffle as shuffle_rows
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import layers as dk_layers
@@ -319,8 +318,11 @@ class DenseBase(BaseEstimator):
             for _ in range(1 if incremental else self.max_iter):
                 if self.shuffle:
                     # MLP's order: its sample index shuffled again each epoch, from its
-                    # RandomState; the epoch then runs in that order (one fit call)
-                    order = shuffle_rows(order, random_state=state)
+                    # RandomState (sklearn.utils.shuffle's draw: shuffle an arange, take
+                    # those positions); the epoch then runs in that order (one fit call)
+                    positions = np.arange(n)
+                    state.shuffle(positions)
+                    order = order[positions]
                 rows = (
                     x[order],
                     targets[order],
@@ -335,8 +337,7 @@ class DenseBase(BaseEstimator):
                     callbacks=[training],
                     shuffle=False,
                     sample_weight=rows[2],
-                    seed=int(rng.integers(2**31)),
-                )
+                )  # dropout draws from the network's generator (seeded from rng when built)
                 if training.stopped:
                     break
         except TrainingError as exc:
