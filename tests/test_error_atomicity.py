@@ -267,18 +267,21 @@ def _weights_with(model: dk.Sequential, index: int, value: Any) -> list:
 CASES = [
     # compile: names, types and the metric the issue reports
     Case(
-        "compile-auc-metric", trained, lambda m, p: m.compile("adam", "mse", ["auc"]), ArgumentError
-    ),
-    Case(
-        "compile-auc-metric-unbuilt",
-        unbuilt,
-        lambda m, p: m.compile("adam", "mse", ["auc"]),
+        "compile-unknown-metric",
+        trained,
+        lambda m, p: m.compile("adam", "mse", ["f1_score"]),
         ArgumentError,
     ),
     Case(
-        "compile-auc-metric-uncompiled",
+        "compile-unknown-metric-unbuilt",
+        unbuilt,
+        lambda m, p: m.compile("adam", "mse", ["f1_score"]),
+        ArgumentError,
+    ),
+    Case(
+        "compile-unknown-metric-uncompiled",
         uncompiled,
-        lambda m, p: m.compile("adam", "mse", ["auc"]),
+        lambda m, p: m.compile("adam", "mse", ["f1_score"]),
         ArgumentError,
     ),
     Case(
@@ -506,9 +509,9 @@ CASES = [
     ),
     Case("adapt-1d", with_normalization, lambda m, p: m.layers[0].adapt(X[:, 0]), InputError),
     Case(
-        "trainable-false",
+        "trainable-not-a-bool",
         trained,
-        lambda m, p: setattr(m.layers[0], "trainable", False),
+        lambda m, p: setattr(m.layers[0], "trainable", "no"),
         ArgumentError,
     ),
     # files: a failing save keeps the existing file, a failing load creates nothing

@@ -311,7 +311,7 @@ BAD_TARGETS = [
     ("sparse_categorical_crossentropy", 3, [0, 1.5, 1, 2], "integer class labels"),
     ("sparse_categorical_crossentropy", 3, np.zeros((4, 3)), "shape \\(samples,\\)"),
     ("sparse_categorical_crossentropy", 3, [0, 1, np.nan, 2], "NaN"),
-    ("sparse_categorical_crossentropy", 3, ["a", "b", "a", "b"], "numeric"),
+    ("mse", 1, ["a", "b", "a", "b"], "text .* needs numbers"),
     ("categorical_crossentropy", 3, [0, 1, 2, 1], "one-hot targets of shape \\(samples, 3\\)"),
     ("categorical_crossentropy", 3, np.full((4, 3), 2.0), "in \\[0, 1\\]"),
     ("binary_crossentropy", 1, [0, 1, 2, 1], "targets in \\[0, 1\\]"),

@@ -661,9 +661,9 @@ COMPILE_ERRORS = [
     ),
     (
         "metric",
-        dict(loss="mse", metrics=["precision"]),
+        dict(loss="mse", metrics=["f1_score"]),
         ArgumentError,
-        "unknown metric 'precision'",
+        "unknown metric 'f1_score'",
     ),
     ("metrics-str", dict(loss="mse", metrics="mae"), ArgumentTypeError, "metrics must be a list"),
 ]

@@ -25,6 +25,10 @@ from densekit.sklearn import DenseClassifier, DenseRegressor, expected_failed_ch
 CHECKED = [
     DenseClassifier(hidden_layer_sizes=(16,), max_iter=60, learning_rate_init=0.01, random_state=0),
     DenseRegressor(hidden_layer_sizes=(16,), max_iter=60, learning_rate_init=0.01, random_state=0),
+    DenseClassifier((16,), max_iter=60, learning_rate_init=0.01, random_state=0, dtype="float32"),
+    DenseRegressor((16,), max_iter=60, learning_rate_init=0.01, random_state=0, dtype="float32"),
+    DenseClassifier((16,), solver="lbfgs", max_iter=20, random_state=0),
+    DenseRegressor((16,), solver="lbfgs", max_iter=20, random_state=0),
 ]
 
 
@@ -69,7 +73,7 @@ def test_dtype_parameter_fixes_the_dtype_whatever_the_input(cls):
     assert method(x).dtype == np.float64  # float32 weights, float64 X: promoted, as MLP
     assert set(expected_failed_checks(estimator)) == {
         "check_sample_weight_equivalence_on_dense_data",
-        "check_methods_subset_invariance",
+        "check_sample_weight_equivalence_on_sparse_data",
     }
     assert expected_failed_checks(cls()) == {}
     with pytest.raises(dk.errors.ArgumentError, match="dtype must be None .* got 'int8'"):
@@ -209,7 +213,7 @@ def test_early_stopping_records_validation_curves_and_keeps_best_score():
 def test_string_labels_and_probabilities():
     x, y = _iris()
     names = np.array(["setosa", "versicolor", "virginica"])[y]
-    estimator = DenseClassifier((16,), max_iter=200, random_state=0).fit(x, names)
+    estimator = DenseClassifier((16,), max_iter=500, random_state=0).fit(x, names)
     assert list(estimator.classes_) == ["setosa", "versicolor", "virginica"]
     assert estimator.predict(x).dtype == names.dtype
     np.testing.assert_allclose(estimator.predict_proba(x).sum(axis=1), 1.0, rtol=1e-6)
@@ -285,7 +289,7 @@ def test_pipeline_grid_search_and_cross_val_score():
     x, y = x[:400], y[:400]
     pipeline = make_pipeline(StandardScaler(), DenseClassifier(max_iter=30, random_state=0))
     scores = cross_val_score(pipeline, x, y, cv=3)
-    assert scores.mean() > 0.85
+    assert scores.mean() > 0.8  # MLPClassifier, same settings and folds: 0.83
     search = GridSearchCV(
         pipeline, {"denseclassifier__hidden_layer_sizes": [(16,), (32,)]}, cv=2
     ).fit(x, y)
@@ -306,7 +310,7 @@ def test_bad_parameters_raise_densekit_errors():
     with pytest.raises(dk.errors.ArgumentError, match="activation"):
         DenseClassifier(activation="swish").fit(x, y)
     with pytest.raises(dk.errors.ArgumentError, match="solver"):
-        DenseClassifier(solver="lbfgs").fit(x, y)
+        DenseClassifier(solver="newton").fit(x, y)
     with pytest.raises(dk.errors.ArgumentError, match="loss"):
         DenseRegressor(loss="hinge").fit(x, y)
 

@@ -232,10 +232,11 @@ def model():
     return m
 
 
-def test_a_scipy_sparse_matrix_is_refused_with_the_fix(model):
+def test_a_scipy_sparse_matrix_predicts_as_its_dense_rows(model):
     sparse = pytest.importorskip("scipy.sparse")
-    with pytest.raises(DensekitError, match=r"sparse matrix.*toarray\(\)"):
-        model.predict(sparse.csr_matrix(np.eye(4)))
+    x = np.eye(4)
+    # each row has one nonzero: both products add the same one term (and exact zeros)
+    np.testing.assert_array_equal(model.predict(sparse.csr_matrix(x)), model.predict(x))
 
 
 def test_a_dataframe_with_a_text_column_names_that_column(model):
@@ -292,12 +293,18 @@ def test_a_cli_model_file_is_plain_safetensors_with_readable_metadata(iris_model
     assert preprocessing["target_encoding"]["classes"] == ["setosa", "versicolor", "virginica"]
 
 
-def test_freezing_a_layer_the_keras_way_says_it_is_not_supported():
-    layer = dk.layers.Dense(3, name="hidden")
+def test_freezing_a_layer_the_keras_way_keeps_its_weights_through_fit():
+    layer = dk.layers.Dense(3, name="hidden", input_dim=2)
+    model = dk.Sequential([layer, dk.layers.Dense(1)], seed=0)
+    model.compile("sgd", "mse")
     assert layer.trainable is True
-    with pytest.raises(DensekitError, match="'hidden'.*not supported"):
-        layer.trainable = False  # before: accepted, and fit kept training the layer
-    layer.trainable = True
+    layer.trainable = False  # before: refused (and earlier still, accepted and ignored)
+    before = layer.get_weights()
+    model.fit(np.ones((4, 2)), np.zeros(4), epochs=2, verbose=0)
+    for kept, original in zip(layer.get_weights(), before):
+        np.testing.assert_array_equal(kept, original)
+    with pytest.raises(DensekitError, match="trainable must be True or False"):
+        layer.trainable = "no"
 
 
 def test_sparse_cross_entropy_on_a_single_output_says_how_to_end_the_model():

@@ -11,6 +11,7 @@ from . import (
     layers,
     losses,
     metrics,
+    models,
     optimizers,
     prune,
     quantize,
@@ -52,6 +53,7 @@ def __getattr__(name: str):
 __all__ = [
     "Sequential",
     "load_model",
+    "models",
     "check_gradients",
     "set_threads",
     "get_threads",

@@ -32,7 +32,7 @@ from .errors import (
     NotBuiltError,
     NotCompiledError,
 )
-from .layers import Activation, Dense, Layer
+from .layers import Activation, BatchNormalization, Dense, Input, Layer
 from .layers.base import default_name
 from .registry import Registry
 from .serialization import model_file
@@ -96,10 +96,16 @@ class Sequential:
         self.metadata: dict[str, Any] = {}
         #: a DataFrame's column names, recorded by the first fit on one, checked after
         self.feature_names: list[str] | None = None
+        #: text class labels, sorted, recorded by the first fit on them: label i is class i
+        self.class_names: list[str] | None = None
         self.optimizer: optimizers_module.Optimizer | None = None
         self.loss: losses_module.Loss | None = None
         self.metric_names: list[str] = []
         self.stop_training = False
+        #: the last fit's History (Keras' ``model.history``); None before fit
+        self.history: History | None = None
+        #: the width an ``Input(shape=(n,))`` given first declares, until a layer takes it
+        self._input_declared: int | None = None
         #: set by TerminateOnNaN: a non-finite loss stops training instead of raising
         self.stop_on_nonfinite = False
         self.params = self.grads = self.state = None
@@ -146,6 +152,14 @@ class Sequential:
         """
         if not isinstance(layer, Layer):
             raise ArgumentTypeError(f"Sequential takes densekit layers, got {layer!r}")
+        if isinstance(layer, Input):
+            if self.layers or self._input_declared is not None:
+                raise ArgumentError(
+                    "Input(shape=...) declares the model's input width, so it must come first "
+                    "and only once; to give a later layer's width, use Dense(units, input_dim=n)"
+                )
+            self._input_declared = layer.shape[0]
+            return
         if any(existing is layer for existing in self.layers):
             raise ArgumentError(f"layer {layer.name!r} is already in this model")
         owner = getattr(layer, "owner", None)
@@ -165,6 +179,13 @@ class Sequential:
         elif any(existing.name == name for existing in self.layers):
             raise ArgumentError(f"two layers named {name!r}: layer names must be unique")
         declared = getattr(layer, "declared_input_dim", None)
+        if not self.layers and declared is None:
+            declared = self._input_declared
+        elif not self.layers and self._input_declared not in (None, declared):
+            raise ArgumentError(
+                f"layer {name!r} declares input_dim={declared}, but Input(shape=...) gave "
+                f"{self._input_declared}"
+            )
         if self.built and declared is not None and declared != self.output_dim:
             raise ArgumentError(
                 f"layer {name!r} declares input_dim={declared}, "
@@ -284,8 +305,10 @@ class Sequential:
         """One flat buffer for trainable weights (and their gradients), one for the rest."""
         xp = self.backend.xp
         specs = [(layer, spec) for layer in self.layers for spec in layer.weight_specs()]
-        n_trainable = sum(spec.size for _, spec in specs if spec.trainable)
-        n_state = sum(spec.size for _, spec in specs if not spec.trainable)
+        # a frozen layer's (trainable=False) weights go to the non-trainable buffer
+        specs = [(layer, spec, spec.trainable and layer.trainable) for layer, spec in specs]
+        n_trainable = sum(spec.size for _, spec, trains in specs if trains)
+        n_state = sum(spec.size for _, spec, trains in specs if not trains)
         self.params = xp.zeros(n_trainable, dtype=self.dtype)
         self.grads = xp.zeros(n_trainable, dtype=self.dtype)
         self.state = xp.zeros(n_state, dtype=self.dtype)
@@ -296,11 +319,11 @@ class Sequential:
         self.regularized = []
         offsets = {True: 0, False: 0}
         views: dict[int, tuple[dict, dict]] = {id(layer): ({}, {}) for layer in self.layers}
-        for position, (layer, spec) in enumerate(specs):
-            buffer = self.params if spec.trainable else self.state
-            start = offsets[spec.trainable]
+        for position, (layer, spec, trains) in enumerate(specs):
+            buffer = self.params if trains else self.state
+            start = offsets[trains]
             part = slice(start, start + spec.size)
-            offsets[spec.trainable] = part.stop
+            offsets[trains] = part.stop
             weight = buffer[part].reshape(spec.shape)
             if keep is not None and position < len(keep):
                 weight[...] = self.backend.asarray(keep[position])
@@ -310,7 +333,7 @@ class Sequential:
                 )
             weights, grads = views[id(layer)]
             weights[spec.name] = weight
-            if spec.trainable:
+            if trains:
                 grads[spec.name] = self.grads[part].reshape(spec.shape)
                 self.slices.append(part)
                 if spec.regularizer is not None:
@@ -348,6 +371,78 @@ class Sequential:
             layer.use_kernels(compiled)
         if self.optimizer is not None and self.optimizer.ops is not None:
             self.optimizer.use_kernels(compiled, self.params)
+
+    def relayout(self) -> None:
+        """Lay the flat buffers out again after a layer's ``trainable`` changed, keeping the weights.
+
+        The optimizer is rebuilt for the new trainable buffer: its state starts afresh.
+        """
+        self.require_built("lay out the weights")
+        self._allocate(keep=self.get_weights())
+
+    def trains(self, layer: Layer, spec: Any) -> bool:
+        """Whether ``layer``'s weight ``spec`` is in the trainable buffer (not frozen, not state).
+
+        Parameters
+        ----------
+        layer
+            A layer of this model.
+        spec
+            One of its weight specs.
+
+        Returns
+        -------
+        bool
+        """
+        return bool(spec.trainable and layer.trainable)
+
+    @property
+    def trainable_weights(self) -> list:
+        """The weights training updates: views into the flat trainable buffer (Keras' name)."""
+        return [w for layer, spec, w in self.weight_index if self.trains(layer, spec)]
+
+    @property
+    def non_trainable_weights(self) -> list:
+        """Frozen layers' weights and moving statistics: views, in :meth:`get_weights` order."""
+        return [w for layer, spec, w in self.weight_index if not self.trains(layer, spec)]
+
+    @property
+    def weights(self) -> list:
+        """Every weight, as views, in :meth:`get_weights` order (Keras' ``model.weights``)."""
+        return [w for _, _, w in self.weight_index]
+
+    def pop(self) -> Layer:
+        """Remove the last layer and return it (Keras' ``Sequential.pop``).
+
+        The remaining layers keep their weights; the optimizer's state starts afresh
+        for the smaller buffer.
+
+        Returns
+        -------
+        Layer
+            The removed layer, free to be added to another model.
+
+        Raises
+        ------
+        ArgumentError
+            If the model has no layers.
+        """
+        if not self.layers:
+            raise ArgumentError("pop() on a model with no layers: there is nothing to remove")
+        keep = None
+        if self.built:
+            count = len(self.layers[-1].weight_specs())
+            weights = self.get_weights()
+            keep = weights[: len(weights) - count]
+        layer = self.layers.pop()
+        layer.owner = None
+        if not self.layers:
+            self.params = self.grads = self.state = None
+            self._input_dim = None
+            self.weight_index = []
+        elif self.built:
+            self._allocate(keep=keep)
+        return layer
 
     def require_built(self, action: str) -> None:
         """Raise :class:`~densekit.errors.NotBuiltError`, naming ``action``, unless built."""
@@ -458,7 +553,9 @@ class Sequential:
         copy it to keep it (``predict`` does).
         """
         for layer in self.layers:
-            x = layer.forward(x, training)
+            # Keras: a frozen BatchNormalization runs in inference mode
+            frozen = not layer.trainable and isinstance(layer, BatchNormalization)
+            x = layer.forward(x, training and not frozen)
         return x
 
     def backward(
@@ -557,7 +654,7 @@ class Sequential:
         and dropout; with the model's ``seed`` it makes training bit-identical.
         ``threads`` limits the BLAS threads while it trains (see :mod:`densekit.threads`).
         """
-        return training.fit(
+        self.history = training.fit(
             self,
             x,
             y,
@@ -575,6 +672,7 @@ class Sequential:
             threads=threads,
             unknown=unknown,
         )
+        return self.history
 
     # --- inputs -----------------------------------------------------------------------
     def prepare_inputs(self, x, y, sample_weight, building=False):
@@ -781,6 +879,65 @@ class Sequential:
         """
         return CONVERTERS.get("torch")(self)
 
+    def save_weights(self, path: str | os.PathLike) -> None:
+        """Write the weights alone (by name, as safetensors) to ``path`` (Keras' ``save_weights``).
+
+        :meth:`load_weights` reads them back into a model of the same architecture. Keras
+        writes HDF5 (``.weights.h5``); densekit writes safetensors, so an ``.h5`` name is
+        refused rather than given a misleading suffix.
+
+        Parameters
+        ----------
+        path
+            The file, e.g. ``"model.weights.safetensors"``; written atomically.
+
+        Raises
+        ------
+        ArgumentError
+            For an ``.h5``/``.hdf5`` name.
+        """
+        from .serialization.checkpoint import save_weights
+
+        _refuse_hdf5(path)
+        save_weights(self, path)
+
+    def load_weights(self, path: str | os.PathLike) -> None:
+        """Load weights written by :meth:`save_weights` (or a model file) into this built model.
+
+        Parameters
+        ----------
+        path
+            The file.
+
+        Raises
+        ------
+        ArgumentError
+            For an ``.h5``/``.hdf5`` name.
+        """
+        from .serialization.checkpoint import load_weights
+
+        _refuse_hdf5(path)
+        load_weights(self, path)
+
+    def to_json(self, **kwargs: Any) -> str:
+        """The architecture as a JSON string (Keras' ``to_json``); no weights.
+
+        :func:`densekit.models.model_from_json` builds a fresh model from it.
+
+        Parameters
+        ----------
+        **kwargs
+            Passed to :func:`json.dumps` (``indent=2``, say).
+
+        Returns
+        -------
+        str
+            ``{"class_name": "Sequential", "config": get_config()}`` as JSON.
+        """
+        import json
+
+        return json.dumps({"class_name": "Sequential", "config": self.get_config()}, **kwargs)
+
     def save(self, path: str | os.PathLike, include_optimizer: bool = True) -> None:
         """Write a safetensors file: weights as tensors, architecture as JSON metadata."""
         from .serialization.model_file import save_model
@@ -791,6 +948,15 @@ class Sequential:
     def __repr__(self) -> str:
         state = f"{self.count_params():,} params" if self.built else "unbuilt"
         return f"<Sequential {self.name!r}: {len(self.layers)} layers, {state}>"
+
+
+def _refuse_hdf5(path: str | os.PathLike) -> None:
+    if str(path).lower().endswith((".h5", ".hdf5")):
+        raise ArgumentError(
+            f"densekit writes weights as safetensors, not HDF5: got {str(path)!r}; "
+            "use a name ending in .weights.safetensors (to read Keras' .h5 weights, load "
+            "them with h5py and pass the arrays to model.set_weights)"
+        )
 
 
 #: what a Sequential converts to, by library: ``converter(model)``. densekit.interop, a

@@ -39,8 +39,15 @@ def get_config(model: Sequential) -> dict:
         "seed": model.seed,
         "input_dim": model.input_dim,
         "feature_names": model.feature_names,
+        **({"class_names": model.class_names} if model.class_names is not None else {}),
         "layers": [
-            {"class_name": type(layer).__name__, "config": layer.get_config()}
+            {
+                "class_name": type(layer).__name__,
+                # a frozen layer says so (unfrozen ones are written as before)
+                "config": layer.get_config()
+                if layer.trainable
+                else {**layer.get_config(), "trainable": False},
+            }
             for layer in model.layers
         ],
     }
@@ -85,6 +92,11 @@ def from_config(cls: type, config: dict, dtype: str | None = None) -> Sequential
                 f"{len(names)} feature_names for a model of {model.input_dim} inputs"
             )
         model.feature_names = names
+    classes = config.get("class_names")
+    if classes is not None:
+        if not isinstance(classes, list) or not all(isinstance(n, str) for n in classes):
+            raise ArgumentError("class_names must be a list of strings")
+        model.class_names = classes
     return model
 
 
@@ -157,6 +169,7 @@ def settings_from(model: Sequential, source: Sequential) -> Sequential:
         model.compile(**compile_arguments(source.compile_config()))
     model.metadata = dict(source.metadata)
     model.feature_names = source.feature_names
+    model.class_names = source.class_names
     model.precision = source.precision
     return model.to(source.backend)
 

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ArgumentError, MissingDependencyError
+from ..validation import is_sparse
 
 
 def resolve_dtype(dtype: Any) -> np.dtype:
@@ -81,6 +82,8 @@ class Backend:
         array
             An ``xp`` array.
         """
+        if self.xp is np and is_sparse(array):  # the first Dense layer multiplies it as it is
+            return array if dtype is None else array.astype(dtype, copy=False)
         return self.xp.asarray(array, dtype=dtype)
 
     def to_numpy(self, array: Any) -> np.ndarray:

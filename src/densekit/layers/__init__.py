@@ -8,6 +8,7 @@ from .base import Layer, WeightSpec
 from .dense import Dense
 from .dropout import Dropout
 from .fake_quant import FakeQuant
+from .input import Input
 from .normalization import BatchNormalization, Normalization
 
 LAYER_TYPES: dict[str, type[Layer]] = {"Dense": Dense, "Activation": Activation, "Dropout": Dropout}
@@ -57,10 +58,16 @@ def from_config(entry: dict) -> Layer:
         )
     if not isinstance(entry["config"], dict):
         raise ModelFileError(f"config of {entry['class_name']} must be an object")
+    config = dict(entry["config"])
+    trainable = config.pop("trainable", True)
+    if not isinstance(trainable, bool):
+        raise ModelFileError(f"trainable of {entry['class_name']} must be true or false")
     try:
-        return cls.from_config(entry["config"])
+        layer = cls.from_config(config)
     except (TypeError, ValueError) as exc:
         raise ModelFileError(f"bad {entry['class_name']} config: {exc}") from exc
+    layer.trainable = trainable
+    return layer
 
 
 register(BatchNormalization)
@@ -77,6 +84,7 @@ __all__ = [
     "BatchNormalization",
     "Normalization",
     "FakeQuant",
+    "Input",
     "LAYER_TYPES",
     "register",
     "from_config",

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import CPU, Backend
-from ..errors import ArgumentError
+from ..errors import ArgumentError, InputError, NotBuiltError
 from ..initializers import Initializer
 from ..regularizers import Regularizer
 
@@ -79,21 +79,93 @@ class Layer:
         #: a weak reference to the model this layer is in, set by ``Sequential.add``: the
         #: layer holds views of that model's weights, so it can be in one model only
         self.owner: Any = None  # a weak reference to the model that holds the layer
+        self._trainable = True
 
     @property
     def trainable(self) -> bool:
-        """Always True: fit updates every trainable weight of every layer."""
-        return True
+        """Whether training updates this layer's weights (Keras' ``layer.trainable``).
+
+        ``layer.trainable = False`` freezes the layer: its weights move out of the
+        model's flat trainable buffer into the non-trainable one, so the optimizer's one
+        update over that buffer never touches them, no gradient is computed for them,
+        and ``summary()`` counts them as non-trainable. A frozen BatchNormalization also
+        runs in inference mode (its moving statistics stay), as in Keras. Changing it on
+        a built model lays the buffers out again, keeping every weight; the optimizer's
+        state starts afresh (Keras asks for ``compile()`` again).
+        """
+        return getattr(self, "_trainable", True)
 
     @trainable.setter
     def trainable(self, value: bool) -> None:
-        # Keras users freeze with ``layer.trainable = False``; silently training anyway
-        # would be worse than saying that densekit cannot freeze a layer.
-        if value is not True:
+        if not isinstance(value, (bool, np.bool_)):
             raise ArgumentError(
-                f"layer {self.name!r}: trainable={value!r} (freezing a layer) is not supported; "
-                "fit updates every layer's trainable weights"
+                f"layer {self.name!r}: trainable must be True or False, got {value!r}"
             )
+        if bool(value) == self.trainable:
+            return
+        self._trainable = bool(value)
+        model = self.owner() if self.owner is not None else None
+        if model is not None and model.built:
+            model.relayout()
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of this layer's weights, in :meth:`weight_specs` order (Keras' ``get_weights``).
+
+        Returns
+        -------
+        list of numpy.ndarray
+            ``[kernel (n, m), bias (m,)]`` for a Dense layer; ``[]`` for one without weights.
+        """
+        return (
+            [
+                np.array(self.backend.to_numpy(self.weights[spec.name]))
+                for spec in self.weight_specs()
+                if spec.name in self.weights
+            ]
+            if self.built
+            else []
+        )
+
+    def set_weights(self, weights: list) -> None:
+        """Write ``weights`` (:meth:`get_weights`' order and shapes) into the model's buffers.
+
+        Parameters
+        ----------
+        weights
+            One array per weight.
+
+        Raises
+        ------
+        NotBuiltError
+            If the layer is not in a built model (it has no weights yet).
+        InputError
+            For a wrong count, shape or non-finite values (nothing is written then).
+        """
+        specs = self.weight_specs() if self.built else []
+        if not specs or any(spec.name not in self.weights for spec in specs):
+            raise NotBuiltError(
+                f"layer {self.name!r} has no weights yet: add it to a model and build the "
+                "model (input_dim=... on the first layer, or fit) before set_weights"
+            )
+        if not isinstance(weights, (list, tuple)) or len(weights) != len(specs):
+            count = len(weights) if isinstance(weights, (list, tuple)) else type(weights).__name__
+            raise InputError(
+                f"layer {self.name!r}: set_weights needs a list of {len(specs)} arrays "
+                f"({', '.join(spec.name for spec in specs)}), got {count}"
+            )
+        arrays = []
+        for spec, value in zip(specs, weights):
+            array = np.asarray(value)
+            if array.shape != spec.shape:
+                raise InputError(
+                    f"layer {self.name!r}: weight {spec.name} must have shape {spec.shape}, "
+                    f"got {array.shape}"
+                )
+            if array.dtype.kind not in "iuf" or not np.isfinite(array).all():
+                raise InputError(f"layer {self.name!r}: weight {spec.name} must be finite numbers")
+            arrays.append(array)
+        for spec, array in zip(specs, arrays):
+            self.weights[spec.name][...] = self.backend.asarray(array)
 
     # --- building -------------------------------------------------------------
     @property

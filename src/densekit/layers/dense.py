@@ -109,9 +109,16 @@ class Dense(Layer):
         self._activation_backward = ops.activation_backward(self.activation)
 
     def forward(self, x: Any, training: bool) -> Any:
-        """``A = f(X @ W + b)``, keeping ``X``, ``Z`` and ``A`` for the backward pass."""
-        z = self.buffer("z", (x.shape[0], self.units), x.dtype)
-        self._matmul(x, self.kernel, out=z)
+        """``A = f(X @ W + b)``, keeping ``X``, ``Z`` and ``A`` for the backward pass.
+
+        ``X`` may be a scipy sparse (CSR) matrix: ``X @ W`` is then scipy's sparse
+        product, and ``dW = X.T @ dZ`` too; ``X`` is never densified.
+        """
+        z = self.buffer("z", (x.shape[0], self.units), self.kernel.dtype)
+        if isinstance(x, self.backend.xp.ndarray):
+            self._matmul(x, self.kernel, out=z)
+        else:
+            z[...] = x @ self.kernel
         out = self.buffer("a", z.shape, z.dtype) if self._forward_needs_out else None
         a = self._bias_activation(z, self.bias, out)
         self._x, self._z, self._a = x, z, a
@@ -125,12 +132,17 @@ class Dense(Layer):
     def backward(self, grad: Any, need_input_grad: bool = True, through_activation: bool = True):
         """``grad`` is dL/dA (or dL/dZ when ``through_activation`` is False, the fused case)."""
         dz = self._activation_backward(self._z, self._a, grad) if through_activation else grad
-        self._matmul(self._x.T, dz, out=self.grads["kernel"])
-        if self.use_bias:
+        if "kernel" not in self.grads:  # frozen (trainable=False): no weight gradients
+            pass
+        elif isinstance(self._x, self.backend.xp.ndarray):
+            self._matmul(self._x.T, dz, out=self.grads["kernel"])
+        else:
+            self.grads["kernel"][...] = self._x.T @ dz
+        if self.use_bias and "bias" in self.grads:
             self._column_sums(dz, self.grads["bias"])
         if not need_input_grad:
             return None
-        dx = self.buffer("dx", self._x.shape, dz.dtype)
+        dx = self.buffer("dx", tuple(self._x.shape), dz.dtype)
         return self._matmul(dz, self.kernel.T, out=dx)
 
     def get_config(self) -> dict:

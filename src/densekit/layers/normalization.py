@@ -182,9 +182,9 @@ class BatchNormalization(Layer):
         At inference the statistics are constants, so ``dx = gamma * dy / sqrt(var + eps)``.
         """
         x_hat = self._x_hat
-        if self.center:
+        if self.center and "beta" in self.grads:  # not when frozen (trainable=False)
             grad.sum(axis=0, out=self.grads["beta"])
-        if self.scale:
+        if self.scale and "gamma" in self.grads:
             (grad * x_hat).sum(axis=0, out=self.grads["gamma"])
         if not need_input_grad:
             return None

@@ -1,7 +1,7 @@
 """Optimizers: one vectorized, in-place update over the model's flat buffer.
 
 One formula a module: :mod:`.sgd`, :mod:`.adam` (Adam, AdamW), :mod:`.rmsprop`,
-:mod:`.adagrad`, on the frame in :mod:`.base` (learning rate, clipping, state, config).
+:mod:`.adagrad`, and the full-batch :mod:`.lbfgs` (scipy's L-BFGS-B), on the frame in :mod:`.base` (learning rate, clipping, state, config).
 
 Conventions (see ARCHITECTURE.md): Adam is the paper's Algorithm 1, as in
 PyTorch; SGD momentum is Keras' ``v = mu v - lr g; p += v``; RMSprop and
@@ -18,12 +18,13 @@ from ..registry import Registry
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .base import KERAS_RENAMED, Optimizer
+from .lbfgs import LBFGS
 from .rmsprop import RMSprop
 from .sgd import SGD
 
 #: the optimizers by name, in the order the docs list them
 REGISTRY: Registry[Optimizer] = Registry("optimizer", Optimizer)
-for _cls in (SGD, Adam, AdamW, RMSprop, Adagrad):
+for _cls in (SGD, Adam, AdamW, RMSprop, Adagrad, LBFGS):
     REGISTRY.register(_cls.__name__.lower(), _cls)
 del _cls
 
@@ -83,6 +84,7 @@ __all__ = [
     "REGISTRY",
     "SGD",
     "Adagrad",
+    "LBFGS",
     "Adam",
     "AdamW",
     "Optimizer",

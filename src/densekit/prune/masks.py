@@ -53,7 +53,9 @@ class PruningMasks:
     def _kernel_slices(self):
         """(layer, mask, flat slice of its kernel in model.params), for the masked layers."""
         model = self.model
-        trainable = [(layer, spec) for layer, spec, _ in model.weight_index if spec.trainable]
+        trainable = [
+            (layer, spec) for layer, spec, _ in model.weight_index if model.trains(layer, spec)
+        ]
         for (layer, spec), part in zip(trainable, model.slices):
             if spec.name == "kernel" and layer.name in self.masks:
                 yield layer, self.masks[layer.name], part

@@ -22,6 +22,17 @@ loop; this module only translates). MLP's math, and how it is kept here:
   More than ``n_iter_no_change`` epochs without that stops training (SGD with
   ``learning_rate='adaptive'`` first divides the rate by 5, down to 1e-6).
   With ``early_stopping`` the best-scoring weights are restored.
+- **L-BFGS.** ``solver='lbfgs'`` minimizes MLP's full-batch objective (the mean loss
+  plus ``0.5 * alpha * sum(W^2) / n``) with :class:`densekit.optimizers.LBFGS`, scipy's
+  L-BFGS-B over the network's flat parameter buffer: ``max_iter`` iterations at most,
+  ``max_fun`` evaluations, ``tol`` as scipy's ``gtol``; ``n_iter_`` is the iteration count
+  and a run that stops on a limit warns (ConvergenceWarning), as MLP. No ``partial_fit``.
+- **Randomness.** The initial weights, the early-stopping split (stratified for binary
+  ``y`` only, as MLP) and each epoch's row order are drawn as MLP draws them, from the
+  same ``random_state`` stream, so both estimators take the same path (up to rounding
+  and Adam's epsilon convention). Each epoch is one ``Sequential.fit`` call on the rows
+  in that order.
+- **Sparse X.** CSR/CSC input goes to the first Dense layer's product as it is.
 - **Sample weights.** MLP divides each batch's weighted loss and its penalty by
   the batch's weight sum; densekit divides by the batch length. Weights are
   rescaled to mean 1 over the training rows and the penalty is divided by

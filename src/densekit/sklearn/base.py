@@ -23,9 +23,17 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .. import layers as dk_layers
 from .. import optimizers as dk_optimizers
 from ..backend import resolve_dtype
-from ..errors import ArgumentError, InputError
+from ..errors import ArgumentError, InputError, TrainingError
 from ..mlp import build_mlp
-from .checks import ACTIVATIONS, LEARNING_RATES, SOLVERS, check_choice, check_integer, check_number
+from .checks import (
+    ACTIVATIONS,
+    LEARNING_RATES,
+    SOLVERS,
+    check_choice,
+    check_integer,
+    check_number,
+    check_patience,
+)
 from .training import MLPTraining
 
 if TYPE_CHECKING:
@@ -64,7 +72,8 @@ class DenseBase(BaseEstimator):
         beta_1: float = 0.9,
         beta_2: float = 0.999,
         epsilon: float = 1e-8,
-        n_iter_no_change: int = 10,
+        n_iter_no_change: int | float = 10,
+        max_fun: int = 15000,
         dropout: float = 0.0,
         batch_norm: bool = False,
         optimizer: str | dict | Optimizer | None = None,
@@ -92,10 +101,16 @@ class DenseBase(BaseEstimator):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
         self.dropout = dropout
         self.batch_norm = batch_norm
         self.optimizer = optimizer
         self.dtype = dtype
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # CSR/CSC through the first layer's product
+        return tags
 
     # --- parameters -----------------------------------------------------------------
     def _check_params(self) -> tuple[int, ...]:
@@ -122,7 +137,8 @@ class DenseBase(BaseEstimator):
         if self.dropout >= 1.0 or self.validation_fraction >= 1.0:
             raise ArgumentError("dropout and validation_fraction must be < 1")
         check_integer("max_iter", self.max_iter, 1)
-        check_integer("n_iter_no_change", self.n_iter_no_change, 1)
+        check_patience("n_iter_no_change", self.n_iter_no_change)
+        check_integer("max_fun", self.max_fun, 1)
         if self.batch_size != "auto":
             check_integer("batch_size", self.batch_size, 1)
         self._fixed_dtype()
@@ -189,6 +205,20 @@ class DenseBase(BaseEstimator):
             dtype=dtype.name,
         )
 
+    def _mlp_initial_weights(self, sizes, n_features: int, n_outputs: int, state) -> tuple:
+        """MLP's draws: per layer, W then b ~ U(-r, r), r = sqrt(k / (n + m)), from ``state``.
+
+        k = 2 for logistic hidden units, else 6; float64, as MLP draws them.
+        """
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        widths = [n_features, *sizes, n_outputs]
+        kernels, biases = [], []
+        for fan_in, fan_out in zip(widths[:-1], widths[1:]):
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            kernels.append(state.uniform(-bound, bound, (fan_in, fan_out)))
+            biases.append(state.uniform(-bound, bound, fan_out))
+        return kernels, biases
+
     def _initialize(self, sizes, n_features: int, n_outputs: int, rng, dtype) -> None:
         self.model_ = self._build_model(
             sizes,
@@ -223,14 +253,24 @@ class DenseBase(BaseEstimator):
         sizes = self._check_params()
         if self.early_stopping and incremental:
             raise ArgumentError("partial_fit does not support early_stopping=True")
-        rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31))
+        state = check_random_state(self.random_state)
         fresh = not hasattr(self, "model_") or not (self.warm_start or incremental)
+        if fresh:
+            # MLP's initial weights first, from the same stream as MLP's (so the same
+            # random_state starts both from the same point); then densekit's generator
+            initial = self._mlp_initial_weights(sizes, x.shape[1], targets.shape[1], state)
+        # densekit's own generator (dropout, the network's build seed), seeded from the
+        # stream's position without drawing from it: MLP's later draws (the early-stopping
+        # split, each epoch's shuffle) come from ``state`` exactly as MLP takes them
+        rng = np.random.default_rng(state.get_state()[1])
         if fresh:
             # MLP's rule: weights in the input's float dtype (validate_data gave float32
             # or float64), unless the dtype parameter fixes it
             fixed = self._fixed_dtype()
             dtype = x.dtype if fixed is None else fixed
             self._initialize(sizes, x.shape[1], targets.shape[1], rng, dtype)
+            if not self._apply_assigned_weights():
+                self.coefs_, self.intercepts_ = initial
         # a fitted network keeps its dtype (warm_start, partial_fit): the data follows it
         x = x.astype(self.model_.dtype, copy=False)
         targets = targets.astype(self.model_.dtype, copy=False)
@@ -245,13 +285,15 @@ class DenseBase(BaseEstimator):
         else:
             weight_scale = 1.0
 
+        if self.solver == "lbfgs" and self.optimizer is None:
+            return self._fit_lbfgs(x, targets, sample_weight, weight_scale)
         validation = None
         if self.early_stopping:
-            stratify = y_original if self._stratify() else None
+            stratify = self._stratify(targets, y_original)
             parts = [x, targets, y_original] + ([] if sample_weight is None else [sample_weight])
             split = train_test_split(
                 *parts,
-                random_state=int(rng.integers(2**31)),
+                random_state=state,
                 test_size=self.validation_fraction,
                 stratify=stratify,
             )
@@ -271,21 +313,43 @@ class DenseBase(BaseEstimator):
         training.set_model(self.model_)
         self.model_.gradient_hooks.append(training.add_penalty_gradient)
         started = time.perf_counter()
+        order = np.arange(n)
+        epochs = 1 if incremental else self.max_iter
+        # the whole run's steps decide the kernels (each fit call below is one epoch)
+        self.model_.choose_kernels(epochs * -(-n // batch_size))
         try:
-            self.model_.fit(
-                x,
-                targets,
-                batch_size=batch_size,
-                epochs=1 if incremental else self.max_iter,
-                verbose=0,
-                callbacks=[training],
-                shuffle=bool(self.shuffle),
-                sample_weight=sample_weight,
-                seed=int(rng.integers(2**31)),
-            )
+            for _ in range(epochs):
+                if self.shuffle:
+                    # MLP's order: its sample index shuffled again each epoch, from its
+                    # RandomState (sklearn.utils.shuffle's draw: shuffle an arange, take
+                    # those positions); the epoch then runs in that order (one fit call)
+                    positions = np.arange(n)
+                    state.shuffle(positions)
+                    order = order[positions]
+                rows = (
+                    x[order],
+                    targets[order],
+                    None if sample_weight is None else sample_weight[order],
+                )
+                self.model_.fit(
+                    rows[0],
+                    rows[1],
+                    batch_size=batch_size,
+                    epochs=1,
+                    verbose=0,
+                    callbacks=[training],
+                    shuffle=False,
+                    sample_weight=rows[2],
+                )  # dropout draws from the network's generator (seeded from rng when built)
+                if training.stopped:
+                    break
+        except TrainingError as exc:
+            self._diverged(exc, validation is not None)
+            return self
         finally:
             self.model_.gradient_hooks.remove(training.add_penalty_gradient)
-        self.fit_time_ = time.perf_counter() - started
+            training.restore_best()
+            self.fit_time_ = time.perf_counter() - started
         if not incremental and not training.stopped and self.n_iter_ == self.max_iter:
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
@@ -295,23 +359,240 @@ class DenseBase(BaseEstimator):
             )
         return self
 
+    def _diverged(self, error: TrainingError, early_stopping: bool) -> None:
+        """MLP's answer to a loss that became NaN or infinite.
+
+        Under early stopping MLP records a NaN score for the epoch and keeps its best
+        weights; densekit's fit has rolled the weights back and stopped, and the
+        callback restored the best ones, so the NaN epoch is recorded here. Otherwise
+        MLP raises its ValueError, with its words (TrainingError is a ValueError).
+
+        Raises
+        ------
+        TrainingError
+            Without early stopping.
+        """
+        if early_stopping:
+            self.n_iter_ += 1
+            self.loss_curve_.append(float("nan"))
+            self.validation_scores_.append(float("nan"))
+            self.validation_loss_curve_.append(float("nan"))
+            return
+        raise TrainingError(
+            "Solver produced non-finite parameter weights. The input data may contain large "
+            f"values and need to be preprocessed. (densekit: {error})"
+        ) from error
+
+    def _lbfgs_objective(self, x, targets, sample_weight, weight_scale: float):
+        """``() -> (loss, grad)``: MLP's full-batch loss with its penalty, at the model's weights.
+
+        loss = mean_w(per-row loss) + 0.5 * alpha * sum(W^2) / sum(w), over the kernels.
+        """
+        model = self.model_
+        dense = [layer for layer in model.layers if isinstance(layer, dk_layers.Dense)]
+        kernels = [(layer.kernel, layer.grads["kernel"]) for layer in dense]
+        scale = float(self.alpha) / (x.shape[0] * weight_scale)
+
+        def loss_and_gradient():
+            loss = model.compute_gradients(x, targets, sample_weight)[0]
+            squares = 0.0
+            if scale:
+                for kernel, grad_kernel in kernels:
+                    squares += float(np.vdot(kernel, kernel))
+                    grad_kernel += scale * kernel
+            return float(loss) + 0.5 * scale * squares, model.grads
+
+        return loss_and_gradient
+
+    def _fit_lbfgs(self, x, targets, sample_weight, weight_scale: float):
+        """MLP's ``solver='lbfgs'``: :class:`densekit.optimizers.LBFGS` on the full batch.
+
+        ``max_iter``, ``max_fun`` and ``tol`` (as scipy's ``gtol``) mean what they mean
+        to MLP; ``n_iter_`` is L-BFGS's iteration count.
+
+        Raises
+        ------
+        TrainingError
+            If the weights or the loss end NaN or infinite.
+        """
+        optimizer = dk_optimizers.LBFGS(max_fun=self.max_fun, tol=self.tol)
+        self.model_.compile(optimizer=optimizer, loss=self._loss())
+        objective = self._lbfgs_objective(x, targets, sample_weight, weight_scale)
+
+        def record(iteration: int, loss: float) -> None:
+            self.loss_curve_.append(loss)
+            if self.verbose:
+                print(f"Iteration {iteration + 1}, loss = {loss:.8f}")
+
+        started = time.perf_counter()
+        with np.errstate(over="ignore", invalid="ignore"):
+            result = optimizer.minimize(self.model_.params, objective, self.max_iter, record)
+        self.fit_time_ = time.perf_counter() - started
+        self.n_iter_ = min(int(result.nit), self.max_iter)
+        self.loss_ = float(result.fun)
+        self.t_ += x.shape[0] * self.n_iter_
+        if not (np.isfinite(result.fun) and np.isfinite(self.model_.params).all()):
+            raise TrainingError(
+                "Solver produced non-finite parameter weights. The input data may contain "
+                "large values and need to be preprocessed."
+            )
+        if result.status != 0:
+            warnings.warn(
+                f"lbfgs failed to converge after {result.nit} iteration(s) "
+                f"(status={result.status}):\n{result.message}\n\nIncrease the number of "
+                f"iterations to improve the convergence (max_iter={self.max_iter}) or "
+                f"evaluations (max_fun={self.max_fun}).\nYou might also want to scale the data.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        return self
+
     def _forward(self, x) -> np.ndarray:
         check_is_fitted(self, "model_")
-        x = validate_data(self, x, reset=False, dtype=[np.float64, np.float32])
-        # computed in the model's dtype; returned in the wider of it and the input's, as
-        # MLP's X @ coefs_ promotes (float32 fit, float64 X: float64 out)
-        output = self.model_.predict(x)
-        return output.astype(np.result_type(output.dtype, x.dtype), copy=False)
+        x = validate_data(
+            self, x, reset=False, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32]
+        )
+        # computed in the wider of the model's dtype and the input's, as MLP's X @ coefs_
+        # promotes (float32 weights, float64 X: float64 arithmetic and output); so a
+        # float32 network's predictions do not depend on which rows share a product
+        model = self.model_
+        if np.result_type(model.dtype, x.dtype) != model.dtype:
+            model = model.copy(dtype=np.result_type(model.dtype, x.dtype).name)
+        return model.predict(x)
 
     # --- MLP's fitted attributes, read from the model ---------------------------------
+    def _dense_weights(self, name: str) -> list:
+        assigned = self.__dict__.get(f"_assigned_{name}")
+        if assigned is not None and not hasattr(self, "model_"):
+            return assigned
+        check_is_fitted(self, "model_")
+        return [
+            layer.weights[name]
+            for layer in self.model_.layers
+            if isinstance(layer, dk_layers.Dense)
+        ]
+
+    def _assign_dense_weights(self, name: str, values) -> None:
+        """Write ``values`` into the Dense layers' views of the flat buffer (before fit: keep them).
+
+        Before the network exists (MLP's tests build one by hand) the list is kept, as
+        MLP keeps it, and the network built next starts from it.
+
+        Raises
+        ------
+        InputError
+            For a wrong number of arrays or a wrong shape (nothing is written then).
+        """
+        if not hasattr(self, "model_"):
+            self.__dict__[f"_assigned_{name}"] = values
+            return
+        current = self._dense_weights(name)
+        values = list(values)
+        if len(values) != len(current):
+            raise InputError(
+                f"{'coefs_' if name == 'kernel' else 'intercepts_'} must be a list of "
+                f"{len(current)} arrays (one per Dense layer), got {len(values)}"
+            )
+        arrays = []
+        for index, (target, value) in enumerate(zip(current, values)):
+            array = np.asarray(value, dtype=target.dtype)
+            if array.shape != target.shape:
+                raise InputError(
+                    f"{'coefs_' if name == 'kernel' else 'intercepts_'}[{index}] must have "
+                    f"shape {target.shape}, got {array.shape}"
+                )
+            arrays.append(array)
+        for target, array in zip(current, arrays):
+            target[...] = array
+
+    def _apply_assigned_weights(self) -> bool:
+        """Start the new network from ``coefs_`` / ``intercepts_`` assigned before it existed.
+
+        Returns
+        -------
+        bool
+            Whether any were assigned.
+        """
+        assigned = {
+            name: self.__dict__.pop(f"_assigned_{name}", None) for name in ("kernel", "bias")
+        }
+        for name, values in assigned.items():
+            if values is None:
+                continue
+            current = self._dense_weights(name)
+            arrays = [np.asarray(value) for value in values]
+            if len(arrays) == len(current) and all(
+                a.shape == c.shape for a, c in zip(arrays, current)
+            ):
+                for target, array in zip(current, arrays):
+                    target[...] = array
+        return any(values is not None for values in assigned.values())
+
     @property
     def coefs_(self) -> list[np.ndarray]:
-        """The kernels ``W`` (n, m) of the Dense layers: views into the model's weights."""
-        check_is_fitted(self, "model_")
-        return [layer.kernel for layer in self.model_.layers if isinstance(layer, dk_layers.Dense)]
+        """The kernels ``W`` (n, m) of the Dense layers: views into the model's weights.
+
+        Assigning a list of arrays (MLP's shapes) writes them into the flat buffer.
+        """
+        return self._dense_weights("kernel")
+
+    @coefs_.setter
+    def coefs_(self, values) -> None:
+        self._assign_dense_weights("kernel", values)
 
     @property
     def intercepts_(self) -> list[np.ndarray]:
-        """The biases ``b`` (m,) of the Dense layers: views into the model's weights."""
+        """The biases ``b`` (m,) of the Dense layers: views into the model's weights.
+
+        Assigning a list of arrays (MLP's shapes) writes them into the flat buffer.
+        """
+        return self._dense_weights("bias")
+
+    @intercepts_.setter
+    def intercepts_(self, values) -> None:
+        self._assign_dense_weights("bias", values)
+
+    @property
+    def _optimizer(self):
+        """The fitted network's optimizer (MLP's ``_optimizer``, whose ``learning_rate`` it reads)."""
         check_is_fitted(self, "model_")
-        return [layer.bias for layer in self.model_.layers if isinstance(layer, dk_layers.Dense)]
+        return self.model_.optimizer
+
+    def _check_solver(self) -> bool:
+        if self.solver not in ("sgd", "adam"):
+            raise AttributeError(
+                f"partial_fit is only available for stochastic optimizers. {self.solver} is "
+                "not stochastic."
+            )
+        return True
+
+    def _loss_grad_lbfgs(self, packed_coef_inter, X, y, sample_weight=None, *workspace):
+        """MLP's private L-BFGS objective, for scikit-learn's own gradient test.
+
+        ``packed_coef_inter`` is MLP's packing (every kernel, then every bias); the loss
+        and gradient are the ones :meth:`_fit_lbfgs` minimizes, at that point.
+        """
+        model = self.model_
+        order = self._mlp_packing()
+        dtype = model.dtype
+        model.params[order] = np.asarray(packed_coef_inter, dtype=dtype)
+        x = np.asarray(X, dtype=dtype)
+        targets = np.asarray(y, dtype=dtype).reshape(x.shape[0], -1)
+        weights = None if sample_weight is None else np.asarray(sample_weight, dtype=dtype)
+        scale = 1.0 if weights is None else float(weights.mean())
+        if weights is not None:
+            weights = weights / scale
+        loss, grads = self._lbfgs_objective(x, targets, weights, scale)()
+        return loss, np.asarray(grads[order], dtype=np.float64)
+
+    def _mlp_packing(self) -> np.ndarray:
+        """Positions in the flat buffer of MLP's packed vector (every kernel, then every bias)."""
+        model = self.model_
+        parts = {}
+        for (layer, spec, _), part in zip(
+            [entry for entry in model.weight_index if model.trains(entry[0], entry[1])],
+            model.slices,
+        ):
+            if isinstance(layer, dk_layers.Dense):
+                parts.setdefault(spec.name, []).append(np.arange(part.start, part.stop))
+        return np.concatenate(parts["kernel"] + parts.get("bias", []))

@@ -14,7 +14,7 @@ from ..errors import ArgumentError
 
 #: MLP's activation names -> densekit's
 ACTIVATIONS = {"relu": "relu", "tanh": "tanh", "logistic": "sigmoid", "identity": "linear"}
-SOLVERS = ("adam", "sgd")
+SOLVERS = ("adam", "sgd", "lbfgs")
 LEARNING_RATES = ("constant", "invscaling", "adaptive")
 REGRESSION_LOSSES = ("squared_error", "absolute_error", "huber", "poisson")
 
@@ -89,3 +89,24 @@ def check_integer(name: str, value: Any, low: int) -> None:
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
         raise ArgumentError(f"{name} must be an integer >= {low}, got {value!r}")
+
+
+def check_patience(name: str, value: Any) -> None:
+    """Raise unless ``value`` is an integer >= 1 or ``numpy.inf`` (never stop for it).
+
+    Parameters
+    ----------
+    name
+        The parameter, for the message.
+    value
+        Its value.
+
+    Raises
+    ------
+    ArgumentError
+        If ``value`` is neither.
+    """
+    if isinstance(value, numbers.Real) and not isinstance(value, bool) and value == np.inf:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ArgumentError(f"{name} must be an integer >= 1 or numpy.inf, got {value!r}")

@@ -10,7 +10,8 @@ from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import column_or_1d
 from sklearn.utils.class_weight import compute_sample_weight
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from .. import losses as dk_losses
@@ -67,6 +68,7 @@ class DenseClassifier(ClassifierMixin, DenseBase):
     beta_2
     epsilon
     n_iter_no_change
+    max_fun
         As ``sklearn.neural_network.MLPClassifier``'s.
     dropout
         The rate of a Dropout after each hidden layer (0: none).
@@ -104,7 +106,8 @@ class DenseClassifier(ClassifierMixin, DenseBase):
         beta_1: float = 0.9,
         beta_2: float = 0.999,
         epsilon: float = 1e-8,
-        n_iter_no_change: int = 10,
+        n_iter_no_change: int | float = 10,
+        max_fun: int = 15000,
         dropout: float = 0.0,
         batch_norm: bool = False,
         class_weight: dict | str | None = None,
@@ -134,6 +137,7 @@ class DenseClassifier(ClassifierMixin, DenseBase):
             beta_2=beta_2,
             epsilon=epsilon,
             n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
             dropout=dropout,
             batch_norm=batch_norm,
             optimizer=optimizer,
@@ -161,12 +165,20 @@ class DenseClassifier(ClassifierMixin, DenseBase):
             return SummedBinaryCrossentropy()
         return dk_losses.BinaryCrossentropy()
 
-    def _stratify(self) -> bool:
-        return self._label_binarizer.y_type_ != "multilabel-indicator"
+    def _stratify(self, targets, y_original):
+        # MLP's rule: only a one-column target (binary) is stratified, on its 0/1 column
+        # as bools (the split's error names the class 'True')
+        return targets.astype(bool) if targets.shape[1] == 1 else None
 
     def _validate(self, x, y, sample_weight, reset: bool):
         x, y = validate_data(
-            self, x, y, reset=reset, multi_output=True, dtype=[np.float64, np.float32]
+            self,
+            x,
+            y,
+            reset=reset,
+            multi_output=True,
+            accept_sparse=["csr", "csc"],
+            dtype=[np.float64, np.float32],
         )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
@@ -205,18 +217,19 @@ class DenseClassifier(ClassifierMixin, DenseBase):
         Raises
         ------
         InputError
-            If ``y`` has one class, or other classes than before under ``warm_start``.
+            If ``y`` has other classes than before under ``warm_start``.
         """
         x, y, sample_weight = self._validate(X, y, sample_weight, reset=True)
         if not (self.warm_start and hasattr(self, "model_")):
             self._set_classes(y, classes=None)
-        elif set(np.unique(y) if y.ndim == 1 else []) - set(self.classes_):
+        elif set(unique_labels(y)) != set(self.classes_):
             raise InputError(
-                f"warm_start can only be used where y has the same classes as in the previous "
-                f"call to fit. Previously got {self.classes_}, y has {np.unique(y)}"
+                "warm_start can only be used where `y` has the same classes as in the previous "
+                f"call to fit. Previously got {self.classes_}, `y` has {unique_labels(y)}"
             )
         return self._fit(x, self._targets(y), y, sample_weight, incremental=False)
 
+    @available_if(DenseBase._check_solver)
     def partial_fit(
         self,
         X: ArrayLike,
@@ -255,22 +268,23 @@ class DenseClassifier(ClassifierMixin, DenseBase):
             self._set_classes(y, classes)
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
             raise InputError(
-                f"`classes={np.unique(classes)!r}` is not the same as on the first call to "
-                f"partial_fit, which was {self.classes_!r}"
+                f"`classes={np.unique(classes)!r}` is not the same as on last call to "
+                f"partial_fit, was: {self.classes_!r}"
             )
-        unseen = set(np.unique(y) if y.ndim == 1 else []) - set(self.classes_)
-        if unseen:
-            raise InputError(f"y has labels {sorted(unseen)} not in classes {self.classes_!r}")
+        labels = unique_labels(y)
+        if len(np.setdiff1d(labels, self.classes_, assume_unique=True)):
+            raise InputError(
+                f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}. "
+                f"'y' has {labels}."
+            )
         return self._fit(x, self._targets(y), y, sample_weight, incremental=True)
 
     def _set_classes(self, y, classes) -> None:
+        # as MLP: one class trains a network that always predicts it; a multi-label y
+        # defines its labels by its columns, whatever ``classes`` says
         binarizer = LabelBinarizer()
-        binarizer.fit(y if classes is None else np.asarray(classes))
-        if binarizer.y_type_ != "multilabel-indicator" and len(binarizer.classes_) < 2:
-            raise InputError(
-                f"DenseClassifier needs at least 2 classes to train, but y has only one class: "
-                f"{binarizer.classes_[0]!r}"
-            )
+        multilabel = type_of_target(y).startswith("multilabel")
+        binarizer.fit(y if classes is None or multilabel else np.asarray(classes))
         self._label_binarizer = binarizer
         self.classes_ = binarizer.classes_
 

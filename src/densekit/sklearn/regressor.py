@@ -8,6 +8,7 @@ import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
 from sklearn.utils import column_or_1d
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from .. import losses as dk_losses
@@ -59,6 +60,7 @@ class DenseRegressor(RegressorMixin, DenseBase):
     beta_2
     epsilon
     n_iter_no_change
+    max_fun
         As ``sklearn.neural_network.MLPRegressor``'s.
     dropout
     batch_norm
@@ -92,7 +94,8 @@ class DenseRegressor(RegressorMixin, DenseBase):
         beta_1: float = 0.9,
         beta_2: float = 0.999,
         epsilon: float = 1e-8,
-        n_iter_no_change: int = 10,
+        n_iter_no_change: int | float = 10,
+        max_fun: int = 15000,
         dropout: float = 0.0,
         batch_norm: bool = False,
         optimizer: str | dict | Optimizer | None = None,
@@ -121,6 +124,7 @@ class DenseRegressor(RegressorMixin, DenseBase):
             beta_2=beta_2,
             epsilon=epsilon,
             n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
             dropout=dropout,
             batch_norm=batch_norm,
             optimizer=optimizer,
@@ -148,8 +152,8 @@ class DenseRegressor(RegressorMixin, DenseBase):
             "poisson": lambda: dk_losses.Poisson(log_input=True),
         }[self.loss]()
 
-    def _stratify(self) -> bool:
-        return False
+    def _stratify(self, targets, y_original):
+        return None
 
     def _validate(self, x, y, sample_weight, reset: bool):
         x, y = validate_data(
@@ -159,6 +163,7 @@ class DenseRegressor(RegressorMixin, DenseBase):
             reset=reset,
             multi_output=True,
             y_numeric=True,
+            accept_sparse=["csr", "csc"],
             dtype=[np.float64, np.float32],
         )
         if y.ndim == 2 and y.shape[1] == 1:
@@ -199,6 +204,7 @@ class DenseRegressor(RegressorMixin, DenseBase):
         self._y_ndim = y.ndim
         return self._fit(x, self._targets(y), y, sample_weight, incremental=False)
 
+    @available_if(DenseBase._check_solver)
     def partial_fit(
         self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
     ) -> DenseRegressor:
@@ -245,4 +251,7 @@ class DenseRegressor(RegressorMixin, DenseBase):
         return output.ravel() if self._y_ndim == 1 else output
 
     def _score_output(self, output, y, sample_weight) -> float:
-        return float(r2_score(y, self._prediction(output), sample_weight=sample_weight))
+        prediction = self._prediction(output)
+        if not np.isfinite(prediction).all():  # a diverging network: MLP scores it NaN
+            return float("nan")
+        return float(r2_score(y, prediction, sample_weight=sample_weight))

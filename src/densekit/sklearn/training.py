@@ -149,8 +149,8 @@ class MLPTraining(Callback):
             est.best_validation_score_ = score
             self.best_weights = (self.model.get_weights(), self.model.state.copy())
 
-    def on_train_end(self, logs: dict | None = None) -> None:
-        """Restore the best weights under early stopping."""
+    def restore_best(self) -> None:
+        """Restore the best weights under early stopping (after the last epoch's fit call)."""
         if self.best_weights is not None:
             weights, state = self.best_weights
             self.model.set_weights(weights)

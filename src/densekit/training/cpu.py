@@ -35,7 +35,7 @@ class CpuRunner(Runner):
     ):
         self.model, self.x, self.y, self.w = model, x, y, w
         self.batch_size, self.order = batch_size, order
-        self.n = len(x)
+        self.n = x.shape[0]
         self.n_batches = -(-self.n // batch_size)
         self.buffers = None
 
@@ -52,6 +52,10 @@ class CpuRunner(Runner):
         if order is None:
             xb, yb = x[start:stop], y[start:stop]
             wb = None if w is None else w[start:stop]
+        elif not isinstance(x, np.ndarray):  # scipy sparse rows (CSR): gathered as CSR
+            index = order[start:stop]
+            xb, yb = x[index], y.take(index, axis=0)
+            wb = None if w is None else w.take(index)
         else:
             index = order[start:stop]
             buffers = self.buffers
@@ -77,7 +81,7 @@ class CpuRunner(Runner):
         if self.metrics:
             xp, output = model.backend.xp, model.last_output
             for k, metric in enumerate(self.metrics, start=1):
-                sums[k] += float(metric.per_sample(xp, yb, output).sum())
+                sums[k] = sums[k] + metric.batch_total(xp, yb, output)
         self.seen += rows
 
     def totals(self):

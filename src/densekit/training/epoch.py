@@ -182,7 +182,7 @@ def mean_logs(sums: Any, rows: float, metrics: list) -> dict:
     """
     logs = {"loss": float(sums[0] / rows)}
     for k, metric in enumerate(metrics, start=1):
-        logs[metric.name] = float(sums[k] / rows)
+        logs[metric.name] = metric.value(sums[k], rows)
     return logs
 
 

@@ -41,10 +41,10 @@ def evaluate_arrays(
     xp = model.backend.xp
     batch_size = check_batch_size(batch_size, DEFAULT_PREDICT_BATCH_SIZE)
     metrics = model.compiled_metrics()
-    totals = np.zeros(1 + len(metrics))
+    totals = [0.0] * (1 + len(metrics))
     with matmul_precision(model.backend, model.precision):
-        for start in range(0, len(x), batch_size):
-            stop = min(len(x), start + batch_size)
+        for start in range(0, x.shape[0], batch_size):
+            stop = min(x.shape[0], start + batch_size)
             xb, yb = model.backend.asarray(x[start:stop]), model.backend.asarray(y[start:stop])
             output = model.forward(xb, training=False)
             if model.fuses_loss:
@@ -57,10 +57,10 @@ def evaluate_arrays(
                 per_sample = per_sample * model.backend.asarray(sample_weight[start:stop])
             totals[0] += float(per_sample.sum())
             for k, metric in enumerate(metrics, start=1):
-                totals[k] += float(metric.per_sample(xp, yb, output).sum())
-    results = {"loss": float(totals[0] / len(x) + model.regularization_penalty())}
+                totals[k] = totals[k] + metric.batch_total(xp, yb, output)
+    results = {"loss": float(totals[0] / x.shape[0] + model.regularization_penalty())}
     for k, metric in enumerate(metrics, start=1):
-        results[metric.name] = float(totals[k] / len(x))
+        results[metric.name] = metric.value(totals[k], x.shape[0])
     return results
 
 
@@ -98,12 +98,12 @@ def predict(model: Sequential, x: Any, batch_size: int | None, threads: int | No
     restore_threads = threads_module.limit(threads_module.check_threads(threads))
     try:
         with matmul_precision(model.backend, model.precision):
-            if len(x) <= batch_size:  # one batch (batch-1 latency): no result buffer to fill
+            if x.shape[0] <= batch_size:  # one batch (batch-1 latency): no result buffer to fill
                 output = model.forward(model.backend.asarray(x), training=False)
                 return np.array(model.backend.to_numpy(output))  # a copy: it is a work buffer
-            result = np.empty((len(x), model.output_dim), dtype=model.dtype)
-            for start in range(0, len(x), batch_size):
-                stop = min(len(x), start + batch_size)
+            result = np.empty((x.shape[0], model.output_dim), dtype=model.dtype)
+            for start in range(0, x.shape[0], batch_size):
+                stop = min(x.shape[0], start + batch_size)
                 output = model.forward(model.backend.asarray(x[start:stop]), training=False)
                 result[start:stop] = model.backend.to_numpy(output)
             return result

@@ -61,6 +61,7 @@ def check_inputs(
     """
     if y is None:
         raise InputError("y is None; fit and evaluate need targets")
+    y = encode_labels(model, y)
     check_feature_names(model, x, fitted=feature_names)
     x = check_x(x, model.dtype, model.input_dim if model.built else n_features)
     n_targets = np.shape(y)[0] if np.ndim(y) > 0 else None
@@ -74,7 +75,7 @@ def check_inputs(
             model.require_built("evaluate")
         n_outputs = model.planned_output_dim(x.shape[1])
     y = model.loss.prepare_targets(y, n_outputs, model.dtype)
-    sample_weight = check_sample_weight(sample_weight, len(x), model.dtype)
+    sample_weight = check_sample_weight(sample_weight, x.shape[0], model.dtype)
     return x, y, sample_weight
 
 
@@ -140,6 +141,68 @@ def check_feature_names(
         + (" ..." if len(fitted) > 20 else "")
         + ": select them in that order, e.g. x[feature_names]"
     )
+
+
+def encode_labels(model: Sequential, y: Any, record: bool = False) -> Any:
+    """Text class labels as their indices in ``model.class_names``; other ``y`` as it is.
+
+    The first fit on text labels records their sorted distinct values as
+    ``model.class_names`` (``record``); after that, the same labels map to the same
+    indices, and ``class_names[argmax(predict(x))]`` names a prediction.
+
+    Parameters
+    ----------
+    model
+        A compiled model.
+    y
+        Targets as the user gives them.
+    record
+        Record the class names when the model has none (fit does).
+
+    Returns
+    -------
+    array-like
+        Integer class indices for text labels, else ``y`` itself.
+
+    Raises
+    ------
+    InputError
+        For text targets with a regression loss, labels the model was not fit on, or
+        text labels before any fit on them.
+    """
+    array = np.asarray(y) if not isinstance(y, np.ndarray) else y
+    if array.dtype.kind not in "USO" or (array.dtype.kind == "O" and not _all_text(array)):
+        return y
+    if model.loss is None or model.loss.fuses_with is None:
+        raise InputError(
+            f"y holds text ({array.dtype}), but the loss {getattr(model.loss, 'name', None)!r} "
+            "needs numbers; text class labels need a classification loss "
+            "(sparse_categorical_crossentropy, or binary_crossentropy for two classes)"
+        )
+    if array.ndim != 1:
+        raise InputError(f"text class labels must be 1-D (samples,), got shape {array.shape}")
+    labels = array.astype(str)
+    names = model.class_names
+    if names is None:
+        if not record:
+            raise InputError(
+                "y holds text labels, but this model was not fit on text labels: fit it on "
+                "them first (their sorted order becomes the class indices, model.class_names)"
+            )
+        names = model.class_names = [str(name) for name in np.unique(labels)]
+    known = np.asarray(names)
+    index = np.searchsorted(known, labels).clip(0, len(known) - 1)
+    unknown = labels[known[index] != labels]
+    if unknown.size:
+        raise InputError(
+            f"y has labels {sorted(set(unknown.tolist()))[:10]} not among the classes the "
+            f"model was fit on, model.class_names = {names[:20]}"
+        )
+    return index
+
+
+def _all_text(array: np.ndarray) -> bool:
+    return array.size > 0 and all(isinstance(value, str) for value in array.ravel()[:1000])
 
 
 def class_labels(model: Sequential, y: np.ndarray) -> np.ndarray | None:

@@ -33,6 +33,7 @@ from ..validation import (
     refuse_unknown,
     validation_split_indices,
 )
+from . import full_batch, inputs
 from .cpu import CpuRunner
 from .epoch import print_epoch, run_epoch
 
@@ -79,7 +80,13 @@ def fit(
     model.require_compiled("fit")
     threads = threads_module.check_threads(threads)
     given_x = x
-    x, y, sample_weight = model.check_inputs(x, y, sample_weight, building=True)
+    had_class_names = model.class_names
+    y = inputs.encode_labels(model, y, record=True)  # text labels: model.class_names
+    try:
+        x, y, sample_weight = model.check_inputs(x, y, sample_weight, building=True)
+    except BaseException:
+        model.class_names = had_class_names
+        raise
     batch_size = check_batch_size(batch_size, DEFAULT_BATCH_SIZE)
     epochs = check_count("epochs", epochs)
     initial_epoch = check_count("initial_epoch", initial_epoch)
@@ -104,7 +111,7 @@ def fit(
         model.share_rng(rng)
         if validation is None and validation_split > 0:
             labels = model.class_labels(y)
-            train, held_out = validation_split_indices(len(x), validation_split, rng, labels)
+            train, held_out = validation_split_indices(x.shape[0], validation_split, rng, labels)
             w = sample_weight
             validation = (x[held_out], y[held_out], None if w is None else w[held_out])
             x, y = x[train], y[train]
@@ -113,7 +120,7 @@ def fit(
         history = History()
         callback_list = CallbackList([history, *callbacks], model)
         callback_list.set_params(
-            {"epochs": epochs, "steps": -(-len(x) // batch_size), "verbose": verbose}
+            {"epochs": epochs, "steps": -(-x.shape[0] // batch_size), "verbose": verbose}
         )
         model.stop_training = False
         # callbacks may restore a checkpoint here (BackupAndRestore): they see the
@@ -130,6 +137,13 @@ def fit(
     restore_threads = threads_module.limit_for_training(
         threads, _largest_product(model, batch_size)
     )
+    if getattr(model.optimizer, "full_batch", False):  # LBFGS: each iteration an epoch
+        try:
+            full_batch.run(model, x, y, sample_weight, epochs, validation, callback_list, verbose)
+        finally:
+            callback_list.on_train_end({})
+            restore_threads()
+        return history
     try:
         for epoch in range(model.initial_epoch, epochs):
             callback_list.on_epoch_begin(epoch, {})
@@ -185,7 +199,7 @@ def _train_epoch(
     model: Sequential, x, y, w, batch_size, shuffle, rng, callbacks, verbose, title
 ) -> dict:
     """One pass over the rows in minibatches, on the model's device; the epoch's logs."""
-    order = rng.permutation(len(x)) if shuffle else None
+    order = rng.permutation(x.shape[0]) if shuffle else None
     if model.backend.name != "cpu":  # batches streamed to the device, no per-batch sync
         from .gpu import GpuRunner
 
@@ -315,11 +329,11 @@ def check_split(model: Sequential, x: Any, y: Any, validation_split: float) -> N
     InputError
         If there are fewer than 2 rows, or the classes cannot be split.
     """
-    if len(x) < 2:
+    if x.shape[0] < 2:
         raise InputError("validation_split needs at least 2 samples")
     labels = model.class_labels(y)
     if labels is not None and np.unique(labels).size == len(labels):
-        validation_split_indices(len(x), validation_split, np.random.default_rng(0), labels)
+        validation_split_indices(x.shape[0], validation_split, np.random.default_rng(0), labels)
 
 
 def epoch_log_keys(

@@ -388,7 +388,7 @@ def add_penalty_gradients(model: Sequential) -> None:
     xp = model.backend.xp
     for layer in model.layers:
         for spec in layer.weight_specs():
-            if spec.trainable and spec.regularizer is not None:
+            if model.trains(layer, spec) and spec.regularizer is not None:
                 spec.regularizer.add_gradient(xp, layer.weights[spec.name], layer.grads[spec.name])
 
 

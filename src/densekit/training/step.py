@@ -65,7 +65,7 @@ def loss_and_gradient(
         regularizer.add_gradient(xp, weight, grad_weight)
     if model.regularized:
         if summed:
-            value = value + model.regularization_penalty() * len(x)
+            value = value + model.regularization_penalty() * x.shape[0]
         else:
             value += model.regularization_penalty()
     return value, output, dx

@@ -20,6 +20,7 @@ from .arrays import (
     check_x_rows,
     check_y,
     column_names,
+    is_sparse,
 )
 from .numbers import (
     check_batch_size,
@@ -44,6 +45,7 @@ __all__ = [
     "check_x_rows",
     "check_y",
     "column_names",
+    "is_sparse",
     "refuse_unknown",
     "validation_split_indices",
 ]

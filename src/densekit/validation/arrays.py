@@ -37,20 +37,20 @@ def check_x(
     Returns
     -------
     numpy.ndarray
-        ``x`` as a C-contiguous ``dtype`` array of shape ``(samples, features)``.
+        ``x`` as a C-contiguous ``dtype`` array of shape ``(samples, features)``; a
+        scipy sparse matrix or array comes back as CSR of ``dtype`` (never densified:
+        the first Dense layer multiplies it as it is).
 
     Raises
     ------
     InputError
-        If ``x`` is None, sparse, not an array, not numeric, not 2-D, empty, of the wrong
+        If ``x`` is None, not an array, not numeric, not 2-D, empty, of the wrong
         width, or not finite.
     """
     if x is None:
         raise InputError(f"{name} is None; expected a 2-D array (samples, features)")
-    if hasattr(x, "tocsr") and hasattr(x, "toarray"):
-        raise InputError(
-            f"{name} is a scipy sparse matrix; densekit needs a dense array: pass {name}.toarray()"
-        )
+    if is_sparse(x):
+        return _check_sparse_x(x, dtype, n_features, name)
     try:
         array = _as_array(x)
     except Exception as exc:
@@ -145,6 +145,47 @@ def check_x_rows(
             converted = np.ascontiguousarray(block, dtype=dtype)
         _check_finite(converted, name, f"has values too large for {np.dtype(dtype).name}", rows)
     return converted
+
+
+def is_sparse(x: Any) -> bool:
+    """Whether ``x`` is a scipy sparse matrix or array (told without importing scipy).
+
+    Parameters
+    ----------
+    x
+        Anything.
+
+    Returns
+    -------
+    bool
+    """
+    return hasattr(x, "tocsr") and hasattr(x, "toarray") and hasattr(x, "nnz")
+
+
+def _check_sparse_x(x: Any, dtype: np.typing.DTypeLike, n_features: int | None, name: str):
+    """A sparse ``x`` as CSR of ``dtype`` (rows sliced cheaply), its shape and values checked."""
+    if x.ndim != 2:
+        raise InputError(f"{name} must be 2-D (samples, features), got shape {x.shape}")
+    check_x_layout(_ShapeOnly(x.shape, x.dtype), n_features, name)
+    csr = x.tocsr()
+    _check_sparse_finite(csr, name, "contains NaN or infinite values")
+    if csr.dtype != dtype:
+        with np.errstate(over="ignore"):
+            csr = csr.astype(dtype)
+        _check_sparse_finite(csr, name, f"has values too large for {np.dtype(dtype).name}")
+    return csr
+
+
+def _check_sparse_finite(csr: Any, name: str, problem: str) -> None:
+    if csr.dtype.kind == "f" and not _all_finite(csr.data):
+        raise InputError(f"{name} (sparse) {problem}; expected finite numbers")
+
+
+class _ShapeOnly:
+    """What :func:`check_x_layout` reads of an array (its dtype and shape), for a sparse one."""
+
+    def __init__(self, shape: tuple, dtype: np.dtype):
+        self.shape, self.dtype, self.ndim = tuple(shape), np.dtype(dtype), len(shape)
 
 
 def _check_finite(array: np.ndarray, name: str, problem: str, rows=None) -> None:
@@ -296,5 +337,6 @@ def check_same_length(x: np.ndarray, y: np.ndarray, name: str = "y") -> None:
     InputError
         If the lengths differ.
     """
-    if len(x) != len(y):
-        raise InputError(f"x has {len(x)} samples but {name} has {len(y)}; they must match")
+    rows = x.shape[0] if is_sparse(x) else len(x)
+    if rows != len(y):
+        raise InputError(f"x has {rows} samples but {name} has {len(y)}; they must match")
