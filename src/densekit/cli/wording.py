@@ -62,6 +62,7 @@ def command_line_words(message: str) -> str:
 
     Examples
     --------
+    >>> from densekit.cli.wording import command_line_words
     >>> command_line_words("regression needs numbers (use task='classification' for labels)")
     'regression needs numbers (use --task classification for labels)'
     >>> command_line_words("opset must be an integer from 17 to 28, got 3")

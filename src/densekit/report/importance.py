@@ -42,6 +42,7 @@ def group_features(feature_names: Sequence[str], columns: Sequence[str]) -> dict
 
     Examples
     --------
+    >>> from densekit.report.importance import group_features
     >>> group_features(["age", "color=blue", "color=red"], ["age", "color"])
     {'age': [0], 'color': [1, 2]}
     """

@@ -133,7 +133,7 @@ def fit(
         raise
     # the fit's size decides the kernels (DENSEKIT_KERNELS=auto): the caller's epochs,
     # not those left after a resume, so a resumed run computes as the uninterrupted one
-    model.choose_kernels((epochs - initial_epoch) * -(-len(x) // batch_size))
+    model.choose_kernels((epochs - initial_epoch) * -(-x.shape[0] // batch_size))
     restore_threads = threads_module.limit_for_training(
         threads, _largest_product(model, batch_size)
     )
