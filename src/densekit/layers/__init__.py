@@ -7,8 +7,11 @@ from .activation import Activation
 from .base import Layer, WeightSpec
 from .dense import Dense
 from .dropout import Dropout
+from .embeddings import PeriodicEmbedding
+from .ensemble import BatchEnsembleDense
 from .fake_quant import FakeQuant
 from .normalization import BatchNormalization, Normalization
+from .scale import Scale
 
 LAYER_TYPES: dict[str, type[Layer]] = {"Dense": Dense, "Activation": Activation, "Dropout": Dropout}
 
@@ -66,6 +69,9 @@ def from_config(entry: dict) -> Layer:
 register(BatchNormalization)
 register(Normalization)
 register(FakeQuant)
+register(BatchEnsembleDense)
+register(PeriodicEmbedding)
+register(Scale)
 
 
 __all__ = [
@@ -77,6 +83,9 @@ __all__ = [
     "BatchNormalization",
     "Normalization",
     "FakeQuant",
+    "BatchEnsembleDense",
+    "PeriodicEmbedding",
+    "Scale",
     "LAYER_TYPES",
     "register",
     "from_config",
