@@ -1,0 +1,146 @@
+"""TabularClassifier / TabularRegressor: the recipe on real data that ships with
+scikit-learn, calibration, refit, target standardization, scikit-learn's checks, errors;
+and a smoke run of the tabular benchmark harness (benchmarks/tabular.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn")
+
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
+
+from densekit.errors import ArgumentError  # noqa: E402
+from densekit.sklearn import TabularClassifier, TabularRegressor  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = {"hidden_layer_sizes": (32,), "members": 4, "max_epochs": 24, "random_state": 0}
+
+
+def _log_loss(p, y):
+    return float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-15, 1))))
+
+
+def test_classifier_on_breast_cancer_is_accurate_and_calibrated():
+    x, y = load_breast_cancer(return_X_y=True)
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, random_state=0)
+    est = TabularClassifier(**SMALL).fit(x_train, y_train)
+    proba = est.predict_proba(x_test)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-9)
+    assert np.mean(est.predict(x_test) == y_test) > 0.93
+    assert _log_loss(proba, y_test) < 0.2
+    assert 1 <= est.best_epoch_ <= SMALL["max_epochs"]
+    assert est.temperature_ > 0
+    # the temperature was chosen on the held-out rows: it cannot be worse there than 1
+    assert list(est.classes_) == [0, 1]
+
+
+def test_classifier_keeps_labels_and_many_classes():
+    x, y = load_wine(return_X_y=True)
+    labels = np.array(["barolo", "grignolino", "barbera"])[y]
+    est = TabularClassifier(**SMALL).fit(x, labels)
+    assert set(est.predict(x)) <= set(labels)
+    assert est.predict_proba(x).shape == (len(x), 3)
+    assert np.mean(est.predict(x) == labels) > 0.9
+
+
+def test_refit_uses_every_row_for_the_chosen_epochs():
+    x, y = load_breast_cancer(return_X_y=True)
+    held = TabularClassifier(**SMALL).fit(x, y)
+    refit = TabularClassifier(**SMALL, refit=True).fit(x, y)
+    assert refit.best_epoch_ == held.best_epoch_  # the same first run chose the epoch
+    assert not np.array_equal(refit.model_.params, held.model_.params)
+    assert np.mean(refit.predict(x) == y) > 0.93
+
+
+def test_regressor_standardizes_the_target_and_predicts_in_its_units():
+    x, y = load_diabetes(return_X_y=True)
+    y = y * 1000.0 + 5e4  # far from standardized: the network must not see these units
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, random_state=0)
+    est = TabularRegressor(**SMALL).fit(x_train, y_train)
+    pred = est.predict(x_test)
+    assert pred.shape == y_test.shape
+    assert abs(est.target_mean_[0] - y_train.mean()) < 1e-6 * abs(y_train.mean())
+    rmse = np.sqrt(np.mean((pred - y_test) ** 2))
+    assert rmse < 0.85 * y_test.std()  # R^2 > 0.28; a mean predictor has rmse = std
+
+
+def test_regressor_with_several_targets():
+    x, y = load_diabetes(return_X_y=True)
+    y2 = np.column_stack([y, -2 * y + 7])
+    pred = TabularRegressor(**SMALL).fit(x, y2).predict(x)
+    assert pred.shape == (len(x), 2)
+
+
+def test_parameter_errors_name_the_parameter():
+    x, y = load_breast_cancer(return_X_y=True)
+    for params, name in (
+        ({"members": 0}, "members"),
+        ({"hidden_layer_sizes": (0,)}, "hidden_layer_sizes"),
+        ({"schedule": "linear"}, "schedule"),
+        ({"embedding": "bins"}, "embedding"),
+        ({"validation_fraction": 1.5}, "validation_fraction"),
+        ({"dropout": 1.0}, "dropout"),
+    ):
+        with pytest.raises(ArgumentError, match=name):
+            TabularClassifier(**params).fit(x, y)
+    with pytest.raises(ValueError, match="1 class"):
+        TabularClassifier().fit(x, np.zeros(len(x)))
+
+
+# the networks compute in float32: a row's result depends on where it falls in the BLAS
+# kernel's blocks by a few float32 ulps (eps = 1.2e-7), these checks ask for rtol=1e-7
+FLOAT32_ORDER = {
+    "check_methods_sample_order_invariance": "float32: BLAS blocking moves a few ulps",
+    "check_methods_subset_invariance": "float32: BLAS blocking moves a few ulps",
+}
+
+
+def test_scikit_learn_checks():
+    from sklearn.utils.estimator_checks import check_estimator
+
+    options = {"hidden_layer_sizes": (32,), "members": 2, "max_epochs": 20, "random_state": 0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for est in (TabularClassifier(**options), TabularRegressor(**options)):
+            results = check_estimator(est, on_fail=None, expected_failed_checks=FLOAT32_ORDER)
+            failed = [
+                (r["check_name"], str(r["exception"])[:200])
+                for r in results
+                if r["status"] == "failed"
+            ]
+            assert not failed, failed
+
+
+def _harness():
+    spec = importlib.util.spec_from_file_location(
+        "tabular_bench", ROOT / "benchmarks" / "tabular.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_harness_smoke(tmp_path, monkeypatch):
+    bench = _harness()
+    options = {"hidden_layer_sizes": [16], "members": 2, "max_epochs": 4}
+    monkeypatch.setenv("DENSEKIT_TABULAR_OPTIONS", json.dumps(options))
+    lines = []
+    models = ["densekit-tabular", "densekit-dense"]
+    bench.run(models, ["breast_cancer"], [0], tmp_path, log=lines.append)
+    assert len(lines) == 2
+    cached = json.loads((tmp_path / "densekit-tabular.json").read_text())
+    result = cached["breast_cancer|0"]
+    assert 0 <= result["error"] < 0.2 and result["logloss"] > 0 and result["fit_s"] > 0
+    bench.run(models, ["breast_cancer"], [0], tmp_path, log=lines.append)
+    assert len(lines) == 2  # cached: nothing recomputed
+    rows = bench.summarize(models, ["breast_cancer"], [0], tmp_path)
+    assert {r["model"] for r in rows} == set(models)
+    assert sorted(r["rank_error"] for r in rows) in ([1.0, 2.0], [1.5, 1.5])
