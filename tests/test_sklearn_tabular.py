@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 import warnings
 from pathlib import Path
 
@@ -119,24 +120,24 @@ def test_scikit_learn_checks():
             assert not failed, failed
 
 
-def _harness():
-    spec = importlib.util.spec_from_file_location(
-        "tabular_bench", ROOT / "benchmarks" / "tabular.py"
-    )
+def _harness(monkeypatch):
+    path = ROOT / "benchmarks" / "tabular.py"
+    spec = importlib.util.spec_from_file_location("tabular_bench", path)
     module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # its dataclass looks itself up
     spec.loader.exec_module(module)
     return module
 
 
 def test_benchmark_harness_smoke(tmp_path, monkeypatch):
-    bench = _harness()
+    bench = _harness(monkeypatch)
     options = {"hidden_layer_sizes": [16], "members": 2, "max_epochs": 4}
     monkeypatch.setenv("DENSEKIT_TABULAR_OPTIONS", json.dumps(options))
     lines = []
-    models = ["densekit-tabular", "densekit-dense"]
+    models = ["densekit-tabular-numeric", "densekit-dense"]
     bench.run(models, ["breast_cancer"], [0], tmp_path, log=lines.append)
     assert len(lines) == 2
-    cached = json.loads((tmp_path / "densekit-tabular.json").read_text())
+    cached = json.loads((tmp_path / "densekit-tabular-numeric.json").read_text())
     result = cached["breast_cancer|0"]
     assert 0 <= result["error"] < 0.2 and result["logloss"] > 0 and result["fit_s"] > 0
     bench.run(models, ["breast_cancer"], [0], tmp_path, log=lines.append)
