@@ -288,3 +288,34 @@ def test_errors_name_the_argument():
         losses.MemberMean("mse", 2).prepare_targets(np.zeros(3), 3, np.float64)
     with pytest.raises(ArgumentError, match="cycles"):
         schedules.CosineLogCycles(0.1, 10, cycles=0)
+
+
+# --- ONNX export ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_onnx_export_matches_predict(dtype, tmp_path):
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from sklearn.datasets import load_wine
+
+    x, _ = load_wine(return_X_y=True)
+    x = ((x - x.mean(axis=0)) / x.std(axis=0)).astype(dtype)
+    model = dk.Sequential(
+        [
+            Scale(lr_factor=3.0, input_dim=x.shape[1]),
+            PeriodicEmbedding(columns=[0, 5, 2], activation="relu"),
+            BatchEnsembleDense(8, 3, "relu", shared_input=True, adapter_initializer="random_sign"),
+            BatchEnsembleDense(6, 3, "tanh", scale_initializer="random_normal"),
+            BatchEnsembleDense(2, 3, bias_initializer="random_normal"),
+        ],
+        seed=3,
+        dtype=dtype,
+    )
+    dk.export_onnx(model, tmp_path / "m.onnx")
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"input": x})[0]
+    expected = model.predict(x)
+    # float32: cos of |2 pi w x| <~ 10 rad and sums over <= 16 terms, a few hundred eps
+    eps = np.finfo(dtype).eps
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1000 * eps * np.abs(expected).max())

@@ -140,6 +140,16 @@ class PeriodicEmbedding(Layer):
         self.output_dim = len(columns) * self.embedding_dim + len(self._others)
         return self.output_dim
 
+    @property
+    def embedded_columns(self) -> np.ndarray:
+        """The indices of the embedded features, in output order (once built)."""
+        return self._embedded
+
+    @property
+    def other_columns(self) -> np.ndarray:
+        """The indices of the features passed through after the embeddings (once built)."""
+        return self._others
+
     def weight_specs(self) -> list[WeightSpec]:
         """Frequencies and phases ``(n_e, f)``, the maps ``(n_e, f, d')`` and biases ``(n_e, d')``."""
         n, f, d = len(self._embedded), self.frequencies, self.periodic_dim
