@@ -118,9 +118,15 @@ def test_missing_cells_are_reported_or_filled(iris_csv, tmp_path, capsys):
     holes = tmp_path / "holes.csv"
     holes.write_text("\n".join(text) + "\n")
     model = tmp_path / "m.safetensors"
-    assert main(["train", str(holes), "--target", "species", "-o", str(model), "-q"]) == 2
+    refuse = ["--fill-missing", "none"]
+    assert main(["train", str(holes), "--target", "species", "-o", str(model), *refuse]) == 2
     error = capsys.readouterr().err
     assert "sepal length" in error and "missing" in error and "Traceback" not in error
+    assert (
+        main(["train", str(holes), "--target", "species", "-o", str(model), "--epochs", "1"]) == 0
+    )
+    assert "filled missing values: sepal length (cm) 1 with" in capsys.readouterr().err
+    model.unlink()
     assert (
         main(
             [

@@ -202,12 +202,15 @@ def test_drop_of_an_unknown_column_names_the_columns(id_csv, capsys):
     assert "'ID'" in err and "did you mean 'id'" in err
 
 
-def test_missing_cells_at_predict_do_not_suggest_a_train_only_option(iris_model, tmp_path, capsys):
+def test_missing_cells_at_predict_do_not_suggest_a_train_only_option(iris_csv, tmp_path, capsys):
+    strict = tmp_path / "strict.safetensors"
+    train = ["train", str(iris_csv), "--target", "target", "-o", str(strict), "-q"]
+    assert main([*train, "--fill-missing", "none", "--epochs", "1"]) == 0
     header = "sepal length (cm),sepal width (cm),petal length (cm),petal width (cm)"
     path = write(tmp_path / "hole.csv", f"{header}\n5.1,,1.4,0.2\n")
-    assert main(["predict", str(iris_model), str(path)]) == 2
+    assert main(["predict", str(strict), str(path)]) == 2
     err = one_line_error(capsys)
-    assert "'sepal width (cm)': 1 of 1" in err and "trained without --fill-missing" in err
+    assert "'sepal width (cm)': 1 of 1" in err and "trained with --fill-missing none" in err
 
 
 def test_a_validation_split_with_no_rows_to_hold_out_is_refused_not_nan(tmp_path, capsys):

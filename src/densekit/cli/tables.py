@@ -32,9 +32,11 @@ def add_table_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", choices=["auto", "classification", "regression"], default="auto")
     parser.add_argument(
         "--fill-missing",
-        choices=["mean", "median", "most_frequent", "zero"],
-        default=None,
-        help="fill missing cells instead of stopping with an error",
+        choices=["auto", "mean", "median", "most_frequent", "zero", "none"],
+        default="auto",
+        help="how missing cells are filled: auto (the default: numbers take the median and "
+        "a missing-indicator feature, text its own level), mean, median, most_frequent, "
+        "zero, or none to stop with an error",
     )
     parser.add_argument(
         "--drop",
@@ -72,9 +74,15 @@ def read_training_table(args: argparse.Namespace) -> tuple[Any, np.ndarray, np.n
     preprocessor = TabularPreprocessor(
         target=args.target,
         task=None if args.task == "auto" else args.task,
-        fill_missing=args.fill_missing,
+        fill_missing=None if args.fill_missing == "none" else args.fill_missing,
     ).fit(table)
-    return preprocessor, preprocessor.transform(table), preprocessor.encode_target(table)
+    x, y = preprocessor.transform(table), preprocessor.encode_target(table)
+    if not args.quiet:
+        for line in [*table.notes, *preprocessor.warnings_]:
+            print(f"densekit: warning: {line}", file=sys.stderr)
+        if preprocessor.filled_summary():
+            print(f"densekit: {preprocessor.filled_summary()}", file=sys.stderr)
+    return preprocessor, x, y
 
 
 def stored_preprocessor(model: Any, path: str) -> Any:

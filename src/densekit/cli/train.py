@@ -71,8 +71,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     model.metadata[PREPROCESSING_KEY] = preprocessor.get_config()
     if not args.quiet:
         print(
-            f"{preprocessor.task}: {len(x)} rows, {x.shape[1]} features "
-            f"({len(preprocessor.feature_names)} after encoding), target {args.target!r}"
+            f"{preprocessor.task}: {len(x)} rows, {len(preprocessor.input_names)} columns -> "
+            f"{x.shape[1]} features after encoding, target {args.target!r}"
             + (
                 f" with classes {preprocessor.classes_}"
                 if preprocessor.task == "classification"

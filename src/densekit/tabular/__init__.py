@@ -10,18 +10,22 @@ This is the data layer behind ``densekit train DATA --target COL`` and
     prep = TabularPreprocessor.from_config(config)
     labels = prep.decode_target(model.predict(prep.transform(read_table("new.csv"))))
 
-One concern per module: ``cells`` (what a cell means: missing, a number, text),
-``table`` (the Table and its columns), ``reading`` (CSV and Parquet files),
-``encoders`` (numeric standardization, categorical one-hot), ``preprocessor``
-(fit, transform, decode, task inference) and ``config`` (its JSON round trip).
-Their docstrings state the conventions.
+``table`` (the Table and its columns) and ``reading`` (CSV and Parquet files) live
+here; the encoding itself is :mod:`densekit.preprocessing`, re-exported here.
 """
 
 from __future__ import annotations
 
-from .cells import MISSING_TOKENS, is_missing
-from .config import CONFIG_FORMAT, CONFIG_VERSION, FILL_MODES, TASKS
-from .preprocessor import TabularPreprocessor
+from ..preprocessing import (
+    CONFIG_FORMAT,
+    CONFIG_VERSION,
+    FILL_MODES,
+    MISSING_TOKENS,
+    TASKS,
+    TabularPreprocessor,
+    TextColumn,
+    is_missing,
+)
 from .reading import read_table
 from .table import Table, column, identifier_columns
 
@@ -33,6 +37,7 @@ __all__ = [
     "TASKS",
     "Table",
     "TabularPreprocessor",
+    "TextColumn",
     "column",
     "identifier_columns",
     "is_missing",

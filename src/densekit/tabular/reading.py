@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, require
-from .cells import to_number
 from .table import Table
 
 _CSV_DELIMITERS = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": None}
@@ -142,7 +141,7 @@ def _check_header(path: Path, columns: list[str], text_file: bool = True) -> Non
         raise InputError(
             f"{path}: duplicate column names {duplicates}; column names must be unique"
         )
-    if text_file and all(to_number(name) is not None for name in columns):
+    if text_file and all(_is_number(name) for name in columns):
         raise InputError(
             f"{path}: the first row {columns[:5]} looks like data, not a header; "
             "add a header row naming the columns"
@@ -170,3 +169,11 @@ def _read_parquet(path: Path) -> Table:
             )
     data = {name: arrow_table.column(i).to_pylist() for i, name in enumerate(columns)}
     return Table(columns=columns, data=data, n_rows=arrow_table.num_rows)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

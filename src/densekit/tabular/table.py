@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from ..errors import InputError
-from .cells import is_integer_cell, is_missing, to_feature_number, to_text
+import numpy as np
+
+from ..preprocessing import TextColumn, as_column, named_column
+from ..preprocessing.cells import integer_levels, level_numbers, missing_levels
 
 
 @dataclass
 class Table:
-    """Raw cells by column: ``str`` from CSV, Python values (``None`` for null) from Parquet.
+    """Columns by name: any form :func:`densekit.preprocessing.as_column` reads.
+
+    :func:`read_table` gives float64 arrays (NaN where null) for numeric columns
+    and :class:`~densekit.preprocessing.TextColumn` codes for text; lists of raw
+    cells work too.
 
     Parameters
     ----------
@@ -21,11 +26,14 @@ class Table:
         Each column's cells, by name.
     n_rows
         The number of data rows (the header not counted).
+    notes
+        One-line warnings the reader raised (decimal commas, dates), for the user.
     """
 
     columns: list[str]
-    data: dict[str, list]
+    data: dict[str, object]
     n_rows: int
+    notes: list[str] = field(default_factory=list)
 
 
 def column(table: Table, name: str, role: str) -> list:
@@ -50,14 +58,7 @@ def column(table: Table, name: str, role: str) -> list:
     InputError
         If the table has no such column; the message suggests a close name.
     """
-    if name not in table.data:
-        same_but_case = [column for column in table.columns if column.casefold() == name.casefold()]
-        hint = same_but_case or difflib.get_close_matches(name, table.columns, n=1)
-        maybe = f" (did you mean {hint[0]!r}?)" if hint else ""
-        raise InputError(
-            f"{role} column {name!r} is not in the table{maybe}; columns are {table.columns}"
-        )
-    return table.data[name]
+    return named_column(table.columns, table.data.__getitem__, name, role)
 
 
 def identifier_columns(table: Table, names: list[str], min_rows: int = 20) -> list[str]:
@@ -82,18 +83,18 @@ def identifier_columns(table: Table, names: list[str], min_rows: int = 20) -> li
     """
     found = []
     for name in names:
-        column = table.data[name]
-        head = [value for value in column[:1000] if not is_missing(value)]
-        if not _all_distinct_ids(head, min(min_rows, len(column))):
-            continue  # cheap rejection on the first rows: most columns repeat early
-        values = [value for value in column if not is_missing(value)]
-        if _all_distinct_ids(values, min_rows):
-            found.append(name)
+        column, integer = as_column(table.data[name])
+        if isinstance(column, TextColumn):
+            present = column.codes[column.codes >= 0]
+            blank = missing_levels(column.levels, frozenset())
+            present = present[~blank[present]]
+            if len(present) < min_rows or len(np.unique(present)) != len(present):
+                continue
+            levels = column.levels[present]
+            if integer_levels(levels) or np.isnan(level_numbers(levels)).any():
+                found.append(name)
+        elif integer:
+            values = column[~np.isnan(column)]
+            if len(values) >= min_rows and len(np.unique(values)) == len(values):
+                found.append(name)
     return found
-
-
-def _all_distinct_ids(values: list, min_rows: int) -> bool:
-    if len(values) < min_rows or len({to_text(value) for value in values}) != len(values):
-        return False
-    integers = all(is_integer_cell(value) for value in values)
-    return integers or any(to_feature_number(value) is None for value in values)
