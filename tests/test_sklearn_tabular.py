@@ -18,7 +18,7 @@ pytest.importorskip("sklearn")
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
-from densekit.errors import ArgumentError  # noqa: E402
+from densekit.errors import ArgumentError, InputError  # noqa: E402
 from densekit.sklearn import TabularClassifier, TabularRegressor  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -134,10 +134,10 @@ def test_benchmark_harness_smoke(tmp_path, monkeypatch):
     options = {"hidden_layer_sizes": [16], "members": 2, "max_epochs": 4}
     monkeypatch.setenv("DENSEKIT_TABULAR_OPTIONS", json.dumps(options))
     lines = []
-    models = ["densekit-tabular-numeric", "densekit-dense"]
+    models = ["densekit-tabular", "densekit-dense"]
     bench.run(models, ["breast_cancer"], [0], tmp_path, log=lines.append)
     assert len(lines) == 2
-    cached = json.loads((tmp_path / "densekit-tabular-numeric.json").read_text())
+    cached = json.loads((tmp_path / "densekit-tabular.json").read_text())
     result = cached["breast_cancer|0"]
     assert 0 <= result["error"] < 0.2 and result["logloss"] > 0 and result["fit_s"] > 0
     bench.run(models, ["breast_cancer"], [0], tmp_path, log=lines.append)
@@ -145,3 +145,56 @@ def test_benchmark_harness_smoke(tmp_path, monkeypatch):
     rows = bench.summarize(models, ["breast_cancer"], [0], tmp_path)
     assert {r["model"] for r in rows} == set(models)
     assert sorted(r["rank_error"] for r in rows) in ([1.0, 2.0], [1.5, 1.5])
+
+
+def _raw_table():
+    """breast_cancer as a raw table: a text column, a category column, missing cells."""
+    import pandas as pd
+
+    data = load_breast_cancer(as_frame=True)
+    frame = data.frame.drop(columns=["target"]).iloc[:, :8].copy()
+    size = pd.cut(frame["mean radius"], [0, 12, 16, 100], labels=["small", "medium", "large"])
+    frame["size"] = size.astype(str)  # text
+    frame["texture band"] = pd.qcut(frame["mean texture"], 4, labels=list("abcd"))  # category
+    rng = np.random.default_rng(0)
+    holes = rng.random(frame.shape) < 0.05
+    for j, column in enumerate(frame.columns):
+        frame.loc[holes[:, j], column] = None if frame[column].dtype == object else np.nan
+    return frame, data.target.to_numpy()
+
+
+def test_classifier_takes_a_raw_table_with_text_and_missing_values():
+    frame, y = _raw_table()
+    assert frame.isna().to_numpy().any()
+    train, test = train_test_split(np.arange(len(y)), test_size=0.25, random_state=0)
+    est = TabularClassifier(**SMALL).fit(frame.iloc[train], y[train])
+    assert "filled missing values" in est.filled_ and "indicator" in est.filled_
+    assert list(est.feature_names_in_) == list(frame.columns)
+    assert np.mean(est.predict(frame.iloc[test]) == y[test]) > 0.85
+    # columns are matched by name at predict
+    reordered = frame.iloc[test][list(reversed(frame.columns))]
+    np.testing.assert_array_equal(est.predict_proba(reordered), est.predict_proba(frame.iloc[test]))
+    with pytest.raises(InputError, match="size"):
+        est.predict(frame.iloc[test].drop(columns=["size"]))
+
+
+def test_regressor_takes_a_raw_table():
+    frame, _ = _raw_table()
+    y = load_breast_cancer().data[:, 8] * 100  # mean symmetry, from the other columns
+    pred = TabularRegressor(**SMALL).fit(frame, y).predict(frame)
+    assert pred.shape == y.shape and np.all(np.isfinite(pred))
+    assert np.sqrt(np.mean((pred - y) ** 2)) < y.std()
+
+
+def test_predicting_10k_rows_is_fast():
+    import time
+
+    x, y = load_breast_cancer(return_X_y=True)
+    est = TabularClassifier(max_epochs=1, random_state=0).fit(x, y)  # the default network
+    big = np.repeat(x, 18, axis=0)[:10_000]
+    est.predict_proba(big[:100])
+    start = time.process_time()
+    est.predict_proba(big)
+    # about 0.1 s of CPU on one core of this project's machines; 1 s is the issue's bar,
+    # and CPU time (not wall time) is what a shared machine does not inflate
+    assert time.process_time() - start < 1.0

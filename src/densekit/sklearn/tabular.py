@@ -22,8 +22,11 @@ layers:
   with ``refit=True`` a second network is trained on all rows for the chosen number
   of epochs, so the held-out rows are not lost to the final model.
 
-Input is a numeric array or a DataFrame with numeric columns (encode text first); the
-tabular preprocessing of raw columns is the job of :mod:`densekit.preprocessing`.
+Input is a raw table: a pandas DataFrame with text (or category) columns and missing
+values, or a numeric array (NaN allowed). :class:`densekit.preprocessing.FeatureEncoder`
+encodes it (RealMLP's robust scaling and smooth clip for numbers, a median fill with a
+missing indicator, one-hot text, a missing text cell its own level), fitted on the
+training rows and kept in ``encoder_``; ``filled_`` says what was filled.
 """
 
 from __future__ import annotations
@@ -37,8 +40,10 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import losses, optimizers, schedules
+from ..errors import InputError
 from ..layers import BatchEnsembleDense, Dropout, PeriodicEmbedding, Scale
 from ..model import Sequential
+from ..preprocessing import FeatureEncoder
 from .checks import check_choice, check_integer, check_number
 
 SCHEDULES = ("coslog", "cosine", "constant")
@@ -245,15 +250,90 @@ class TabularBase(BaseEstimator):
         self.model_ = model
         return self
 
+    def _encode(self, X: Any, y: Any = None, fit: bool = False):
+        """The features as float32 (and ``y`` checked, when given), through ``encoder_``.
+
+        A DataFrame with a non-numeric column goes to the encoder as it is (its column
+        names are checked at predict); anything else is checked by scikit-learn as numbers,
+        NaN allowed.
+        """
+        table = _has_text(X)
+        if fit:
+            if y is None:  # scikit-learn's wording, which its checks look for
+                raise ValueError(
+                    f"{type(self).__name__} requires y to be passed, but the target y is None"
+                )
+            self._table = table
+        elif getattr(self, "_table", False):
+            table = True
+            X = self._as_fitted_frame(X)
+        if table:
+            if fit:
+                names = [str(c) for c in X.columns]
+                if y is not None:
+                    _, y = validate_data(self, np.zeros((len(X), 1)), y, **self._y_checks())
+                self.feature_names_in_ = np.asarray(names, dtype=object)
+                self.n_features_in_ = len(names)
+            data = X
+        else:
+            checks = {"dtype": [np.float64, np.float32], "ensure_all_finite": "allow-nan"}
+            if y is not None:
+                data, y = validate_data(self, X, y, reset=fit, **checks, **self._y_checks())
+            else:
+                data = validate_data(self, X, reset=fit, **checks)
+        if fit:
+            self.encoder_ = FeatureEncoder(
+                scaling="robust", categorical="onehot", max_onehot=10**9, fill_missing="auto"
+            )
+            encoded = self.encoder_.fit_transform(data)
+            self.filled_ = self.encoder_.filled_summary()
+        else:
+            encoded = self.encoder_.transform(data)
+        x = np.ascontiguousarray(encoded, dtype=np.float32)
+        return x if y is None else (x, y)
+
+    def _y_checks(self) -> dict:
+        return {}
+
+    def _as_fitted_frame(self, X: Any) -> Any:
+        """At predict, a table fitted on a DataFrame: the same columns, by name."""
+        import pandas as pd
+
+        names = list(self.feature_names_in_)
+        if isinstance(X, pd.DataFrame):
+            got = [str(c) for c in X.columns]
+            missing = [n for n in names if n not in got]
+            if missing:
+                raise InputError(
+                    f"X lacks the column(s) {missing} that {type(self).__name__} was fitted "
+                    f"with; expected the columns {names}"
+                )
+            return X[names] if got != names else X
+        array = np.asarray(X, dtype=object)
+        if array.ndim != 2 or array.shape[1] != len(names):
+            raise InputError(
+                f"X has shape {array.shape}, but {type(self).__name__} was fitted on a table "
+                f"of {len(names)} columns {names}"
+            )
+        return pd.DataFrame(array, columns=names)
+
     def _outputs(self, x) -> np.ndarray:
         check_is_fitted(self, "model_")
-        x = validate_data(self, x, reset=False, dtype=[np.float64, np.float32])
-        return self.model_.predict(np.ascontiguousarray(x, dtype=np.float32), verbose=0)
+        return self.model_.predict(self._encode(x), verbose=0)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = self.random_state is None
+        tags.input_tags.allow_nan = True
         return tags
+
+
+def _has_text(X: Any) -> bool:
+    """Whether ``X`` is a DataFrame with a column that is not numbers (text, category, bool)."""
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None or not hasattr(X, "columns"):
+        return False
+    return any(getattr(d, "kind", "O") not in "iuf" for d in dtypes)
 
 
 def _split(n: int, n_val: int, stratify, seed: int):
@@ -385,12 +465,13 @@ class TabularClassifier(ClassifierMixin, TabularBase):
             self.temperature_ = math.exp(best)
 
     def fit(self, X: Any, y: Any) -> TabularClassifier:
-        """Train on ``X`` (numeric, ``(samples, features)``) and class labels ``y``.
+        """Train on a table ``X`` and class labels ``y``.
 
         Parameters
         ----------
         X
-            The features.
+            The features: a DataFrame (text, categories and missing values allowed) or a
+            numeric array ``(samples, features)`` (NaN allowed).
         y
             The labels (any hashable values).
 
@@ -408,7 +489,7 @@ class TabularClassifier(ClassifierMixin, TabularBase):
         """
         check_number("label_smoothing", self.label_smoothing, 0.0, 1.0)
         check_choice("calibration", self.calibration, ("temperature", None))
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
+        X, y = self._encode(X, y, fit=True)
         check_classification_targets(y)
         self.classes_, codes = np.unique(y, return_inverse=True)
         n_classes = len(self.classes_)
@@ -472,6 +553,9 @@ class TabularRegressor(RegressorMixin, TabularBase):
     def _inner_loss(self):
         return losses.MeanSquaredError()
 
+    def _y_checks(self) -> dict:
+        return {"multi_output": True, "y_numeric": True}
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
@@ -485,12 +569,13 @@ class TabularRegressor(RegressorMixin, TabularBase):
         pass
 
     def fit(self, X: Any, y: Any) -> TabularRegressor:
-        """Train on ``X`` (numeric) and targets ``y`` ``(samples,)`` or ``(samples, outputs)``.
+        """Train on a table ``X`` and targets ``y`` ``(samples,)`` or ``(samples, outputs)``.
 
         Parameters
         ----------
         X
-            The features.
+            The features: a DataFrame (text, categories and missing values allowed) or a
+            numeric array ``(samples, features)`` (NaN allowed).
         y
             The targets.
 
@@ -506,9 +591,7 @@ class TabularRegressor(RegressorMixin, TabularBase):
         ValueError
             If ``X`` or ``y`` is not valid (scikit-learn's checks' messages).
         """
-        X, y = validate_data(
-            self, X, y, dtype=[np.float64, np.float32], multi_output=True, y_numeric=True
-        )
+        X, y = self._encode(X, y, fit=True)
         y = np.asarray(y, dtype=np.float64)
         self._one_output = y.ndim == 1
         y2 = y.reshape(len(y), -1)
