@@ -256,6 +256,11 @@ class TabularBase(BaseEstimator):
         A DataFrame with a non-numeric column goes to the encoder as it is (its column
         names are checked at predict); anything else is checked by scikit-learn as numbers,
         NaN allowed.
+
+        Raises
+        ------
+        ValueError
+            When fitting without ``y`` (and scikit-learn's checks' errors).
         """
         table = _has_text(X)
         if fit:
