@@ -198,3 +198,14 @@ def test_predicting_10k_rows_is_fast():
     # about 0.1 s of CPU on one core of this project's machines; 1 s is the bar,
     # and CPU time (not wall time) is what a shared machine does not inflate
     assert time.process_time() - start < 1.0
+
+
+def test_many_categories_get_an_embedding():
+    from densekit.layers import CategoryEmbedding
+
+    frame, y = _raw_table()
+    est = TabularClassifier(**SMALL, max_onehot=3).fit(frame, y)  # "texture band": 4 levels
+    first = est.model_.layers[0]
+    assert isinstance(first, CategoryEmbedding)
+    assert [frame.columns[-1]] == [est.encoder_.feature_names[i] for i, _ in first.columns]
+    assert np.mean(est.predict(frame) == y) > 0.85

@@ -13,7 +13,7 @@ import pytest
 import densekit as dk
 from densekit import losses, schedules
 from densekit.errors import ArgumentError, ArgumentTypeError, InputError
-from densekit.layers import BatchEnsembleDense, PeriodicEmbedding, Scale
+from densekit.layers import BatchEnsembleDense, CategoryEmbedding, PeriodicEmbedding, Scale
 
 ROWS, FEATURES, K = 7, 5, 3
 
@@ -319,3 +319,71 @@ def test_onnx_export_matches_predict(dtype, tmp_path):
     # float32: cos of |2 pi w x| <~ 10 rad and sums over <= 16 terms, a few hundred eps
     eps = np.finfo(dtype).eps
     np.testing.assert_allclose(got, expected, rtol=0, atol=1000 * eps * np.abs(expected).max())
+
+
+# --- category embeddings ------------------------------------------------------------------
+
+
+def _coded(seed=0, rows=ROWS):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(rows, 4))
+    x[:, 1] = rng.integers(0, 5, rows)  # codes of a 5-category column
+    x[:, 3] = rng.integers(0, 3, rows)
+    return x
+
+
+def test_category_embedding_gradients():
+    model = dk.Sequential(
+        [
+            CategoryEmbedding([(3, 3), (1, 5)], embedding_dim=2, input_dim=4),
+            dk.layers.Dense(3, "tanh"),
+            dk.layers.Dense(2),
+        ],
+        seed=0,
+        dtype="float64",
+    )
+    model.compile("sgd", "mse")
+    _passes(model, _coded(), np.random.default_rng(1).normal(size=(ROWS, 2)))
+
+
+def test_category_embedding_matches_torch_embedding():
+    torch = pytest.importorskip("torch")
+    layer_model = dk.Sequential(
+        [CategoryEmbedding([(1, 5)], embedding_dim=3, input_dim=4)], seed=2, dtype="float64"
+    )
+    layer_model.compile("sgd", "mse")
+    x = _coded(3, rows=20)
+    x[0, 1], x[1, 1] = 9, -1  # out of range: row 0
+    layer = layer_model.layers[0]
+    table = torch.tensor(np.array(layer.weights["embeddings_0"]), requires_grad=True)
+    codes = torch.tensor(np.where((x[:, 1] >= 0) & (x[:, 1] < 5), x[:, 1], 0).astype(np.int64))
+    expected = torch.cat(
+        [torch.tensor(x[:, [0, 2, 3]]), torch.nn.functional.embedding(codes, table)], 1
+    )
+    out = layer_model.predict(x)
+    np.testing.assert_array_equal(out, expected.detach().numpy())
+    weights = np.random.default_rng(4).normal(size=out.shape)
+    layer.forward(x, training=True)
+    layer.backward(weights.copy())
+    (expected * torch.tensor(weights)).sum().backward()
+    np.testing.assert_allclose(layer.grads["embeddings_0"], table.grad.numpy(), rtol=1e-12)
+
+
+def test_category_embedding_onnx_and_errors(tmp_path):
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    model = dk.Sequential(
+        [CategoryEmbedding([(1, 5), (3, 3)], input_dim=4), dk.layers.Dense(2)], seed=5
+    )
+    x = _coded(6, rows=30).astype(np.float32)
+    x[0, 1] = 7
+    dk.export_onnx(model, tmp_path / "c.onnx")
+    session = ort.InferenceSession(str(tmp_path / "c.onnx"), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"input": x})[0]
+    np.testing.assert_allclose(got, model.predict(x), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ArgumentTypeError, match="columns"):
+        CategoryEmbedding([])
+    with pytest.raises(ArgumentError, match="repeat"):
+        CategoryEmbedding([(1, 3), (1, 4)])
+    with pytest.raises(ArgumentError, match="beyond"):
+        dk.Sequential([CategoryEmbedding([(9, 3)])]).build(4)

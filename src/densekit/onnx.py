@@ -10,6 +10,7 @@ Each layer becomes the ops that compute the same formula at inference:
     BatchNormalization    BatchNormalization(gamma, beta, moving_mean, moving_variance, eps)
     Normalization         (x - mean) / sqrt(variance)  as Sub, Div
     Scale                 Mul(x, s)
+    CategoryEmbedding     Gather of the other columns; per coded column Round, Cast, Where, Gather
     PeriodicEmbedding     Gather, Unsqueeze, Mul, Add, Cos, MatMul per feature, Concat, Reshape
     BatchEnsembleDense    Reshape to (batch, k, n), Mul(r), MatMul(W), Mul(s), Add(b), Reshape
 
@@ -232,7 +233,7 @@ class Graph:
             raise ArgumentError(
                 f"layer {layer.name!r} of type {kind} has no ONNX export; supported: "
                 "Dense, Activation, Dropout, BatchNormalization, Normalization, Scale, "
-                "PeriodicEmbedding, BatchEnsembleDense"
+                "PeriodicEmbedding, BatchEnsembleDense, CategoryEmbedding"
             )
         return adder(layer, x)
 
@@ -286,6 +287,29 @@ class Graph:
             rest = self.op("Gather", [x, self.integers(f"{stem}/others", others)], stem, axis=1)
             out = self.op("Concat", [out, rest], f"{stem}/y", axis=1)
         return out
+
+    def _add_CategoryEmbedding(self, layer, x: str) -> str:
+        from onnx import TensorProto
+
+        stem = layer.name
+        parts = []
+        if len(layer.other_columns):
+            others = self.integers(f"{stem}/others", layer.other_columns)
+            parts.append(self.op("Gather", [x, others], f"{stem}/others", axis=1))
+        for j, (index, count) in enumerate(layer.columns):
+            column = self.op("Gather", [x, self.integers(f"{stem}/column", index)], stem, axis=1)
+            rounded = self.op("Round", [column], f"{stem}/round")
+            codes = self.op("Cast", [rounded], f"{stem}/codes", to=TensorProto.INT64)
+            low = self.op("GreaterOrEqual", [codes, self.integers(stem, 0)], stem)
+            high = self.op("Less", [codes, self.integers(stem, count)], stem)
+            valid = self.op("And", [low, high], stem)
+            codes = self.op("Where", [valid, codes, self.integers(stem, 0)], f"{stem}/codes")
+            table = layer.backend.to_numpy(layer.weights[f"embeddings_{j}"])
+            table = self.constant(f"{stem}/embeddings_{j}", table)
+            parts.append(self.op("Gather", [table, codes], f"{stem}/embedded", axis=0))
+        if len(parts) == 1:
+            return parts[0]
+        return self.op("Concat", parts, f"{stem}/y", axis=1)
 
     def _add_BatchEnsembleDense(self, layer, x: str) -> str:
         stem = layer.name

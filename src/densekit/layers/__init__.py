@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..errors import ModelFileError
 from .activation import Activation
 from .base import Layer, WeightSpec
+from .category import CategoryEmbedding
 from .dense import Dense
 from .dropout import Dropout
 from .embeddings import PeriodicEmbedding
@@ -70,6 +71,7 @@ register(BatchNormalization)
 register(Normalization)
 register(FakeQuant)
 register(BatchEnsembleDense)
+register(CategoryEmbedding)
 register(PeriodicEmbedding)
 register(Scale)
 
@@ -84,6 +86,7 @@ __all__ = [
     "Normalization",
     "FakeQuant",
     "BatchEnsembleDense",
+    "CategoryEmbedding",
     "PeriodicEmbedding",
     "Scale",
     "LAYER_TYPES",

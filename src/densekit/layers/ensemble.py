@@ -156,8 +156,14 @@ class BatchEnsembleDense(Layer):
         z = self.buffer("z", (batch, k, m), x.dtype)
         xp.multiply(t3, w["scale"], out=z)
         z += w["bias"]
-        a = self.activation.forward(xp, z.reshape(batch, k * m))
-        self._x3, self._u, self._t, self._z, self._a = x3, u, t3, z.reshape(batch, k * m), a
+        z2 = z.reshape(batch, k * m)
+        if self.activation.name == "linear":
+            a = z2
+        elif self.activation.writes_out:
+            a = self.activation.forward(xp, z2, out=self.buffer("a", z2.shape, x.dtype))
+        else:
+            a = self.activation.forward(xp, z2)
+        self._x3, self._u, self._t, self._z, self._a = x3, u, t3, z2, a
         return a
 
     @property
@@ -172,16 +178,22 @@ class BatchEnsembleDense(Layer):
         if through_activation:
             grad = self.activation.backward(xp, self._z, self._a, grad)
         dz = grad.reshape(batch, k, m)
-        g = self.grads
+        g, w = self.grads, self.weights
         xp.sum(dz, axis=0, out=g["bias"])
-        xp.sum(dz * self._t, axis=0, out=g["scale"])
-        dt = dz * self.weights["scale"]
+        work = self.buffer("work", (batch, k, m), dz.dtype)
+        xp.multiply(dz, self._t, out=work)
+        xp.sum(work, axis=0, out=g["scale"])
+        dt = xp.multiply(dz, w["scale"], out=work)
         xp.matmul(self._u.reshape(batch * k, n).T, dt.reshape(batch * k, m), out=g["kernel"])
-        du = (dt.reshape(batch * k, m) @ self.weights["kernel"].T).reshape(batch, k, n)
-        xp.sum(du * self._x3, axis=0, out=g["adapter"])
+        du = self.buffer("du", (batch * k, n), dz.dtype)
+        xp.matmul(dt.reshape(batch * k, m), w["kernel"].T, out=du)
+        du = du.reshape(batch, k, n)
+        product = self.buffer("product", (batch, k, n), dz.dtype)
+        xp.multiply(du, self._x3, out=product)
+        xp.sum(product, axis=0, out=g["adapter"])
         if not need_input_grad:
             return None
-        dx = du * self.weights["adapter"]
+        dx = xp.multiply(du, w["adapter"], out=product)
         if self.shared_input:
             return dx.sum(axis=1)
         return dx.reshape(batch, k * n)

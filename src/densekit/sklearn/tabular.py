@@ -41,7 +41,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import losses, optimizers, schedules
 from ..errors import InputError
-from ..layers import BatchEnsembleDense, Dropout, PeriodicEmbedding, Scale
+from ..layers import BatchEnsembleDense, CategoryEmbedding, Dropout, PeriodicEmbedding, Scale
 from ..model import Sequential
 from ..preprocessing import FeatureEncoder
 from .checks import check_choice, check_integer, check_number
@@ -83,6 +83,9 @@ class TabularBase(BaseEstimator):
         The rows held out to choose the epoch (and the temperature).
     refit
         Train again on all rows for the chosen number of epochs.
+    max_onehot
+        Text columns of at most this many categories are one-hot encoded; those of more
+        get a learned 8-wide embedding per category (:class:`~densekit.layers.CategoryEmbedding`).
     random_state
         Seed for the split, the initialization and the batches.
     verbose
@@ -107,6 +110,7 @@ class TabularBase(BaseEstimator):
         max_epochs: int = 64,
         validation_fraction: float = 0.2,
         refit: bool = False,
+        max_onehot: int = 64,
         random_state: int | None = None,
         verbose: bool = False,
     ):
@@ -124,6 +128,7 @@ class TabularBase(BaseEstimator):
         self.max_epochs = max_epochs
         self.validation_fraction = validation_fraction
         self.refit = refit
+        self.max_onehot = max_onehot
         self.random_state = random_state
         self.verbose = verbose
 
@@ -155,13 +160,23 @@ class TabularBase(BaseEstimator):
     def _network(self, x: np.ndarray, n_outputs: int, sizes: tuple[int, ...], seed: int):
         k = self.members
         layers: list = []
+        width = x.shape[1]
+        passed = np.arange(width)  # the input columns in the order the numbers reach Scale
+        codes = getattr(self, "_codes", [])
+        if codes:  # high-cardinality text: each column's codes become a learned vector
+            layer = CategoryEmbedding(codes, embedding_dim=8, input_dim=width)
+            layers.append(layer)
+            width = layer.build(width)
+            passed = np.setdiff1d(passed, [i for i, _ in codes])
         if self.front_scale:
-            layers.append(Scale(lr_factor=6.0, input_dim=x.shape[1]))
+            layers.append(Scale(lr_factor=6.0, input_dim=None if layers else width))
         if self.embedding == "periodic":
             # numbers with more than two values; 0/1 columns (one-hot, indicators) pass
-            columns = [j for j in range(x.shape[1]) if len(np.unique(x[:1000, j])) > 2]
+            columns = [p for p, j in enumerate(passed) if len(np.unique(x[:1000, j])) > 2]
             if columns:
-                layers.append(PeriodicEmbedding(columns=columns, input_dim=x.shape[1]))
+                layers.append(
+                    PeriodicEmbedding(columns=columns, input_dim=None if layers else width)
+                )
         for i, width in enumerate(sizes):
             first = i == 0
             layers.append(
@@ -172,7 +187,7 @@ class TabularBase(BaseEstimator):
                     shared_input=first,
                     kernel_initializer="he_uniform",
                     adapter_initializer="random_sign" if first and k > 1 else "ones",
-                    input_dim=x.shape[1] if first and not layers else None,
+                    input_dim=width if first and not layers else None,
                 )
             )
             if self.dropout:
@@ -287,11 +302,16 @@ class TabularBase(BaseEstimator):
             else:
                 data = validate_data(self, X, reset=fit, **checks)
         if fit:
+            check_integer("max_onehot", self.max_onehot, 1)
             self.encoder_ = FeatureEncoder(
-                scaling="robust", categorical="onehot", max_onehot=10**9, fill_missing="auto"
+                scaling="robust",
+                categorical="auto",
+                max_onehot=self.max_onehot,
+                fill_missing="auto",
             )
             encoded = self.encoder_.fit_transform(data)
             self.filled_ = self.encoder_.filled_summary()
+            self._codes = [(int(i), int(c)) for i, c in self.encoder_.embedding_columns()]
         else:
             encoded = self.encoder_.transform(data)
         x = np.ascontiguousarray(encoded, dtype=np.float32)
@@ -375,6 +395,7 @@ class TabularClassifier(ClassifierMixin, TabularBase):
     max_epochs
     validation_fraction
     refit
+    max_onehot
         As in :class:`TabularBase`.
     label_smoothing
         Keras' label smoothing of the training targets.
@@ -415,6 +436,7 @@ class TabularClassifier(ClassifierMixin, TabularBase):
         max_epochs: int = 64,
         validation_fraction: float = 0.2,
         refit: bool = False,
+        max_onehot: int = 64,
         label_smoothing: float = 0.1,
         calibration: str | None = "temperature",
         random_state: int | None = None,
@@ -423,7 +445,7 @@ class TabularClassifier(ClassifierMixin, TabularBase):
         super().__init__(
             hidden_layer_sizes, members, embedding, front_scale, activation, dropout,
             learning_rate, weight_decay, beta_2, schedule, batch_size, max_epochs,
-            validation_fraction, refit, random_state, verbose,
+            validation_fraction, refit, max_onehot, random_state, verbose,
         )  # fmt: skip
         self.label_smoothing = label_smoothing
         self.calibration = calibration
