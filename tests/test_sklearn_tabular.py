@@ -209,3 +209,12 @@ def test_many_categories_get_an_embedding():
     assert isinstance(first, CategoryEmbedding)
     assert [frame.columns[-1]] == [est.encoder_.feature_names[i] for i, _ in first.columns]
     assert np.mean(est.predict(frame) == y) > 0.85
+
+
+def test_pickle_round_trip_predicts_the_same():
+    import pickle
+
+    frame, y = _raw_table()
+    est = TabularClassifier(**SMALL).fit(frame, y)
+    again = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(again.predict_proba(frame), est.predict_proba(frame))
