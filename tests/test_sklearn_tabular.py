@@ -218,3 +218,10 @@ def test_pickle_round_trip_predicts_the_same():
     est = TabularClassifier(**SMALL).fit(frame, y)
     again = pickle.loads(pickle.dumps(est))
     np.testing.assert_array_equal(again.predict_proba(frame), est.predict_proba(frame))
+
+
+def test_without_scale_and_embeddings_the_first_layer_takes_the_input():
+    x, y = load_wine(return_X_y=True)
+    est = TabularClassifier(**SMALL, front_scale=False, embedding=None).fit(x, y)
+    assert est.model_.layers[0].input_dim == x.shape[1]
+    assert np.mean(est.predict(x) == y) > 0.9

@@ -177,11 +177,11 @@ class TabularBase(BaseEstimator):
                 layers.append(
                     PeriodicEmbedding(columns=columns, input_dim=None if layers else width)
                 )
-        for i, width in enumerate(sizes):
+        for i, units in enumerate(sizes):
             first = i == 0
             layers.append(
                 BatchEnsembleDense(
-                    width,
+                    units,
                     k,
                     self.activation,
                     shared_input=first,
