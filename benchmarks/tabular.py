@@ -236,15 +236,18 @@ def _impute_numbers(fit, predict):
 
     def fill(x):
         x = x.copy()
-        for column, median in state.items():
-            x[f"{column}__missing"] = x[column].isna().astype(float)
+        for column, (median, indicator) in state.items():
+            if indicator:
+                x[f"{column}__missing"] = x[column].isna().astype(float)
             x[column] = x[column].fillna(median)
         return x
 
     def fit_filled(x, y):
+        # every number column is filled (test rows may miss where training rows did not);
+        # an indicator is added where the training rows had missing cells
         for column in x.columns:
-            if str(x[column].dtype) != "category" and x[column].isna().any():
-                state[column] = float(x[column].median())
+            if str(x[column].dtype) != "category":
+                state[column] = (float(x[column].median()), bool(x[column].isna().any()))
         fit(fill(x), y)
 
     return fit_filled, lambda x: predict(fill(x))
