@@ -117,3 +117,12 @@ def test_bad_rows_are_one_line_errors(tmp_path, capsys, extra, message):
     args = [str(data) if part == "DATA" else part for part in extra]
     assert main(["explain", str(path), *args]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_values_on_the_command_line_are_refused_for_a_train_model(iris_model, capsys):
+    """Its network reads encoded features; raw cells come through --data and the preprocessing."""
+    _, model_path = iris_model
+    capsys.readouterr()
+    assert main(["explain", str(model_path), "--trace", "5.1,3.5,1.4,0.2", "--y", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "--data FILE --trace ROW" in err and len(err.strip().splitlines()) == 1

@@ -54,6 +54,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
         )
     if args.data is not None:
         x, y = _row_of_file(model, args)
+    elif PREPROCESSING_KEY in model.metadata:
+        # its network reads encoded features, which a person would not type: the raw
+        # cells go through the stored preprocessing only when read from a table
+        raise ArgumentError(
+            f"{args.model} was made by 'densekit train', whose network reads encoded "
+            "features: trace a row of a table instead, with --data FILE --trace ROW"
+        )
     else:
         x, y = _row_of_values(args)
     result = trace(model, x, y, training=args.training)
@@ -158,7 +165,8 @@ def add_command(commands: Any) -> None:
         required=True,
         metavar="ROW",
         help="with --data, a row number of the file (0 is the first data row); without, "
-        "the network's input as numbers separated by commas",
+        "the network's input as numbers separated by commas (a model saved by the library; "
+        "a 'densekit train' model needs --data)",
     )
     explain.add_argument("--data", default=None, help="CSV or Parquet file to take the row from")
     explain.add_argument(
