@@ -158,6 +158,9 @@ def fit(
             file=sys.stderr,
             flush=True,
         )
+        # the launcher forwards each rank's stderr on its own time, and Abort kills at once:
+        # give the message a moment to reach the user's terminal first (seen lost under load)
+        time.sleep(0.5)
         comm.Abort(1)
         raise  # pragma: no cover - Abort does not return
 
