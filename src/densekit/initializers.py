@@ -127,6 +127,11 @@ def _constant(shape, rng, value=0.0):
     return np.full(shape, value)
 
 
+def _random_sign(shape, rng):
+    # +1 or -1 with equal chance: TabM's first ensemble adapter, which makes the members differ
+    return np.where(rng.random(shape) < 0.5, -1.0, 1.0)
+
+
 INITIALIZERS: Registry[Callable[..., np.ndarray]] = Registry("initializer")
 for _name, _draw in (
     ("glorot_uniform", _glorot_uniform),
@@ -139,6 +144,7 @@ for _name, _draw in (
     ("zeros", _zeros),
     ("ones", _ones),
     ("constant", _constant),
+    ("random_sign", _random_sign),
 ):
     INITIALIZERS.register(_name, _draw)
 NAMES = INITIALIZERS.names

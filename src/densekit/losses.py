@@ -19,9 +19,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .errors import InputError
+from .errors import ArgumentError, InputError
 from .registry import Registry
-from .validation import check_bool, check_number, check_y
+from .validation import check_bool, check_number, check_positive_int, check_y
 
 EPSILON = 1e-7  # Keras' clip for log(p)
 
@@ -253,9 +253,12 @@ class BinaryCrossentropy(Loss):
 
     name: ClassVar[str] = "binary_crossentropy"
     from_logits: bool = False
+    #: Keras' ``label_smoothing``: targets become ``y (1 - ls) + ls / 2``
+    label_smoothing: float = 0.0
 
     def __post_init__(self):
         check_bool("from_logits", self.from_logits)
+        _check_smoothing(self)
 
     fuses_with: ClassVar[str | None] = "sigmoid"
 
@@ -290,11 +293,13 @@ class BinaryCrossentropy(Loss):
             raise InputError(
                 f"binary_crossentropy needs targets in [0, 1], got values from {y.min()} to {y.max()}"
             )
+        if self.label_smoothing:
+            y = y * (1.0 - self.label_smoothing) + 0.5 * self.label_smoothing
         return y
 
     def get_config(self) -> dict:
         """``{"name": ..., **parameters}``, which :func:`get` reads back."""
-        return {"name": self.name, "from_logits": self.from_logits}
+        return _smoothing_config(self, {"name": self.name, "from_logits": self.from_logits})
 
 
 @dataclass(frozen=True)
@@ -306,9 +311,12 @@ class CategoricalCrossentropy(Loss):
 
     name: ClassVar[str] = "categorical_crossentropy"
     from_logits: bool = False
+    #: Keras' ``label_smoothing``: targets become ``y (1 - ls) + ls / classes``
+    label_smoothing: float = 0.0
 
     def __post_init__(self):
         check_bool("from_logits", self.from_logits)
+        _check_smoothing(self)
 
     fuses_with: ClassVar[str | None] = "softmax"
 
@@ -362,11 +370,28 @@ class CategoricalCrossentropy(Loss):
             )
         if y.size and (y.min() < 0 or y.max() > 1):
             raise InputError("categorical_crossentropy needs target probabilities in [0, 1]")
-        return y.astype(dtype, copy=False)
+        return self.smooth(y.astype(dtype, copy=False))
+
+    def smooth(self, y: Any) -> Any:
+        """Keras' label smoothing of one-hot (or probability) rows: ``y (1 - ls) + ls / k``.
+
+        Parameters
+        ----------
+        y
+            Targets ``(n, k)``.
+
+        Returns
+        -------
+        array
+            The smoothed targets (``y`` itself when ``label_smoothing`` is 0).
+        """
+        if not self.label_smoothing:
+            return y
+        return y * (1.0 - self.label_smoothing) + self.label_smoothing / y.shape[1]
 
     def get_config(self) -> dict:
         """``{"name": ..., **parameters}``, which :func:`get` reads back."""
-        return {"name": self.name, "from_logits": self.from_logits}
+        return _smoothing_config(self, {"name": self.name, "from_logits": self.from_logits})
 
 
 @dataclass(frozen=True)
@@ -411,7 +436,119 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
             )
         one_hot = np.zeros((labels.size, n_outputs), dtype=dtype)
         one_hot[np.arange(labels.size), labels] = 1
-        return one_hot
+        return self.smooth(one_hot)
+
+
+def _check_smoothing(loss: Loss) -> None:
+    value = check_number("label_smoothing", loss.label_smoothing, 0.0, 1.0)
+    object.__setattr__(loss, "label_smoothing", value)  # frozen: keep the checked float
+
+
+def _smoothing_config(loss: Loss, config: dict) -> dict:
+    # written only when set, so files of models without smoothing read as before
+    if loss.label_smoothing:
+        config["label_smoothing"] = loss.label_smoothing
+    return config
+
+
+@dataclass(frozen=True)
+class MemberMean(Loss):
+    """An ensemble's loss: each of ``k`` members' own loss, averaged, ``l = mean_i loss(y, p_i)``.
+
+    The model's output is ``(n, k * c)``, member ``i``'s ``c`` outputs in columns
+    ``i*c .. i*c + c`` (a :class:`densekit.layers.BatchEnsembleDense` head). Each member
+    is trained on its own loss, not on the averaged prediction (TabM's choice, which keeps
+    the members diverse); :meth:`average` gives the ensemble's prediction.
+
+    Parameters
+    ----------
+    loss
+        Each member's loss, a name, config or :class:`Loss` (for classification a
+        ``from_logits=True`` cross-entropy, since a softmax over all members' outputs
+        would mix them).
+    members
+        ``k``.
+
+    Raises
+    ------
+    ArgumentError
+        If ``members`` is not a positive integer or ``loss`` is unknown or a MemberMean.
+    """
+
+    name: ClassVar[str] = "member_mean"
+    loss: Any = "mean_squared_error"
+    members: int = 8
+
+    def __post_init__(self):
+        inner = get(self.loss)
+        if isinstance(inner, MemberMean):
+            raise ArgumentError("MemberMean's loss cannot itself be a MemberMean")
+        object.__setattr__(self, "loss", inner)
+        object.__setattr__(self, "members", check_positive_int("members", self.members))
+
+    def _split(self, a: Any) -> Any:
+        n, width = a.shape
+        return a.reshape(n * self.members, width // self.members)
+
+    def per_sample(self, xp: Any, y: Any, p: Any) -> Any:
+        """The members' losses, averaged, ``(n,)``; see :meth:`Loss.per_sample`."""
+        n = p.shape[0]
+        each = self.loss.per_sample(xp, self._split(y), self._split(p))
+        return each.reshape(n, self.members).mean(axis=1)
+
+    def gradient(self, xp: Any, y: Any, p: Any) -> Any:
+        """``d l_i / d p``: each member's gradient over ``k``; see :meth:`Loss.gradient`."""
+        grad = self.loss.gradient(xp, self._split(y), self._split(p)).reshape(p.shape)
+        grad *= 1.0 / self.members
+        return grad
+
+    def prepare_targets(self, y: Any, n_outputs: int, dtype: Any) -> np.ndarray:
+        """The inner loss's targets for ``n_outputs / k`` outputs, repeated for each member."""
+        if n_outputs % self.members:
+            raise InputError(
+                f"member_mean with {self.members} members needs a model output width that is a "
+                f"multiple of {self.members}, got {n_outputs}"
+            )
+        one = self.loss.prepare_targets(y, n_outputs // self.members, dtype)
+        return np.tile(one, (1, self.members))
+
+    def average(self, outputs: Any, activation: str | None = None) -> np.ndarray:
+        """The ensemble's prediction: the members' outputs (after ``activation``), averaged.
+
+        Parameters
+        ----------
+        outputs
+            The model's output, ``(n, k * c)``.
+        activation
+            None for regression, ``"softmax"`` (or ``"sigmoid"``) to average the members'
+            probabilities from their logits.
+
+        Returns
+        -------
+        ndarray
+            ``(n, c)``.
+
+        Raises
+        ------
+        ArgumentError
+            If ``activation`` is not None, ``"softmax"`` or ``"sigmoid"``.
+        """
+        outputs = np.asarray(outputs)
+        n = outputs.shape[0]
+        each = self._split(outputs)
+        if activation == "softmax":
+            each = _softmax(np, each)
+        elif activation == "sigmoid":
+            each = _sigmoid(np, each)
+        elif activation is not None:
+            raise ArgumentError(
+                f"activation must be None, 'softmax' or 'sigmoid', got {activation!r}"
+            )
+        return each.reshape(n, self.members, -1).mean(axis=1)
+
+    def get_config(self) -> dict:
+        """``{"name": ..., "loss": <inner config>, "members": k}``, which :func:`get` reads back."""
+        return {"name": self.name, "loss": self.loss.get_config(), "members": self.members}
 
 
 #: the losses whose fused value and gradient cpu_kernels.cross_entropy_from_logits computes
@@ -458,6 +595,7 @@ LOSSES.register("poisson", Poisson)
 LOSSES.register("binary_crossentropy", BinaryCrossentropy)
 LOSSES.register("categorical_crossentropy", CategoricalCrossentropy)
 LOSSES.register("sparse_categorical_crossentropy", SparseCategoricalCrossentropy)
+LOSSES.register("member_mean", MemberMean)
 NAMES = LOSSES.names
 
 

@@ -9,6 +9,10 @@ Each layer becomes the ops that compute the same formula at inference:
     Dropout               nothing (the identity at inference)
     BatchNormalization    BatchNormalization(gamma, beta, moving_mean, moving_variance, eps)
     Normalization         (x - mean) / sqrt(variance)  as Sub, Div
+    Scale                 Mul(x, s)
+    CategoryEmbedding     Gather of the other columns; per coded column Round, Cast, Where, Gather
+    PeriodicEmbedding     Gather, Unsqueeze, Mul, Add, Cos, MatMul per feature, Concat, Reshape
+    BatchEnsembleDense    Reshape to (batch, k, n), Mul(r), MatMul(W), Mul(s), Add(b), Reshape
 
 The batch dimension is symbolic (``batch``), so one file serves any batch size.
 """
@@ -230,9 +234,99 @@ class Graph:
         if adder is None:
             raise ArgumentError(
                 f"layer {layer.name!r} of type {kind} has no ONNX export; supported: "
-                "Dense, Activation, Dropout, BatchNormalization, Normalization"
+                "Dense, Activation, Dropout, BatchNormalization, Normalization, Scale, "
+                "PeriodicEmbedding, BatchEnsembleDense, CategoryEmbedding"
             )
         return adder(layer, x)
+
+    def integers(self, stem: str, values: Any) -> str:
+        """Add an int64 initializer (shapes, axes, indices).
+
+        Parameters
+        ----------
+        stem
+            The name's readable part.
+        values
+            The integers.
+
+        Returns
+        -------
+        str
+            The initializer's name.
+        """
+        name = self.fresh(stem)
+        array = np.asarray(values, dtype=np.int64)
+        self.initializers.append(self.numpy_helper.from_array(array, name))
+        return name
+
+    def _add_Scale(self, layer, x: str) -> str:
+        scale = layer.backend.to_numpy(layer.scale)
+        return self.op("Mul", [x, self.constant(f"{layer.name}/scale", scale)], layer.name)
+
+    def _add_PeriodicEmbedding(self, layer, x: str) -> str:
+        stem = layer.name
+        w = {k: layer.backend.to_numpy(v).astype(np.float64) for k, v in layer.weights.items()}
+        embedded, others = layer.embedded_columns, layer.other_columns
+        n_e, width = len(embedded), layer.embedding_dim
+        xe = x
+        if len(others):
+            xe = self.op("Gather", [x, self.integers(f"{stem}/columns", embedded)], stem, axis=1)
+        column = self.op("Unsqueeze", [xe, self.integers(f"{stem}/axis2", [2])], stem)
+        freq = self.constant(f"{stem}/frequencies", 2.0 * math.pi * w["frequencies"])
+        v = self.op("Mul", [column, freq], f"{stem}/v")
+        v = self.op("Add", [v, self.constant(f"{stem}/phases", w["phases"])], f"{stem}/v")
+        c = self.op("Cos", [v], f"{stem}/cos")
+        c = self.op("Transpose", [c], f"{stem}/cos_t", perm=[1, 0, 2])
+        z = self.op("MatMul", [c, self.constant(f"{stem}/kernel", w["kernel"])], f"{stem}/z")
+        z = self.op("Transpose", [z], f"{stem}/z_t", perm=[1, 0, 2])
+        z = self.op("Add", [z, self.constant(f"{stem}/bias", w["bias"])], f"{stem}/z")
+        h = self.add_activation(layer.activation, z, stem)
+        if layer.include_input:
+            h = self.op("Concat", [column, h], f"{stem}/blocks", axis=2)
+        shape = self.integers(f"{stem}/shape", [0, n_e * width])
+        out = self.op("Reshape", [h, shape], f"{stem}/embedded")
+        if len(others):
+            rest = self.op("Gather", [x, self.integers(f"{stem}/others", others)], stem, axis=1)
+            out = self.op("Concat", [out, rest], f"{stem}/y", axis=1)
+        return out
+
+    def _add_CategoryEmbedding(self, layer, x: str) -> str:
+        from onnx import TensorProto
+
+        stem = layer.name
+        parts = []
+        if len(layer.other_columns):
+            others = self.integers(f"{stem}/others", layer.other_columns)
+            parts.append(self.op("Gather", [x, others], f"{stem}/others", axis=1))
+        for j, (index, count) in enumerate(layer.columns):
+            column = self.op("Gather", [x, self.integers(f"{stem}/column", index)], stem, axis=1)
+            rounded = self.op("Round", [column], f"{stem}/round")
+            codes = self.op("Cast", [rounded], f"{stem}/codes", to=TensorProto.INT64)
+            low = self.op("GreaterOrEqual", [codes, self.integers(stem, 0)], stem)
+            high = self.op("Less", [codes, self.integers(stem, count)], stem)
+            valid = self.op("And", [low, high], stem)
+            codes = self.op("Where", [valid, codes, self.integers(stem, 0)], f"{stem}/codes")
+            table = layer.backend.to_numpy(layer.weights[f"embeddings_{j}"])
+            table = self.constant(f"{stem}/embeddings_{j}", table)
+            parts.append(self.op("Gather", [table, codes], f"{stem}/embedded", axis=0))
+        if len(parts) == 1:
+            return parts[0]
+        return self.op("Concat", parts, f"{stem}/y", axis=1)
+
+    def _add_BatchEnsembleDense(self, layer, x: str) -> str:
+        stem = layer.name
+        k, n, m = layer.members, layer.features, layer.units
+        w = {name: layer.backend.to_numpy(v) for name, v in layer.weights.items()}
+        if layer.shared_input:
+            x3 = self.op("Unsqueeze", [x, self.integers(f"{stem}/axis1", [1])], stem)
+        else:
+            x3 = self.op("Reshape", [x, self.integers(f"{stem}/members", [0, k, n])], stem)
+        u = self.op("Mul", [x3, self.constant(f"{stem}/adapter", w["adapter"])], f"{stem}/u")
+        t = self.op("MatMul", [u, self.constant(f"{stem}/kernel", w["kernel"])], f"{stem}/t")
+        z = self.op("Mul", [t, self.constant(f"{stem}/scale", w["scale"])], f"{stem}/zs")
+        z = self.op("Add", [z, self.constant(f"{stem}/bias", w["bias"])], f"{stem}/z")
+        a = self.add_activation(layer.activation, z, stem)
+        return self.op("Reshape", [a, self.integers(f"{stem}/flat", [0, k * m])], f"{stem}/y")
 
     def _add_Dense(self, layer, x: str) -> str:
         stem = layer.name

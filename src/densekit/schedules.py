@@ -115,6 +115,81 @@ class CosineDecay(LearningRateSchedule):
 
 
 @dataclass
+class WarmupCosineDecay(LearningRateSchedule):
+    """A linear warmup from 0 to ``initial_learning_rate`` over ``warmup_steps``, then cosine decay.
+
+    lr = initial * (step + 1) / warmup_steps during the warmup, then
+    initial * ((1 - alpha) * (1 + cos(pi * p)) / 2 + alpha), p = min(step - warmup, decay) / decay
+    (the rate a Transformer or TabM recipe starts with; Keras 3 spells it CosineDecay's
+    ``warmup_steps``, warming up from its initial rate instead of from 0).
+
+    Raises
+    ------
+    ArgumentError
+        If ``initial_learning_rate`` or ``decay_steps`` is not a finite number > 0, or
+        ``warmup_steps`` or ``alpha`` not one >= 0.
+    """
+
+    initial_learning_rate: float
+    decay_steps: int
+    warmup_steps: int = 0
+    alpha: float = 0.0
+
+    def __post_init__(self):
+        _positive("initial_learning_rate", self.initial_learning_rate)
+        _positive("decay_steps", self.decay_steps)
+        _positive("warmup_steps", self.warmup_steps, allow_zero=True)
+        _positive("alpha", self.alpha, allow_zero=True)
+
+    def __call__(self, step: int) -> float:
+        """The learning rate at ``step``."""
+        if step < self.warmup_steps:
+            return self.initial_learning_rate * (step + 1) / self.warmup_steps
+        progress = min(step - self.warmup_steps, self.decay_steps) / self.decay_steps
+        cosine = 0.5 * (1.0 + math.cos(math.pi * progress))
+        return self.initial_learning_rate * ((1.0 - self.alpha) * cosine + self.alpha)
+
+
+@dataclass
+class CosineLogCycles(LearningRateSchedule):
+    """RealMLP's multi-cycle schedule ("coslog4"): cycles that lengthen as training goes on.
+
+    lr = initial * (1 - cos(2 pi log2(1 + (2^cycles - 1) t))) / 2,   t = min(step, decay_steps) / decay_steps
+
+    ``log2(1 + (2^c - 1) t)`` runs from 0 to ``c`` as ``t`` runs from 0 to 1, so the rate
+    rises from 0 to ``initial`` and falls back to 0 ``c`` times, each cycle twice as long
+    as the one before, and ends at 0 (Holzmüller et al., 2024, with ``c = 4``). Each low
+    point is a good snapshot, which suits selecting the best epoch on a validation split.
+
+    Raises
+    ------
+    ArgumentError
+        If ``initial_learning_rate`` or ``decay_steps`` is not a finite number > 0, or
+        ``cycles`` is not an integer >= 1.
+    """
+
+    initial_learning_rate: float
+    decay_steps: int
+    cycles: int = 4
+
+    def __post_init__(self):
+        _positive("initial_learning_rate", self.initial_learning_rate)
+        _positive("decay_steps", self.decay_steps)
+        if (
+            not isinstance(self.cycles, Integral)
+            or isinstance(self.cycles, bool)
+            or self.cycles < 1
+        ):
+            raise ArgumentError(f"cycles must be an integer >= 1, got {self.cycles!r}")
+
+    def __call__(self, step: int) -> float:
+        """The learning rate at ``step``."""
+        t = min(step, self.decay_steps) / self.decay_steps
+        phase = math.log2(1.0 + (2.0**self.cycles - 1.0) * t)
+        return self.initial_learning_rate * 0.5 * (1.0 - math.cos(2.0 * math.pi * phase))
+
+
+@dataclass
 class PiecewiseConstantDecay(LearningRateSchedule):
     """values[i] while step <= boundaries[i] (Keras); the last value after the last boundary.
 
@@ -153,7 +228,14 @@ class PiecewiseConstantDecay(LearningRateSchedule):
 
 
 SCHEDULES: Registry[LearningRateSchedule] = Registry("learning-rate schedule", LearningRateSchedule)
-for _schedule in (ExponentialDecay, StepDecay, CosineDecay, PiecewiseConstantDecay):
+for _schedule in (
+    ExponentialDecay,
+    StepDecay,
+    CosineDecay,
+    PiecewiseConstantDecay,
+    WarmupCosineDecay,
+    CosineLogCycles,
+):
     SCHEDULES.register(_schedule.__name__, _schedule)
 
 

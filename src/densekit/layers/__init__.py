@@ -5,11 +5,15 @@ from __future__ import annotations
 from ..errors import ModelFileError
 from .activation import Activation
 from .base import Layer, WeightSpec
+from .category import CategoryEmbedding
 from .dense import Dense
 from .dropout import Dropout
+from .embeddings import PeriodicEmbedding
+from .ensemble import BatchEnsembleDense
 from .fake_quant import FakeQuant
 from .input import Input
 from .normalization import BatchNormalization, Normalization
+from .scale import Scale
 
 LAYER_TYPES: dict[str, type[Layer]] = {"Dense": Dense, "Activation": Activation, "Dropout": Dropout}
 
@@ -73,6 +77,10 @@ def from_config(entry: dict) -> Layer:
 register(BatchNormalization)
 register(Normalization)
 register(FakeQuant)
+register(BatchEnsembleDense)
+register(CategoryEmbedding)
+register(PeriodicEmbedding)
+register(Scale)
 
 
 __all__ = [
@@ -85,6 +93,10 @@ __all__ = [
     "Normalization",
     "FakeQuant",
     "Input",
+    "BatchEnsembleDense",
+    "CategoryEmbedding",
+    "PeriodicEmbedding",
+    "Scale",
     "LAYER_TYPES",
     "register",
     "from_config",

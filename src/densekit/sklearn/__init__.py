@@ -74,6 +74,7 @@ from .classifier import DenseClassifier  # noqa: E402
 from .expected_failures import expected_failed_checks  # noqa: E402
 from .losses import HalfSquaredError, SummedBinaryCrossentropy  # noqa: E402
 from .regressor import DenseRegressor  # noqa: E402
+from .tabular import TabularClassifier, TabularRegressor  # noqa: E402
 from .training import MLPTraining  # noqa: E402
 
 __all__ = [
@@ -87,6 +88,8 @@ __all__ = [
     "HalfSquaredError",
     "MLPTraining",
     "SummedBinaryCrossentropy",
+    "TabularClassifier",
+    "TabularRegressor",
     "check_choice",
     "check_integer",
     "check_number",
