@@ -33,6 +33,8 @@ NAMESPACES = [
     ("densekit.sklearn", "scikit-learn estimators", ""),
     ("densekit.distributed", "Several machines: MPI", ""),
     ("densekit.dask", "Several machines: Dask", ""),
+    ("densekit.models", "Keras' models functions", ""),
+    ("densekit.preprocessing", "Preprocessing: table columns to features", ""),
     ("densekit.errors", "Errors", ""),
 ]
 
@@ -63,6 +65,8 @@ def write_pages(folder: Path) -> list[str]:
     for public, title, _ in NAMESPACES:
         module = importlib.import_module("densekit")
         for part in public.split(".")[1:]:  # dk.checkpoint is an alias of a module
+            if not hasattr(module, part):  # a subpackage not imported by densekit itself
+                importlib.import_module(f"{module.__name__}.{part}")
             module = getattr(module, part)
         namespace = module.__name__
         lines = [
