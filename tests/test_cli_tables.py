@@ -53,6 +53,14 @@ def test_dates_expand_at_train_is_remembered_at_predict(shop, tmp_path, capsys):
     assert table[0] == ["id", "prediction"] and table[1][0] == "100" and len(table) == 41
 
 
+def test_a_test_file_is_read_as_the_training_file_was(shop, tmp_path, capsys):
+    """--test FILE with --dates expand: its date column is expanded too, then scored."""
+    model = tmp_path / "m.safetensors"
+    args = [shop, "--target", "bought", "--drop", "id", "--dates", "expand", "--test", shop]
+    assert train(*args, "-o", model) == 0
+    assert "on the test file" in capsys.readouterr().out
+
+
 def test_predict_counts_categories_unseen_in_training(shop, tmp_path, capsys):
     model = tmp_path / "m.safetensors"
     assert train(shop, "--target", "bought", "--drop", "id,day", "-o", model, "-q") == 0

@@ -38,7 +38,7 @@ from .reporting import (
     train_settings,
     write_report,
 )
-from .tables import PREPROCESSING_KEY, add_table_arguments, read_training_table
+from .tables import PREPROCESSING_KEY, add_table_arguments, read_training_table, reading_options
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -257,7 +257,7 @@ def _read_test(path: str, preprocessor: Any) -> tuple[np.ndarray, np.ndarray]:
     """The ``--test`` file's rows, encoded with the preprocessing fitted on the training file."""
     from ..tabular import read_table
 
-    table = read_table(path)
+    table = read_table(path, **reading_options(preprocessor))  # as the training file was read
     return preprocessor.transform(table), preprocessor.encode_target(table)
 
 
