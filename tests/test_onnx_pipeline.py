@@ -207,3 +207,24 @@ def test_a_model_file_of_the_first_tabular_format_exports_its_pipeline(tmp_path)
     assert labels.tolist() == [row[0] for row in rows]
     expected = np.array([[float(v) for v in row[1:]] for row in rows])
     np.testing.assert_allclose(probabilities, expected, rtol=RTOL, atol=RTOL)
+
+
+def test_huge_cells_clip_to_three_as_in_python(tmp_path):
+    """Robust scaling's smooth clip bounds ±1e200 at ±3 in the graph too (no overflow to NaN)."""
+    from densekit.cli.train import build_model
+    from densekit.tabular import Table
+
+    rng = np.random.default_rng(0)
+    x_cells = rng.standard_normal(60)
+    target = 2 * x_cells + rng.standard_normal(60)
+    table = Table(["x", "y"], {"x": x_cells, "y": target}, 60)
+    prep = TabularPreprocessor("y", scaling="robust").fit(table)
+    network = build_model(1, 1, "mean_squared_error", hidden=[4])
+    network.compile(optimizer="adam", loss="mean_squared_error")
+    huge = Table(["x", "y"], {"x": np.array([-1e200, 1e200, 0.5]), "y": np.zeros(3)}, 3)
+    x = prep.transform(huge)
+    np.testing.assert_allclose(np.abs(x[:2, 0]), 3.0, rtol=1e-12)
+    export_pipeline(network, prep, tmp_path / "huge.onnx")
+    (prediction,) = session(tmp_path / "huge.onnx").run(None, onnx_inputs(prep, huge))
+    expected = prep.decode_target(network.predict(x))
+    np.testing.assert_allclose(prediction, expected, rtol=RTOL, atol=RTOL * prep.target_std)

@@ -216,6 +216,13 @@ def _numeric(b: _Builder, column: NumericColumn) -> list[str]:
     if column.scaling == "robust":
         factor = 0.0 if column.scale == 0.0 else 1.0 / (column.scale + 1e-30)
         z = b.op("Mul", [centered, b.constant(stem + "factor", factor)], stem + "z")
+        # z / sqrt(1 + (z/3)^2) without hypot: bound z first, so (z/3)^2 cannot overflow;
+        # at |z| = 1e100 the result is already ±3 to double precision
+        z = b.op(
+            "Clip",
+            [z, b.constant(stem + "low", -1e100), b.constant(stem + "high", 1e100)],
+            stem + "bounded",
+        )
         third = b.op("Div", [z, b.constant(stem + "three", 3.0)], stem + "z3")
         square = b.op("Mul", [third, third], stem + "z3sq")
         root = b.op(
