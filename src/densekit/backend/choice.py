@@ -108,8 +108,8 @@ def worth_compiling(n_params: int, steps: int) -> bool:
     """Whether ``steps`` steps of a model of ``n_params`` parameters repay loading numba.
 
     ``steps * (STEP_SAVING_SECONDS + PARAM_SAVING_SECONDS * n_params)
-    >= MARGIN * LOAD_SECONDS``: about 67,000 steps for 3,000 parameters, 2,200 for
-    235,000, 530 for a million.
+    >= MARGIN * LOAD_SECONDS``: about 67,000 steps for 3,000 parameters, 2,300 for
+    235,000, 540 for a million.
 
     Parameters
     ----------

@@ -74,7 +74,7 @@ from .classifier import DenseClassifier  # noqa: E402
 from .expected_failures import expected_failed_checks  # noqa: E402
 from .losses import HalfSquaredError, SummedBinaryCrossentropy  # noqa: E402
 from .regressor import DenseRegressor  # noqa: E402
-from .tabular import TabularClassifier, TabularRegressor  # noqa: E402
+from .tabular import TabularBase, TabularClassifier, TabularRegressor  # noqa: E402
 from .training import MLPTraining  # noqa: E402
 
 __all__ = [
@@ -88,6 +88,7 @@ __all__ = [
     "HalfSquaredError",
     "MLPTraining",
     "SummedBinaryCrossentropy",
+    "TabularBase",
     "TabularClassifier",
     "TabularRegressor",
     "check_choice",

@@ -561,12 +561,7 @@ class TabularRegressor(RegressorMixin, TabularBase):
     """A regressor for tables, tuned by default (see the module docstring).
 
     Targets are standardized for training (mean 0, standard deviation 1) and predictions
-    put back in the target's units.
-
-    Parameters
-    ----------
-    **kwargs
-        :class:`TabularBase`'s parameters.
+    put back in the target's units. Its parameters are :class:`TabularBase`'s.
 
     Attributes
     ----------
