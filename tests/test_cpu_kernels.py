@@ -285,3 +285,11 @@ def test_an_explicit_choice_is_never_overruled(monkeypatch):
     monkeypatch.setattr(choice, "LOAD_SECONDS", 0.0)
     model, _ = fit_diabetes("numpy", monkeypatch, OPTIMIZERS["adam"]())
     assert model.ops.name == "numpy"
+
+
+@pytest.mark.parametrize("steps", [-1, 2.5, "many", True])
+def test_choose_kernels_refuses_a_step_count_that_is_not_a_count(steps):
+    model = dk.Sequential([dk.layers.Dense(2, input_dim=3)], seed=0)
+    with pytest.raises((ArgumentError, TypeError), match="steps"):
+        model.choose_kernels(steps)
+    assert model.ops.name == "numpy"

@@ -42,6 +42,7 @@ from .training import loop as training
 from .training.inference import DEFAULT_PREDICT_BATCH_SIZE  # noqa: F401 - a public name
 from .validation import (
     check_bool,
+    check_count,
 )
 
 
@@ -360,7 +361,13 @@ class Sequential:
         ----------
         steps
             The optimizer steps the fit will take.
+
+        Raises
+        ------
+        ArgumentError, ArgumentTypeError
+            If ``steps`` is not an integer >= 0.
         """
+        steps = check_count("steps", steps)
         if not self.built:
             return
         compiled = kernel_choice.for_work(self.backend, int(self.params.size), steps)
